@@ -1,0 +1,276 @@
+#include "admin.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+
+#include <fmt/format.h>
+
+#include "password.h"
+#include "text.h"
+#include "totp.h"
+#include "usage.h"
+
+namespace apppass {
+
+namespace {
+
+std::string UserIdKey(const std::string& user, std::string_view id) {
+  std::string k = user;
+  k.push_back('\0');
+  k.append(id);
+  return k;
+}
+
+bool IsActive(const Credential& c, std::int64_t now) {
+  return !c.revoked && !(c.expires && *c.expires <= now);
+}
+
+// Loads every credential of `user` inside `txn`, with its hash key.
+Status LoadUserCreds(const Store& store, const LmdbTxn& txn, const std::string& user,
+                     std::vector<std::pair<std::string, Credential>>* out) {
+  const StoreDbs& d = store.dbs();
+  LmdbPrefixCursor cur(txn, d.user_ids, UserIdKey(user, ""));
+  std::string_view k, v;
+  while (cur.Next(&k, &v)) {
+    const std::string_view id = k.substr(user.size() + 1);
+    std::string_view hash, rec;
+    Status s = txn.Get(d.ids, id, &hash);
+    if (s.ok()) s = txn.Get(d.creds, hash, &rec);
+    if (!s.ok())
+      return Status::Unavailable(fmt::format("store inconsistent: credential {} of {}: {}",
+                                             LogSafe(id), LogSafe(user), s.message()));
+    Credential c;
+    if (!(s = DecodeCredential(rec, &c)).ok()) return s;
+    out->emplace_back(std::string(hash), std::move(c));
+  }
+  return cur.status();
+}
+
+Status PutCred(const Store& store, const LmdbTxn& txn, std::string_view hash, const Credential& c) {
+  return txn.Put(store.dbs().creds, hash, EncodeCredential(c));
+}
+
+Status RevokeLocked(const Store& store, const LmdbTxn& txn, const std::string& user,
+                    const RevokeSelector& sel, std::int64_t now, std::vector<std::string>* ids) {
+  std::vector<std::pair<std::string, Credential>> creds;
+  Status s = LoadUserCreds(store, txn, user, &creds);
+  if (!s.ok()) return s;
+  for (auto& [hash, c] : creds) {
+    if (c.revoked) continue;
+    if (!sel.all && !(!sel.id.empty() && c.id == sel.id) && !(!sel.name.empty() && c.name == sel.name))
+      continue;
+    c.revoked = now;
+    if (!(s = PutCred(store, txn, hash, c)).ok()) return s;
+    ids->push_back(c.id);
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status MfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
+                 std::int64_t now, EnrollResult* out) {
+  Status s = ValidateUserName(user);
+  if (!s.ok()) return s;
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
+  std::string_view existing;
+  s = txn.Get(store.dbs().users, user, &existing);
+  if (s.ok()) {
+    UserRecord old;
+    if (!(s = DecodeUser(existing, &old)).ok()) return s;
+    if (old.mfa == MfaState::kConfirmed)
+      return Status::PermissionDenied(fmt::format(
+          "{} already has a confirmed MFA enrollment; 'apppass mfa reset {}' first", user, user));
+  } else if (!s.IsNotFound()) {
+    return s;
+  }
+  SecretBuffer secret = NewTotpSecret();
+  if (!secret.valid()) return Status::Internal("out of secure memory");
+  UserRecord u;
+  u.user = user;
+  u.mfa = MfaState::kPending;
+  u.enrolled = now;
+  if (!(s = SealSecret(store.mfa_key(), secret, &u.sealed_secret)).ok()) return s;
+  if (!(s = txn.Put(store.dbs().users, user, EncodeUser(u))).ok()) return s;
+  if (!(s = TotpBase32(secret, &out->base32)).ok()) return s;
+  out->uri = TotpUri(issuer, user, out->base32.view());
+  return txn.Commit();
+}
+
+Status MfaConfirm(const Store& store, const std::string& user, std::string_view code,
+                  std::int64_t now) {
+  Status s = ValidateUserName(user);
+  if (!s.ok()) return s;
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
+  std::string_view rec;
+  s = txn.Get(store.dbs().users, user, &rec);
+  if (s.IsNotFound())
+    return Status::NotFound(fmt::format("{} has no MFA enrollment; run 'apppass mfa enroll {}'", user, user));
+  if (!s.ok()) return s;
+  UserRecord u;
+  if (!(s = DecodeUser(rec, &u)).ok()) return s;
+  SecretBuffer secret;
+  if (!(s = UnsealSecret(store.mfa_key(), u.sealed_secret, &secret)).ok()) return s;
+  std::int64_t step = 0;
+  if (!(s = TotpCheck(secret, code, now, u.last_step, &step)).ok()) return s;
+  u.last_step = step;
+  if (u.mfa != MfaState::kConfirmed) {
+    u.mfa = MfaState::kConfirmed;
+    u.confirmed = now;
+  }
+  if (!(s = txn.Put(store.dbs().users, user, EncodeUser(u))).ok()) return s;
+  return txn.Commit();
+}
+
+Status MfaGet(const Store& store, const std::string& user, UserRecord* out) {
+  Status s = ValidateUserName(user);
+  if (!s.ok()) return s;
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(store.env(), false, &txn)).ok()) return s;
+  std::string_view rec;
+  if (!(s = txn.Get(store.dbs().users, user, &rec)).ok()) return s;
+  return DecodeUser(rec, out);
+}
+
+Status MfaReset(const Store& store, const std::string& user, std::int64_t now, int* revoked) {
+  Status s = ValidateUserName(user);
+  if (!s.ok()) return s;
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
+  std::string_view rec;
+  s = txn.Get(store.dbs().users, user, &rec);
+  if (!s.ok() && !s.IsNotFound()) return s;
+  const bool had_enrollment = s.ok();
+  std::vector<std::string> ids;
+  if (!(s = RevokeLocked(store, txn, user, RevokeSelector{.id = {}, .name = {}, .all = true}, now, &ids)).ok()) return s;
+  if (!had_enrollment && ids.empty())
+    return Status::NotFound(fmt::format("{} has no MFA enrollment and no app passwords", user));
+  if (!(s = txn.Del(store.dbs().users, user)).ok()) return s;
+  if (!(s = txn.Commit()).ok()) return s;
+  *revoked = static_cast<int>(ids.size());
+  return Status::Ok();
+}
+
+Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now,
+                      Created* out) {
+  Status s = ValidateUserName(req.user);
+  if (!s.ok()) return s;
+  if (!(s = ValidateLabel(req.name)).ok()) return s;
+  if (req.scopes.size() > kMaxScopes)
+    return Status::InvalidArgument(fmt::format("at most {} scopes", kMaxScopes));
+  for (const auto& sc : req.scopes)
+    if (!(s = ValidateScope(sc)).ok()) return s;
+  if (req.expires && *req.expires <= now)
+    return Status::InvalidArgument("the expiry is not in the future");
+
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
+  const StoreDbs& d = store.dbs();
+  std::string_view rec;
+  s = txn.Get(d.users, req.user, &rec);
+  const bool enrolled = s.ok();
+  if (!enrolled && !s.IsNotFound()) return s;
+  UserRecord u;
+  if (enrolled && !(s = DecodeUser(rec, &u)).ok()) return s;
+  if (!enrolled || u.mfa != MfaState::kConfirmed)
+    return Status::PermissionDenied(fmt::format(
+        "{} has no confirmed MFA enrollment; run 'apppass mfa enroll {}' and "
+        "'apppass mfa confirm {}' first. No app password was created.",
+        req.user, req.user, req.user));
+
+  std::vector<std::pair<std::string, Credential>> creds;
+  if (!(s = LoadUserCreds(store, txn, req.user, &creds)).ok()) return s;
+  int active = 0;
+  for (const auto& [h, c] : creds) {
+    if (!IsActive(c, now)) continue;
+    ++active;
+    if (c.name == req.name)
+      return Status::AlreadyExists(fmt::format(
+          "{} already has an active app password named '{}' (id {})", req.user, req.name, c.id));
+  }
+  if (active >= req.max_active)
+    return Status::PermissionDenied(fmt::format(
+        "{} already has {} active app passwords (the limit); revoke one first", req.user, active));
+
+  Credential c;
+  c.user = req.user;
+  c.name = req.name;
+  c.scopes = req.scopes;
+  std::sort(c.scopes.begin(), c.scopes.end());
+  c.scopes.erase(std::unique(c.scopes.begin(), c.scopes.end()), c.scopes.end());
+  c.created = now;
+  c.expires = req.expires;
+  std::string_view existing;
+  do {  // a fresh 8-hex-digit id (a collision is rare; retry until unique)
+    unsigned char raw[4];
+    randombytes_buf(raw, sizeof raw);
+    c.id = fmt::format("{:02x}{:02x}{:02x}{:02x}", raw[0], raw[1], raw[2], raw[3]);
+    s = txn.Get(d.ids, c.id, &existing);
+  } while (s.ok());
+  if (!s.IsNotFound()) return s;
+
+  SecretBuffer password = GeneratePassword();
+  SecretBuffer normalized(kMaxPasswordInput);
+  if (!password.valid() || !normalized.valid()) return Status::Internal("out of secure memory");
+  if (!(s = NormalizePassword(password.view(), normalized)).ok())
+    return Status::Internal("generated password does not normalize");
+  unsigned char hash_bytes[kHashBytes];
+  store.HashPassword(normalized, hash_bytes);
+  const std::string hash(reinterpret_cast<char*>(hash_bytes), kHashBytes);
+  sodium_memzero(hash_bytes, sizeof hash_bytes);
+  if (txn.Get(d.creds, hash, &existing).ok())  // 2^-99: but never overwrite a record
+    return Status::Internal("hash collision; try again");
+
+  if (!(s = PutCred(store, txn, hash, c)).ok()) return s;
+  if (!(s = txn.Put(d.ids, c.id, hash)).ok()) return s;
+  if (!(s = txn.Put(d.user_ids, UserIdKey(c.user, c.id), "")).ok()) return s;
+  if (!(s = txn.Commit()).ok()) return s;
+  out->cred = std::move(c);
+  out->password = std::move(password);
+  return Status::Ok();
+}
+
+Status ListPasswords(const Store& store, const std::string& user, bool include_revoked,
+                     std::vector<Listed>* out) {
+  Status s;
+  if (!user.empty() && !(s = ValidateUserName(user)).ok()) return s;
+  UsageDb usage;
+  const bool have_usage = UsageDb::Open(store.dir(), false, &usage).ok();
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(store.env(), false, &txn)).ok()) return s;
+  // user_ids is ordered by user then id; scan one user's prefix or everything.
+  LmdbPrefixCursor cur(txn, store.dbs().user_ids, user.empty() ? "" : UserIdKey(user, ""));
+  std::string_view k, v;
+  while (cur.Next(&k, &v)) {
+    const auto nul = k.find('\0');
+    if (nul == std::string_view::npos) return Status::Unavailable("store inconsistent: bad user_ids key");
+    std::string_view hash, rec;
+    s = txn.Get(store.dbs().ids, k.substr(nul + 1), &hash);
+    if (s.ok()) s = txn.Get(store.dbs().creds, hash, &rec);
+    if (!s.ok()) return Status::Unavailable("store inconsistent: " + s.message());
+    Listed l;
+    if (!(s = DecodeCredential(rec, &l.cred)).ok()) return s;
+    if (l.cred.revoked && !include_revoked) continue;
+    Usage u;
+    if (have_usage && usage.Get(l.cred.id, &u).ok()) l.last_use = u;
+    out->push_back(std::move(l));
+  }
+  return cur.status();
+}
+
+Status RevokePasswords(const Store& store, const std::string& user, const RevokeSelector& sel,
+                       std::int64_t now, std::vector<std::string>* ids) {
+  Status s = ValidateUserName(user);
+  if (!s.ok()) return s;
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
+  if (!(s = RevokeLocked(store, txn, user, sel, now, ids)).ok()) return s;
+  if (ids->empty())
+    return Status::NotFound(fmt::format("{} has no active app password matching that", user));
+  return txn.Commit();
+}
+
+}  // namespace apppass

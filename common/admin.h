@@ -1,0 +1,83 @@
+// Admin operations on a store: MFA enrollment and the life of app passwords.
+//
+// Each operation is one LMDB write transaction: it happens whole or not at all.
+// Only the admin tool calls these (a store opened in Store::Mode::kAdmin). Time is
+// passed in so tests can control it. Not thread-safe across one Store (LMDB serializes
+// writers anyway).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "records.h"
+#include "secret.h"
+#include "store.h"
+
+namespace apppass {
+
+inline constexpr int kDefaultMaxActive = 25;
+
+struct EnrollResult {
+  SecretBuffer base32;  // the TOTP secret, to show the user once
+  std::string uri;      // otpauth:// URI (contains the secret)
+};
+
+// Starts (or restarts, while still pending) an enrollment. PermissionDenied when the
+// user's enrollment is already confirmed (reset it first).
+Status MfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
+                 std::int64_t now, EnrollResult* out);
+
+// Confirms a pending enrollment with a current code. Also accepts a code for a
+// confirmed user (a re-check), never the same step twice.
+Status MfaConfirm(const Store& store, const std::string& user, std::string_view code,
+                  std::int64_t now);
+
+// Ok with the record, or NotFound when the user has no enrollment.
+Status MfaGet(const Store& store, const std::string& user, UserRecord* out);
+
+// Removes the enrollment and revokes all of the user's app passwords. `*revoked` is
+// how many were active. NotFound when there was nothing to reset.
+Status MfaReset(const Store& store, const std::string& user, std::int64_t now, int* revoked);
+
+struct CreateRequest {
+  std::string user;
+  std::string name;
+  std::vector<std::string> scopes;
+  std::optional<std::int64_t> expires;  // absolute unix time
+  int max_active = kDefaultMaxActive;
+};
+
+struct Created {
+  Credential cred;
+  SecretBuffer password;  // display form; shown once, never stored
+};
+
+// Creates an app password. PermissionDenied without confirmed MFA or at the limit;
+// InvalidArgument for a bad name, scope or expiry; AlreadyExists for a duplicate name.
+Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now,
+                      Created* out);
+
+struct Listed {
+  Credential cred;
+  std::optional<Usage> last_use;
+};
+
+// App passwords of `user` (all users when empty), revoked ones only with
+// `include_revoked`. Last use comes from the usage database when readable.
+Status ListPasswords(const Store& store, const std::string& user, bool include_revoked,
+                     std::vector<Listed>* out);
+
+struct RevokeSelector {
+  std::string id;    // one of these three
+  std::string name;
+  bool all = false;
+};
+
+// Revokes the selected active app passwords of `user`; `*ids` lists them.
+// NotFound when nothing matched.
+Status RevokePasswords(const Store& store, const std::string& user, const RevokeSelector& sel,
+                       std::int64_t now, std::vector<std::string>* ids);
+
+}  // namespace apppass

@@ -1,0 +1,75 @@
+#include "files.h"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+namespace apppass {
+
+Fd::~Fd() {
+  if (fd_ >= 0) ::close(fd_);
+}
+
+Fd& Fd::operator=(Fd&& o) noexcept {
+  if (this != &o) {
+    if (fd_ >= 0) ::close(fd_);
+    fd_ = o.fd_;
+    o.fd_ = -1;
+  }
+  return *this;
+}
+
+Status OpenChecked(const std::string& path, const FileRule& rule, Fd* fd, struct stat* st) {
+  int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
+  if (rule.directory) flags |= O_DIRECTORY;
+  Fd f(::open(path.c_str(), flags));
+  if (!f.valid()) {
+    const int e = errno;
+    if (e == ENOENT) return Status::NotFound(fmt::format("{} does not exist", path));
+    if (e == ELOOP)
+      return Status::Unavailable(fmt::format("{} is a symbolic link; refusing to use it", path));
+    if (e == ENOTDIR && rule.directory)
+      return Status::Unavailable(fmt::format("{} is not a directory", path));
+    return Status::Unavailable(fmt::format("cannot open {}: {}", path, std::strerror(e)));
+  }
+  if (::fstat(f.get(), st) != 0)
+    return Status::Unavailable(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
+  if (rule.directory ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
+    return Status::Unavailable(fmt::format("{} is not a {}", path,
+                                           rule.directory ? "directory" : "regular file"));
+  if (st->st_uid != 0 && st->st_uid != ::geteuid())
+    return Status::Unavailable(fmt::format(
+        "{} is owned by uid {}; it must be owned by root (or by the user running this)",
+        path, st->st_uid));
+  const mode_t forbidden =
+      S_IWOTH | (rule.allow_group_write ? 0 : S_IWGRP) | (rule.allow_world_read ? 0 : S_IROTH);
+  if ((st->st_mode & forbidden) != 0)
+    return Status::Unavailable(fmt::format(
+        "{} has unsafe permissions {:04o}; fix with: chmod {} {}", path, st->st_mode & 07777,
+        rule.directory ? "o-w,g-w" : (rule.allow_group_write ? "o-rwx" : "go-w,o-r"), path));
+  // Regular files were opened O_NONBLOCK only to avoid hanging on a FIFO.
+  if (!rule.directory) {
+    const int fl = ::fcntl(f.get(), F_GETFL);
+    if (fl >= 0) ::fcntl(f.get(), F_SETFL, fl & ~O_NONBLOCK);
+  }
+  *fd = std::move(f);
+  return Status::Ok();
+}
+
+Status ReadExact(int fd, unsigned char* out, std::size_t len, const std::string& path) {
+  std::size_t got = 0;
+  while (got < len) {
+    const ssize_t r = ::read(fd, out + got, len - got);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0)
+      return Status::Unavailable(fmt::format("{} is truncated or unreadable", path));
+    got += static_cast<std::size_t>(r);
+  }
+  return Status::Ok();
+}
+
+}  // namespace apppass

@@ -1,0 +1,49 @@
+// Safe opening of the store's files: no symlinks, no FIFOs, trusted owner, no write
+// access for anyone the owner does not trust.
+//
+// Every check is made on the open descriptor (O_NOFOLLOW, then fstat), so what was
+// checked is what is read. Descriptors are close-on-exec. Thread-safe.
+#pragma once
+
+#include <sys/stat.h>
+
+#include <string>
+
+#include "status.h"
+
+namespace apppass {
+
+struct FileRule {
+  bool directory = false;         // expect a directory (else a regular file)
+  bool allow_group_write = false; // lock and usage files: the verifiers' group writes them
+  bool allow_world_read = true;   // keys: never readable by everyone
+};
+
+// An owned file descriptor; closes on destruction. Move-only.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : fd_(fd) {}
+  ~Fd();
+  Fd(Fd&& o) noexcept : fd_(o.fd_) { o.fd_ = -1; }
+  Fd& operator=(Fd&& o) noexcept;
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return fd_; }
+  bool valid() const { return fd_ >= 0; }
+
+ private:
+  int fd_ = -1;
+};
+
+// Opens `path` read-only (without following a final symlink and without blocking on a
+// FIFO), then checks it against `rule`: type, owner (root or the effective uid), and
+// mode. On success `*fd` holds the open descriptor and `*st` its fstat.
+// Returns NotFound when it does not exist, Unavailable with a message naming the path
+// and the fix for everything else.
+Status OpenChecked(const std::string& path, const FileRule& rule, Fd* fd, struct stat* st);
+
+// Reads exactly `len` bytes from `fd` into `out`. Unavailable on a short read.
+Status ReadExact(int fd, unsigned char* out, std::size_t len, const std::string& path);
+
+}  // namespace apppass

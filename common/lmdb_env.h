@@ -1,0 +1,90 @@
+// Small RAII layer over LMDB returning Status. Move-only handles; a transaction aborts
+// in its destructor unless committed; cursors close before their transaction ends.
+// An LmdbEnv may be shared by threads; a transaction belongs to one thread. Never use
+// an environment across fork(): open a new one in the child.
+#pragma once
+
+#include <lmdb.h>
+
+#include <string>
+#include <string_view>
+
+#include "status.h"
+
+namespace apppass {
+
+// Converts an LMDB return code into a Status, naming `what` was being done.
+Status LmdbStatus(int rc, std::string_view what);
+
+inline MDB_val ToVal(std::string_view s) {
+  return MDB_val{s.size(), const_cast<char*>(s.data())};
+}
+inline std::string_view FromVal(const MDB_val& v) {
+  return {static_cast<const char*>(v.mv_data), v.mv_size};
+}
+
+class LmdbEnv {
+ public:
+  LmdbEnv() = default;
+  ~LmdbEnv();
+  LmdbEnv(LmdbEnv&& o) noexcept : env_(o.env_) { o.env_ = nullptr; }
+  LmdbEnv& operator=(LmdbEnv&& o) noexcept;
+  LmdbEnv(const LmdbEnv&) = delete;
+  LmdbEnv& operator=(const LmdbEnv&) = delete;
+
+  // Opens the environment in directory `dir` (data.mdb and lock.mdb inside).
+  // `flags` are MDB_* env flags (MDB_RDONLY for verifiers). `mapsize` 0 keeps the
+  // size the file already has. Sets FD_CLOEXEC on LMDB's descriptors.
+  static Status Open(const std::string& dir, unsigned flags, std::size_t mapsize, LmdbEnv* out);
+  MDB_env* get() const { return env_; }
+
+ private:
+  MDB_env* env_ = nullptr;
+};
+
+class LmdbTxn {
+ public:
+  LmdbTxn() = default;
+  ~LmdbTxn() { Abort(); }
+  LmdbTxn(LmdbTxn&& o) noexcept : txn_(o.txn_) { o.txn_ = nullptr; }
+  LmdbTxn& operator=(LmdbTxn&& o) noexcept;
+  LmdbTxn(const LmdbTxn&) = delete;
+  LmdbTxn& operator=(const LmdbTxn&) = delete;
+
+  static Status Begin(const LmdbEnv& env, bool write, LmdbTxn* out);
+  // Commits; the handle is empty afterwards whatever the result.
+  Status Commit();
+  void Abort();
+  MDB_txn* get() const { return txn_; }
+
+  // Opens (or with `create`, creates) the named database.
+  Status OpenDb(const char* name, bool create, MDB_dbi* dbi) const;
+  // Ok and `*value` set (valid until the transaction ends), NotFound, or an error.
+  Status Get(MDB_dbi dbi, std::string_view key, std::string_view* value) const;
+  Status Put(MDB_dbi dbi, std::string_view key, std::string_view value) const;
+  // Ok when deleted or absent.
+  Status Del(MDB_dbi dbi, std::string_view key) const;
+
+ private:
+  MDB_txn* txn_ = nullptr;
+};
+
+// Iterates keys that start with `prefix` in key order.
+class LmdbPrefixCursor {
+ public:
+  LmdbPrefixCursor(const LmdbTxn& txn, MDB_dbi dbi, std::string prefix);
+  ~LmdbPrefixCursor();
+  LmdbPrefixCursor(const LmdbPrefixCursor&) = delete;
+  LmdbPrefixCursor& operator=(const LmdbPrefixCursor&) = delete;
+  // Advances; returns false at the end or on error (then status() says which).
+  bool Next(std::string_view* key, std::string_view* value);
+  const Status& status() const { return status_; }
+
+ private:
+  MDB_cursor* cursor_ = nullptr;
+  std::string prefix_;
+  bool started_ = false;
+  Status status_;
+};
+
+}  // namespace apppass

@@ -1,0 +1,161 @@
+#include "records.h"
+
+#include <nlohmann/json.hpp>
+
+#include "text.h"
+
+namespace apppass {
+
+using nlohmann::json;
+
+namespace {
+
+constexpr std::size_t kMaxRecordBytes = 64 * 1024;
+
+// Field readers: false when the field is missing or of the wrong type.
+bool GetString(const json& j, const char* key, std::string* out) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_string()) return false;
+  *out = it->get_ref<const std::string&>();
+  return true;
+}
+
+bool GetInt(const json& j, const char* key, std::int64_t* out) {
+  auto it = j.find(key);
+  if (it == j.end() || !it->is_number_integer()) return false;
+  *out = it->get<std::int64_t>();
+  return true;
+}
+
+// A missing or null field is nullopt; a present one must be an integer.
+bool GetOptInt(const json& j, const char* key, std::optional<std::int64_t>* out) {
+  auto it = j.find(key);
+  if (it == j.end() || it->is_null()) {
+    out->reset();
+    return true;
+  }
+  if (!it->is_number_integer()) return false;
+  *out = it->get<std::int64_t>();
+  return true;
+}
+
+json OptInt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
+
+// Parses `data` as a JSON object of a known version (1..max_version).
+Status ParseVersioned(std::string_view data, int max_version, const char* what, json* j,
+                      int* version) {
+  if (data.size() > kMaxRecordBytes)
+    return Status::Unavailable(std::string("corrupt ") + what + " record: too large");
+  *j = json::parse(data.begin(), data.end(), nullptr, /*allow_exceptions=*/false);
+  if (j->is_discarded() || !j->is_object())
+    return Status::Unavailable(std::string("corrupt ") + what + " record: not a JSON object");
+  std::int64_t v = 0;
+  if (!GetInt(*j, "v", &v) || v < 1)
+    return Status::Unavailable(std::string("corrupt ") + what + " record: no format version");
+  if (v > max_version)
+    return Status::Unavailable(std::string(what) + " record has format version " +
+                               std::to_string(v) + ", newer than this apppass understands (" +
+                               std::to_string(max_version) + "); upgrade apppass");
+  *version = static_cast<int>(v);
+  return Status::Ok();
+}
+
+Status Corrupt(const char* what, const char* field) {
+  return Status::Unavailable(std::string("corrupt ") + what + " record: bad field '" + field + "'");
+}
+
+}  // namespace
+
+std::string_view MfaStateName(MfaState s) {
+  switch (s) {
+    case MfaState::kPending: return "pending";
+    case MfaState::kConfirmed: return "confirmed";
+    case MfaState::kNone: break;
+  }
+  return "none";
+}
+
+std::string EncodeCredential(const Credential& c) {
+  json j = {{"v", kCredentialVersion}, {"id", c.id},       {"user", c.user},
+            {"name", c.name},          {"scopes", c.scopes}, {"created", c.created},
+            {"expires", OptInt(c.expires)}, {"revoked", OptInt(c.revoked)}};
+  return j.dump();
+}
+
+Status DecodeCredential(std::string_view data, Credential* out) try {
+  json j;
+  Status s = ParseVersioned(data, kCredentialVersion, "credential", &j, &out->version);
+  if (!s.ok()) return s;
+  if (!GetString(j, "id", &out->id) || out->id.empty()) return Corrupt("credential", "id");
+  if (!GetString(j, "user", &out->user) || !ValidateUserName(out->user).ok())
+    return Corrupt("credential", "user");
+  if (!GetString(j, "name", &out->name)) return Corrupt("credential", "name");
+  if (!GetInt(j, "created", &out->created)) return Corrupt("credential", "created");
+  if (!GetOptInt(j, "expires", &out->expires)) return Corrupt("credential", "expires");
+  if (!GetOptInt(j, "revoked", &out->revoked)) return Corrupt("credential", "revoked");
+  out->scopes.clear();
+  auto it = j.find("scopes");
+  if (it == j.end() || !it->is_array() || it->size() > kMaxScopes)
+    return Corrupt("credential", "scopes");
+  for (const auto& e : *it) {
+    if (!e.is_string()) return Corrupt("credential", "scopes");
+    out->scopes.push_back(e.get<std::string>());
+  }
+  return Status::Ok();
+} catch (...) {
+  return Status::Unavailable("corrupt credential record");
+}
+
+std::string EncodeUser(const UserRecord& u) {
+  json j = {{"v", kUserVersion},
+            {"user", u.user},
+            {"mfa", std::string(MfaStateName(u.mfa))},
+            {"secret", u.sealed_secret},
+            {"enrolled", u.enrolled},
+            {"confirmed", OptInt(u.confirmed)},
+            {"last_step", u.last_step}};
+  return j.dump();
+}
+
+Status DecodeUser(std::string_view data, UserRecord* out) try {
+  json j;
+  Status s = ParseVersioned(data, kUserVersion, "user", &j, &out->version);
+  if (!s.ok()) return s;
+  std::string state;
+  if (!GetString(j, "user", &out->user)) return Corrupt("user", "user");
+  if (!GetString(j, "mfa", &state)) return Corrupt("user", "mfa");
+  if (state == "pending")
+    out->mfa = MfaState::kPending;
+  else if (state == "confirmed")
+    out->mfa = MfaState::kConfirmed;
+  else if (state == "none")
+    out->mfa = MfaState::kNone;
+  else
+    return Corrupt("user", "mfa");
+  if (!GetString(j, "secret", &out->sealed_secret)) return Corrupt("user", "secret");
+  if (!GetInt(j, "enrolled", &out->enrolled)) return Corrupt("user", "enrolled");
+  if (!GetOptInt(j, "confirmed", &out->confirmed)) return Corrupt("user", "confirmed");
+  if (!GetInt(j, "last_step", &out->last_step)) return Corrupt("user", "last_step");
+  return Status::Ok();
+} catch (...) {
+  return Status::Unavailable("corrupt user record");
+}
+
+std::string EncodeUsage(const Usage& u) {
+  json j = {{"v", kUsageVersion}, {"time", u.time}, {"service", u.service}, {"rhost", u.rhost}};
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
+}
+
+Status DecodeUsage(std::string_view data, Usage* out) try {
+  json j;
+  Status s = ParseVersioned(data, kUsageVersion, "usage", &j, &out->version);
+  if (!s.ok()) return s;
+  if (!GetInt(j, "time", &out->time)) return Corrupt("usage", "time");
+  if (!GetString(j, "service", &out->service)) return Corrupt("usage", "service");
+  if (!GetString(j, "rhost", &out->rhost)) return Corrupt("usage", "rhost");
+  return Status::Ok();
+} catch (...) {
+  return Status::Unavailable("corrupt usage record");
+}
+
+}  // namespace apppass

@@ -1,0 +1,66 @@
+// The records apppass keeps in its store, and their encoding.
+//
+// Every record is a small JSON object carrying "v", its format version. Decoders accept
+// any version up to the one they know and ignore fields they do not know, so a later
+// apppass can add fields without breaking stores or older verifiers; a record with a
+// newer "v" than this build knows is refused (never half-read). Decoding never throws.
+// Thread-safe: pure functions.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "status.h"
+
+namespace apppass {
+
+inline constexpr int kCredentialVersion = 1;
+inline constexpr int kUserVersion = 1;
+inline constexpr int kUsageVersion = 1;
+
+// One app password, indexed by the keyed hash of the password.
+struct Credential {
+  int version = kCredentialVersion;
+  std::string id;                  // short random hex id, unique in the store
+  std::string user;
+  std::string name;                // the label ("iPhone mail")
+  std::vector<std::string> scopes; // empty: every service the module is configured for
+  std::int64_t created = 0;        // unix seconds
+  std::optional<std::int64_t> expires;
+  std::optional<std::int64_t> revoked;  // kept as a tombstone so logs can say "revoked"
+};
+
+enum class MfaState { kNone, kPending, kConfirmed };
+std::string_view MfaStateName(MfaState s);
+
+// A user's MFA enrollment. The TOTP secret is sealed with the admin-only key, so the
+// services that may read the store cannot read it.
+struct UserRecord {
+  int version = kUserVersion;
+  std::string user;
+  MfaState mfa = MfaState::kNone;
+  std::string sealed_secret;       // hex of nonce || secretbox(secret)
+  std::int64_t enrolled = 0;
+  std::optional<std::int64_t> confirmed;
+  std::int64_t last_step = -1;     // the last TOTP time step accepted: never accepted again
+};
+
+// The last use of one app password (kept in the separate usage database).
+struct Usage {
+  int version = kUsageVersion;
+  std::int64_t time = 0;
+  std::string service;
+  std::string rhost;
+};
+
+std::string EncodeCredential(const Credential& c);
+Status DecodeCredential(std::string_view data, Credential* out);
+std::string EncodeUser(const UserRecord& u);
+Status DecodeUser(std::string_view data, UserRecord* out);
+std::string EncodeUsage(const Usage& u);
+Status DecodeUsage(std::string_view data, Usage* out);
+
+}  // namespace apppass

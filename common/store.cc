@@ -1,0 +1,182 @@
+#include "store.h"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sodium.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include <fmt/format.h>
+
+#include "files.h"
+
+namespace apppass {
+
+namespace {
+
+std::string Join(const std::string& dir, const char* name) { return dir + "/" + name; }
+
+// Writes a fresh random key to `path`, which must not exist.
+Status CreateKey(const std::string& path, mode_t mode, gid_t gid) {
+  Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
+  if (!fd.valid()) return Status::Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+  SecretBuffer key(kKeyBytes);
+  if (!key.valid()) return Status::Internal("out of secure memory");
+  randombytes_buf(key.data(), kKeyBytes);
+  key.resize(kKeyBytes);
+  if (::write(fd.get(), key.data(), kKeyBytes) != static_cast<ssize_t>(kKeyBytes) ||
+      ::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0)
+    return Status::Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
+  if (gid != static_cast<gid_t>(-1) && ::fchown(fd.get(), 0, gid) != 0)
+    return Status::Unavailable(fmt::format("cannot chown {}: {}", path, std::strerror(errno)));
+  return Status::Ok();
+}
+
+Status SetMode(const std::string& path, mode_t mode, gid_t gid) {
+  if (::chmod(path.c_str(), mode) != 0 ||
+      (gid != static_cast<gid_t>(-1) && ::lchown(path.c_str(), 0, gid) != 0))
+    return Status::Unavailable(fmt::format("cannot set owner/mode of {}: {}", path, std::strerror(errno)));
+  return Status::Ok();
+}
+
+Status CheckStoreFiles(const std::string& dir, bool admin) {
+  Fd fd;
+  struct stat st{};
+  Status s = OpenChecked(dir, FileRule{.directory = true}, &fd, &st);
+  if (s.IsNotFound())
+    return Status::Unavailable(fmt::format("store {} does not exist (create it with 'apppass init')", dir));
+  if (!s.ok()) return s;
+  s = OpenChecked(Join(dir, "data.mdb"), FileRule{}, &fd, &st);
+  if (s.IsNotFound())
+    return Status::Unavailable(fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", dir));
+  if (!s.ok()) return s;
+  // The reader table must be writable by the verifiers' group; only refuse others.
+  s = OpenChecked(Join(dir, "lock.mdb"), FileRule{.allow_group_write = true}, &fd, &st);
+  if (!s.ok() && !(admin && s.IsNotFound())) return s;
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status LoadKey(const std::string& path, SecretBuffer* out) {
+  Fd fd;
+  struct stat st{};
+  Status s = OpenChecked(path, FileRule{.allow_world_read = false}, &fd, &st);
+  if (s.IsNotFound()) return Status::Unavailable(fmt::format("key file {} is missing", path));
+  if (!s.ok()) return s;
+  if (st.st_size != static_cast<off_t>(kKeyBytes))
+    return Status::Unavailable(fmt::format("key file {} has the wrong size", path));
+  SecretBuffer key(kKeyBytes);
+  if (!key.valid()) return Status::Internal("out of secure memory");
+  s = ReadExact(fd.get(), key.data(), kKeyBytes, path);
+  if (!s.ok()) return s;
+  key.resize(kKeyBytes);
+  *out = std::move(key);
+  return Status::Ok();
+}
+
+Status Store::Open(const std::string& dir, Mode mode, Store* out) {
+  if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
+  const bool admin = mode == Mode::kAdmin;
+  Status s = CheckStoreFiles(dir, admin);
+  if (!s.ok()) return s;
+  Store store;
+  store.dir_ = dir;
+  if (!(s = LoadKey(Join(dir, "key"), &store.hash_key_)).ok()) return s;
+  if (admin && !(s = LoadKey(Join(dir, "mfa.key"), &store.mfa_key_)).ok()) return s;
+  s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : 0, &store.env_);
+  if (!s.ok()) return s;
+
+  // The data file LMDB opened must be the one checked above (no swap in between).
+  mdb_filehandle_t lfd;
+  struct stat opened{}, checked{};
+  if (mdb_env_get_fd(store.env_.get(), &lfd) != MDB_SUCCESS || ::fstat(lfd, &opened) != 0 ||
+      ::lstat(Join(dir, "data.mdb").c_str(), &checked) != 0 || opened.st_ino != checked.st_ino ||
+      opened.st_dev != checked.st_dev || !S_ISREG(checked.st_mode))
+    return Status::Unavailable(fmt::format("{}/data.mdb changed while it was being opened", dir));
+
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(store.env_, false, &txn)).ok()) return s;
+  StoreDbs& d = store.dbs_;
+  if (!(s = txn.OpenDb("meta", false, &d.meta)).ok()) return s;
+  std::string_view schema;
+  s = txn.Get(d.meta, "schema", &schema);
+  if (!s.ok()) return Status::Unavailable(fmt::format("{} has no schema version; not an apppass store?", dir));
+  if (schema != std::to_string(kSchemaVersion)) {
+    return Status::Unavailable(fmt::format(
+        "store {} has schema version '{}', this apppass understands {}", dir,
+        schema.substr(0, 16), kSchemaVersion));
+  }
+  if (!(s = txn.OpenDb("creds", false, &d.creds)).ok()) return s;
+  if (!(s = txn.OpenDb("ids", false, &d.ids)).ok()) return s;
+  if (!(s = txn.OpenDb("user_ids", false, &d.user_ids)).ok()) return s;
+  if (!(s = txn.OpenDb("users", false, &d.users)).ok()) return s;
+  // Committing a read transaction keeps the table handles for the environment's life.
+  if (!(s = txn.Commit()).ok()) return s;
+  *out = std::move(store);
+  return Status::Ok();
+}
+
+Status Store::Init(const std::string& dir, const std::string& group) {
+  if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
+  gid_t gid = static_cast<gid_t>(-1);
+  if (::geteuid() == 0 && !group.empty()) {
+    if (const struct group* g = ::getgrnam(group.c_str())) gid = g->gr_gid;
+  }
+  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+    return Status::Unavailable(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+  Fd dfd;
+  struct stat st{};
+  Status s = OpenChecked(dir, FileRule{.directory = true}, &dfd, &st);
+  if (!s.ok()) return s;
+  const std::string key = Join(dir, "key"), data = Join(dir, "data.mdb");
+  struct stat tmp{};
+  if (::lstat(key.c_str(), &tmp) == 0 || ::lstat(data.c_str(), &tmp) == 0)
+    return Status::AlreadyExists(fmt::format("{} already holds an apppass store; init leaves it as it is", dir));
+  if (!(s = SetMode(dir, 0750, gid)).ok()) return s;
+  if (!(s = CreateKey(key, 0640, gid)).ok()) return s;
+  if (!(s = CreateKey(Join(dir, "mfa.key"), 0600, static_cast<gid_t>(-1))).ok()) return s;
+
+  {
+    LmdbEnv env;
+    if (!(s = LmdbEnv::Open(dir, 0, kDefaultMapSize, &env)).ok()) return s;
+    LmdbTxn txn;
+    if (!(s = LmdbTxn::Begin(env, true, &txn)).ok()) return s;
+    StoreDbs d;
+    for (auto [name, dbi] : {std::pair{"meta", &d.meta}, {"creds", &d.creds}, {"ids", &d.ids},
+                             {"user_ids", &d.user_ids}, {"users", &d.users}}) {
+      if (!(s = txn.OpenDb(name, true, dbi)).ok()) return s;
+    }
+    if (!(s = txn.Put(d.meta, "schema", std::to_string(kSchemaVersion))).ok()) return s;
+    if (!(s = txn.Commit()).ok()) return s;
+  }
+  if (!(s = SetMode(data, 0640, gid)).ok()) return s;
+  if (!(s = SetMode(Join(dir, "lock.mdb"), 0660, gid)).ok()) return s;
+
+  const std::string usage = Join(dir, "usage");
+  if (::mkdir(usage.c_str(), 0750) != 0 && errno != EEXIST)
+    return Status::Unavailable(fmt::format("cannot create {}: {}", usage, std::strerror(errno)));
+  if (!(s = SetMode(usage, 0750, gid)).ok()) return s;
+  {
+    LmdbEnv env;
+    if (!(s = LmdbEnv::Open(usage, 0, kDefaultMapSize / 4, &env)).ok()) return s;
+    LmdbTxn txn;
+    MDB_dbi dbi;
+    if (!(s = LmdbTxn::Begin(env, true, &txn)).ok()) return s;
+    if (!(s = txn.OpenDb("usage", true, &dbi)).ok()) return s;
+    if (!(s = txn.Commit()).ok()) return s;
+  }
+  if (!(s = SetMode(Join(usage, "data.mdb"), 0660, gid)).ok()) return s;
+  if (!(s = SetMode(Join(usage, "lock.mdb"), 0660, gid)).ok()) return s;
+  return Status::Ok();
+}
+
+void Store::HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const {
+  crypto_generichash(out, kHashBytes, normalized.data(), normalized.size(), hash_key_.data(),
+                     hash_key_.size());
+}
+
+}  // namespace apppass

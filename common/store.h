@@ -1,0 +1,84 @@
+// Store: one apppass store directory, opened for verifying or for administration.
+//
+//   DIR/key        32-byte BLAKE2b key for password hashes   root:apppass 0640
+//   DIR/mfa.key    32-byte secretbox key for TOTP secrets     root 0600 (admin only)
+//   DIR/data.mdb   LMDB credentials and enrollments          root:apppass 0640
+//   DIR/lock.mdb   LMDB reader table                          root:apppass 0660
+//   DIR/usage/     LMDB last-use records (see usage.h)        verifiers may write
+//
+// Tables in data.mdb:
+//   meta      "schema" -> decimal store schema version
+//   creds     keyed hash of the password (32 bytes) -> Credential (records.h)
+//   ids       credential id -> keyed hash
+//   user_ids  user NUL id -> "" (a user's credentials, in id order)
+//   users     user -> UserRecord (MFA enrollment)
+//
+// A Store opened for verifying is read-only: it cannot create or change credentials
+// (the environment is MDB_RDONLY and data.mdb is not writable by the verifiers' group).
+// Every file is checked before use (files.h). Thread-safe for concurrent read
+// transactions; one writer at a time (LMDB serializes writers across processes).
+// Never use a Store across fork().
+#pragma once
+
+#include <string>
+
+#include "lmdb_env.h"
+#include "secret.h"
+#include "status.h"
+
+namespace apppass {
+
+inline constexpr int kSchemaVersion = 1;
+inline constexpr const char* kDefaultStoreDir = "/var/lib/apppass";
+inline constexpr std::size_t kHashBytes = 32;
+inline constexpr std::size_t kKeyBytes = 32;
+// Address space reserved for data.mdb. The file is sparse and grows only as records are
+// written; a store of 1 GiB holds millions of app passwords.
+inline constexpr std::size_t kDefaultMapSize = std::size_t{1} << 30;
+
+struct StoreDbs {
+  MDB_dbi meta = 0, creds = 0, ids = 0, user_ids = 0, users = 0;
+};
+
+class Store {
+ public:
+  enum class Mode { kVerify, kAdmin };
+
+  Store() = default;
+  Store(Store&&) = default;
+  Store& operator=(Store&&) = default;
+
+  // Opens the store in `dir`. kVerify needs read access to DIR/key and data.mdb and
+  // write access to lock.mdb; kAdmin also reads mfa.key and opens data.mdb for writing.
+  // Unavailable (with a message naming the file and the fix) when anything is missing,
+  // unsafe (symlink, not a regular file, foreign owner, writable by others), corrupt or
+  // of a newer schema.
+  static Status Open(const std::string& dir, Mode mode, Store* out);
+
+  // Creates a new store in `dir` (the directory may exist and be empty). Files get the
+  // modes above; when running as root and `group` exists they are chowned root:group.
+  // AlreadyExists when DIR/key or data.mdb already exist: init never replaces a key.
+  static Status Init(const std::string& dir, const std::string& group);
+
+  // Keyed BLAKE2b-256 of a normalized password (password.h) into `out`.
+  void HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const;
+
+  const LmdbEnv& env() const { return env_; }
+  const StoreDbs& dbs() const { return dbs_; }
+  const std::string& dir() const { return dir_; }
+  // REQUIRES: opened in kAdmin mode.
+  const SecretBuffer& mfa_key() const { return mfa_key_; }
+
+ private:
+  std::string dir_;
+  LmdbEnv env_;
+  StoreDbs dbs_;
+  SecretBuffer hash_key_;
+  SecretBuffer mfa_key_;
+};
+
+// Reads a key file of exactly kKeyBytes, checking it is safe (files.h, never readable by
+// everyone). Used for DIR/key and DIR/mfa.key.
+Status LoadKey(const std::string& path, SecretBuffer* out);
+
+}  // namespace apppass

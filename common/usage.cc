@@ -1,0 +1,60 @@
+#include "usage.h"
+
+#include <fmt/format.h>
+
+#include "files.h"
+
+namespace apppass {
+
+Status UsageDb::Open(const std::string& store_dir, bool write, UsageDb* out) {
+  const std::string dir = store_dir + "/usage";
+  Fd fd;
+  struct stat st{};
+  Status s = OpenChecked(dir, FileRule{.directory = true}, &fd, &st);
+  if (s.ok()) s = OpenChecked(dir + "/data.mdb", FileRule{.allow_group_write = true}, &fd, &st);
+  if (s.ok()) s = OpenChecked(dir + "/lock.mdb", FileRule{.allow_group_write = true}, &fd, &st);
+  if (s.IsNotFound())
+    return Status::Unavailable(fmt::format("usage database {} is missing: {}", dir, s.message()));
+  if (!s.ok()) return s;
+  UsageDb db;
+  s = LmdbEnv::Open(dir, write ? MDB_NOMETASYNC : MDB_RDONLY, 0, &db.env_);
+  if (!s.ok()) return s;
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(db.env_, false, &txn)).ok()) return s;
+  if (!(s = txn.OpenDb("usage", false, &db.dbi_)).ok()) return s;
+  if (!(s = txn.Commit()).ok()) return s;
+  *out = std::move(db);
+  return Status::Ok();
+}
+
+Status UsageDb::Get(std::string_view id, Usage* out) const {
+  LmdbTxn txn;
+  Status s = LmdbTxn::Begin(env_, false, &txn);
+  if (!s.ok()) return s;
+  std::string_view v;
+  s = txn.Get(dbi_, id, &v);
+  if (!s.ok()) return s;
+  return DecodeUsage(v, out);
+}
+
+Status UsageDb::Record(std::string_view id, const Usage& use, std::int64_t min_interval) const {
+  Usage last;
+  Status s = Get(id, &last);
+  if (s.ok() && last.service == use.service && last.rhost == use.rhost &&
+      use.time - last.time < min_interval && use.time >= last.time)
+    return Status::Ok();  // throttled
+  LmdbTxn txn;
+  if (!(s = LmdbTxn::Begin(env_, true, &txn)).ok()) return s;
+  if (!(s = txn.Put(dbi_, id, EncodeUsage(use))).ok()) return s;
+  return txn.Commit();
+}
+
+Status UsageDb::Remove(std::string_view id) const {
+  LmdbTxn txn;
+  Status s = LmdbTxn::Begin(env_, true, &txn);
+  if (!s.ok()) return s;
+  if (!(s = txn.Del(dbi_, id)).ok()) return s;
+  return txn.Commit();
+}
+
+}  // namespace apppass

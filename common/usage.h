@@ -1,0 +1,39 @@
+// UsageDb: last use (time, service, remote host) of each app password.
+//
+// Kept in its own LMDB environment, DIR/usage, which the verifiers' group may write,
+// so recording a login never needs write access to credentials. Writes are throttled
+// (one per credential per interval) so a busy server does not write on every login,
+// and are not synced to disk on every commit: a crash may lose the newest last-use
+// time, never a credential. Thread-safe as LMDB is; never use across fork().
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "lmdb_env.h"
+#include "records.h"
+#include "status.h"
+
+namespace apppass {
+
+inline constexpr std::int64_t kDefaultUsageInterval = 60;  // seconds
+
+class UsageDb {
+ public:
+  // Opens DIR/usage for reading or, with `write`, for recording.
+  static Status Open(const std::string& store_dir, bool write, UsageDb* out);
+
+  // Records `use` for credential `id` unless the recorded one is newer than
+  // use.time - min_interval and for the same service and host.
+  Status Record(std::string_view id, const Usage& use, std::int64_t min_interval) const;
+  // Ok, NotFound (never used), or an error.
+  Status Get(std::string_view id, Usage* out) const;
+  Status Remove(std::string_view id) const;
+
+ private:
+  LmdbEnv env_;
+  MDB_dbi dbi_ = 0;
+};
+
+}  // namespace apppass

@@ -1,0 +1,43 @@
+// Verify: the one decision apppass makes in the auth path.
+//
+// Given a user, what they typed and the service, answers whether it is an active app
+// password of that user valid for that service. Cost: one keyed hash and a fixed number
+// of B-tree lookups, the same for every outcome and independent of how many users or
+// passwords exist. Never records anything; see usage.h for last use.
+// Thread-safe given a Store (read transactions only).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "store.h"
+
+namespace apppass {
+
+enum class Outcome {
+  kAccepted,
+  kUnknownUser,    // no app passwords and no enrollment for this user
+  kWrongPassword,  // not an app password of this user (or not one at all)
+  kRevoked,
+  kExpired,
+  kOutOfScope,     // valid, but not for this service
+  kBadInput,       // user or password unusable (empty, too long, NUL, bad UTF-8)
+  kUnavailable,    // the store could not be read
+};
+
+// Stable lowercase name used in logs ("accepted", "wrong-password", ...).
+std::string_view OutcomeName(Outcome o);
+
+struct Decision {
+  Outcome outcome = Outcome::kUnavailable;  // fail closed until decided
+  std::string id;      // the matched credential, when one matched
+  std::string name;
+  std::string detail;  // for kBadInput / kUnavailable: why (never the password)
+};
+
+// REQUIRES: store opened (either mode). `password` is what the client sent, unmodified.
+Decision Verify(const Store& store, std::string_view user, std::string_view password,
+                std::string_view service, std::int64_t now);
+
+}  // namespace apppass

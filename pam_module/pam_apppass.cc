@@ -1,0 +1,147 @@
+// pam_apppass.so: the PAM entry points, a thin shim over the core verifier.
+//
+// pam_sm_authenticate succeeds only for an active app password of PAM_USER that is valid
+// for the service (PAM_SERVICE, or scope=NAME). Everything else is a refusal:
+//   PAM_AUTH_ERR          wrong, revoked, expired or out-of-scope password, unknown user,
+//                         unusable user name or password, no user or password given
+//   PAM_AUTHINFO_UNAVAIL  the store cannot be used (missing, unsafe, corrupt, ...)
+//   PAM_SERVICE_ERR       the module's own configuration is wrong (unknown option)
+// The module never returns PAM_IGNORE from authenticate, so no stack can pass through it
+// by accident. One syslog line (LOG_AUTHPRIV) per decision, never with the password.
+// No exception leaves an entry point: each one catches everything and refuses.
+#include <security/pam_appl.h>
+#include <security/pam_ext.h>
+#include <security/pam_modules.h>
+#include <syslog.h>
+
+#include <cstring>
+#include <ctime>
+#include <string>
+#include <vector>
+
+#include "decision_log.h"
+#include "options.h"
+#include "store.h"
+#include "usage.h"
+#include "verifier.h"
+
+namespace {
+
+using apppass::DecisionContext;
+
+// pam data key: set after a successful authentication so acct_mgmt knows who it was.
+constexpr const char* kAcceptedUser = "pam_apppass_accepted_user";
+
+const char* Item(pam_handle_t* pamh, int type) {
+  const void* v = nullptr;
+  if (pam_get_item(pamh, type, &v) != PAM_SUCCESS || v == nullptr) return nullptr;
+  return static_cast<const char*>(v);
+}
+
+void FreeData(pam_handle_t*, void* data, int) { std::free(data); }
+
+int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
+  const char* pam_service = Item(pamh, PAM_SERVICE);
+  const char* rhost = Item(pamh, PAM_RHOST);
+  DecisionContext ctx{pam_service ? pam_service : "", "", rhost ? rhost : ""};
+
+  apppass::ModuleOptions opts;
+  std::vector<std::string_view> args(argv, argv + (argc > 0 ? argc : 0));
+  apppass::Status s = apppass::ParseModuleOptions(args, &opts);
+  if (!s.ok()) {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "%s",
+               apppass::FormatEarlyRefusal(ctx, "error", "bad-option", s.message()).c_str());
+    return PAM_SERVICE_ERR;
+  }
+  if (!opts.scope.empty()) ctx.service = opts.scope;
+
+  const char* user = nullptr;
+  int rc = pam_get_user(pamh, &user, nullptr);
+  if (rc != PAM_SUCCESS || user == nullptr) {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s",
+               apppass::FormatEarlyRefusal(ctx, "refused", "no-user", pam_strerror(pamh, rc)).c_str());
+    return PAM_AUTH_ERR;
+  }
+  ctx.user = user;
+  // pam_get_authtok honours use_first_pass / try_first_pass from our arguments.
+  const char* password = nullptr;
+  rc = pam_get_authtok(pamh, PAM_AUTHTOK, &password, nullptr);
+  if (rc != PAM_SUCCESS || password == nullptr) {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s",
+               apppass::FormatEarlyRefusal(ctx, "refused", "no-password", pam_strerror(pamh, rc)).c_str());
+    return PAM_AUTH_ERR;
+  }
+
+  apppass::Store store;
+  s = apppass::Store::Open(opts.db, apppass::Store::Mode::kVerify, &store);
+  if (!s.ok()) {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "%s",
+               apppass::FormatEarlyRefusal(ctx, "error", "unavailable", s.message()).c_str());
+    return PAM_AUTHINFO_UNAVAIL;
+  }
+  const std::int64_t now = std::time(nullptr);
+  const apppass::Decision d = apppass::Verify(store, user, password, ctx.service, now);
+  pam_syslog(pamh, LOG_AUTHPRIV | (d.outcome == apppass::Outcome::kAccepted ? LOG_INFO : LOG_NOTICE),
+             "%s", apppass::FormatDecision(ctx, d).c_str());
+  if (d.outcome == apppass::Outcome::kUnavailable) return PAM_AUTHINFO_UNAVAIL;
+  if (d.outcome != apppass::Outcome::kAccepted) return PAM_AUTH_ERR;
+
+  if (!opts.no_usage) {
+    apppass::UsageDb usage;
+    apppass::Usage use{.time = now, .service = std::string(ctx.service),
+                       .rhost = std::string(ctx.rhost)};
+    s = apppass::UsageDb::Open(opts.db, true, &usage);
+    if (s.ok()) s = usage.Record(d.id, use, opts.usage_interval);
+    // Last use is bookkeeping, not a security control: the decision stands.
+    if (!s.ok())
+      pam_syslog(pamh, LOG_AUTHPRIV | LOG_WARNING, "could not record last use of id=%s: %s",
+                 d.id.c_str(), s.message().c_str());
+  }
+  char* copy = strdup(user);
+  if (copy == nullptr || pam_set_data(pamh, kAcceptedUser, copy, FreeData) != PAM_SUCCESS) {
+    std::free(copy);
+    return PAM_BUF_ERR;
+  }
+  return PAM_SUCCESS;
+}
+
+}  // namespace
+
+extern "C" {
+
+__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int,
+                                                                int argc, const char** argv) {
+  try {
+    return Authenticate(pamh, argc, argv);
+  } catch (...) {
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "error reason=internal detail=\"unexpected exception\"");
+    return PAM_AUTHINFO_UNAVAIL;
+  }
+}
+
+// No credentials to establish: an app password grants no Kerberos ticket or the like.
+__attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t*, int, int, const char**) {
+  return PAM_SUCCESS;
+}
+
+// Succeeds for the user this module authenticated in this transaction (Dovecot calls
+// acct_mgmt right after authenticate). For anyone else it has no opinion (PAM_IGNORE):
+// account policy belongs to pam_unix and friends, and a stack of only ignoring modules
+// is denied by libpam.
+__attribute__((visibility("default"))) int pam_sm_acct_mgmt(pam_handle_t* pamh, int, int,
+                                                            const char**) {
+  try {
+    const void* data = nullptr;
+    const char* user = nullptr;
+    if (pam_get_data(pamh, kAcceptedUser, &data) != PAM_SUCCESS || data == nullptr)
+      return PAM_IGNORE;
+    if (pam_get_user(pamh, &user, nullptr) != PAM_SUCCESS || user == nullptr ||
+        std::strcmp(user, static_cast<const char*>(data)) != 0)
+      return PAM_IGNORE;
+    return PAM_SUCCESS;
+  } catch (...) {
+    return PAM_AUTH_ERR;
+  }
+}
+
+}  // extern "C"

@@ -1,0 +1,47 @@
+// Shared pieces of the apppass admin tool: the run context, exit codes, output helpers.
+// Each subcommand lives in its own cmd_*.cc and registers itself with Add*Command().
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <cstdint>
+#include <functional>
+#include <string>
+
+#include "status.h"
+#include "store.h"
+
+namespace apppass::cli {
+
+// Exit codes (documented in apppass(8) and --help).
+enum Exit : int {
+  kExitOk = 0,
+  kExitError = 1,        // internal or unexpected error
+  kExitUsage = 2,        // bad arguments or input
+  kExitNotFound = 3,     // no such user, enrollment or app password
+  kExitRefused = 4,      // refused by a rule: MFA not confirmed, wrong code, limit reached
+  kExitUnavailable = 5,  // the store cannot be used
+  kExitExists = 6,       // already exists
+};
+
+struct Context {
+  std::string db = kDefaultStoreDir;
+  // Set by the chosen subcommand's callback; main() runs it after parsing.
+  std::function<int()> run;
+};
+
+// Prints "apppass: MESSAGE" on stderr and returns the exit code for `s`.
+int Fail(const Status& s);
+// Opens the store for administration, or prints why not.
+Status OpenAdmin(const Context& ctx, Store* store);
+std::int64_t Now();
+// ISO 8601 UTC, or "null" semantics handled by callers.
+std::string Iso(std::int64_t t);
+
+void AddInitCommand(CLI::App& app, Context& ctx);
+void AddMfaCommand(CLI::App& app, Context& ctx);
+void AddCreateCommand(CLI::App& app, Context& ctx);
+void AddListCommand(CLI::App& app, Context& ctx);
+void AddRevokeCommand(CLI::App& app, Context& ctx);
+
+}  // namespace apppass::cli

@@ -1,0 +1,143 @@
+// apppass mfa enroll|confirm|status|reset: the TOTP enrollment that gates app passwords.
+#include <unistd.h>
+
+#include <cstdio>
+#include <iostream>
+
+#include <nlohmann/json.hpp>
+
+#include "admin.h"
+#include "cli.h"
+#include "qr.h"
+#include "secret.h"
+
+namespace apppass::cli {
+
+namespace {
+
+struct MfaArgs {
+  std::string user;
+  std::string code;
+  std::string issuer;
+  bool json = false;
+};
+
+std::string DefaultIssuer() {
+  char host[256] = {};
+  if (gethostname(host, sizeof host - 1) != 0 || host[0] == '\0') return "apppass";
+  return std::string("apppass@") + host;
+}
+
+// Reads a code from stdin: one line, at most a few bytes; prompts when on a terminal.
+bool ReadCode(std::string* code) {
+  if (isatty(STDIN_FILENO)) std::fprintf(stderr, "Code from the authenticator app: ");
+  std::string line;
+  if (!std::getline(std::cin, line) && line.empty()) return false;
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  *code = line.substr(0, 16);
+  return true;
+}
+
+int Enroll(const Context& ctx, const MfaArgs& a) {
+  Store store;
+  Status s = OpenAdmin(ctx, &store);
+  if (!s.ok()) return Fail(s);
+  EnrollResult r;
+  s = MfaEnroll(store, a.user, a.issuer.empty() ? DefaultIssuer() : a.issuer, Now(), &r);
+  if (!s.ok()) return Fail(s);
+  if (a.json) {
+    nlohmann::json j = {{"user", a.user}, {"secret", std::string(r.base32.view())}, {"uri", r.uri}};
+    std::printf("%s\n", j.dump().c_str());
+    return kExitOk;
+  }
+  std::printf("MFA enrollment started for %s.\n\n", a.user.c_str());
+  if (isatty(STDOUT_FILENO)) std::printf("%s\n", RenderQr(r.uri).c_str());
+  std::printf("Secret (for manual entry): %.*s\nURI: %s\n\n",
+              static_cast<int>(r.base32.size()), r.base32.view().data(), r.uri.c_str());
+  std::printf("Add it to an authenticator app, then confirm with:\n  apppass mfa confirm %s\n",
+              a.user.c_str());
+  return kExitOk;
+}
+
+int Confirm(const Context& ctx, MfaArgs a) {
+  if (a.code.empty() && !ReadCode(&a.code))
+    return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
+  Store store;
+  Status s = OpenAdmin(ctx, &store);
+  if (!s.ok()) return Fail(s);
+  if (!(s = MfaConfirm(store, a.user, a.code, Now())).ok()) return Fail(s);
+  std::printf("MFA enrollment of %s confirmed.\n", a.user.c_str());
+  return kExitOk;
+}
+
+int StatusCmd(const Context& ctx, const MfaArgs& a) {
+  Store store;
+  Status s = OpenAdmin(ctx, &store);
+  if (!s.ok()) return Fail(s);
+  UserRecord u;
+  s = MfaGet(store, a.user, &u);
+  if (!s.ok() && !s.IsNotFound()) return Fail(s);
+  const MfaState state = s.ok() ? u.mfa : MfaState::kNone;
+  if (a.json) {
+    nlohmann::json j = {{"user", a.user}, {"state", std::string(MfaStateName(state))},
+                        {"enrolled", nullptr}, {"confirmed", nullptr}};
+    if (state != MfaState::kNone) j["enrolled"] = Iso(u.enrolled);
+    if (u.confirmed && state == MfaState::kConfirmed) j["confirmed"] = Iso(*u.confirmed);
+    std::printf("%s\n", j.dump().c_str());
+    return kExitOk;
+  }
+  switch (state) {
+    case MfaState::kNone: std::printf("%s: not enrolled\n", a.user.c_str()); break;
+    case MfaState::kPending:
+      std::printf("%s: pending since %s (confirm with 'apppass mfa confirm %s')\n", a.user.c_str(),
+                  Iso(u.enrolled).c_str(), a.user.c_str());
+      break;
+    case MfaState::kConfirmed:
+      std::printf("%s: confirmed on %s\n", a.user.c_str(), Iso(u.confirmed.value_or(u.enrolled)).c_str());
+      break;
+  }
+  return kExitOk;
+}
+
+int Reset(const Context& ctx, const MfaArgs& a) {
+  Store store;
+  Status s = OpenAdmin(ctx, &store);
+  if (!s.ok()) return Fail(s);
+  int revoked = 0;
+  if (!(s = MfaReset(store, a.user, Now(), &revoked)).ok()) return Fail(s);
+  std::printf("MFA enrollment of %s removed; %d app password%s revoked.\n", a.user.c_str(), revoked,
+              revoked == 1 ? "" : "s");
+  return kExitOk;
+}
+
+}  // namespace
+
+void AddMfaCommand(CLI::App& app, Context& ctx) {
+  auto* mfa = app.add_subcommand("mfa", "Enroll a user in TOTP MFA, confirm, show or reset it");
+  mfa->require_subcommand(1);
+  auto a = std::make_shared<MfaArgs>();
+
+  auto* enroll = mfa->add_subcommand(
+      "enroll", "Create a TOTP secret for USER; print the otpauth:// URI (and a QR code on a terminal)");
+  enroll->add_option("USER", a->user, "User name")->required();
+  enroll->add_option("--issuer", a->issuer, "Issuer shown by the authenticator app (default apppass@HOSTNAME)");
+  enroll->add_flag("--json", a->json, "Print {\"user\",\"secret\",\"uri\"} as JSON");
+  enroll->callback([&ctx, a] { ctx.run = [&ctx, a] { return Enroll(ctx, *a); }; });
+
+  auto* confirm = mfa->add_subcommand(
+      "confirm", "Confirm USER's enrollment with a current 6-digit code (read from stdin if not given)");
+  confirm->add_option("USER", a->user, "User name")->required();
+  confirm->add_option("CODE", a->code, "Current code from the authenticator app");
+  confirm->callback([&ctx, a] { ctx.run = [&ctx, a] { return Confirm(ctx, *a); }; });
+
+  auto* status = mfa->add_subcommand("status", "Show USER's enrollment: none, pending or confirmed");
+  status->add_option("USER", a->user, "User name")->required();
+  status->add_flag("--json", a->json, "Print {\"user\",\"state\",\"enrolled\",\"confirmed\"} as JSON");
+  status->callback([&ctx, a] { ctx.run = [&ctx, a] { return StatusCmd(ctx, *a); }; });
+
+  auto* reset = mfa->add_subcommand("reset", "Remove USER's enrollment and revoke all their app passwords");
+  reset->add_option("USER", a->user, "User name")->required();
+  reset->callback([&ctx, a] { ctx.run = [&ctx, a] { return Reset(ctx, *a); }; });
+}
+
+}  // namespace apppass::cli

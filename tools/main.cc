@@ -1,0 +1,83 @@
+// apppass: the admin tool. Wires the subcommands together; each is in cmd_*.cc.
+#include <sodium.h>
+
+#include <cstdio>
+#include <ctime>
+#include <iostream>
+
+#include <fmt/format.h>
+
+#include "cli.h"
+#include "text.h"
+
+namespace apppass::cli {
+
+int Fail(const Status& s) {
+  std::fprintf(stderr, "apppass: %s\n", s.message().c_str());
+  switch (s.code()) {
+    case Status::Code::kOk: return kExitOk;
+    case Status::Code::kInvalidArgument: return kExitUsage;
+    case Status::Code::kNotFound: return kExitNotFound;
+    case Status::Code::kPermissionDenied: return kExitRefused;
+    case Status::Code::kUnavailable: return kExitUnavailable;
+    case Status::Code::kAlreadyExists: return kExitExists;
+    case Status::Code::kInternal: break;
+  }
+  return kExitError;
+}
+
+Status OpenAdmin(const Context& ctx, Store* store) {
+  return Store::Open(ctx.db, Store::Mode::kAdmin, store);
+}
+
+std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
+
+std::string Iso(std::int64_t t) { return FormatIsoUtc(t); }
+
+}  // namespace apppass::cli
+
+int main(int argc, char** argv) {
+  using namespace apppass::cli;
+  if (sodium_init() < 0) {
+    std::fprintf(stderr, "apppass: libsodium failed to initialize\n");
+    return kExitError;
+  }
+  Context ctx;
+  CLI::App app{
+      "apppass: app passwords for mail clients that cannot do MFA.\n"
+      "Enroll a user in TOTP MFA, confirm it, then create, list and revoke app passwords\n"
+      "that pam_apppass.so and the apppass SASL plugin accept.\n\n"
+      "Exit status: 0 ok, 1 internal error, 2 bad arguments or input, 3 not found,\n"
+      "4 refused (MFA not confirmed, wrong code, limit), 5 store unavailable, 6 already exists.",
+      "apppass"};
+  app.option_defaults()->always_capture_default();
+  app.add_option("--db", ctx.db, "Store directory")->capture_default_str();
+  app.set_version_flag("--version", std::string("apppass ") + APPPASS_VERSION);
+  app.require_subcommand(1);
+  AddInitCommand(app, ctx);
+  AddMfaCommand(app, ctx);
+  AddCreateCommand(app, ctx);
+  AddListCommand(app, ctx);
+  AddRevokeCommand(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::fprintf(stderr, "apppass: %s (see 'apppass --help')\n", e.what());
+    return kExitUsage;
+  }
+  if (!ctx.run) return kExitUsage;
+  try {
+    return ctx.run();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "apppass: internal error: %s\n", e.what());
+  } catch (...) {
+    std::fprintf(stderr, "apppass: internal error\n");
+  }
+  return kExitError;
+}
