@@ -1,0 +1,139 @@
+// bench_verify: what one verification costs as the store grows.
+//
+// Builds a throwaway store with N users (one confirmed enrollment and two app passwords
+// each, through the real admin API), then times Verify() for each outcome and prints
+// median and 99th percentile in microseconds, plus the cost of opening the store (what
+// the PAM module pays per transaction). It prints figures; it asserts only that every
+// outcome is the right one, never a time (timed assertions flake on busy machines).
+//
+// Usage: bench_verify [USERS...]   (default: 1000 10000 100000)
+#include <liboath/oath.h>
+#include <lmdb.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "admin.h"
+#include "password.h"
+#include "verifier.h"
+
+using namespace apppass;
+
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+
+[[noreturn]] void Die(const std::string& what, const Status& s) {
+  std::fprintf(stderr, "bench_verify: %s: %s\n", what.c_str(), s.message().c_str());
+  std::exit(1);
+}
+
+std::string CurrentCode(const EnrollResult& e) {
+  char* raw = nullptr;
+  size_t len = 0;
+  const std::string b32(e.base32.view());
+  if (oath_base32_decode(b32.data(), b32.size(), &raw, &len) != OATH_OK) std::exit(1);
+  char otp[7] = {};
+  oath_totp_generate(raw, len, kNow, 30, 0, 6, otp);
+  std::free(raw);
+  return otp;
+}
+
+struct Figures {
+  double median, p99;
+};
+
+template <typename F>
+Figures Time(int rounds, F&& f) {
+  std::vector<double> us;
+  us.reserve(rounds);
+  for (int i = 0; i < rounds; ++i) {
+    const auto t0 = std::chrono::steady_clock::now();
+    f(i);
+    const auto t1 = std::chrono::steady_clock::now();
+    us.push_back(std::chrono::duration<double, std::micro>(t1 - t0).count());
+  }
+  std::sort(us.begin(), us.end());
+  return {us[us.size() / 2], us[us.size() * 99 / 100]};
+}
+
+void Run(int users) {
+  char tmpl[] = "/tmp/apppass-bench.XXXXXX";
+  const std::string dir = mkdtemp(tmpl);
+  Status s = Store::Init(dir, "");
+  if (!s.ok()) Die("init", s);
+  Store admin;
+  if (!(s = Store::Open(dir, Store::Mode::kAdmin, &admin)).ok()) Die("open", s);
+  mdb_env_set_flags(admin.env().get(), MDB_NOSYNC, 1);  // building only; verifiers unaffected
+
+  std::vector<std::string> names, passwords;
+  for (int u = 0; u < users; ++u) {
+    const std::string user = "user" + std::to_string(u);
+    EnrollResult e;
+    if (!(s = MfaEnroll(admin, user, "bench", kNow, &e)).ok()) Die("enroll", s);
+    if (!(s = MfaConfirm(admin, user, CurrentCode(e), kNow)).ok()) Die("confirm", s);
+    for (const char* label : {"phone", "laptop"}) {
+      Created c;
+      CreateRequest req{.user = user, .name = label, .scopes = {"imap"}};
+      if (!(s = CreatePassword(admin, req, kNow, &c)).ok()) Die("create", s);
+      if (u < 2000) {  // keep a sample to verify
+        names.push_back(user);
+        passwords.emplace_back(c.password.view());
+      }
+    }
+  }
+  mdb_env_sync(admin.env().get(), 1);
+
+  Figures open = Time(2000, [&](int) {
+    Store v;
+    if (!Store::Open(dir, Store::Mode::kVerify, &v).ok()) std::exit(1);
+  });
+  Store verify;
+  if (!(s = Store::Open(dir, Store::Mode::kVerify, &verify)).ok()) Die("open verify", s);
+  const int n = static_cast<int>(passwords.size());
+  auto expect = [](const Decision& d, Outcome o) {
+    if (d.outcome != o) {
+      std::fprintf(stderr, "bench_verify: wrong outcome %s\n", std::string(OutcomeName(d.outcome)).c_str());
+      std::exit(1);
+    }
+  };
+  const std::string wrong = "abcd-efgh-jkmn-pqrs-tuvw";
+  Figures ok = Time(20000, [&](int i) {
+    expect(Verify(verify, names[i % n], passwords[i % n], "imap", kNow), Outcome::kAccepted);
+  });
+  Figures bad = Time(20000, [&](int i) {
+    expect(Verify(verify, names[i % n], wrong, "imap", kNow), Outcome::kWrongPassword);
+  });
+  Figures unknown = Time(20000, [&](int i) {
+    expect(Verify(verify, "nobody" + std::to_string(i), wrong, "imap", kNow), Outcome::kUnknownUser);
+  });
+  Figures scope = Time(20000, [&](int i) {
+    expect(Verify(verify, names[i % n], passwords[i % n], "smtp", kNow), Outcome::kOutOfScope);
+  });
+  std::error_code ec;
+  const auto bytes = std::filesystem::file_size(dir + "/data.mdb", ec);
+  std::printf("%8d users %8d passwords  data.mdb %6.1f MiB | open %6.1f/%6.1f | accepted %5.1f/%5.1f | "
+              "wrong %5.1f/%5.1f | unknown user %5.1f/%5.1f | out of scope %5.1f/%5.1f  (us, median/p99)\n",
+              users, users * 2, static_cast<double>(bytes) / (1 << 20), open.median, open.p99,
+              ok.median, ok.p99, bad.median, bad.p99, unknown.median, unknown.p99, scope.median, scope.p99);
+  std::fflush(stdout);
+  std::filesystem::remove_all(dir, ec);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<int> sizes;
+  for (int i = 1; i < argc; ++i) sizes.push_back(std::atoi(argv[i]));
+  if (sizes.empty()) sizes = {1000, 10000, 100000};
+  oath_init();
+  for (int n : sizes) Run(n);
+  return 0;
+}
