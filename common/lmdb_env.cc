@@ -44,7 +44,7 @@ Status LmdbEnv::Open(const std::string& dir, unsigned flags, std::size_t mapsize
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "creating LMDB environment");
   LmdbEnv holder;
   holder.env_ = env;
-  if (mapsize != 0 && (rc = mdb_env_set_mapsize(env, mapsize)) != MDB_SUCCESS)
+  if ((rc = mdb_env_set_mapsize(env, mapsize)) != MDB_SUCCESS)
     return LmdbStatus(rc, "setting map size");
   if ((rc = mdb_env_set_maxdbs(env, 8)) != MDB_SUCCESS) return LmdbStatus(rc, "setting maxdbs");
   // MDB_NOTLS: read transactions are not tied to threads (host processes own threads).
@@ -71,7 +71,14 @@ LmdbTxn& LmdbTxn::operator=(LmdbTxn&& o) noexcept {
 
 Status LmdbTxn::Begin(const LmdbEnv& env, bool write, LmdbTxn* out) {
   MDB_txn* txn = nullptr;
-  const int rc = mdb_txn_begin(env.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
+  int rc = mdb_txn_begin(env.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
+  if (rc == MDB_MAP_RESIZED) {
+    MDB_envinfo info{};
+    mdb_env_info(env.get(), &info);
+    // Keep this environment's size if it is larger, else map what is now in use.
+    rc = mdb_env_set_mapsize(env.get(), write ? info.me_mapsize : kMapInUse);
+    if (rc == MDB_SUCCESS) rc = mdb_txn_begin(env.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
+  }
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "starting transaction");
   out->Abort();
   out->txn_ = txn;

@@ -23,6 +23,9 @@ inline std::string_view FromVal(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }
 
+// A map size smaller than any store: LMDB rounds it up to the pages in use.
+inline constexpr std::size_t kMapInUse = 1;
+
 class LmdbEnv {
  public:
   LmdbEnv() = default;
@@ -33,8 +36,10 @@ class LmdbEnv {
   LmdbEnv& operator=(const LmdbEnv&) = delete;
 
   // Opens the environment in directory `dir` (data.mdb and lock.mdb inside).
-  // `flags` are MDB_* env flags (MDB_RDONLY for verifiers). `mapsize` 0 keeps the
-  // size the file already has. Sets FD_CLOEXEC on LMDB's descriptors.
+  // `flags` are MDB_* env flags (MDB_RDONLY for verifiers). `mapsize` is the address
+  // space to map: kMapInUse maps only the pages in use (readers), which matters in
+  // hosts with an address-space limit (Dovecot's auth worker: 256 MiB by default).
+  // Sets FD_CLOEXEC on LMDB's descriptors.
   static Status Open(const std::string& dir, unsigned flags, std::size_t mapsize, LmdbEnv* out);
   MDB_env* get() const { return env_; }
 
@@ -51,6 +56,8 @@ class LmdbTxn {
   LmdbTxn(const LmdbTxn&) = delete;
   LmdbTxn& operator=(const LmdbTxn&) = delete;
 
+  // Begins a transaction. When another process grew the store beyond this
+  // environment's map (MDB_MAP_RESIZED), adopts the size in use and retries once.
   static Status Begin(const LmdbEnv& env, bool write, LmdbTxn* out);
   // Commits; the handle is empty afterwards whatever the result.
   Status Commit();

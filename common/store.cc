@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 
 #include "files.h"
+#include "usage.h"
 
 namespace apppass {
 
@@ -55,16 +56,20 @@ Status CheckStoreFiles(const std::string& dir, bool admin) {
   if (!s.ok()) return s;
   // The reader table must be writable by the verifiers' group; only refuse others.
   s = OpenChecked(Join(dir, "lock.mdb"), FileRule{.allow_group_write = true}, &fd, &st);
+  if (s.IsNotFound() && !admin)
+    return Status::Unavailable(fmt::format(
+        "{}/lock.mdb does not exist; verifiers need it (mode 0660, group of the mail services)", dir));
   if (!s.ok() && !(admin && s.IsNotFound())) return s;
   return Status::Ok();
 }
 
 }  // namespace
 
-Status LoadKey(const std::string& path, SecretBuffer* out) {
+Status LoadKey(const std::string& path, SecretBuffer* out, bool owner_only) {
   Fd fd;
   struct stat st{};
-  Status s = OpenChecked(path, FileRule{.allow_world_read = false}, &fd, &st);
+  Status s = OpenChecked(
+      path, FileRule{.allow_world_read = false, .allow_group_read = !owner_only}, &fd, &st);
   if (s.IsNotFound()) return Status::Unavailable(fmt::format("key file {} is missing", path));
   if (!s.ok()) return s;
   if (st.st_size != static_cast<off_t>(kKeyBytes))
@@ -86,8 +91,9 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   Store store;
   store.dir_ = dir;
   if (!(s = LoadKey(Join(dir, "key"), &store.hash_key_)).ok()) return s;
-  if (admin && !(s = LoadKey(Join(dir, "mfa.key"), &store.mfa_key_)).ok()) return s;
-  s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : 0, &store.env_);
+  // mfa.key seals the TOTP secrets: the verifiers' group must not read it.
+  if (admin && !(s = LoadKey(Join(dir, "mfa.key"), &store.mfa_key_, true)).ok()) return s;
+  s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : kMapInUse, &store.env_);
   if (!s.ok()) return s;
 
   // The data file LMDB opened must be the one checked above (no swap in between).
@@ -162,7 +168,7 @@ Status Store::Init(const std::string& dir, const std::string& group) {
   if (!(s = SetMode(usage, 0750, gid)).ok()) return s;
   {
     LmdbEnv env;
-    if (!(s = LmdbEnv::Open(usage, 0, kDefaultMapSize / 4, &env)).ok()) return s;
+    if (!(s = LmdbEnv::Open(usage, 0, kUsageMapSize, &env)).ok()) return s;
     LmdbTxn txn;
     MDB_dbi dbi;
     if (!(s = LmdbTxn::Begin(env, true, &txn)).ok()) return s;

@@ -15,8 +15,10 @@
 //
 // A Store opened for verifying is read-only: it cannot create or change credentials
 // (the environment is MDB_RDONLY and data.mdb is not writable by the verifiers' group).
-// Every file is checked before use (files.h). Thread-safe for concurrent read
-// transactions; one writer at a time (LMDB serializes writers across processes).
+// Every file is checked before use (files.h). Verifiers map only the pages in use, so
+// hosts with an address-space limit (Dovecot's auth worker) can open a store far larger
+// than the limit's headroom. Use a Store from one thread at a time (a map resize needs
+// no other transaction active); LMDB serializes writers across processes.
 // Never use a Store across fork().
 #pragma once
 
@@ -78,7 +80,8 @@ class Store {
 };
 
 // Reads a key file of exactly kKeyBytes, checking it is safe (files.h, never readable by
-// everyone). Used for DIR/key and DIR/mfa.key.
-Status LoadKey(const std::string& path, SecretBuffer* out);
+// everyone; with `owner_only`, not by its group either). Used for DIR/key and, owner_only,
+// DIR/mfa.key.
+Status LoadKey(const std::string& path, SecretBuffer* out, bool owner_only = false);
 
 }  // namespace apppass

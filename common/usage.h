@@ -18,6 +18,10 @@
 namespace apppass {
 
 inline constexpr std::int64_t kDefaultUsageInterval = 60;  // seconds
+// Address space a recording verifier maps beyond what is in use: room for ~100,000 new
+// records, small enough for hosts with an address-space limit.
+inline constexpr std::size_t kUsageMapSlack = std::size_t{16} << 20;
+inline constexpr std::size_t kUsageMapSize = std::size_t{64} << 20;  // at init
 
 class UsageDb {
  public:
