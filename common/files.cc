@@ -30,7 +30,9 @@ Status OpenChecked(const std::string& path, const FileRule& rule, Fd* fd, struct
   if (!f.valid()) {
     const int e = errno;
     if (e == ENOENT) return Status::NotFound(fmt::format("{} does not exist", path));
-    if (e == ELOOP)
+    // O_NOFOLLOW | O_DIRECTORY on a symlink fails with ENOTDIR, not ELOOP.
+    struct stat lst{};
+    if (e == ELOOP || (e == ENOTDIR && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)))
       return Status::Unavailable(fmt::format("{} is a symbolic link; refusing to use it", path));
     if (e == ENOTDIR && rule.directory)
       return Status::Unavailable(fmt::format("{} is not a directory", path));
@@ -45,12 +47,17 @@ Status OpenChecked(const std::string& path, const FileRule& rule, Fd* fd, struct
     return Status::Unavailable(fmt::format(
         "{} is owned by uid {}; it must be owned by root (or by the user running this)",
         path, st->st_uid));
-  const mode_t forbidden =
-      S_IWOTH | (rule.allow_group_write ? 0 : S_IWGRP) | (rule.allow_world_read ? 0 : S_IROTH);
+  const mode_t forbidden = S_IWOTH | (rule.allow_group_write ? 0 : S_IWGRP) |
+                           (rule.allow_world_read ? 0 : S_IROTH) |
+                           (rule.allow_group_read ? 0 : S_IRGRP);
   if ((st->st_mode & forbidden) != 0)
     return Status::Unavailable(fmt::format(
         "{} has unsafe permissions {:04o}; fix with: chmod {} {}", path, st->st_mode & 07777,
-        rule.directory ? "o-w,g-w" : (rule.allow_group_write ? "o-rwx" : "go-w,o-r"), path));
+        rule.directory           ? "o-w,g-w"
+        : !rule.allow_group_read ? "go-rwx"
+        : rule.allow_group_write ? "o-rwx"
+                                 : "go-w,o-r",
+        path));
   // Regular files were opened O_NONBLOCK only to avoid hanging on a FIFO.
   if (!rule.directory) {
     const int fl = ::fcntl(f.get(), F_GETFL);

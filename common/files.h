@@ -17,6 +17,7 @@ struct FileRule {
   bool directory = false;         // expect a directory (else a regular file)
   bool allow_group_write = false; // lock and usage files: the verifiers' group writes them
   bool allow_world_read = true;   // keys: never readable by everyone
+  bool allow_group_read = true;   // mfa.key: readable by its owner only
 };
 
 // An owned file descriptor; closes on destruction. Move-only.
