@@ -54,6 +54,11 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
     return PAM_SERVICE_ERR;
   }
   if (!opts.scope.empty()) ctx.service = opts.scope;
+  if (opts.debug)
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG, "debug db=%s scope=%s (from %s) usage=%s interval=%ld",
+               opts.db.c_str(), std::string(ctx.service).c_str(),
+               opts.scope.empty() ? "PAM_SERVICE" : "scope option", opts.no_usage ? "off" : "on",
+               opts.usage_interval);
 
   const char* user = nullptr;
   int rc = pam_get_user(pamh, &user, nullptr);
