@@ -1,4 +1,7 @@
 // apppass init: create a store with its keys, tables, owners and modes.
+#include <grp.h>
+#include <unistd.h>
+
 #include <cstdio>
 
 #include "cli.h"
@@ -23,6 +26,15 @@ void AddInitCommand(CLI::App& app, Context& ctx) {
       }
       if (!s.ok()) return Fail(s);
       std::printf("Initialized apppass store in %s\n", ctx.db.c_str());
+      if (geteuid() != 0) {
+        std::fprintf(stderr, "note: not run as root: the files belong to you and no group was set\n");
+      } else if (getgrnam(group->c_str()) == nullptr) {
+        std::fprintf(stderr,
+                     "note: group '%s' does not exist, so only root can verify app passwords.\n"
+                     "      For services that verify as another user (e.g. postfix):\n"
+                     "      groupadd --system %s && chgrp -R %s %s && adduser postfix %s\n",
+                     group->c_str(), group->c_str(), group->c_str(), ctx.db.c_str(), group->c_str());
+      }
       return static_cast<int>(kExitOk);
     };
   });
