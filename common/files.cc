@@ -23,7 +23,10 @@ Fd& Fd::operator=(Fd&& o) noexcept {
   return *this;
 }
 
-Status OpenChecked(const std::string& path, const FileRule& rule, Fd* fd, struct stat* st) {
+Status OpenChecked(const std::string& given, const FileRule& rule, Fd* fd, struct stat* st) {
+  // "link/" would make the kernel follow "link" despite O_NOFOLLOW: drop trailing slashes.
+  std::string path = given;
+  while (path.size() > 1 && path.back() == '/') path.pop_back();
   int flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK | O_NOCTTY;
   if (rule.directory) flags |= O_DIRECTORY;
   Fd f(::open(path.c_str(), flags));

@@ -12,7 +12,8 @@ namespace apppass::cli {
 namespace {
 
 struct CreateArgs {
-  std::string user, name, expires;
+  std::string user, name;
+  std::string expires = "never";  // the default; an empty --expires "" is refused
   std::vector<std::string> scopes;
   int max_active = kDefaultMaxActive;
   bool json = false;
@@ -27,7 +28,7 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
 int Create(const Context& ctx, const CreateArgs& a) {
   CreateRequest req{.user = a.user, .name = a.name, .scopes = a.scopes, .max_active = a.max_active};
   const std::int64_t now = Now();
-  if (!a.expires.empty() && a.expires != "never") {
+  if (a.expires != "never") {
     const auto secs = ParseDuration(a.expires);
     if (!secs)
       return Fail(Status::InvalidArgument("--expires takes a duration such as 90d, 12h, 30m, 2w or 'never'"));

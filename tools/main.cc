@@ -68,7 +68,20 @@ int main(int argc, char** argv) {
   } catch (const CLI::CallForVersion& e) {
     return app.exit(e);
   } catch (const CLI::ParseError& e) {
-    std::fprintf(stderr, "apppass: %s (see 'apppass --help')\n", e.what());
+    // CLI11 reports a missing subcommand before a stray word, so "apppass frob" and
+    // "apppass mfa frob" would only say "A subcommand is required": name the word.
+    std::string command;  // the subcommands given, e.g. "mfa"
+    const CLI::App* cur = &app;
+    while (!cur->get_subcommands().empty()) {
+      cur = cur->get_subcommands().front();
+      command += cur->get_name() + " ";
+    }
+    const std::vector<std::string> extra = cur->remaining();
+    if (cur->get_require_subcommand_min() > 0 && !extra.empty())
+      std::fprintf(stderr, "apppass: unknown command '%s%s' (see 'apppass %s--help')\n",
+                   command.c_str(), extra.front().c_str(), command.c_str());
+    else
+      std::fprintf(stderr, "apppass: %s (see 'apppass --help')\n", e.what());
     return kExitUsage;
   }
   if (!ctx.run) return kExitUsage;
