@@ -58,7 +58,8 @@ Status CheckStoreFiles(const std::string& dir, bool admin) {
   s = OpenChecked(Join(dir, "lock.mdb"), FileRule{.allow_group_write = true}, &fd, &st);
   if (s.IsNotFound() && !admin)
     return Status::Unavailable(fmt::format(
-        "{}/lock.mdb does not exist; verifiers need it (mode 0660, group of the mail services)", dir));
+        "{}/lock.mdb does not exist; verifiers need it (mode 0660, group of the mail "
+        "services)", dir));
   if (!s.ok() && !(admin && s.IsNotFound())) return s;
   return Status::Ok();
 }

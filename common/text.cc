@@ -45,10 +45,13 @@ bool IsValidUtf8(std::string_view s) {
 
 namespace {
 
+// C0 controls, DEL, and the C1 controls U+0080..U+009F (in valid UTF-8 always the lead
+// byte 0xC2 followed by 0x80..0x9F; U+009B is a terminal's 8-bit CSI).
 bool HasControl(std::string_view s) {
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const auto c = static_cast<unsigned char>(s[i]);
     if (c < 0x20 || c == 0x7F) return true;
+    if (c == 0xC2 && i + 1 < s.size() && static_cast<unsigned char>(s[i + 1]) <= 0x9F) return true;
   }
   return false;
 }

@@ -1,0 +1,141 @@
+// Unit tests of options.h: strict parsing of the PAM module's arguments.
+
+#include "options.h"
+
+#include <string>
+#include <vector>
+
+#include "text.h"
+
+// Last: cmocka.h macros break standard headers included after it.
+#include "test_util.h"
+
+namespace apppass {
+namespace {
+
+Status Parse(std::vector<std::string_view> args, ModuleOptions* out) {
+  return ParseModuleOptions(args, out);
+}
+
+// Refused with InvalidArgument, and the message names the option as given (escaped for
+// the log, so '=' reads "\x3d").
+void ExpectRefused(std::string_view arg, std::string_view named) {
+  ModuleOptions o;
+  const Status s = Parse({arg}, &o);
+  if (s.code() != Status::Code::kInvalidArgument)
+    fail_msg("option '%s' not refused (%s)", std::string(arg).c_str(), test::CodeName(s.code()));
+  ASSERT_CONTAINS(s.message(), LogSafe(named));
+}
+
+void test_defaults(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({}, &o));
+  assert_string_equal(o.db.c_str(), "/var/lib/apppass");
+  assert_true(o.scope.empty());
+  assert_false(o.debug);
+  assert_false(o.use_first_pass);
+  assert_false(o.try_first_pass);
+  assert_false(o.no_usage);
+  assert_int_equal(o.usage_interval, 60);
+}
+
+void test_db(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({"db=/srv/mail/apppass"}, &o));
+  assert_string_equal(o.db.c_str(), "/srv/mail/apppass");
+  ASSERT_OK(Parse({"db=/a", "db=/b"}, &o));  // the last one wins
+  assert_string_equal(o.db.c_str(), "/b");
+  ExpectRefused("db=relative/dir", "db=relative/dir");
+  ExpectRefused("db=./apppass", "db=./apppass");
+  ExpectRefused("db=", "db=");
+  ExpectRefused("db", "db");
+}
+
+void test_scope(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({"scope=imap"}, &o));
+  assert_string_equal(o.scope.c_str(), "imap");
+  ExpectRefused("scope=Bad", "scope=Bad");
+  ExpectRefused("scope=", "scope=");
+  ExpectRefused("scope", "scope");
+  ExpectRefused("scope=im/ap", "scope=im/ap");
+}
+
+void test_flags(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({"debug"}, &o));
+  assert_true(o.debug);
+  assert_false(o.use_first_pass || o.try_first_pass || o.no_usage);
+
+  ModuleOptions all;
+  ASSERT_OK(Parse({"debug", "use_first_pass", "try_first_pass", "no_usage", "db=/x", "scope=pop3",
+                   "usage_interval=5"},
+                  &all));
+  assert_true(all.debug);
+  assert_true(all.use_first_pass);
+  assert_true(all.try_first_pass);
+  assert_true(all.no_usage);
+  assert_string_equal(all.db.c_str(), "/x");
+  assert_string_equal(all.scope.c_str(), "pop3");
+  assert_int_equal(all.usage_interval, 5);
+}
+
+void test_usage_interval(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({"usage_interval=0"}, &o));
+  assert_int_equal(o.usage_interval, 0);
+  ASSERT_OK(Parse({"usage_interval=86400"}, &o));
+  assert_int_equal(o.usage_interval, 86400);
+  ASSERT_OK(Parse({"usage_interval=300"}, &o));
+  assert_int_equal(o.usage_interval, 300);
+  for (const char* bad :
+       {"usage_interval=86401", "usage_interval=-1", "usage_interval=", "usage_interval",
+        "usage_interval=abc", "usage_interval=10s", "usage_interval= 5", "usage_interval=5 ",
+        "usage_interval=+5", "usage_interval=1e3", "usage_interval=99999999999999999999999"})
+    ExpectRefused(bad, "usage_interval");
+  // A refused value leaves the previous one alone.
+  assert_int_equal(o.usage_interval, 300);
+}
+
+void test_unknown(void**) {
+  ExpectRefused("frobnicate", "frobnicate");
+  ExpectRefused("DEBUG", "DEBUG");
+  ExpectRefused("nullok", "nullok");
+  ExpectRefused("alwaysok", "alwaysok");
+  ExpectRefused("", "option");
+  ExpectRefused("frob=1", "frob=1");
+  ExpectRefused("database=/var/lib/apppass", "database");
+  // A flag given a value is an error, not a flag.
+  ExpectRefused("debug=1", "debug=1");
+  ExpectRefused("no_usage=yes", "no_usage=yes");
+  ExpectRefused("use_first_pass=0", "use_first_pass");
+  // One bad option refuses the whole line, wherever it is.
+  ModuleOptions o;
+  ASSERT_CODE(Parse({"db=/x", "debug", "bogus"}, &o), kInvalidArgument);
+  ASSERT_CODE(Parse({"bogus", "db=/x"}, &o), kInvalidArgument);
+}
+
+void test_message_is_log_safe(void**) {
+  ModuleOptions o;
+  const Status s = Parse({"bad opt\nforged=1"}, &o);
+  ASSERT_CODE(s, kInvalidArgument);
+  assert_true(s.message().find('\n') == std::string::npos);
+  ASSERT_CONTAINS(s.message(), "bad\\x20opt\\x0aforged\\x3d1");
+}
+
+}  // namespace
+}  // namespace apppass
+
+int main() {
+  using namespace apppass;
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_defaults),
+      cmocka_unit_test(test_db),
+      cmocka_unit_test(test_scope),
+      cmocka_unit_test(test_flags),
+      cmocka_unit_test(test_usage_interval),
+      cmocka_unit_test(test_unknown),
+      cmocka_unit_test(test_message_is_log_safe),
+  };
+  return cmocka_run_group_tests_name("options", tests, nullptr, nullptr);
+}
