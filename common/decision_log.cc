@@ -8,19 +8,6 @@ namespace apppass {
 
 namespace {
 
-// Free text inside double quotes: printable ASCII kept, quotes/backslashes/others escaped.
-std::string Quoted(std::string_view s) {
-  std::string out = "\"";
-  for (char ch : s.substr(0, 300)) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
-      out.push_back(ch);
-    else
-      out += fmt::format("\\x{:02x}", c);
-  }
-  return out + "\"";
-}
-
 std::string Head(const DecisionContext& ctx, std::string_view result) {
   return fmt::format("{} service={} user={} rhost={}", result, LogSafe(ctx.service),
                      LogSafe(ctx.user), LogSafe(ctx.rhost, 64));
@@ -35,14 +22,14 @@ std::string FormatDecision(const DecisionContext& ctx, const Decision& d) {
                                                                : "refused");
   if (d.outcome != Outcome::kAccepted) line += fmt::format(" reason={}", OutcomeName(d.outcome));
   if (!d.id.empty()) line += fmt::format(" id={} name={}", LogSafe(d.id), LogSafe(d.name, 64));
-  if (!d.detail.empty()) line += " detail=" + Quoted(d.detail);
+  if (!d.detail.empty()) line += " detail=" + LogQuoted(d.detail);
   return line;
 }
 
 std::string FormatEarlyRefusal(const DecisionContext& ctx, std::string_view result,
                                std::string_view reason, std::string_view detail) {
   std::string line = Head(ctx, result) + fmt::format(" reason={}", reason);
-  if (!detail.empty()) line += " detail=" + Quoted(detail);
+  if (!detail.empty()) line += " detail=" + LogQuoted(detail);
   return line;
 }
 

@@ -15,7 +15,7 @@ Status ParseModuleOptions(const std::vector<std::string_view>& args, ModuleOptio
     const bool has_value = eq != std::string_view::npos;
     const std::string_view value = has_value ? arg.substr(eq + 1) : std::string_view();
     auto bad = [&](std::string_view why) {
-      return Status::InvalidArgument(fmt::format("option '{}': {}", LogSafe(arg), why));
+      return Status::InvalidArgument(fmt::format("option '{}': {}", LogText(arg, 200), why));
     };
     if (key == "db") {
       if (!has_value || value.empty() || value.front() != '/')

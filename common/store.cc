@@ -89,6 +89,8 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   const bool admin = mode == Mode::kAdmin;
   Status s = CheckStoreFiles(dir, admin);
   if (!s.ok()) return s;
+  struct stat lock_st{};
+  const bool lock_missing = ::lstat(Join(dir, "lock.mdb").c_str(), &lock_st) != 0;
   Store store;
   store.dir_ = dir;
   if (!(s = LoadKey(Join(dir, "key"), &store.hash_key_)).ok()) return s;
@@ -104,6 +106,10 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
       ::lstat(Join(dir, "data.mdb").c_str(), &checked) != 0 || opened.st_ino != checked.st_ino ||
       opened.st_dev != checked.st_dev || !S_ISREG(checked.st_mode))
     return Status::Unavailable(fmt::format("{}/data.mdb changed while it was being opened", dir));
+  // LMDB just recreated the reader table (admin only): give it back to the verifiers.
+  if (admin && lock_missing && !(s = SetMode(Join(dir, "lock.mdb"), 0660,
+                                                  ::geteuid() == 0 ? checked.st_gid : static_cast<gid_t>(-1))).ok())
+    return s;
 
   LmdbTxn txn;
   if (!(s = LmdbTxn::Begin(store.env_, false, &txn)).ok()) return s;

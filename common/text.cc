@@ -134,4 +134,17 @@ std::string LogSafe(std::string_view value, std::size_t max_len) {
   return out;
 }
 
+std::string LogText(std::string_view value, std::size_t max_len) {
+  std::string out;
+  for (char ch : value.substr(0, max_len)) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
+      out.push_back(ch);
+    else
+      out += fmt::format("\\x{:02x}", c);
+  }
+  if (value.size() > max_len) out += "...";
+  return out;
+}
+
 }  // namespace apppass

@@ -39,4 +39,12 @@ std::string FormatIsoUtc(std::int64_t unix_seconds);
 // fail2ban patterns stay anchored. Long values are cut with "...".
 std::string LogSafe(std::string_view value, std::size_t max_len = 128);
 
+// Free text for a log line or a message: printable ASCII (and spaces) kept, double
+// quotes, backslashes and everything else written as \xHH; cut at `max_len` with "...".
+std::string LogText(std::string_view value, std::size_t max_len = 300);
+// LogText in double quotes.
+inline std::string LogQuoted(std::string_view value, std::size_t max_len = 300) {
+  return "\"" + LogText(value, max_len) + "\"";
+}
+
 }  // namespace apppass

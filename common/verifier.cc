@@ -27,6 +27,10 @@ std::string_view OutcomeName(Outcome o) {
 Decision Verify(const Store& store, std::string_view user, std::string_view password,
                 std::string_view service, std::int64_t now) {
   Decision d;
+  if (store.env().get() == nullptr) {
+    d.detail = "store not open";
+    return d;  // kUnavailable
+  }
   Status s = ValidateUserName(user);
   if (!s.ok()) {
     d.outcome = Outcome::kBadInput;
