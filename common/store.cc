@@ -8,6 +8,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 
 #include <fmt/format.h>
 
@@ -133,26 +134,13 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   return Status::Ok();
 }
 
-Status Store::Init(const std::string& dir, const std::string& group) {
-  if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
-  gid_t gid = static_cast<gid_t>(-1);
-  if (::geteuid() == 0 && !group.empty()) {
-    if (const struct group* g = ::getgrnam(group.c_str())) gid = g->gr_gid;
-  }
-  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
-    return Status::Unavailable(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
-  Fd dfd;
-  struct stat st{};
-  Status s = OpenChecked(dir, FileRule{.directory = true}, &dfd, &st);
-  if (!s.ok()) return s;
-  const std::string key = Join(dir, "key"), data = Join(dir, "data.mdb");
-  struct stat tmp{};
-  if (::lstat(key.c_str(), &tmp) == 0 || ::lstat(data.c_str(), &tmp) == 0)
-    return Status::AlreadyExists(fmt::format("{} already holds an apppass store; init leaves it as it is", dir));
-  if (!(s = SetMode(dir, 0750, gid)).ok()) return s;
-  if (!(s = CreateKey(key, 0640, gid)).ok()) return s;
-  if (!(s = CreateKey(Join(dir, "mfa.key"), 0600, static_cast<gid_t>(-1))).ok()) return s;
+namespace {
 
+// Creates a complete store (keys, both LMDB environments) in the empty directory `dir`.
+Status BuildStore(const std::string& dir, gid_t gid) {
+  Status s;
+  if (!(s = CreateKey(Join(dir, "key"), 0640, gid)).ok()) return s;
+  if (!(s = CreateKey(Join(dir, "mfa.key"), 0600, static_cast<gid_t>(-1))).ok()) return s;
   {
     LmdbEnv env;
     if (!(s = LmdbEnv::Open(dir, 0, kDefaultMapSize, &env)).ok()) return s;
@@ -166,11 +154,11 @@ Status Store::Init(const std::string& dir, const std::string& group) {
     if (!(s = txn.Put(d.meta, "schema", std::to_string(kSchemaVersion))).ok()) return s;
     if (!(s = txn.Commit()).ok()) return s;
   }
-  if (!(s = SetMode(data, 0640, gid)).ok()) return s;
+  if (!(s = SetMode(Join(dir, "data.mdb"), 0640, gid)).ok()) return s;
   if (!(s = SetMode(Join(dir, "lock.mdb"), 0660, gid)).ok()) return s;
 
   const std::string usage = Join(dir, "usage");
-  if (::mkdir(usage.c_str(), 0750) != 0 && errno != EEXIST)
+  if (::mkdir(usage.c_str(), 0750) != 0)
     return Status::Unavailable(fmt::format("cannot create {}: {}", usage, std::strerror(errno)));
   if (!(s = SetMode(usage, 0750, gid)).ok()) return s;
   {
@@ -183,8 +171,46 @@ Status Store::Init(const std::string& dir, const std::string& group) {
     if (!(s = txn.Commit()).ok()) return s;
   }
   if (!(s = SetMode(Join(usage, "data.mdb"), 0660, gid)).ok()) return s;
-  if (!(s = SetMode(Join(usage, "lock.mdb"), 0660, gid)).ok()) return s;
-  return Status::Ok();
+  return SetMode(Join(usage, "lock.mdb"), 0660, gid);
+}
+
+}  // namespace
+
+Status Store::Init(const std::string& dir, const std::string& group) {
+  if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
+  gid_t gid = static_cast<gid_t>(-1);
+  if (::geteuid() == 0 && !group.empty()) {
+    if (const struct group* g = ::getgrnam(group.c_str())) gid = g->gr_gid;
+  }
+  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+    return Status::Unavailable(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
+  Fd dfd;
+  struct stat st{};
+  Status s = OpenChecked(dir, FileRule{.directory = true}, &dfd, &st);
+  if (!s.ok()) return s;
+  struct stat tmp{};
+  for (const char* name : {"key", "mfa.key", "data.mdb", "lock.mdb", "usage"}) {
+    if (::lstat(Join(dir, name).c_str(), &tmp) == 0)
+      return Status::AlreadyExists(fmt::format(
+          "{} already holds an apppass store ({} exists); init leaves it as it is", dir, name));
+  }
+  if (!(s = SetMode(dir, 0750, gid)).ok()) return s;
+
+  // Build everything in a staging directory and move it into place only when complete,
+  // so a failed init leaves nothing behind and can simply be run again.
+  std::string staging = Join(dir, ".init-XXXXXX");
+  if (::mkdtemp(staging.data()) == nullptr)
+    return Status::Unavailable(fmt::format("cannot create a directory in {}: {}", dir, std::strerror(errno)));
+  s = BuildStore(staging, gid);
+  // data.mdb and key go last: a store "exists" once they do.
+  for (const char* name : {"mfa.key", "usage", "lock.mdb", "data.mdb", "key"}) {
+    if (!s.ok()) break;
+    if (::rename(Join(staging, name).c_str(), Join(dir, name).c_str()) != 0)
+      s = Status::Unavailable(fmt::format("cannot move {} into {}: {}", name, dir, std::strerror(errno)));
+  }
+  std::error_code ec;
+  std::filesystem::remove_all(staging, ec);
+  return s;
 }
 
 void Store::HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const {
