@@ -1,0 +1,61 @@
+// Options of the SASL plugin, read from the application's SASL config file (Postfix on
+// Debian: /etc/postfix/sasl/smtpd.conf). Keys in that file are global to the application
+// (libsasl ignores the plugin name), so ours carry the prefix "apppass_":
+//
+//   apppass_db: DIR                 the store (absolute path). Required: an application
+//                                   whose config does not name a store is left to the
+//                                   stock plugins.
+//   apppass_scope: NAME             check this scope instead of the SASL service name
+//   apppass_allow_authzid: yes|no   let PLAIN carry an authorization identity other than
+//                                   the user (default no; the application's proxy policy
+//                                   still decides)
+//   apppass_usage: yes|no           record last use (default yes)
+//   apppass_usage_interval: SECONDS at most one last-use write per password per interval
+//                                   (default 60, 0..86400)
+//   apppass_debug: yes|no           log the effective configuration when the plugin loads
+//
+// Parsed strictly, with the PAM module's rules for the values they share
+// (common/options.h): a bad value is a configuration error, and the mechanisms then
+// refuse every login. Pure; thread-safe.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "status.h"
+
+namespace apppass {
+
+struct SaslOptions {
+  std::string db;              // apppass_db
+  std::string scope;           // apppass_scope: overrides the SASL service
+  bool allow_authzid = false;  // apppass_allow_authzid
+  bool usage = true;           // apppass_usage
+  long usage_interval = 60;    // apppass_usage_interval
+  bool debug = false;          // apppass_debug
+};
+
+// Every key the plugin reads, in the order it reads them.
+inline constexpr std::string_view kSaslOptionKeys[] = {
+    "apppass_db",    "apppass_scope",          "apppass_allow_authzid",
+    "apppass_usage", "apppass_usage_interval", "apppass_debug",
+};
+
+// Returns the value of one option, or nullptr when it is not set.
+using SaslOptionLookup = std::function<const char*(std::string_view key)>;
+
+// Reads the options through `lookup` into `out`.
+// NotFound when no apppass_* option is set at all (the plugin stays out of the way);
+// InvalidArgument naming the option when a value is bad, or when other apppass_* options
+// are set without apppass_db (a misspelt apppass_db must not silently hand the
+// application back to the stock plugins).
+Status ParseSaslOptions(const SaslOptionLookup& lookup, SaslOptions* out);
+
+// The mechanisms of a mech_list value that this plugin does not provide (PLAIN and LOGIN,
+// case-insensitive), in order. They would be offered by other plugins, which know
+// nothing of app passwords.
+std::vector<std::string> ForeignMechanisms(std::string_view mech_list);
+
+}  // namespace apppass
