@@ -67,33 +67,74 @@ Status RevokeLocked(const Store& store, const LmdbTxn& txn, const std::string& u
   return Status::Ok();
 }
 
-}  // namespace
-
-Status MfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
-                 std::int64_t now, EnrollResult* out) {
+// Validates `user`, begins a write transaction and reads the user's enrollment:
+// `*found` says whether there is one (then in `*u`).
+Status BeginUserUpdate(const Store& store, const std::string& user, LmdbTxn* txn, UserRecord* u,
+                       bool* found) {
   Status s = ValidateUserName(user);
   if (!s.ok()) return s;
-  LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
-  std::string_view existing;
-  s = txn.Get(store.dbs().users, user, &existing);
-  if (s.ok()) {
-    UserRecord old;
-    if (!(s = DecodeUser(existing, &old)).ok()) return s;
-    if (old.mfa == MfaState::kConfirmed)
-      return Status::PermissionDenied(fmt::format(
-          "{} already has a confirmed MFA enrollment; 'apppass mfa reset {}' first", user, user));
-  } else if (!s.IsNotFound()) {
-    return s;
-  }
-  SecretBuffer secret = NewTotpSecret();
-  if (!secret.valid()) return Status::Internal("out of secure memory");
+  if (!(s = LmdbTxn::Begin(store.env(), true, txn)).ok()) return s;
+  std::string_view rec;
+  s = txn->Get(store.dbs().users, user, &rec);
+  *found = s.ok();
+  if (s.IsNotFound()) return Status::Ok();
+  if (!s.ok()) return s;
+  return DecodeUser(rec, u);
+}
+
+Status AlreadyConfirmed(const std::string& user) {
+  return Status::PermissionDenied(fmt::format(
+      "{} already has a confirmed MFA enrollment; 'apppass mfa reset {}' first", user, user));
+}
+
+// A pending enrollment of `user` from `source`, started at `now`, without a secret yet.
+UserRecord NewEnrollment(const std::string& user, std::string_view source, std::int64_t now) {
   UserRecord u;
   u.user = user;
   u.mfa = MfaState::kPending;
   u.enrolled = now;
-  if (!(s = SealSecret(store.mfa_key(), secret, &u.sealed_secret)).ok()) return s;
-  if (!(s = txn.Put(store.dbs().users, user, EncodeUser(u))).ok()) return s;
+  u.source = std::string(source);
+  return u;
+}
+
+Status SealInto(const Store& store, const SecretBuffer& secret, UserRecord* u) {
+  return SealSecret(store.mfa_key(), secret, &u->sealed_secret);
+}
+
+Status PutUser(const Store& store, const LmdbTxn& txn, const UserRecord& u) {
+  return txn.Put(store.dbs().users, u.user, EncodeUser(u));
+}
+
+// Checks `code` against `secret` (never a step at or before u->last_step), records the
+// step and confirms the enrollment if it was pending.
+Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_t now,
+                  UserRecord* u) {
+  std::int64_t step = 0;
+  Status s = TotpCheck(secret, code, now, u->last_step, &step);
+  if (!s.ok()) return s;
+  u->last_step = step;
+  if (u->mfa != MfaState::kConfirmed) {
+    u->mfa = MfaState::kConfirmed;
+    u->confirmed = now;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+Status MfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
+                 std::int64_t now, EnrollResult* out) {
+  LmdbTxn txn;
+  UserRecord old;
+  bool found = false;
+  Status s = BeginUserUpdate(store, user, &txn, &old, &found);
+  if (!s.ok()) return s;
+  if (found && old.mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
+  SecretBuffer secret = NewTotpSecret();
+  if (!secret.valid()) return Status::Internal("out of secure memory");
+  UserRecord u = NewEnrollment(user, kSourceApppass, now);
+  if (!(s = SealInto(store, secret, &u)).ok()) return s;
+  if (!(s = PutUser(store, txn, u)).ok()) return s;
   if (!(s = TotpBase32(secret, &out->base32)).ok()) return s;
   out->uri = TotpUri(issuer, user, out->base32.view());
   return txn.Commit();
@@ -101,27 +142,48 @@ Status MfaEnroll(const Store& store, const std::string& user, const std::string&
 
 Status MfaConfirm(const Store& store, const std::string& user, std::string_view code,
                   std::int64_t now) {
-  Status s = ValidateUserName(user);
-  if (!s.ok()) return s;
   LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
-  std::string_view rec;
-  s = txn.Get(store.dbs().users, user, &rec);
-  if (s.IsNotFound())
-    return Status::NotFound(fmt::format("{} has no MFA enrollment; run 'apppass mfa enroll {}'", user, user));
-  if (!s.ok()) return s;
   UserRecord u;
-  if (!(s = DecodeUser(rec, &u)).ok()) return s;
+  bool found = false;
+  Status s = BeginUserUpdate(store, user, &txn, &u, &found);
+  if (!s.ok()) return s;
+  if (!found)
+    return Status::NotFound(fmt::format("{} has no MFA enrollment; run 'apppass mfa enroll {}'", user, user));
   SecretBuffer secret;
   if (!(s = UnsealSecret(store.mfa_key(), u.sealed_secret, &secret)).ok()) return s;
-  std::int64_t step = 0;
-  if (!(s = TotpCheck(secret, code, now, u.last_step, &step)).ok()) return s;
-  u.last_step = step;
-  if (u.mfa != MfaState::kConfirmed) {
-    u.mfa = MfaState::kConfirmed;
-    u.confirmed = now;
-  }
-  if (!(s = txn.Put(store.dbs().users, user, EncodeUser(u))).ok()) return s;
+  if (!(s = AcceptCode(secret, code, now, &u)).ok()) return s;
+  if (!(s = PutUser(store, txn, u)).ok()) return s;
+  return txn.Commit();
+}
+
+Status MfaImport(const Store& store, const std::string& user, const ExistingTotp& existing,
+                 std::string_view code, std::int64_t now) {
+  if (existing.secret.size() < kMinImportSecretBytes ||
+      existing.secret.size() > kMaxImportSecretBytes)
+    return Status::InvalidArgument(fmt::format("the secret to import must be {} to {} bytes",
+                                               kMinImportSecretBytes, kMaxImportSecretBytes));
+  if (existing.source != kSourceGoogleAuthenticator && existing.source != kSourceOath)
+    return Status::InvalidArgument("unknown source of the enrollment to import");
+  LmdbTxn txn;
+  UserRecord old;
+  bool found = false;
+  Status s = BeginUserUpdate(store, user, &txn, &old, &found);
+  if (!s.ok()) return s;
+  if (found && old.mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
+  UserRecord u = NewEnrollment(user, existing.source, now);
+  // Codes the other module already accepted are not accepted again: start after the
+  // newest step it recorded that a code accepted now could have (later ones, from a
+  // device whose clock was ahead, would only block this import).
+  const std::int64_t newest_acceptable = now / kTotpStep + static_cast<std::int64_t>(kTotpWindow);
+  for (std::int64_t used : existing.used_steps)
+    if (used <= newest_acceptable) u.last_step = std::max(u.last_step, used);
+  std::int64_t last_code_step = 0;
+  if (!existing.last_code.empty() &&
+      TotpCheck(existing.secret, existing.last_code, now, -1, &last_code_step).ok())
+    u.last_step = std::max(u.last_step, last_code_step);
+  if (!(s = AcceptCode(existing.secret, code, now, &u)).ok()) return s;
+  if (!(s = SealInto(store, existing.secret, &u)).ok()) return s;
+  if (!(s = PutUser(store, txn, u)).ok()) return s;
   return txn.Commit();
 }
 

@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "mfa_import.h"
 #include "records.h"
 #include "secret.h"
 #include "store.h"
@@ -33,6 +34,16 @@ Status MfaEnroll(const Store& store, const std::string& user, const std::string&
 // confirmed user (a re-check), never the same step twice.
 Status MfaConfirm(const Store& store, const std::string& user, std::string_view code,
                   std::int64_t now);
+
+// Accepts `existing` (another PAM module's TOTP enrollment, read by mfa_import.h) as
+// `user`'s confirmed enrollment once `code` verifies against its secret at `now`. The
+// secret is sealed as MfaEnroll seals its own, and the record keeps existing.source.
+// Steps the other module recorded as used are never accepted (nor any before them).
+// PermissionDenied for a wrong or used code, or when the user's enrollment is already
+// confirmed (reset it first); a pending enrollment is replaced. InvalidArgument for a
+// secret shorter than 80 bits or an unknown source.
+Status MfaImport(const Store& store, const std::string& user, const ExistingTotp& existing,
+                 std::string_view code, std::int64_t now);
 
 // Ok with the record, or NotFound when the user has no enrollment.
 Status MfaGet(const Store& store, const std::string& user, UserRecord* out);

@@ -46,10 +46,13 @@ Status OpenChecked(const std::string& given, const FileRule& rule, Fd* fd, struc
   if (rule.directory ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
     return Status::Unavailable(fmt::format("{} is not a {}", path,
                                            rule.directory ? "directory" : "regular file"));
-  if (st->st_uid != 0 && st->st_uid != ::geteuid())
-    return Status::Unavailable(fmt::format(
-        "{} is owned by uid {}; it must be owned by root (or by the user running this)",
-        path, st->st_uid));
+  if (st->st_uid != 0 && st->st_uid != ::geteuid() && st->st_uid != rule.other_owner)
+    return Status::Unavailable(
+        rule.other_owner == static_cast<uid_t>(-1)
+            ? fmt::format("{} is owned by uid {}; it must be owned by root (or by the user "
+                          "running this)", path, st->st_uid)
+            : fmt::format("{} is owned by uid {}; it must be owned by root or uid {}", path,
+                          st->st_uid, rule.other_owner));
   const mode_t forbidden = S_IWOTH | (rule.allow_group_write ? 0 : S_IWGRP) |
                            (rule.allow_world_read ? 0 : S_IROTH) |
                            (rule.allow_group_read ? 0 : S_IRGRP);

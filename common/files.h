@@ -18,6 +18,9 @@ struct FileRule {
   bool allow_group_write = false; // lock and usage files: the verifiers' group writes them
   bool allow_world_read = true;   // keys: never readable by everyone
   bool allow_group_read = true;   // mfa.key: readable by its owner only
+  // Also trusted as the owner, besides root and the effective uid (a user's own OTP
+  // state file, read by 'mfa import'). -1: nobody else.
+  uid_t other_owner = static_cast<uid_t>(-1);
 };
 
 // An owned file descriptor; closes on destruction. Move-only.
@@ -40,6 +43,7 @@ class Fd {
 // Opens `path` read-only (without following a final symlink and without blocking on a
 // FIFO), then checks it against `rule`: type, owner (root or the effective uid), and
 // mode. On success `*fd` holds the open descriptor and `*st` its fstat.
+// (The owner may also be `rule.other_owner`.)
 // Returns NotFound when it does not exist, Unavailable with a message naming the path
 // and the fix for everything else.
 Status OpenChecked(const std::string& path, const FileRule& rule, Fd* fd, struct stat* st);

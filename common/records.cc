@@ -41,6 +41,14 @@ bool GetOptInt(const json& j, const char* key, std::optional<std::int64_t>* out)
 
 json OptInt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
 
+// An enrollment's source: 1..32 of [a-z0-9-].
+bool IsSourceName(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  for (char c : s)
+    if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-')) return false;
+  return true;
+}
+
 // Parses `data` as a JSON object of a known version (1..max_version).
 Status ParseVersioned(std::string_view data, int max_version, const char* what, json* j,
                       int* version) {
@@ -113,7 +121,8 @@ std::string EncodeUser(const UserRecord& u) {
             {"secret", u.sealed_secret},
             {"enrolled", u.enrolled},
             {"confirmed", OptInt(u.confirmed)},
-            {"last_step", u.last_step}};
+            {"last_step", u.last_step},
+            {"source", u.source}};
   return j.dump();
 }
 
@@ -136,6 +145,13 @@ Status DecodeUser(std::string_view data, UserRecord* out) try {
   if (!GetInt(j, "enrolled", &out->enrolled)) return Corrupt("user", "enrolled");
   if (!GetOptInt(j, "confirmed", &out->confirmed)) return Corrupt("user", "confirmed");
   if (!GetInt(j, "last_step", &out->last_step)) return Corrupt("user", "last_step");
+  // Optional (added within version 1): a record without it was made by 'mfa enroll'.
+  if (j.contains("source")) {
+    if (!GetString(j, "source", &out->source) || !IsSourceName(out->source))
+      return Corrupt("user", "source");
+  } else {
+    out->source = std::string(kSourceApppass);
+  }
   return Status::Ok();
 } catch (...) {
   return Status::Unavailable("corrupt user record");

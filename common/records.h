@@ -34,6 +34,7 @@ struct Credential {
 };
 
 enum class MfaState { kNone, kPending, kConfirmed };
+inline constexpr std::string_view kSourceApppass = "apppass";
 std::string_view MfaStateName(MfaState s);
 
 // A user's MFA enrollment. The TOTP secret is sealed with the admin-only key, so the
@@ -46,6 +47,10 @@ struct UserRecord {
   std::int64_t enrolled = 0;
   std::optional<std::int64_t> confirmed;
   std::int64_t last_step = -1;     // the last TOTP time step accepted: never accepted again
+  // Where the secret came from: kSourceApppass (made by 'mfa enroll') or the PAM module
+  // whose enrollment 'mfa import' accepted ("google-authenticator", "oath"). Optional in
+  // the record (version 1 without it means "apppass"): 1..32 of [a-z0-9-].
+  std::string source{kSourceApppass};
 };
 
 // The last use of one app password (kept in the separate usage database).

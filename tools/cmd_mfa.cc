@@ -1,4 +1,6 @@
-// apppass mfa enroll|confirm|status|reset: the TOTP enrollment that gates app passwords.
+// apppass mfa enroll|confirm|import|status|reset: the TOTP enrollment that gates app
+// passwords. 'import' accepts a user's existing pam_google_authenticator or pam_oath
+// enrollment instead of a new one (mfa_import.h).
 #include <unistd.h>
 
 #include <cstdio>
@@ -8,8 +10,10 @@
 
 #include "admin.h"
 #include "cli.h"
+#include "mfa_import.h"
 #include "qr.h"
 #include "secret.h"
+#include "text.h"
 
 namespace apppass::cli {
 
@@ -20,6 +24,10 @@ struct MfaArgs {
   std::string code;
   std::string issuer;
   bool json = false;
+  // mfa import: exactly one of the two; an empty file means the default.
+  bool from_google_authenticator = false;
+  bool from_oath = false;
+  std::string file;
 };
 
 std::string DefaultIssuer() {
@@ -70,6 +78,46 @@ int Confirm(const Context& ctx, MfaArgs a) {
   return kExitOk;
 }
 
+int Import(const Context& ctx, MfaArgs a) {
+  if (a.from_google_authenticator == a.from_oath)
+    return Fail(Status::InvalidArgument(
+        "say where the enrollment is: --google-authenticator [FILE] or --oath [FILE]"));
+  Store store;
+  Status s = OpenAdmin(ctx, &store);
+  if (!s.ok()) return Fail(s);
+  // The user's account: its uid may own the file, its home holds ~/.google_authenticator.
+  uid_t uid = 0;
+  std::string home;
+  const Status account = LookupSystemUser(a.user, &uid, &home);
+  if (!account.ok() && !account.IsNotFound()) return Fail(account);
+  const std::optional<uid_t> user_uid = account.ok() ? std::optional<uid_t>(uid) : std::nullopt;
+  ExistingTotp existing;
+  std::string path = a.file;
+  if (a.from_google_authenticator) {
+    if (path.empty() && !account.ok())
+      return Fail(Status::NotFound(account.message() +
+                                   " to find ~/.google_authenticator; give the file after "
+                                   "--google-authenticator"));
+    if (path.empty()) path = home + "/.google_authenticator";
+    s = ReadGoogleAuthenticatorFile(path, user_uid, &existing);
+  } else {
+    if (path.empty()) path = kDefaultOathUsersFile;
+    s = ReadOathUsersFile(path, a.user, user_uid, &existing);
+  }
+  // "import alice --oath 123456" reads the code as the FILE: say so.
+  if (s.IsNotFound() && a.code.empty() && a.file.size() == 6 &&
+      a.file.find_first_not_of("0123456789") == std::string::npos)
+    s = Status::NotFound(s.message() + " (a code right after the option is taken as FILE: "
+                                       "put the code before the option)");
+  if (!s.ok()) return Fail(s);
+  if (a.code.empty() && !ReadCode(&a.code))
+    return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
+  if (!(s = MfaImport(store, a.user, existing, a.code, Now())).ok()) return Fail(s);
+  std::printf("MFA enrollment of %s imported from %s (%s) and confirmed.\n", a.user.c_str(),
+              LogText(path).c_str(), existing.source.c_str());
+  return kExitOk;
+}
+
 int StatusCmd(const Context& ctx, const MfaArgs& a) {
   Store store;
   Status s = OpenAdmin(ctx, &store);
@@ -80,8 +128,9 @@ int StatusCmd(const Context& ctx, const MfaArgs& a) {
   const MfaState state = s.ok() ? u.mfa : MfaState::kNone;
   if (a.json) {
     nlohmann::json j = {{"user", a.user}, {"state", std::string(MfaStateName(state))},
-                        {"enrolled", nullptr}, {"confirmed", nullptr}};
+                        {"enrolled", nullptr}, {"confirmed", nullptr}, {"source", nullptr}};
     if (state != MfaState::kNone) j["enrolled"] = Iso(u.enrolled);
+    if (state != MfaState::kNone) j["source"] = u.source;
     if (u.confirmed && state == MfaState::kConfirmed) j["confirmed"] = Iso(*u.confirmed);
     std::printf("%s\n", j.dump().c_str());
     return kExitOk;
@@ -93,27 +142,33 @@ int StatusCmd(const Context& ctx, const MfaArgs& a) {
                   Iso(u.enrolled).c_str(), a.user.c_str());
       break;
     case MfaState::kConfirmed:
-      std::printf("%s: confirmed on %s\n", a.user.c_str(), Iso(u.confirmed.value_or(u.enrolled)).c_str());
+      std::printf("%s: confirmed on %s%s\n", a.user.c_str(), Iso(u.confirmed.value_or(u.enrolled)).c_str(),
+                  u.source == kSourceApppass ? "" : (" (imported from " + u.source + ")").c_str());
       break;
   }
   return kExitOk;
 }
 
 int Reset(const Context& ctx, const MfaArgs& a) {
-  Store store;
-  Status s = OpenAdmin(ctx, &store);
-  if (!s.ok()) return Fail(s);
   int revoked = 0;
-  if (!(s = MfaReset(store, a.user, Now(), &revoked)).ok()) return Fail(s);
+  {
+    Store store;  // closed before the hooks run
+    Status s = OpenAdmin(ctx, &store);
+    if (!s.ok()) return Fail(s);
+    if (!(s = MfaReset(store, a.user, Now(), &revoked)).ok()) return Fail(s);
+  }
   std::printf("MFA enrollment of %s removed; %d app password%s revoked.\n", a.user.c_str(), revoked,
               revoked == 1 ? "" : "s");
-  return kExitOk;
+  // As after revoke (cmd_revoke.cc); no ids: all of the user's app passwords are revoked.
+  const HookEvent ev{.event = kHookEventMfaReset, .user = a.user, .ids = {}, .db = ctx.db};
+  return RunHooks(ctx.hooks_dir, ev) ? kExitOk : kExitHookFailed;
 }
 
 }  // namespace
 
 void AddMfaCommand(CLI::App& app, Context& ctx) {
-  auto* mfa = app.add_subcommand("mfa", "Enroll a user in TOTP MFA, confirm, show or reset it");
+  auto* mfa = app.add_subcommand(
+      "mfa", "Enroll a user in TOTP MFA (or import an existing one), confirm, show or reset it");
   mfa->require_subcommand(1);
   auto a = std::make_shared<MfaArgs>();
 
@@ -130,9 +185,32 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
   confirm->add_option("CODE", a->code, "Current code from the authenticator app");
   confirm->callback([&ctx, a] { ctx.run = [&ctx, a] { return Confirm(ctx, *a); }; });
 
+  auto* import = mfa->add_subcommand(
+      "import", "Accept USER's existing pam_google_authenticator or pam_oath TOTP enrollment as "
+                "confirmed MFA, once a current 6-digit code (read from stdin if not given) verifies");
+  import->add_option("USER", a->user, "User name")->required();
+  import->add_option("CODE", a->code, "Current code from the user's authenticator app");
+  auto* ga = import->add_option("--google-authenticator", a->file,
+                                "Read the google-authenticator state file FILE (default "
+                                "~USER/.google_authenticator)")
+                 ->expected(0, 1)
+                 ->type_name("[FILE]");
+  auto* oath = import->add_option("--oath", a->file,
+                                  "Read USER's entry in the pam_oath usersfile FILE (default " +
+                                      std::string(kDefaultOathUsersFile) + ")")
+                   ->expected(0, 1)
+                   ->type_name("[FILE]");
+  ga->excludes(oath);
+  import->callback([&ctx, a, ga, oath] {
+    a->from_google_authenticator = ga->count() > 0;
+    a->from_oath = oath->count() > 0;
+    ctx.run = [&ctx, a] { return Import(ctx, *a); };
+  });
+
   auto* status = mfa->add_subcommand("status", "Show USER's enrollment: none, pending or confirmed");
   status->add_option("USER", a->user, "User name")->required();
-  status->add_flag("--json", a->json, "Print {\"user\",\"state\",\"enrolled\",\"confirmed\"} as JSON");
+  status->add_flag("--json", a->json,
+                   "Print {\"user\",\"state\",\"enrolled\",\"confirmed\",\"source\"} as JSON");
   status->callback([&ctx, a] { ctx.run = [&ctx, a] { return StatusCmd(ctx, *a); }; });
 
   auto* reset = mfa->add_subcommand("reset", "Remove USER's enrollment and revoke all their app passwords");

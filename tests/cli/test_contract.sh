@@ -99,9 +99,9 @@ expect_fail 5 "" "init where the parent directory is missing fails with exit 5" 
 note "mfa status / enroll / confirm"
 expect_ok "mfa status of an unknown user" "${db[@]}" mfa status alice --json
 jcheck "mfa status --json: state none, nothing enrolled" '
-keys(j, "user", "state", "enrolled", "confirmed")
+keys(j, "user", "state", "enrolled", "confirmed", "source")
 assert j["user"] == "alice" and j["state"] == "none"
-assert j["enrolled"] is None and j["confirmed"] is None'
+assert j["enrolled"] is None and j["confirmed"] is None and j["source"] is None'
 expect_ok "mfa status (text) of an unknown user" "${db[@]}" mfa status alice
 check "text status says not enrolled" grep -q "not enrolled" "$TMP/out"
 
@@ -126,8 +126,8 @@ assert urllib.parse.unquote(u.path).endswith(":alice"), u.path'
 SECRET1=$(json_get secret)
 expect_ok "mfa status of a pending user" "${db[@]}" mfa status alice --json
 jcheck "status JSON: pending, enrolled now, not confirmed" '
-keys(j, "user", "state", "enrolled", "confirmed")
-assert j["state"] == "pending", j
+keys(j, "user", "state", "enrolled", "confirmed", "source")
+assert j["state"] == "pending" and j["source"] == "apppass", j
 near_now(j["enrolled"])
 assert j["confirmed"] is None'
 expect_fail 4 "MFA" "create while MFA is pending is refused (exit 4)" "${db[@]}" create alice --name early
@@ -160,7 +160,7 @@ expect_fail 4 "already used" "the same code a second time is refused (exit 4)" \
     "${db[@]}" mfa confirm alice "$CODE"
 expect_ok "mfa status of a confirmed user" "${db[@]}" mfa status alice --json
 jcheck "status JSON: confirmed, with both times" '
-keys(j, "user", "state", "enrolled", "confirmed")
+keys(j, "user", "state", "enrolled", "confirmed", "source")
 assert j["state"] == "confirmed", j
 assert near_now(j["enrolled"]) <= near_now(j["confirmed"])'
 expect_ok "mfa status (text) of a confirmed user" "${db[@]}" mfa status alice
@@ -350,7 +350,7 @@ jcheck "reset revoked all of alice's passwords" 'assert j == []'
 jcheck "they are kept as revoked" 'assert j and all(e["revoked"] is not None for e in j)'
 "$APPPASS" "${db[@]}" mfa status alice --json >"$TMP/out"
 jcheck "state is none after reset" '
-keys(j, "user", "state", "enrolled", "confirmed")
+keys(j, "user", "state", "enrolled", "confirmed", "source")
 assert j["state"] == "none" and j["enrolled"] is None and j["confirmed"] is None'
 expect_fail 4 "MFA" "create after reset is refused (exit 4)" "${db[@]}" create alice --name again
 no_password_in "refused create (after reset) printed nothing password-shaped" "$TMP/out" "$TMP/err"
