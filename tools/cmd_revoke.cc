@@ -17,16 +17,21 @@ int Revoke(const Context& ctx, const RevokeArgs& a) {
   if (static_cast<int>(!a.sel.id.empty()) + static_cast<int>(!a.sel.name.empty()) +
           static_cast<int>(a.sel.all) != 1)
     return Fail(Status::InvalidArgument("say which: an ID, --name LABEL or --all"));
-  Store store;
-  Status s = OpenAdmin(ctx, &store);
-  if (!s.ok()) return Fail(s);
   std::vector<std::string> ids;
-  if (!(s = RevokePasswords(store, a.user, a.sel, Now(), &ids)).ok()) return Fail(s);
+  {
+    Store store;  // closed before the hooks run
+    Status s = OpenAdmin(ctx, &store);
+    if (!s.ok()) return Fail(s);
+    if (!(s = RevokePasswords(store, a.user, a.sel, Now(), &ids)).ok()) return Fail(s);
+  }
   std::string list;
   for (const auto& id : ids) list += " " + id;
   std::printf("Revoked %zu app password%s of %s:%s\n", ids.size(), ids.size() == 1 ? "" : "s",
               a.user.c_str(), list.c_str());
-  return kExitOk;
+  // Caches (Dovecot's auth cache...) learn of it through the hooks; the revocation stands
+  // whatever they do.
+  const HookEvent ev{.event = kHookEventRevoke, .user = a.user, .ids = ids, .db = ctx.db};
+  return RunHooks(ctx.hooks_dir, ev) ? kExitOk : kExitHookFailed;
 }
 
 }  // namespace
