@@ -8,6 +8,7 @@
 #include <functional>
 #include <string>
 
+#include "hooks.h"
 #include "status.h"
 #include "store.h"
 
@@ -22,10 +23,13 @@ enum Exit : int {
   kExitRefused = 4,      // refused by a rule: MFA not confirmed, wrong code, limit reached
   kExitUnavailable = 5,  // the store cannot be used
   kExitExists = 6,       // already exists
+  kExitHookFailed = 7,   // done (the change was committed), but a hook failed (hooks.h)
+  kExitProblems = 8,     // doctor: at least one problem found (warnings alone exit 0)
 };
 
 struct Context {
   std::string db = kDefaultStoreDir;
+  std::string hooks_dir = kDefaultHooksDir;  // run after revoke and mfa reset (hooks.h)
   // Set by the chosen subcommand's callback; main() runs it after parsing.
   std::function<int()> run;
 };
@@ -43,5 +47,6 @@ void AddMfaCommand(CLI::App& app, Context& ctx);
 void AddCreateCommand(CLI::App& app, Context& ctx);
 void AddListCommand(CLI::App& app, Context& ctx);
 void AddRevokeCommand(CLI::App& app, Context& ctx);
+void AddDoctorCommand(CLI::App& app, Context& ctx);
 
 }  // namespace apppass::cli

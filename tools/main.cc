@@ -48,10 +48,17 @@ int main(int argc, char** argv) {
       "Enroll a user in TOTP MFA, confirm it, then create, list and revoke app passwords\n"
       "that pam_apppass.so and the apppass SASL plugin accept.\n\n"
       "Exit status: 0 ok, 1 internal error, 2 bad arguments or input, 3 not found,\n"
-      "4 refused (MFA not confirmed, wrong code, limit), 5 store unavailable, 6 already exists.",
+      "4 refused (MFA not confirmed, wrong code, limit), 5 store unavailable, 6 already exists,\n"
+      "7 done, but a hook failed (revoke and mfa reset run the hooks in --hooks-dir),\n"
+      "8 doctor found a problem.",
       "apppass"};
   app.option_defaults()->always_capture_default();
   app.add_option("--db", ctx.db, "Store directory")->capture_default_str();
+  app.add_option("--hooks-dir", ctx.hooks_dir,
+                 "Programs run after revoke and mfa reset, e.g. to flush Dovecot's auth cache "
+                 "(a missing directory means none)")
+      ->capture_default_str()
+      ->check([](const std::string& v) { return std::string(v.empty() ? "must not be empty" : ""); });
   app.set_version_flag("--version", std::string("apppass ") + APPPASS_VERSION);
   app.require_subcommand(1);
   AddInitCommand(app, ctx);
@@ -59,6 +66,7 @@ int main(int argc, char** argv) {
   AddCreateCommand(app, ctx);
   AddListCommand(app, ctx);
   AddRevokeCommand(app, ctx);
+  AddDoctorCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

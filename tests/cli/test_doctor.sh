@@ -1,0 +1,398 @@
+#!/bin/bash
+# cli_doctor: `apppass doctor` on a throwaway deployment: a store made by `apppass init`
+# for a temporary group, a private PAM directory with a good Dovecot stack, a private
+# Postfix directory with a good sasl/smtpd.conf, and a private SASL plugin directory with
+# the built libapppass.so beside the stock PLAIN and LOGIN plugins.
+#
+# Usage: test_doctor.sh APPPASS PAM_MODULE SASL_PLUGIN SASL_STOCK_DIR
+#
+# The healthy deployment exits 0 with the expected ok lines; then one fault at a time
+# (store modes, a symlinked key, PAM stacks and options, smtpd.conf, the plugin, the user
+# Dovecot's auth worker runs as), each restored afterwards: the finding names the problem,
+# the next line gives the fix, and the exit status is 8 for a problem, 0 for warnings
+# alone. --json is checked with python3. Root only (exit 77 otherwise): it creates and
+# deletes a group, and tries the store as the dovecot and postfix users. Nothing under
+# /etc/pam.d, /etc/postfix or /etc/dovecot is read or written (every directory is given);
+# the temporary group is deleted on exit, which also removes the dovecot user from it.
+set -euo pipefail
+
+if [[ $# -ne 4 ]]; then
+    echo "usage: $0 APPPASS PAM_MODULE SASL_PLUGIN SASL_STOCK_DIR" >&2
+    exit 2
+fi
+if [[ $(id -u) -ne 0 ]]; then
+    echo "# skipped: needs root (creates a group, tries the store as other users)"
+    exit 77
+fi
+APPPASS=$(realpath -e "$1")
+MODULE=$(realpath -e "$2")
+PLUGIN=$(realpath -e "$3")
+STOCK=$(realpath -e "$4")
+TMP=$(mktemp -d)
+# The dovecot and postfix users must be able to reach the store for the trials to mean
+# anything (the store directory itself is 0750).
+chmod 0755 "$TMP"
+GRP="apppass-dr$$"
+cleanup() {
+    getent group "$GRP" >/dev/null && groupdel "$GRP"
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+groupadd "$GRP"
+DB=$TMP/store
+"$APPPASS" --db "$DB" init --group "$GRP" >/dev/null
+
+# --- A healthy deployment.
+PAM=$TMP/pam.d
+mkdir "$PAM"
+: >"$PAM/other"
+for svc in imap pop3; do
+    printf 'auth    required %s db=%s\naccount required %s db=%s\n' "$MODULE" "$DB" "$MODULE" "$DB" >"$PAM/$svc"
+done
+cat >"$PAM/common-auth" <<'EOF'
+auth	[success=1 default=ignore]	pam_unix.so nullok
+auth	requisite			pam_deny.so
+auth	required			pam_permit.so
+auth	optional			pam_cap.so
+EOF
+printf '@include common-auth\n' >"$PAM/sshd"
+printf '@include common-auth\n' >"$PAM/login"
+
+PF=$TMP/postfix
+mkdir -p "$PF/sasl"
+cat >"$PF/main.cf" <<'EOF'
+smtpd_sasl_auth_enable = yes
+smtpd_sasl_type = cyrus
+smtpd_sasl_path = smtpd
+smtpd_sasl_security_options = noanonymous
+EOF
+cat >"$PF/master.cf" <<'EOF'
+# service type  private unpriv  chroot  wakeup  maxproc command + args
+smtp      inet  n       -       y       -       -       smtpd
+submission inet n       -       y       -       -       smtpd
+  -o smtpd_tls_security_level=encrypt
+EOF
+GOOD_CONF="apppass_db: $DB
+mech_list: PLAIN LOGIN"
+printf '%s\n' "$GOOD_CONF" >"$PF/sasl/smtpd.conf"
+
+SASL=$TMP/sasl2
+mkdir "$SASL"
+ln -s "$PLUGIN" "$SASL/libapppass.so"
+ln -s "$STOCK/libplain.so" "$SASL/libplain.so"
+ln -s "$STOCK/liblogin.so" "$SASL/liblogin.so"
+
+# Dovecot's auth worker: root (doveconf prints an empty user, as Debian's default does)
+# unless $TMP/worker names a user (set_worker). A stand-in for doveconf, so the system's Dovecot config
+# does not matter.
+cat >"$TMP/doveconf" <<EOF
+#!/bin/sh
+case "\$*" in
+*auth-worker/user*) cat "$TMP/worker" 2>/dev/null || echo ;;
+*) echo ;;
+esac
+EOF
+chmod 0755 "$TMP/doveconf"
+set_worker() { if [[ -n $1 ]]; then echo "$1" >"$TMP/worker"; else rm -f "$TMP/worker"; fi; }
+
+DOCTOR=(--db "$DB" doctor --group "$GRP" --pam-dir "$PAM" --postfix-dir "$PF" --sasl-dir "$SASL"
+        --doveconf "$TMP/doveconf")
+
+# finding LEVEL MSG_RE [FIX_RE]: $TMP/out has a "LEVEL: " line matching MSG_RE (extended
+# regex) and, with FIX_RE, the line after it is "  fix: " matching FIX_RE.
+finding() {
+    "$PY" - "$TMP/out" "$@" <<'EOF'
+import re, sys
+path, level, msg = sys.argv[1:4]
+fix = sys.argv[4] if len(sys.argv) > 4 else None
+lines = open(path, encoding="utf-8").read().split("\n")
+for i, l in enumerate(lines):
+    if l.startswith(level + ": ") and re.search(msg, l[len(level) + 2:]):
+        if fix is None:
+            sys.exit(0)
+        if i + 1 < len(lines) and lines[i + 1].startswith("  fix: ") and re.search(fix, lines[i + 1][7:]):
+            sys.exit(0)
+sys.exit(1)
+EOF
+}
+
+# expect DESC RC LEVEL MSG_RE [FIX_RE]: runs the doctor; exit status RC and the finding.
+expect() {
+    local desc=$1 rc=$2
+    shift 2
+    run "${DOCTOR[@]}"
+    local why
+    why=$(crash_reason)
+    if [[ -z $why && $RC -ne $rc ]]; then why="exit $RC, expected $rc"; fi
+    if [[ -z $why ]] && ! finding "$@"; then why="no '$1' finding /$2/${3:+ with fix /$3/}"; fi
+    if [[ -z $why && -s $TMP/err ]]; then why="unexpected output on stderr"; fi
+    if [[ -z $why ]]; then ok "$desc"; else not_ok "$desc" "$why" "$(grep -v '^ok:' "$TMP/out" | head -n 12)"; fi
+}
+
+# Every line of a text report is a finding, a fix, or the summary.
+well_formed() {
+    ! grep -vqE '^((ok|warning|problem): .+|  fix: .+|summary: [0-9]+ problems?, [0-9]+ warnings?, [0-9]+ ok)$' "$TMP/out" &&
+        ! LC_ALL=C grep -q '[[:cntrl:]]' <(tr -d '\n' <"$TMP/out")
+}
+
+# What the doctor must never change: owners, modes and the contents of the keys and data.
+snapshot() {
+    (cd "$DB" && find . -printf '%p %m %u %g\n' | sort && sha256sum key mfa.key data.mdb usage/data.mdb)
+}
+snapshot >"$TMP/before"
+
+# shellcheck disable=SC2016  # the sed expression is meant literally
+q() { printf '%s' "$1" | sed 's/[][\.*^$(){}+?|]/\\&/g'; }   # a literal for a regex
+
+# rc_is DESC CODE: the last run exited with CODE.
+rc_is() { if [[ $RC -eq $2 ]]; then ok "$1"; else not_ok "$1" "$(run_details)"; fi; }
+QDB=$(q "$DB")
+
+# --- Healthy.
+run "${DOCTOR[@]}"
+if [[ $RC -eq 0 && -z $(crash_reason) && ! -s $TMP/err ]]; then ok "healthy deployment: exit 0"; else
+    not_ok "healthy deployment: exit 0" "$(run_details)" "$(grep -v '^ok:' "$TMP/out" | head)"; fi
+check "healthy: no problem or warning lines" not grep -qE '^(problem|warning):' "$TMP/out"
+check "healthy: every line is a finding, a fix or the summary" well_formed
+check "healthy: summary says 0 problems, 0 warnings" grep -qE '^summary: 0 problems, 0 warnings, [0-9]+ ok$' "$TMP/out"
+for want in \
+    "$QDB \(the store directory\) is root:$GRP 0750" \
+    "$QDB/key \(the password-hash key\) is root:$GRP 0640" \
+    "$QDB/mfa\.key \(the key that seals TOTP secrets\) is root:root 0600" \
+    "$QDB/data\.mdb \(the credentials database\) is root:$GRP 0640" \
+    "$QDB/lock\.mdb \(.*\) is root:$GRP 0660" \
+    "$QDB/usage/data\.mdb \(.*\) is root:$GRP 0660" \
+    "$QDB/usage/lock\.mdb \(.*\) is root:$GRP 0660" \
+    "the store opens for verifying \(schema version 1\)" \
+    "the store opens for administration" \
+    "imap line 1: 'auth required .*pam_apppass\.so': only app passwords are accepted \(app passwords need scope imap or none; store $QDB\)" \
+    "imap line 2: 'account required .*pam_apppass\.so'" \
+    "pop3 line 1: 'auth required .*pam_apppass\.so': only app passwords are accepted" \
+    "Postfix \(smtp, submission\) reads .*/sasl/smtpd\.conf, which names the store $QDB" \
+    ".*/sasl/smtpd\.conf: mech_list is PLAIN LOGIN" \
+    ".*/sasl2/libapppass\.so outranks the stock PLAIN and LOGIN .*PLAIN: apppass, plain; LOGIN: apppass, login"; do
+    check "healthy: ok: $want" finding ok "^$want"
+done
+if getent passwd postfix >/dev/null; then
+    check "healthy: postfix user tried for real, and needs no access" \
+        finding ok "^user postfix cannot open the store \(tried as postfix\); it needs not: .*as root"
+fi
+if getent passwd dovecot >/dev/null; then
+    check "healthy: dovecot user needs no access while the auth worker runs as root" \
+        finding ok "^user dovecot cannot open the store \(tried as dovecot\); it needs not: Dovecot's auth worker runs PAM as root"
+fi
+
+# --- --json.
+run "${DOCTOR[@]}" --json
+rc_is "--json: exit 0" 0
+jcheck "--json: an array of {check,status,message,fix}, fix null exactly for ok findings here" '
+assert isinstance(j, list) and len(j) >= 15, j
+for f in j:
+    keys(f, "check", "status", "message", "fix")
+    assert f["check"] in ("store", "access", "pam", "postfix", "sasl"), f
+    assert f["status"] in ("ok", "warning", "problem"), f
+    assert isinstance(f["message"], str) and f["message"] and "\n" not in f["message"], f
+    assert f["fix"] is None or (isinstance(f["fix"], str) and f["fix"]), f
+    assert f["status"] == "ok" and f["fix"] is None, f
+assert [f["check"] for f in j] == sorted((f["check"] for f in j), key=["store", "access", "pam", "postfix", "sasl"].index)
+'
+"$APPPASS" "${DOCTOR[@]}" | grep -cE '^(ok|warning|problem): ' >"$TMP/count" || true
+jcheck "--json: one element per text finding" 'assert len(j) == int(ARGS[0]), (len(j), ARGS[0])' "$(cat "$TMP/count")"
+chmod 0644 "$DB/key"
+run "${DOCTOR[@]}" --json
+rc_is "--json with a problem: exit 8" 8
+jcheck "--json: the problem has status problem and a fix" '
+p = [f for f in j if f["status"] == "problem" and f["message"].startswith(ARGS[0] + "/key ")]
+assert len(p) == 1, j
+assert p[0]["check"] == "store" and p[0]["fix"] == "chmod 0640 " + ARGS[0] + "/key", p
+' "$DB"
+chmod 0640 "$DB/key"
+
+# --- The store, one fault at a time.
+chmod 0644 "$DB/key"
+expect "key 0644: problem, everyone can read it; fix chmod 0640" 8 problem \
+    "^$QDB/key \(the password-hash key\) has mode 0644, expected 0640: everyone can read it$" "^chmod 0640 $QDB/key$"
+chmod 0640 "$DB/key"
+
+chmod 0640 "$DB/mfa.key"
+expect "mfa.key 0640: problem, its group can read it; fix chmod 0600" 8 problem \
+    "^$QDB/mfa\.key .* has mode 0640, expected 0600: its group can read it$" "^chmod 0600 $QDB/mfa\.key$"
+check "mfa.key 0640: the store does not open for administration" \
+    finding problem "^the store does not open for administration: .*mfa\.key has unsafe permissions 0640$" "fix the store problems above"
+chmod 0600 "$DB/mfa.key"
+
+chmod 0660 "$DB/data.mdb"
+expect "data.mdb group-writable: problem, its group can write it; fix chmod 0640" 8 problem \
+    "^$QDB/data\.mdb .* has mode 0660, expected 0640: its group can write it$" "^chmod 0640 $QDB/data\.mdb$"
+chmod 0640 "$DB/data.mdb"
+
+chmod 0640 "$DB/lock.mdb"
+expect "lock.mdb 0640: warning (only group members are affected); exit 0" 0 warning \
+    "^$QDB/lock\.mdb .* has mode 0640, expected 0660: group $GRP cannot write it; services that verify as members of group $GRP fail" \
+    "^chmod 0660 $QDB/lock\.mdb$"
+chmod 0660 "$DB/lock.mdb"
+
+mv "$DB/key" "$DB/key.real"
+ln -s key.real "$DB/key"
+expect "symlinked key: problem, names the link; fix replaces it with the file" 8 problem \
+    "^$QDB/key \(the password-hash key\) is a symbolic link" "cp --remove-destination .*$QDB/key && chmod 0640 $QDB/key"
+rm "$DB/key"
+mv "$DB/key.real" "$DB/key"
+
+run --db "$TMP/nowhere" doctor --group "$GRP" --pam-dir "$PAM" --postfix-dir "$PF" --sasl-dir "$SASL" --doveconf "$TMP/doveconf"
+rc_is "missing store: exit 8" 8
+check "missing store: problem; fix apppass init" \
+    finding problem "^store $(q "$TMP/nowhere") does not exist$" "apppass --db $(q "$TMP/nowhere") init"
+
+# --- Who can open the store: Dovecot's auth worker as the dovecot user.
+if getent passwd dovecot >/dev/null; then
+    set_worker dovecot
+    expect "auth worker runs as dovecot, not in the group: problem (tried as dovecot); fix adduser" 8 problem \
+        "^user dovecot \(the user Dovecot's auth worker runs as\) cannot open the store \(tried as dovecot\): .*Permission denied.*dovecot is not in group $GRP" \
+        "^adduser dovecot $GRP, then restart Dovecot$"
+    gpasswd -a dovecot "$GRP" >/dev/null
+    expect "auth worker runs as dovecot, in the group: ok, and the store opens as dovecot" 0 ok \
+        "^user dovecot \(the user Dovecot's auth worker runs as\) can open the store for verifying \(tried as dovecot\)$"
+    chmod 0640 "$DB/lock.mdb"
+    expect "auth worker as dovecot and lock.mdb 0640: the store does not open as dovecot (problem)" 8 problem \
+        "^user dovecot .* cannot open the store \(tried as dovecot\): .*lock\.mdb.*" "adduser dovecot|documented group and modes"
+    chmod 0660 "$DB/lock.mdb"
+    gpasswd -d dovecot "$GRP" >/dev/null
+    set_worker ""
+else
+    note "no dovecot user: auth-worker checks skipped"
+fi
+
+# --- PAM.
+printf 'auth required %s db=%s\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "pam.d/sshd stacks the module: warning (interactive logins); exit 0" 0 warning \
+    "^sshd line 1: stacks pam_apppass\.so for sshd, an interactive login" "only in the mail services' files"
+printf '@include common-auth\n' >"$PAM/sshd"
+
+printf 'auth required %s db=%s\n' "$MODULE" "$DB" >>"$PAM/common-auth"
+expect "common-auth stacks the module: warning naming the services that include it" 0 warning \
+    "^common-auth line 5: stacks pam_apppass\.so for every service that includes common-auth" "pam-auth-update"
+sed -i '$d' "$PAM/common-auth"
+
+# The shape the pam-auth-update profile (packaging/pam-configs/apppass) gives common-auth:
+# a pam_succeed_if guard lets only mail services reach the module.
+cp "$PAM/common-auth" "$TMP/common-auth.orig"
+{
+    printf 'auth [success=ignore default=1] pam_succeed_if.so quiet service in dovecot:imap:pop3:smtp\n'
+    printf 'auth [success=3 default=ignore] %s try_first_pass db=%s\n' "$MODULE" "$DB"
+    sed 's/\[success=1 default=ignore\]/[success=2 default=ignore]/' "$TMP/common-auth.orig"
+} >"$PAM/common-auth"
+expect "common-auth guarded for mail services (pam-auth-update profile): ok, no warning; exit 0" 0 ok \
+    "^common-auth line 2: only services dovecot, imap, pop3, smtp reach pam_apppass\.so \(pam_succeed_if\)$"
+check "guarded common-auth: no interactive-login warning" not finding warning "common-auth"
+check "guarded common-auth: a refusal falls through to pam_unix, pam_deny stops it" \
+    finding ok "^common-auth line 2: .*a refusal falls through to pam_unix\.so \(common-auth line 3\); pam_deny\.so \(common-auth line 4\) refuses"
+sed -i '1s/service in dovecot:/service in sshd:dovecot:/' "$PAM/common-auth"
+expect "guard that lets sshd through: warning naming sshd; fix edits the guard" 0 warning \
+    "^common-auth line 2: lets sshd use app passwords" "take sshd out of the 'service in' list of pam_succeed_if\.so \(common-auth line 1\)"
+cp "$TMP/common-auth.orig" "$PAM/common-auth"
+
+printf 'auth sufficient %s db=%s\nauth required pam_permit.so\n' "$MODULE" "$DB" >"$PAM/pop3"
+expect "sufficient followed by pam_permit: problem, anyone gets in" 8 problem \
+    "^pop3 line 1: after 'auth sufficient .*pam_apppass\.so' refuses, pam_permit\.so \(pop3 line 2\) can accept the login without asking for a password: anyone gets in$" \
+    "auth required pam_apppass\.so"
+
+printf 'auth sufficient %s db=%s\n@include common-auth\n' "$MODULE" "$DB" >"$PAM/pop3"
+expect "sufficient followed by common-auth: ok, falls through to pam_unix" 0 ok \
+    "^pop3 line 1: 'auth sufficient .*pam_apppass\.so': a refusal falls through to pam_unix\.so \(common-auth line 1\); pam_deny\.so \(common-auth line 2\) refuses when nothing accepts"
+
+printf 'auth [success=done default=ignore] %s db=%s\nauth required pam_unix.so\naccount required pam_unix.so\n' \
+    "$MODULE" "$DB" >"$PAM/pop3"
+expect "README's migration stack: ok, a refusal falls through to pam_unix" 0 ok \
+    "^pop3 line 1: .*: a refusal falls through to pam_unix\.so \(pop3 line 2\), which still decides"
+
+printf 'auth [success=done default=ok] %s db=%s\n' "$MODULE" "$DB" >"$PAM/pop3"
+expect "default=ok: problem, a refusal counts as success" 8 problem \
+    "^pop3 line 1: .* counts a refusal by pam_apppass as success"
+
+printf 'auth optional %s db=%s\n' "$MODULE" "$DB" >"$PAM/pop3"
+expect "optional as the only auth module: warning" 0 warning "^pop3 line 1: .*'optional'" "auth required pam_apppass\.so"
+
+printf 'auth required %s db=%s frobnicate\n' "$MODULE" "$DB" >"$PAM/pop3"
+expect "unknown module option: problem naming it" 8 problem \
+    "^pop3 line 1: option 'frobnicate': unknown option: pam_apppass refuses every login" "the options are db=DIR scope=NAME"
+check "unknown module option: no ok line for that line" not finding ok "^pop3 line 1:"
+
+printf 'auth required %s db=/srv/elsewhere\n' "$MODULE" >"$PAM/pop3"
+expect "db= pointing at another store: problem" 8 problem \
+    "^pop3 line 1: the module reads the store /srv/elsewhere, but this doctor checked $QDB$" "^set db=$QDB in "
+printf 'auth    required %s db=%s\naccount required %s db=%s\n' "$MODULE" "$DB" "$MODULE" "$DB" >"$PAM/pop3"
+
+# --- Postfix's smtpd.conf.
+printf 'mech_list: PLAIN LOGIN\n' >"$PF/sasl/smtpd.conf"
+expect "smtpd.conf without apppass_db: problem; fix names the store" 8 problem \
+    "smtpd\.conf does not name the store \(no apppass_db\)" "apppass_db: $QDB"
+printf 'apppass_db: /srv/other-store\nmech_list: PLAIN LOGIN\n' >"$PF/sasl/smtpd.conf"
+expect "smtpd.conf pointing elsewhere: problem" 8 problem \
+    "smtpd\.conf names the store /srv/other-store, but this doctor checked $QDB$" "apppass_db: $QDB"
+printf '%s\n' "apppass_db: $DB" "mech_list: PLAIN LOGIN CRAM-MD5" >"$PF/sasl/smtpd.conf"
+expect "mech_list with CRAM-MD5: warning naming it; exit 0" 0 warning \
+    "mech_list also offers CRAM-MD5: only PLAIN and LOGIN can carry an app password" "mech_list: PLAIN LOGIN"
+printf '%s\n' "apppass_db: $DB" "mech_list:" >"$PF/sasl/smtpd.conf"
+expect "smtpd.conf line libsasl2 refuses (empty value): problem" 8 problem \
+    "smtpd\.conf: line 2: empty value for mech_list: libsasl2 refuses the file"
+rm "$PF/sasl/smtpd.conf"
+expect "SMTP AUTH on, smtpd.conf missing: problem" 8 problem \
+    "^Postfix \(smtp, submission\) offers SMTP AUTH through Cyrus SASL, but .*smtpd\.conf does not exist" "apppass_db: $QDB"
+printf '%s\n' "$GOOD_CONF" >"$PF/sasl/smtpd.conf"
+mv "$PF/main.cf" "$PF/main.cf.off"
+expect "no main.cf: ok, postfix not installed" 0 ok "^postfix not installed"
+mv "$PF/main.cf.off" "$PF/main.cf"
+
+# --- The SASL plugin.
+mv "$SASL/libapppass.so" "$TMP/plugin.off"
+expect "plugin missing while smtpd.conf names the store: problem" 8 problem \
+    "libapppass\.so is not installed, but Postfix's SASL config names the store" "libsasl2-modules-apppass"
+mv "$TMP/plugin.off" "$SASL/libapppass.so"
+
+ln -sf "$MODULE" "$SASL/libapppass.so"   # a shared object that is not a SASL plugin
+expect "a libapppass.so that is not the plugin: problem, it did not register PLAIN and LOGIN, and why" 8 problem \
+    "libapppass\.so did not register PLAIN and LOGIN for an application that names the store $QDB: it does not export sasl_server_plug_init$" "saslpluginviewer"
+ln -sf "$PLUGIN" "$SASL/libapppass.so"
+
+# Another plugin that outranks ours for PLAIN (a higher hash strength sorts first in
+# libsasl2's list): built here from a few lines of C.
+if CC=$(command -v cc || command -v gcc); then
+    cat >"$TMP/rank.c" <<'CEOF'
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>
+static int New(void *g, sasl_server_params_t *p, const char *c, unsigned l, void **ctx) {
+  (void)g; (void)p; (void)c; (void)l; *ctx = 0; return SASL_OK;
+}
+static int Step(void *c, sasl_server_params_t *p, const char *in, unsigned inlen, const char **out,
+                unsigned *outlen, sasl_out_params_t *o) {
+  (void)c; (void)p; (void)in; (void)inlen; (void)out; (void)outlen; (void)o; return SASL_BADAUTH;
+}
+static sasl_server_plug_t plugs[] = {{"PLAIN", 0,
+    SASL_SEC_NOANONYMOUS | SASL_SEC_PASS_CREDENTIALS | SASL_SET_HASH_STRENGTH_BITS(512),
+    SASL_FEAT_WANT_CLIENT_FIRST, 0, New, Step, 0, 0, 0, 0, 0, 0, 0}};
+int sasl_server_plug_init(const sasl_utils_t *u, int max, int *out, sasl_server_plug_t **list, int *n) {
+  (void)u; (void)max; *out = SASL_SERVER_PLUG_VERSION; *list = plugs; *n = 1; return SASL_OK;
+}
+CEOF
+    "$CC" -shared -fPIC -o "$SASL/libzzrank.so" "$TMP/rank.c"
+    expect "another plugin outranks ours for PLAIN: problem naming it" 8 problem \
+        "^libsasl2 ranks the PLAIN of plugin zzrank ahead of libapppass\.so's: Postfix uses that one" "zzrank"
+    check "another plugin outranks ours for PLAIN: LOGIN is still ours (no LOGIN problem)" \
+        not finding problem "LOGIN"
+    rm "$SASL/libzzrank.so"
+else
+    note "no C compiler: the outranking-plugin check is skipped"
+fi
+
+# --- Back to healthy, and nothing was changed by any run.
+run "${DOCTOR[@]}"
+rc_is "restored deployment: exit 0 again" 0
+snapshot >"$TMP/after"
+if cmp -s "$TMP/before" "$TMP/after"; then ok "the doctor changed no owner, mode, key or data"; else
+    not_ok "the doctor changed no owner, mode, key or data" "$(diff "$TMP/before" "$TMP/after" | head)"; fi
+
+finish
