@@ -1,0 +1,339 @@
+#!/usr/bin/python3
+"""Checks that the man pages say what the code does (used by test_manpages.sh).
+
+Usage: manpage_check.py APPPASS SRC
+
+Prints "ok - ..." / "not ok - ..." lines (details on "#   " lines) and nothing else.
+
+apppass.8 against the tool itself: the commands found by walking `apppass --help` and
+`apppass CMD [SUB] --help` are exactly the "apppass CMD [SUB]" .SS headings of the page;
+each command's options (but -h/--help) are exactly the .TP tags of its .SS; its
+positionals are exactly the upper-case words of the heading that are not an option's
+value; the global options are exactly the tags of OPTIONS; the exit codes of
+tools/cli.h are exactly the tags of EXIT STATUS, and each is in `apppass --help`.
+pam_apppass.8 against common/options.cc (the option keys the parser compares with) and
+the reasons the module logs; sasl_apppass.8 against kSaslOptionKeys
+(sasl_plugin/sasl_options.h) and the reasons the plugin logs. Each page's version is
+the project's.
+"""
+import os
+import re
+import subprocess
+import sys
+
+APPPASS, SRC = sys.argv[1], sys.argv[2]
+MAN = os.path.join(SRC, "packaging", "man")
+
+
+def emit(good, desc, details=()):
+    print(("ok - " if good else "not ok - ") + desc)
+    if not good:
+        for d in details:
+            for line in str(d).splitlines():
+                print("#   " + line)
+
+
+def same(desc, from_code, from_man, code_name, man_name):
+    """ok when the two sets are equal; the details name what is missing where."""
+    missing = sorted(from_code - from_man)
+    extra = sorted(from_man - from_code)
+    details = []
+    if missing:
+        details.append(f"in {code_name} but not in {man_name}: {' '.join(missing)}")
+    if extra:
+        details.append(f"in {man_name} but not in {code_name}: {' '.join(extra)}")
+    emit(not missing and not extra, desc, details)
+
+
+def read(path):
+    with open(path, encoding="utf-8") as f:
+        return f.read()
+
+
+def strip_cxx_comments(text):
+    return re.sub(r"//[^\n]*", "", text)
+
+
+# ---- roff ------------------------------------------------------------------------------
+
+def clean(text):
+    """Roff source text to plain words: fonts, escapes and quotes removed."""
+    text = re.sub(r"\\f(\[[^\]]*\]|.)", "", text)
+    text = text.replace("\\-", "-").replace("\\e", "\\").replace("\\:", "")
+    text = re.sub(r"\\\((..)", " ", text)
+    text = re.sub(r"\\&", "", text)
+    text = text.replace('"', " ")
+    return text
+
+
+class Page:
+    """A man page split into .SH sections and .SS subsections, with .TP tags."""
+
+    def __init__(self, path):
+        self.path = path
+        self.lines = [l for l in read(path).splitlines() if not l.startswith('.\\"')]
+        self.th = next((l for l in self.lines if l.startswith(".TH ")), "")
+
+    def section(self, name, level=".SH"):
+        """Lines of the section whose heading (cleaned) is `name`."""
+        out, inside = [], False
+        for line in self.lines:
+            if line.startswith(".SH ") or (level == ".SS" and line.startswith(".SS ")):
+                inside = line.startswith(level + " ") and clean(line[4:]).split() == name.split()
+                continue
+            if inside:
+                out.append(line)
+        return out
+
+    def subsections(self):
+        """{cleaned .SS heading: lines} for every .SS."""
+        out, cur = {}, None
+        for line in self.lines:
+            if line.startswith(".SS "):
+                cur = " ".join(clean(line[4:]).split())
+                out[cur] = []
+            elif line.startswith(".SH "):
+                cur = None
+            elif cur is not None:
+                out[cur].append(line)
+        return out
+
+
+def text_of(lines):
+    """The running text of some lines: font macros reduced to their words, other
+    requests dropped, escapes cleaned."""
+    out = []
+    for line in lines:
+        if line.startswith("."):
+            macro, _, rest = line.partition(" ")
+            if macro not in (".B", ".I", ".BR", ".RB", ".IR", ".RI", ".BI", ".IB"):
+                continue
+            line = rest
+        out.append(clean(line))
+    return "\n".join(out)
+
+
+def tags(lines):
+    """The tag lines (the line after each .TP), cleaned."""
+    return [text_of([lines[i + 1]]) for i, l in enumerate(lines[:-1]) if l.strip() == ".TP"]
+
+
+OPTION = re.compile(r"(?<![\w-])(--?[A-Za-z][\w-]*)")
+
+
+def options_in(texts):
+    return {m for t in texts for m in OPTION.findall(t)}
+
+
+# ---- apppass --help ----------------------------------------------------------------------
+
+def run_help(path):
+    p = subprocess.run([APPPASS, *path, "--help"], capture_output=True, text=True, timeout=30)
+    if p.returncode != 0:
+        raise RuntimeError(f"apppass {' '.join(path)} --help exited {p.returncode}: {p.stderr}")
+    return p.stdout
+
+
+def parse_help(text):
+    """(options, positionals, subcommands) of one CLI11 help text."""
+    opts, pos, subs, where = set(), [], [], None
+    for line in text.splitlines():
+        if re.match(r"^(Options|Positionals|Subcommands):\s*$", line):
+            where = line.split(":")[0]
+            continue
+        if line and not line.startswith(" "):
+            where = None
+            continue
+        if where == "Options":
+            m = re.match(r"^  (-[^\s]+)", line)
+            if m:
+                for name in m.group(1).split(","):
+                    opts.add(re.match(r"-+[\w-]*", name).group(0))
+        elif where == "Positionals":
+            m = re.match(r"^  ([A-Z][A-Z0-9_]*)\b", line)
+            if m:
+                pos.append(m.group(1))
+        elif where == "Subcommands":
+            m = re.match(r"^  ([a-z][a-z0-9-]*)\b", line)
+            if m:
+                subs.append(m.group(1))
+    return opts, pos, subs
+
+
+def walk_help():
+    """{command path tuple: (options, positionals, subcommands, help text)}."""
+    out, todo = {}, [()]
+    while todo:
+        path = todo.pop()
+        text = run_help(path)
+        opts, pos, subs = parse_help(text)
+        out[path] = (opts, pos, subs, text)
+        todo.extend(path + (s,) for s in subs)
+    return out
+
+
+def heading_parts(heading):
+    """Command path, options and positionals of an "apppass CMD ... ARGS" heading."""
+    words = heading.split()
+    path, i = [], 1
+    while i < len(words) and re.fullmatch(r"[a-z][a-z0-9-]*", words[i]):
+        path.append(words[i])
+        i += 1
+    opts, pos, prev_is_option = set(), set(), False
+    for w in words[i:]:
+        token = w.strip("[]().|,")
+        if token.endswith("..."):
+            token = token[:-3].strip("[]().|,")
+        if not token:
+            continue
+        if token.startswith("-"):
+            opts.add(token)
+            prev_is_option = True
+        elif re.fullmatch(r"[A-Z][A-Z0-9_]*", token):
+            if not prev_is_option:
+                pos.add(token)
+            prev_is_option = False
+        else:
+            prev_is_option = False
+    return tuple(path), opts, pos
+
+
+def check_apppass():
+    page = Page(os.path.join(MAN, "apppass.8"))
+    try:
+        tree = walk_help()
+    except Exception as e:  # noqa: BLE001 - reported as a failed check
+        emit(False, "apppass --help and every command's --help run", [e])
+        return
+    emit(True, f"apppass --help and every command's --help run ({len(tree)} help texts)")
+
+    help_only = {"-h", "--help"}
+    leaves = {p for p, (_, _, subs, _) in tree.items() if p and not subs}
+    groups = {p for p, (_, _, subs, _) in tree.items() if p and subs}
+    sections = {}
+    for heading, lines in page.subsections().items():
+        if heading.startswith("apppass "):
+            path, hopts, hpos = heading_parts(heading)
+            sections[path] = (hopts, hpos, lines)
+    same("apppass(8) has a COMMANDS subsection for exactly the commands of --help",
+         {" ".join(p) for p in leaves}, {" ".join(p) for p in sections},
+         "apppass --help", "apppass(8) .SS headings")
+
+    for path in sorted(leaves | groups):
+        opts, pos, _, _ = tree[path]
+        name = " ".join(path)
+        if path in groups:
+            # A group (e.g. mfa) only dispatches; any option of its own would need a section.
+            emit(opts - help_only == set() or path in sections,
+                 f"apppass {name}: its own options are documented",
+                 [f"options {' '.join(sorted(opts - help_only))} but no .SS 'apppass {name}'"])
+            continue
+        if path not in sections:
+            continue  # reported above
+        hopts, hpos, lines = sections[path]
+        same(f"apppass {name}: the options of --help are the options in apppass(8)",
+             opts - help_only, options_in(tags(lines)) - help_only,
+             f"apppass {name} --help", f"its apppass(8) .TP tags")
+        emit(hopts <= opts, f"apppass {name}: the options in its apppass(8) heading exist",
+             [f"not in --help: {' '.join(sorted(hopts - opts))}"])
+        same(f"apppass {name}: the positionals of --help are those of its apppass(8) heading",
+             set(pos), hpos, f"apppass {name} --help", "its apppass(8) heading")
+
+    root_opts = tree[()][0]
+    same("apppass: the global options of --help are those of apppass(8) OPTIONS",
+         root_opts, options_in(tags(page.section("OPTIONS"))), "apppass --help",
+         "apppass(8) OPTIONS")
+
+    cli_h = strip_cxx_comments(read(os.path.join(SRC, "tools", "cli.h")))
+    codes = set(re.findall(r"\bkExit\w+\s*=\s*(\d+)", cli_h))
+    emit(len(codes) >= 7, f"tools/cli.h defines the exit codes ({len(codes)} found)")
+    man_codes = {t.strip() for t in tags(page.section("EXIT STATUS")) if re.fullmatch(r"\s*\d+\s*", t)}
+    same("apppass: the exit codes of tools/cli.h are those of apppass(8) EXIT STATUS",
+         codes, man_codes, "tools/cli.h", "apppass(8) EXIT STATUS")
+    root_help = " ".join(tree[()][3].split())
+    m = re.search(r"Exit status:(.*?)(Usage:|$)", root_help)
+    help_codes = set(re.findall(r"(?<![\w.-])(\d+) ", m.group(1))) if m else set()
+    same("apppass: the exit codes of tools/cli.h are those listed by apppass --help",
+         codes, help_codes, "tools/cli.h", "apppass --help 'Exit status:'")
+
+
+# ---- pam_apppass.8 ---------------------------------------------------------------------------
+
+def option_names(tag_lines, pattern):
+    names = set()
+    for t in tag_lines:
+        words = t.split()
+        if words:
+            m = re.match(pattern, words[0])
+            if m:
+                names.add(m.group(1))
+    return names
+
+
+def logged_reasons(*paths):
+    """Reasons a source logs: literal reason arguments and reason=... texts."""
+    reasons = set()
+    for p in paths:
+        text = strip_cxx_comments(read(p))
+        reasons |= set(re.findall(r'FormatEarlyRefusal\([^,]+,\s*"\w+",\s*"([a-z-]+)"', text))
+        reasons |= set(re.findall(r'"[^"\n]*\breason=([a-z][a-z-]*)', text))
+        reasons |= set(re.findall(r'fail_reason\s*=\s*"([a-z-]+)"', text))
+        reasons |= set(re.findall(r'MessageError\{"([a-z-]+)"', text))
+    return reasons
+
+
+def outcome_names():
+    text = strip_cxx_comments(read(os.path.join(SRC, "common", "verifier.cc")))
+    names = set(re.findall(r'case Outcome::\w+:\s*return "([a-z-]+)"', text))
+    return names - {"accepted"}
+
+
+def check_pam():
+    page = Page(os.path.join(MAN, "pam_apppass.8"))
+    src = strip_cxx_comments(read(os.path.join(SRC, "common", "options.cc")))
+    keys = set(re.findall(r'\bkey == "([a-z_]+)"', src))
+    emit(len(keys) >= 5, f"common/options.cc accepts options ({len(keys)} found)")
+    same("pam_apppass: the options of common/options.cc are those of pam_apppass(8) OPTIONS",
+         keys, option_names(tags(page.section("OPTIONS")), r"([a-z_]+)(=|$)"),
+         "common/options.cc", "pam_apppass(8) OPTIONS")
+    reasons = outcome_names() | logged_reasons(os.path.join(SRC, "pam_module", "pam_apppass.cc"))
+    emit(len(reasons) >= 8, f"the module logs reasons ({len(reasons)} found)")
+    same("pam_apppass: the reasons the module logs are those of pam_apppass(8) LOGGING",
+         reasons, {t.strip() for t in tags(page.section("LOGGING"))},
+         "verifier.cc + pam_apppass.cc", "pam_apppass(8) LOGGING")
+
+
+def check_sasl():
+    path = os.path.join(MAN, "sasl_apppass.8")
+    page = Page(path)
+    header = read(os.path.join(SRC, "sasl_plugin", "sasl_options.h"))
+    m = re.search(r"kSaslOptionKeys\[\]\s*=\s*\{(.*?)\};", header, re.S)
+    keys = set(re.findall(r'"([a-z_]+)"', m.group(1))) if m else set()
+    emit(len(keys) >= 1, f"sasl_options.h lists the plugin's option keys ({len(keys)} found)")
+    same("sasl_apppass: kSaslOptionKeys are the options of sasl_apppass(8) OPTIONS",
+         keys, option_names(tags(page.section("OPTIONS")), r"(apppass_[a-z_]+):"),
+         "sasl_plugin/sasl_options.h", "sasl_apppass(8) OPTIONS")
+    sasl_dir = os.path.join(SRC, "sasl_plugin")
+    reasons = outcome_names() | logged_reasons(os.path.join(sasl_dir, "sasl_apppass.cc"),
+                                               os.path.join(sasl_dir, "messages.cc"))
+    logging = " ".join(text_of(page.section("LOGGING")).split())
+    m = re.search(r"reason is one of those of pam_apppass ?\(8\) \( ?(.*?) ?\) or", logging)
+    listed = {w.strip(" ,") for w in m.group(1).split(",")} if m else set()
+    listed |= {t.strip() for t in tags(page.section("LOGGING"))}
+    same("sasl_apppass: the reasons the plugin logs are those of sasl_apppass(8) LOGGING",
+         reasons, listed, "verifier.cc + sasl_apppass.cc + messages.cc", "sasl_apppass(8) LOGGING")
+
+
+def check_versions():
+    cmake = read(os.path.join(SRC, "CMakeLists.txt"))
+    m = re.search(r"project\(apppass VERSION ([0-9.]+)", cmake)
+    version = m.group(1) if m else "?"
+    for name in ("apppass.8", "pam_apppass.8", "sasl_apppass.8"):
+        th = Page(os.path.join(MAN, name)).th
+        emit(f'"apppass {version}"' in th, f"{name} is for apppass {version} (.TH)", [th])
+
+
+check_apppass()
+check_pam()
+check_sasl()
+check_versions()
