@@ -239,6 +239,9 @@ has_file "$STORE/key" 640 root:apppass
 has_file "$STORE/mfa.key" 600 root:root
 has_file "$STORE/data.mdb" 640 root:apppass
 has_file "$STORE/lock.mdb" 660 root:apppass
+has_dir "$STORE/usage" 750 root:apppass
+has_file "$STORE/usage/data.mdb" 660 root:apppass
+has_file "$STORE/usage/lock.mdb" 660 root:apppass
 has_file "$STORE/.created-by-package" 644 root:root
 want_marker=store
 [[ $GROUP_BEFORE == yes ]] || want_marker=$'store\ngroup'
