@@ -398,11 +398,12 @@ else
     note "SKIP apppass doctor: this build has no doctor command"
 fi
 
-# A real Postfix with the installed plugin and tool (its own store and config).
+# A real Postfix with the installed plugin and tool (its own store and config), loading
+# plugins from the system's SASL directory, next to the stock PLAIN and LOGIN.
 POSTFIX_TEST=$SRC/tests/sasl/test_postfix.sh
 if [[ -f $POSTFIX_TEST ]]; then
     RC=0
-    env -u APPPASS_TEST_PRELOAD bash "$POSTFIX_TEST" "$SASL_DIR/libapppass.so" "$APP" \
+    env -u APPPASS_TEST_PRELOAD APPPASS_POSTFIX_SASL_PATH="$SASL_DIR" bash "$POSTFIX_TEST" "$SASL_DIR/libapppass.so" "$APP" \
         >"$TMP/postfix.out" 2>&1 || RC=$?
     sed 's/^/# postfix: /' "$TMP/postfix.out"
     if [[ $RC -eq 0 ]]; then ok "tests/sasl/test_postfix.sh passes with the installed plugin and tool"; else

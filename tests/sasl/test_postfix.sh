@@ -8,7 +8,9 @@
 # A throwaway Postfix instance runs from a private config directory (postfix -c DIR
 # start) with its queue, data directory and log file in a temp dir, listening on a free
 # port of 127.0.0.1; DIR/sasl/smtpd.conf names our store and import_environment points
-# SASL_PATH at a directory holding only our plugin. The system's /etc/postfix is only
+# SASL_PATH at a directory holding only our plugin (or, with APPPASS_POSTFIX_SASL_PATH
+# set, at that directory: the package test uses the system's plugin directory, where the
+# stock PLAIN and LOGIN sit next to ours). The system's /etc/postfix is only
 # read (for its checksum, compared at the end) and never changed.
 #
 # smtpd opens the store as root in sasl_server_init, then chroots to the queue directory
@@ -42,6 +44,7 @@ DATA=$TMP/data           # data_directory
 LOG=$TMP/maillog         # maillog_file (no syslog needed)
 STORE=$TMP/store
 PLUGINS=$TMP/plugins     # SASL_PATH for smtpd: our plugin only
+SMTPD_SASL_PATH=${APPPASS_POSTFIX_SASL_PATH:-$PLUGINS}
 
 etc_sum() { find /etc/postfix -type f -print0 2>/dev/null | sort -z | xargs -0 -r sha256sum | sha256sum; }
 ETC_BEFORE=$(etc_sum)
@@ -185,7 +188,7 @@ smtpd_sasl_security_options = noanonymous
 smtpd_tls_security_level = none
 smtpd_tls_auth_only = no
 smtpd_relay_restrictions = permit_sasl_authenticated, reject
-import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$PLUGINS $PRELOAD_ENV
+import_environment = MAIL_CONFIG MAIL_DEBUG MAIL_LOGTAG TZ LANG=C SASL_PATH=$SMTPD_SASL_PATH $PRELOAD_ENV
 EOF
 
 cat >"$CONF/master.cf" <<EOF
