@@ -5,8 +5,12 @@
 
 #include <cerrno>
 #include <cstring>
+#include <memory>
 
 #include <fmt/format.h>
+
+#include "files.h"
+#include "lmdb_files.h"
 
 namespace apppass {
 
@@ -16,8 +20,14 @@ Status LmdbStatus(int rc, std::string_view what) {
   if (rc == MDB_MAP_FULL)
     return Status::Unavailable(fmt::format(
         "{}: the store is full (LMDB map size reached); nothing was changed", what));
-  if (rc == ENOSPC)
-    return Status::Unavailable(fmt::format("{}: no space left on device; nothing was changed", what));
+  if (rc == ENOSPC || rc == EDQUOT)
+    return Status::Unavailable(fmt::format(
+        "{}: no space left on the filesystem ({}); nothing was changed. Free some space and run "
+        "it again", what, std::strerror(rc)));
+  if (rc == EFBIG)
+    return Status::Unavailable(fmt::format(
+        "{}: the file may not grow: the file size limit (ulimit -f) is reached; nothing was "
+        "changed. Raise the limit and run it again", what));
   if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
       rc == MDB_VERSION_MISMATCH)
     return Status::Unavailable(fmt::format("{}: the store is corrupt or not an apppass store ({})",
@@ -25,63 +35,189 @@ Status LmdbStatus(int rc, std::string_view what) {
   return Status::Unavailable(fmt::format("{}: {}", what, mdb_strerror(rc)));
 }
 
-LmdbEnv::~LmdbEnv() {
-  if (env_ != nullptr) mdb_env_close(env_);
+namespace {
+
+std::string SizeText(std::size_t bytes) {
+  if (bytes % (std::size_t{1} << 30) == 0) return fmt::format("{} GiB", bytes >> 30);
+  if (bytes % (std::size_t{1} << 20) == 0) return fmt::format("{} MiB", bytes >> 20);
+  if (bytes % (std::size_t{1} << 10) == 0) return fmt::format("{} KiB", bytes >> 10);
+  return fmt::format("{} bytes", bytes);
 }
+
+// LmdbStatus for a write: a full map also names the file, its map size and, when the
+// environment's owner set one (mdb_env_set_userctx, a static string), what to do.
+Status WriteStatus(MDB_env* env, int rc, std::string_view what) {
+  if (rc != MDB_MAP_FULL || env == nullptr) return LmdbStatus(rc, what);
+  const char* path = nullptr;
+  MDB_envinfo info{};
+  mdb_env_get_path(env, &path);
+  mdb_env_info(env, &info);
+  const auto* hint = static_cast<const char*>(mdb_env_get_userctx(env));
+  return Status::Unavailable(fmt::format(
+      "{}: the store is full: {}/data.mdb reached its map size of {}; nothing was changed.{}{}",
+      what, path != nullptr ? path : "?", SizeText(info.me_mapsize), hint != nullptr ? " " : "",
+      hint != nullptr ? hint : ""));
+}
+
+}  // namespace
+
+LmdbEnv::~LmdbEnv() { envreg::Release(entry_); }
 
 LmdbEnv& LmdbEnv::operator=(LmdbEnv&& o) noexcept {
   if (this != &o) {
-    if (env_ != nullptr) mdb_env_close(env_);
-    env_ = o.env_;
-    o.env_ = nullptr;
+    envreg::Release(entry_);
+    entry_ = o.entry_;
+    o.entry_ = nullptr;
   }
   return *this;
 }
 
-Status LmdbEnv::Open(const std::string& dir, unsigned flags, std::size_t mapsize, LmdbEnv* out) {
+namespace {
+
+// DIR/lock.mdb while an environment on it is open in this process: the checks of files.h
+// on its lstat, since opening it (and closing that descriptor) would drop the
+// environment's locks. LMDB's own descriptor was checked when it was opened.
+Status CheckLockInUse(const std::string& path, const struct stat& st) {
+  if (S_ISLNK(st.st_mode))
+    return Status::Unavailable(fmt::format("{} is a symbolic link; refusing to use it", path));
+  if (!S_ISREG(st.st_mode)) return Status::Unavailable(fmt::format("{} is not a regular file", path));
+  if (st.st_uid != 0 && st.st_uid != ::geteuid())
+    return Status::Unavailable(fmt::format(
+        "{} is owned by uid {}; it must be owned by root (or by the user running this)", path,
+        st.st_uid));
+  if ((st.st_mode & S_IWOTH) != 0)
+    return Status::Unavailable(fmt::format("{} has unsafe permissions {:04o}; fix with: chmod o-rwx {}",
+                                           path, st.st_mode & 07777, path));
+  return Status::Ok();
+}
+
+// Opens a new environment (the registry found none on this store in this process).
+Status OpenNew(const std::string& dir, unsigned flags, std::size_t mapsize, MDB_env** out) {
   MDB_env* env = nullptr;
   int rc = mdb_env_create(&env);
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, "creating LMDB environment");
-  LmdbEnv holder;
-  holder.env_ = env;
+  std::unique_ptr<MDB_env, decltype(&mdb_env_close)> holder(env, &mdb_env_close);
   if ((rc = mdb_env_set_mapsize(env, mapsize)) != MDB_SUCCESS)
     return LmdbStatus(rc, "setting map size");
   if ((rc = mdb_env_set_maxdbs(env, 8)) != MDB_SUCCESS) return LmdbStatus(rc, "setting maxdbs");
+  // The checked directory, and the descriptors open before LMDB opens its files by path:
+  // afterwards, what LMDB opened must be the files in this directory (lmdb_files.h).
+  Fd dir_fd;
+  struct stat dir_st{};
+  Status s = OpenChecked(dir, FileRule{.directory = true}, &dir_fd, &dir_st);
+  if (s.IsNotFound()) return Status::Unavailable(s.message());
+  if (!s.ok()) return s;
+  bool known = false;
+  const std::vector<int> before = OpenDescriptors(&known);
   // MDB_NOTLS: read transactions are not tied to threads (host processes own threads).
   rc = mdb_env_open(env, dir.c_str(), flags | MDB_NOTLS, 0640);
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, fmt::format("opening store {}", dir));
+  s = CheckEnvFiles(env, dir, dir_fd.get(), before, known, (flags & MDB_RDONLY) == 0);
+  if (!s.ok()) return s;
   // LMDB's own descriptors must not leak into programs the host process execs.
   mdb_filehandle_t fd;
   if (mdb_env_get_fd(env, &fd) == MDB_SUCCESS && fd >= 0) {
     const int fdflags = fcntl(fd, F_GETFD);
     if (fdflags >= 0) fcntl(fd, F_SETFD, fdflags | FD_CLOEXEC);
   }
-  *out = std::move(holder);
+  *out = holder.release();
   return Status::Ok();
+}
+
+}  // namespace
+
+Status LmdbEnv::Open(const std::string& dir, unsigned flags, std::size_t mapsize, LmdbEnv* out,
+                     bool lock_must_exist) {
+  envreg::OpenSpec spec;
+  spec.dir = dir;
+  spec.read_only = (flags & MDB_RDONLY) != 0;
+  // A read-only LMDB would create a missing lock.mdb owned by whoever runs first.
+  spec.lock_may_be_missing = !spec.read_only && !lock_must_exist;
+  spec.check_lock = [](const std::string& path, const struct stat& st, bool may_open) {
+    if (!may_open) return CheckLockInUse(path, st);
+    // The reader table must be writable by the verifiers' group; only refuse others.
+    Fd fd;
+    struct stat opened{};
+    return OpenChecked(path, FileRule{.allow_group_write = true}, &fd, &opened);
+  };
+  spec.open = [&](MDB_env** env) { return OpenNew(dir, flags, mapsize, env); };
+  envreg::Entry* entry = nullptr;
+  Status s = envreg::Acquire(spec, &entry);
+  if (!s.ok()) return s;
+  LmdbEnv env;
+  env.entry_ = entry;
+  *out = std::move(env);
+  return Status::Ok();
+}
+
+Status LmdbEnv::SetMapSize(std::size_t size) const {
+  int rc = MDB_SUCCESS;
+  Status s = envreg::WithExclusive(
+      entry_, [size](MDB_env* env) { return mdb_env_set_mapsize(env, size); }, &rc);
+  if (!s.ok()) return s;
+  return LmdbStatus(rc, "setting the map size");
 }
 
 LmdbTxn& LmdbTxn::operator=(LmdbTxn&& o) noexcept {
   if (this != &o) {
     Abort();
     txn_ = o.txn_;
+    entry_ = o.entry_;
+    dbi_locked_ = o.dbi_locked_;
     o.txn_ = nullptr;
+    o.entry_ = nullptr;
+    o.dbi_locked_ = false;
   }
   return *this;
 }
 
+void LmdbTxn::End() {
+  if (dbi_locked_) envreg::UnlockDbiOpen(entry_);
+  dbi_locked_ = false;
+  if (entry_ != nullptr) envreg::DropShared(entry_);
+  entry_ = nullptr;
+}
+
 Status LmdbTxn::Begin(const LmdbEnv& env, bool write, LmdbTxn* out) {
+  out->Abort();
+  envreg::Entry* entry = env.entry();
+  // Refuses an environment inherited across fork (or none).
+  Status s = envreg::HoldShared(entry);
+  if (!s.ok()) return s;
   MDB_txn* txn = nullptr;
   int rc = mdb_txn_begin(env.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
-  if (rc == MDB_MAP_RESIZED) {
-    MDB_envinfo info{};
-    mdb_env_info(env.get(), &info);
-    // Keep this environment's size if it is larger, else map what is now in use.
-    rc = mdb_env_set_mapsize(env.get(), write ? info.me_mapsize : kMapInUse);
-    if (rc == MDB_SUCCESS) rc = mdb_txn_begin(env.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
+  // Another process grew the store beyond this environment's map. Remapping needs no
+  // transaction of this process active on the environment, whichever module or thread
+  // holds it, hence the exclusive hold; more growth meanwhile means another round.
+  for (int round = 0; rc == MDB_MAP_RESIZED && round < 3; ++round) {
+    envreg::DropShared(entry);
+    int map_rc = MDB_SUCCESS;
+    s = envreg::WithExclusive(
+        entry,
+        [write](MDB_env* e) {
+          MDB_envinfo info{};
+          mdb_env_info(e, &info);
+          // Keep this environment's size if it is larger, else map what is now in use.
+          return mdb_env_set_mapsize(e, write ? info.me_mapsize : kMapInUse);
+        },
+        &map_rc);
+    if (!s.ok()) return s;
+    if (map_rc != MDB_SUCCESS) return LmdbStatus(map_rc, "mapping the store's new size");
+    if (!(s = envreg::HoldShared(entry)).ok()) return s;
+    rc = mdb_txn_begin(env.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
   }
-  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "starting transaction");
-  out->Abort();
+  // A process killed inside a read transaction keeps its reader slot until someone calls
+  // mdb_reader_check (LMDB never does on its own): free the dead ones and retry once.
+  int dead_readers = 0;
+  if (rc == MDB_READERS_FULL && mdb_reader_check(env.get(), &dead_readers) == MDB_SUCCESS &&
+      dead_readers > 0)
+    rc = mdb_txn_begin(env.get(), nullptr, write ? 0 : MDB_RDONLY, &txn);
+  if (rc != MDB_SUCCESS) {
+    envreg::DropShared(entry);
+    return LmdbStatus(rc, "starting transaction");
+  }
   out->txn_ = txn;
+  out->entry_ = entry;
   return Status::Ok();
 }
 
@@ -89,15 +225,23 @@ Status LmdbTxn::Commit() {
   MDB_txn* txn = txn_;
   txn_ = nullptr;
   if (txn == nullptr) return Status::Internal("commit without transaction");
-  return LmdbStatus(mdb_txn_commit(txn), "committing");
+  MDB_env* env = mdb_txn_env(txn);
+  const int rc = mdb_txn_commit(txn);
+  End();
+  return WriteStatus(env, rc, "committing");
 }
 
 void LmdbTxn::Abort() {
   if (txn_ != nullptr) mdb_txn_abort(txn_);
   txn_ = nullptr;
+  End();
 }
 
 Status LmdbTxn::OpenDb(const char* name, bool create, MDB_dbi* dbi) const {
+  if (!dbi_locked_ && entry_ != nullptr) {
+    envreg::LockDbiOpen(entry_);
+    dbi_locked_ = true;
+  }
   const int rc = mdb_dbi_open(txn_, name, create ? MDB_CREATE : 0, dbi);
   if (rc == MDB_NOTFOUND)
     return Status::Unavailable(fmt::format("the store has no '{}' table; is it an apppass store "
@@ -115,14 +259,14 @@ Status LmdbTxn::Get(MDB_dbi dbi, std::string_view key, std::string_view* value) 
 
 Status LmdbTxn::Put(MDB_dbi dbi, std::string_view key, std::string_view value) const {
   MDB_val k = ToVal(key), v = ToVal(value);
-  return LmdbStatus(mdb_put(txn_, dbi, &k, &v, 0), "writing the store");
+  return WriteStatus(mdb_txn_env(txn_), mdb_put(txn_, dbi, &k, &v, 0), "writing the store");
 }
 
 Status LmdbTxn::Del(MDB_dbi dbi, std::string_view key) const {
   MDB_val k = ToVal(key);
   const int rc = mdb_del(txn_, dbi, &k, nullptr);
   if (rc == MDB_NOTFOUND) return Status::Ok();
-  return LmdbStatus(rc, "deleting from the store");
+  return WriteStatus(mdb_txn_env(txn_), rc, "deleting from the store");
 }
 
 LmdbPrefixCursor::LmdbPrefixCursor(const LmdbTxn& txn, MDB_dbi dbi, std::string prefix)

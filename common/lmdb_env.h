@@ -1,7 +1,9 @@
 // Small RAII layer over LMDB returning Status. Move-only handles; a transaction aborts
 // in its destructor unless committed; cursors close before their transaction ends.
-// An LmdbEnv may be shared by threads; a transaction belongs to one thread. Never use
-// an environment across fork(): open a new one in the child.
+// An LmdbEnv may be shared by threads; a transaction belongs to one thread. An LmdbEnv
+// is a reference to the process's one environment on that store (env_registry.h): two
+// LmdbEnv of the same store in a process, in any module, share it. After fork() an
+// inherited LmdbEnv refuses every transaction: open a new one in the child.
 #pragma once
 
 #include <lmdb.h>
@@ -9,6 +11,7 @@
 #include <string>
 #include <string_view>
 
+#include "env_registry.h"
 #include "status.h"
 
 namespace apppass {
@@ -30,7 +33,7 @@ class LmdbEnv {
  public:
   LmdbEnv() = default;
   ~LmdbEnv();
-  LmdbEnv(LmdbEnv&& o) noexcept : env_(o.env_) { o.env_ = nullptr; }
+  LmdbEnv(LmdbEnv&& o) noexcept : entry_(o.entry_) { o.entry_ = nullptr; }
   LmdbEnv& operator=(LmdbEnv&& o) noexcept;
   LmdbEnv(const LmdbEnv&) = delete;
   LmdbEnv& operator=(const LmdbEnv&) = delete;
@@ -39,32 +42,49 @@ class LmdbEnv {
   // `flags` are MDB_* env flags (MDB_RDONLY for verifiers). `mapsize` is the address
   // space to map: kMapInUse maps only the pages in use (readers), which matters in
   // hosts with an address-space limit (Dovecot's auth worker: 256 MiB by default).
-  // Sets FD_CLOEXEC on LMDB's descriptors.
-  static Status Open(const std::string& dir, unsigned flags, std::size_t mapsize, LmdbEnv* out);
-  MDB_env* get() const { return env_; }
+  // Sets FD_CLOEXEC on LMDB's descriptors. When this process has the store open already
+  // (same lock.mdb), shares that environment (a read-only request may share a writable
+  // one, not the reverse) and `mapsize` is not applied. DIR/lock.mdb is checked like the
+  // store's other files, and without opening it when it is in use here. NotFound when
+  // it is missing and `flags` has MDB_RDONLY or `lock_must_exist` is set (else LMDB
+  // creates it).
+  static Status Open(const std::string& dir, unsigned flags, std::size_t mapsize, LmdbEnv* out,
+                     bool lock_must_exist = false);
+  // The environment; nullptr when empty or opened before a fork by the parent.
+  MDB_env* get() const { return envreg::EnvOf(entry_); }
+  envreg::Entry* entry() const { return entry_; }
+  // Maps `size` bytes (mdb_env_set_mapsize) once no transaction of this process is active
+  // on the environment. Unavailable if this thread has one open.
+  Status SetMapSize(std::size_t size) const;
 
  private:
-  MDB_env* env_ = nullptr;
+  envreg::Entry* entry_ = nullptr;
 };
 
 class LmdbTxn {
  public:
   LmdbTxn() = default;
   ~LmdbTxn() { Abort(); }
-  LmdbTxn(LmdbTxn&& o) noexcept : txn_(o.txn_) { o.txn_ = nullptr; }
+  LmdbTxn(LmdbTxn&& o) noexcept : txn_(o.txn_), entry_(o.entry_), dbi_locked_(o.dbi_locked_) {
+    o.txn_ = nullptr;
+    o.entry_ = nullptr;
+    o.dbi_locked_ = false;
+  }
   LmdbTxn& operator=(LmdbTxn&& o) noexcept;
   LmdbTxn(const LmdbTxn&) = delete;
   LmdbTxn& operator=(const LmdbTxn&) = delete;
 
   // Begins a transaction. When another process grew the store beyond this
-  // environment's map (MDB_MAP_RESIZED), adopts the size in use and retries once.
+  // environment's map (MDB_MAP_RESIZED), adopts the size in use and retries. Until it
+  // ends the transaction holds the environment shared (env_registry.h).
   static Status Begin(const LmdbEnv& env, bool write, LmdbTxn* out);
   // Commits; the handle is empty afterwards whatever the result.
   Status Commit();
   void Abort();
   MDB_txn* get() const { return txn_; }
 
-  // Opens (or with `create`, creates) the named database.
+  // Opens (or with `create`, creates) the named database. Until this transaction ends no
+  // other transaction of the process may open one (LMDB's rule for mdb_dbi_open).
   Status OpenDb(const char* name, bool create, MDB_dbi* dbi) const;
   // Ok and `*value` set (valid until the transaction ends), NotFound, or an error.
   Status Get(MDB_dbi dbi, std::string_view key, std::string_view* value) const;
@@ -73,7 +93,10 @@ class LmdbTxn {
   Status Del(MDB_dbi dbi, std::string_view key) const;
 
  private:
+  void End();  // after commit or abort: gives back the environment
   MDB_txn* txn_ = nullptr;
+  envreg::Entry* entry_ = nullptr;
+  mutable bool dbi_locked_ = false;
 };
 
 // Iterates keys that start with `prefix` in key order.

@@ -41,6 +41,33 @@ bool GetOptInt(const json& j, const char* key, std::optional<std::int64_t>* out)
 
 json OptInt(const std::optional<std::int64_t>& v) { return v ? json(*v) : json(nullptr); }
 
+// nlohmann::json's destructor moves the children of a non-empty object or array into a
+// std::vector it allocates: out of memory, a destructor throws and std::terminate ends the
+// host process (Dovecot's auth worker, smtpd). Emptying the containers bottom-up first
+// leaves it nothing to allocate. Deeper nesting than records have is left as it is.
+void Dismantle(json& v, int depth = 0) noexcept {
+  if (depth > 16) return;
+  if (v.is_array()) {
+    for (json& e : v.get_ref<json::array_t&>()) Dismantle(e, depth + 1);
+    v.get_ref<json::array_t&>().clear();
+  } else if (v.is_object()) {
+    for (auto& kv : v.get_ref<json::object_t&>()) Dismantle(kv.second, depth + 1);
+    v.get_ref<json::object_t&>().clear();
+  }
+}
+
+// Dismantles a json when it goes out of scope, on every path (declare it after the json).
+class DismantleOnExit {
+ public:
+  explicit DismantleOnExit(json& j) : j_(j) {}
+  ~DismantleOnExit() { Dismantle(j_); }
+  DismantleOnExit(const DismantleOnExit&) = delete;
+  DismantleOnExit& operator=(const DismantleOnExit&) = delete;
+
+ private:
+  json& j_;
+};
+
 // An enrollment's source: 1..32 of [a-z0-9-].
 bool IsSourceName(std::string_view s) {
   if (s.empty() || s.size() > 32) return false;
@@ -87,11 +114,13 @@ std::string EncodeCredential(const Credential& c) {
   json j = {{"v", kCredentialVersion}, {"id", c.id},       {"user", c.user},
             {"name", c.name},          {"scopes", c.scopes}, {"created", c.created},
             {"expires", OptInt(c.expires)}, {"revoked", OptInt(c.revoked)}};
+  DismantleOnExit dismantle(j);
   return j.dump();
 }
 
 Status DecodeCredential(std::string_view data, Credential* out) try {
   json j;
+  DismantleOnExit dismantle(j);
   Status s = ParseVersioned(data, kCredentialVersion, "credential", &j, &out->version);
   if (!s.ok()) return s;
   if (!GetString(j, "id", &out->id) || out->id.empty()) return Corrupt("credential", "id");
@@ -123,11 +152,13 @@ std::string EncodeUser(const UserRecord& u) {
             {"confirmed", OptInt(u.confirmed)},
             {"last_step", u.last_step},
             {"source", u.source}};
+  DismantleOnExit dismantle(j);
   return j.dump();
 }
 
 Status DecodeUser(std::string_view data, UserRecord* out) try {
   json j;
+  DismantleOnExit dismantle(j);
   Status s = ParseVersioned(data, kUserVersion, "user", &j, &out->version);
   if (!s.ok()) return s;
   std::string state;
@@ -159,11 +190,13 @@ Status DecodeUser(std::string_view data, UserRecord* out) try {
 
 std::string EncodeUsage(const Usage& u) {
   json j = {{"v", kUsageVersion}, {"time", u.time}, {"service", u.service}, {"rhost", u.rhost}};
+  DismantleOnExit dismantle(j);
   return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 Status DecodeUsage(std::string_view data, Usage* out) try {
   json j;
+  DismantleOnExit dismantle(j);
   Status s = ParseVersioned(data, kUsageVersion, "usage", &j, &out->version);
   if (!s.ok()) return s;
   if (!GetInt(j, "time", &out->time)) return Corrupt("usage", "time");

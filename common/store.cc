@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include <fmt/format.h>
 
@@ -20,6 +21,28 @@ namespace apppass {
 namespace {
 
 std::string Join(const std::string& dir, const char* name) { return dir + "/" + name; }
+
+// What a write that finds the store full tells the admin (lmdb_env.cc appends it).
+constexpr const char* kFullHint =
+    "Raise the store's map size with 'apppass init --map-size SIZE' (see apppass(8)).";
+
+std::optional<std::size_t> ParseMapSize(std::string_view v) {
+  if (v.empty() || v.size() > 20) return std::nullopt;
+  std::size_t n = 0;
+  for (char ch : v) {
+    if (ch < '0' || ch > '9' || n > kMaxMapSize) return std::nullopt;
+    n = n * 10 + static_cast<std::size_t>(ch - '0');
+  }
+  if (n < kMinMapSize || n > kMaxMapSize) return std::nullopt;
+  return n;
+}
+
+Status CheckMapSize(std::size_t size) {
+  if (size < kMinMapSize || size > kMaxMapSize)
+    return Status::InvalidArgument(fmt::format("the map size must be from {} KiB to {} GiB",
+                                               kMinMapSize >> 10, kMaxMapSize >> 30));
+  return Status::Ok();
+}
 
 // Writes a fresh random key to `path`, which must not exist.
 Status CreateKey(const std::string& path, mode_t mode, gid_t gid) {
@@ -34,6 +57,26 @@ Status CreateKey(const std::string& path, mode_t mode, gid_t gid) {
     return Status::Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
   if (gid != static_cast<gid_t>(-1) && ::fchown(fd.get(), 0, gid) != 0)
     return Status::Unavailable(fmt::format("cannot chown {}: {}", path, std::strerror(errno)));
+  return Status::Ok();
+}
+
+// LMDB makes lock.mdb with ftruncate, so on most filesystems its reader slots past the
+// first page have no disk blocks until a reader first writes one, through LMDB's shared
+// mapping. On a full filesystem that write kills the reader (a Dovecot auth worker,
+// Postfix's smtpd) with SIGBUS: it happened here with 100 read transactions on a full
+// tmpfs. So init gives the reader tables all their blocks up front (LMDB never shrinks
+// the file). REQUIRES: no environment on it open in this process, since closing a
+// descriptor of lock.mdb would drop LMDB's locks.
+Status AllocateReaderTable(const std::string& path) {
+  Fd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
+  struct stat st{};
+  if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
+    return Status::Unavailable(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
+  const int rc = ::posix_fallocate(fd.get(), 0, st.st_size);
+  // Without fallocate support (EOPNOTSUPP: glibc then writes zeros, harmless here, or
+  // EINVAL) the file stays as LMDB made it.
+  if (rc != 0 && rc != EOPNOTSUPP && rc != EINVAL)
+    return Status::Unavailable(fmt::format("cannot allocate {}: {}", path, std::strerror(rc)));
   return Status::Ok();
 }
 
@@ -55,13 +98,14 @@ Status CheckStoreFiles(const std::string& dir, bool admin) {
   if (s.IsNotFound())
     return Status::Unavailable(fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", dir));
   if (!s.ok()) return s;
-  // The reader table must be writable by the verifiers' group; only refuse others.
-  s = OpenChecked(Join(dir, "lock.mdb"), FileRule{.allow_group_write = true}, &fd, &st);
-  if (s.IsNotFound() && !admin)
+  if (st.st_size == 0)
+    return Status::Unavailable(fmt::format("{}/data.mdb is empty: the store is corrupt", dir));
+  // LmdbEnv::Open checks lock.mdb, without opening it when this process has the store
+  // open already: closing a descriptor of it would drop the process's LMDB locks.
+  if (!admin && ::lstat(Join(dir, "lock.mdb").c_str(), &st) != 0 && errno == ENOENT)
     return Status::Unavailable(fmt::format(
         "{}/lock.mdb does not exist; verifiers need it (mode 0660, group of the mail "
         "services)", dir));
-  if (!s.ok() && !(admin && s.IsNotFound())) return s;
   return Status::Ok();
 }
 
@@ -107,10 +151,27 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
       ::lstat(Join(dir, "data.mdb").c_str(), &checked) != 0 || opened.st_ino != checked.st_ino ||
       opened.st_dev != checked.st_dev || !S_ISREG(checked.st_mode))
     return Status::Unavailable(fmt::format("{}/data.mdb changed while it was being opened", dir));
+  // Checked on LMDB's own descriptor too: no writer but the owner (files.h).
+  if ((opened.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+    return Status::Unavailable(
+        fmt::format("{}/data.mdb has unsafe permissions {:04o}; fix with: chmod go-w {}/data.mdb",
+                    dir, opened.st_mode & 07777, dir));
   // LMDB just recreated the reader table (admin only): give it back to the verifiers.
   if (admin && lock_missing && !(s = SetMode(Join(dir, "lock.mdb"), 0660,
                                                   ::geteuid() == 0 ? checked.st_gid : static_cast<gid_t>(-1))).ok())
     return s;
+  if (admin) {
+    // A writer killed between writing its commit and publishing it leaves that commit
+    // invisible to readers until the next writer takes the lock (LMDB recovers it then):
+    // take it now, so every admin command reads what is on disk. Also free the reader
+    // slots of processes killed in a read transaction: they block new readers once the
+    // table is full and keep old pages from being reused, so data.mdb keeps growing.
+    LmdbTxn recover;
+    if (!(s = LmdbTxn::Begin(store.env_, true, &recover)).ok()) return s;
+    recover.Abort();
+    int dead_readers = 0;
+    mdb_reader_check(store.env_.get(), &dead_readers);
+  }
 
   LmdbTxn txn;
   if (!(s = LmdbTxn::Begin(store.env_, false, &txn)).ok()) return s;
@@ -128,8 +189,18 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   if (!(s = txn.OpenDb("ids", false, &d.ids)).ok()) return s;
   if (!(s = txn.OpenDb("user_ids", false, &d.user_ids)).ok()) return s;
   if (!(s = txn.OpenDb("users", false, &d.users)).ok()) return s;
+  std::string_view recorded;
+  if (admin && txn.Get(d.meta, "map_size", &recorded).ok()) {
+    // An unreadable value leaves the default ('apppass check' reports it).
+    if (const auto size = ParseMapSize(recorded)) store.map_size_ = *size;
+  }
   // Committing a read transaction keeps the table handles for the environment's life.
   if (!(s = txn.Commit()).ok()) return s;
+  if (admin) {
+    mdb_env_set_userctx(store.env_.get(), const_cast<char*>(kFullHint));
+    if (store.map_size_ != kDefaultMapSize && !(s = store.env_.SetMapSize(store.map_size_)).ok())
+      return s;
+  }
   *out = std::move(store);
   return Status::Ok();
 }
@@ -137,13 +208,13 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
 namespace {
 
 // Creates a complete store (keys, both LMDB environments) in the empty directory `dir`.
-Status BuildStore(const std::string& dir, gid_t gid) {
+Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
   Status s;
   if (!(s = CreateKey(Join(dir, "key"), 0640, gid)).ok()) return s;
   if (!(s = CreateKey(Join(dir, "mfa.key"), 0600, static_cast<gid_t>(-1))).ok()) return s;
   {
     LmdbEnv env;
-    if (!(s = LmdbEnv::Open(dir, 0, kDefaultMapSize, &env)).ok()) return s;
+    if (!(s = LmdbEnv::Open(dir, 0, map_size != 0 ? map_size : kDefaultMapSize, &env)).ok()) return s;
     LmdbTxn txn;
     if (!(s = LmdbTxn::Begin(env, true, &txn)).ok()) return s;
     StoreDbs d;
@@ -152,10 +223,12 @@ Status BuildStore(const std::string& dir, gid_t gid) {
       if (!(s = txn.OpenDb(name, true, dbi)).ok()) return s;
     }
     if (!(s = txn.Put(d.meta, "schema", std::to_string(kSchemaVersion))).ok()) return s;
+    if (map_size != 0 && !(s = txn.Put(d.meta, "map_size", std::to_string(map_size))).ok()) return s;
     if (!(s = txn.Commit()).ok()) return s;
   }
   if (!(s = SetMode(Join(dir, "data.mdb"), 0640, gid)).ok()) return s;
   if (!(s = SetMode(Join(dir, "lock.mdb"), 0660, gid)).ok()) return s;
+  if (!(s = AllocateReaderTable(Join(dir, "lock.mdb"))).ok()) return s;
 
   const std::string usage = Join(dir, "usage");
   if (::mkdir(usage.c_str(), 0750) != 0)
@@ -171,13 +244,18 @@ Status BuildStore(const std::string& dir, gid_t gid) {
     if (!(s = txn.Commit()).ok()) return s;
   }
   if (!(s = SetMode(Join(usage, "data.mdb"), 0660, gid)).ok()) return s;
-  return SetMode(Join(usage, "lock.mdb"), 0660, gid);
+  if (!(s = SetMode(Join(usage, "lock.mdb"), 0660, gid)).ok()) return s;
+  return AllocateReaderTable(Join(usage, "lock.mdb"));
 }
 
 }  // namespace
 
-Status Store::Init(const std::string& dir, const std::string& group) {
+Status Store::Init(const std::string& dir, const std::string& group, std::size_t map_size) {
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
+  if (map_size != 0) {
+    Status ms = CheckMapSize(map_size);
+    if (!ms.ok()) return ms;
+  }
   gid_t gid = static_cast<gid_t>(-1);
   if (::geteuid() == 0 && !group.empty()) {
     if (const struct group* g = ::getgrnam(group.c_str())) gid = g->gr_gid;
@@ -201,7 +279,7 @@ Status Store::Init(const std::string& dir, const std::string& group) {
   std::string staging = Join(dir, ".init-XXXXXX");
   if (::mkdtemp(staging.data()) == nullptr)
     return Status::Unavailable(fmt::format("cannot create a directory in {}: {}", dir, std::strerror(errno)));
-  s = BuildStore(staging, gid);
+  s = BuildStore(staging, gid, map_size);
   // data.mdb and key go last: a store "exists" once they do.
   for (const char* name : {"mfa.key", "usage", "lock.mdb", "data.mdb", "key"}) {
     if (!s.ok()) break;
@@ -211,6 +289,32 @@ Status Store::Init(const std::string& dir, const std::string& group) {
   std::error_code ec;
   std::filesystem::remove_all(staging, ec);
   return s;
+}
+
+Status Store::SetMapSize(std::size_t size) {
+  Status s = CheckMapSize(size);
+  if (!s.ok()) return s;
+  MDB_envinfo info{};
+  MDB_stat st{};
+  if (mdb_env_info(env_.get(), &info) != MDB_SUCCESS || mdb_env_stat(env_.get(), &st) != MDB_SUCCESS)
+    return Status::Unavailable("cannot read the store's size");
+  const std::size_t used = (info.me_last_pgno + 1) * std::size_t{st.ms_psize};
+  if (size < used)
+    return Status::InvalidArgument(fmt::format(
+        "{}/data.mdb already uses {} bytes: the map size cannot be smaller", dir_, used));
+  // Map the new size first, so that even a full store has room to record it.
+  if (!(s = env_.SetMapSize(size)).ok()) return s;
+  LmdbTxn txn;
+  if ((s = LmdbTxn::Begin(env_, true, &txn)).ok() &&
+      (s = txn.Put(dbs_.meta, "map_size", std::to_string(size))).ok())
+    s = txn.Commit();
+  if (!s.ok()) {
+    txn.Abort();
+    (void)env_.SetMapSize(map_size_);
+    return s;
+  }
+  map_size_ = size;
+  return Status::Ok();
 }
 
 void Store::HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const {

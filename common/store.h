@@ -7,7 +7,7 @@
 //   DIR/usage/     LMDB last-use records (see usage.h)        verifiers may write
 //
 // Tables in data.mdb:
-//   meta      "schema" -> decimal store schema version
+//   meta      "schema" -> decimal store schema version; "map_size" -> decimal bytes (optional)
 //   creds     keyed hash of the password (32 bytes) -> Credential (records.h)
 //   ids       credential id -> keyed hash
 //   user_ids  user NUL id -> "" (a user's credentials, in id order)
@@ -34,9 +34,13 @@ inline constexpr int kSchemaVersion = 1;
 inline constexpr const char* kDefaultStoreDir = "/var/lib/apppass";
 inline constexpr std::size_t kHashBytes = 32;
 inline constexpr std::size_t kKeyBytes = 32;
-// Address space reserved for data.mdb. The file is sparse and grows only as records are
-// written; a store of 1 GiB holds millions of app passwords.
+// Address space reserved for data.mdb: the most it may grow to. The file is sparse and
+// grows only as records are written; a store of 1 GiB holds over a million app passwords.
+// A store may set its own in meta "map_size" (apppass init --map-size), from kMinMapSize
+// to kMaxMapSize bytes; see docs/design.md, "How the map grows".
 inline constexpr std::size_t kDefaultMapSize = std::size_t{1} << 30;
+inline constexpr std::size_t kMinMapSize = std::size_t{128} << 10;
+inline constexpr std::size_t kMaxMapSize = std::size_t{1} << 40;
 
 struct StoreDbs {
   MDB_dbi meta = 0, creds = 0, ids = 0, user_ids = 0, users = 0;
@@ -60,7 +64,15 @@ class Store {
   // Creates a new store in `dir` (the directory may exist and be empty). Files get the
   // modes above; when running as root and `group` exists they are chowned root:group.
   // AlreadyExists when DIR/key or data.mdb already exist: init never replaces a key.
-  static Status Init(const std::string& dir, const std::string& group);
+  // `map_size` (0: the default, not recorded) is recorded in meta "map_size".
+  static Status Init(const std::string& dir, const std::string& group, std::size_t map_size = 0);
+
+  // REQUIRES: opened in kAdmin mode. Records `size` as the store's map size (meta
+  // "map_size") and maps that much. InvalidArgument when out of range or smaller than
+  // data.mdb already is. Works on a full store: the map grows before the write.
+  Status SetMapSize(std::size_t size);
+  // The map size in effect (kAdmin: the recorded one, else kDefaultMapSize).
+  std::size_t map_size() const { return map_size_; }
 
   // Keyed BLAKE2b-256 of a normalized password (password.h) into `out`.
   void HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const;
@@ -77,6 +89,7 @@ class Store {
   StoreDbs dbs_;
   SecretBuffer hash_key_;
   SecretBuffer mfa_key_;
+  std::size_t map_size_ = kDefaultMapSize;
 };
 
 // Reads a key file of exactly kKeyBytes, checking it is safe (files.h, never readable by

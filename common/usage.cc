@@ -15,16 +15,17 @@ Status UsageDb::Open(const std::string& store_dir, bool write, UsageDb* out) {
   Status s = OpenChecked(dir, FileRule{.directory = true}, &fd, &st);
   if (s.ok()) s = OpenChecked(dir + "/data.mdb", FileRule{.allow_group_write = true}, &fd, &st);
   const auto data_size = static_cast<std::size_t>(st.st_size);
-  if (s.ok()) s = OpenChecked(dir + "/lock.mdb", FileRule{.allow_group_write = true}, &fd, &st);
-  if (s.IsNotFound())
-    return Status::Unavailable(fmt::format("usage database {} is missing: {}", dir, s.message()));
-  if (!s.ok()) return s;
   UsageDb db;
   // Readers map what is in use; writers that plus some room to grow.
   const std::size_t mapsize =
       write ? std::max<std::size_t>(kUsageMapSize, data_size + kUsageMapSlack)
             : kMapInUse;
-  s = LmdbEnv::Open(dir, write ? MDB_NOMETASYNC : MDB_RDONLY, mapsize, &db.env_);
+  // LmdbEnv::Open checks lock.mdb (never by opening it while this process has it open).
+  if (s.ok())
+    s = LmdbEnv::Open(dir, write ? MDB_NOMETASYNC : MDB_RDONLY, mapsize, &db.env_,
+                      /*lock_must_exist=*/true);
+  if (s.IsNotFound())
+    return Status::Unavailable(fmt::format("usage database {} is missing: {}", dir, s.message()));
   if (!s.ok()) return s;
   LmdbTxn txn;
   if (!(s = LmdbTxn::Begin(db.env_, false, &txn)).ok()) return s;

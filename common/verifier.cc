@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "password.h"
 #include "records.h"
@@ -24,6 +25,86 @@ std::string_view OutcomeName(Outcome o) {
   return "unavailable";
 }
 
+namespace {
+
+// What a verification decodes when the creds table is empty.
+constexpr std::string_view kDecoyRecord =
+    R"({"created":1800000000,"expires":null,"id":"00000000","name":"decoy","revoked":null,)"
+    R"("scopes":["imap"],"user":"decoy","v":1})";
+// The record with the null or integer in "expires" and "revoked" swapped (an integer of
+// ten digits where it has null, null where it has an integer); a record of another
+// layout comes back as it is. Decoding a record and its flipped copy decodes one
+// integer and one null per field whatever the credential's state, in the same
+// surroundings: a fixed complement decodes measurably faster than a stored record.
+std::string Flipped(std::string_view rec) {
+  std::string out;
+  out.reserve(rec.size() + 16);
+  std::size_t pos = 0;
+  static constexpr std::string_view kFields[] = {R"("expires":)", R"("revoked":)"};
+  for (const std::string_view field : kFields) {
+    std::size_t at = rec.find(field, pos);
+    if (at == std::string_view::npos) break;
+    at += field.size();
+    out.append(rec.substr(pos, at - pos));
+    std::size_t end = at;
+    while (end < rec.size() && rec[end] != ',' && rec[end] != '}') ++end;
+    out.append(rec.substr(at, end - at) == "null" ? "1800000000" : "null");
+    pos = end;
+  }
+  out.append(rec.substr(pos));
+  return out;
+}
+
+// A read cursor on one table, closed when it goes out of scope.
+class Cursor {
+ public:
+  Cursor(const LmdbTxn& txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn.get(), dbi, &c_); }
+  ~Cursor() {
+    if (rc_ == MDB_SUCCESS) mdb_cursor_close(c_);
+  }
+  Cursor(const Cursor&) = delete;
+  Cursor& operator=(const Cursor&) = delete;
+  // The first record whose key is >= `key` (past the last key, the first record): the
+  // record itself when it exists, else its neighbour. MDB_NOTFOUND for an empty table.
+  int Seek(MDB_val* key, MDB_val* val) {
+    if (rc_ != MDB_SUCCESS) return rc_;
+    int rc = mdb_cursor_get(c_, key, val, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(c_, key, val, MDB_FIRST);
+    return rc;
+  }
+
+ private:
+  MDB_cursor* c_ = nullptr;
+  int rc_ = MDB_SUCCESS;
+};
+
+// Whether two byte strings are equal, comparing a.size() bytes whatever b holds.
+bool SameBytes(std::string_view a, std::string_view b) {
+  const bool same_size = a.size() == b.size();
+  const std::string_view other = same_size ? b : a;  // a against itself: no match
+  const bool same_bytes = sodium_memcmp(a.data(), other.data(), a.size()) == 0;
+  return same_bytes && same_size;
+}
+
+}  // namespace
+
+// Every refusal does the same work, so the time a verification takes cannot tell an
+// unknown user from a wrong password, nor a wrong password from one that is revoked,
+// expired or out of scope (OpenSSH CVE-2016-6210 is what happens otherwise):
+//   - each table is searched twice, so that every verification makes one search that
+//     finds its key and one that does not (LMDB ends a search early on an exact match):
+//     first the asked key, then on a hit a key just after it that is never there, on a
+//     miss the neighbour the first search landed on (both on the path the first search
+//     warmed; a search elsewhere would miss the CPU caches and cost far more);
+//   - the creds search always lands on a record (this password's, or its neighbour),
+//     which is decoded, and so is a copy of it with the null or integer in "revoked"
+//     and "expires" swapped (they decode at different speeds), so every state costs the
+//     same;
+//   - keys and the user are compared in constant time, every state flag and scope is
+//     computed, id and name are always copied, and the outcome is picked from a table.
+// What remains is the decoding's dependence on the record's length (~7 ns a byte): a
+// credential with an unusually long label is slower to refuse than a miss that lands on
+// a neighbour of average length. tests/timing measures all of this.
 Decision Verify(const Store& store, std::string_view user, std::string_view password,
                 std::string_view service, std::int64_t now) {
   Decision d;
@@ -65,38 +146,86 @@ Decision Verify(const Store& store, std::string_view user, std::string_view pass
     d.detail = s.message();
     return d;
   }
-  std::string_view rec, user_rec;
-  const Status found = txn.Get(store.dbs().creds, {reinterpret_cast<char*>(hash), kHashBytes}, &rec);
+  auto fail = [&d](int rc) {
+    d.detail = LmdbStatus(rc, "reading the store").message();
+    return d;  // kUnavailable
+  };
+
+  // creds: this password's record, or its neighbour.
+  Cursor creds(txn, store.dbs().creds), creds2(txn, store.dbs().creds);
+  MDB_val key{kHashBytes, hash}, val{};
+  int rc = creds.Seek(&key, &val);
+  const bool empty = rc == MDB_NOTFOUND;  // no credential at all
+  if (rc != MDB_SUCCESS && !empty) {
+    sodium_memzero(hash, sizeof hash);
+    return fail(rc);
+  }
+  const bool key_match = !empty && SameBytes({reinterpret_cast<const char*>(hash), kHashBytes},
+                                             FromVal(key));
   sodium_memzero(hash, sizeof hash);
-  const Status user_found = txn.Get(store.dbs().users, user, &user_rec);
-  if ((!found.ok() && !found.IsNotFound()) || (!user_found.ok() && !user_found.IsNotFound())) {
-    d.detail = !found.ok() && !found.IsNotFound() ? found.message() : user_found.message();
-    return d;
-  }
+  // The balancing search: on a miss the neighbour the first one landed on, on a hit the
+  // key followed by a zero byte (sorts right after it, never there).
+  unsigned char other[kHashBytes + 1] = {};
+  if (!empty && key.mv_size == kHashBytes) std::memcpy(other, key.mv_data, kHashBytes);
+  MDB_val key2{kHashBytes + static_cast<std::size_t>(key_match), other}, val2{};
+  rc = creds2.Seek(&key2, &val2);
+  sodium_memzero(other, sizeof other);
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return fail(rc);
+
+  // users: the same two searches.
+  Cursor users(txn, store.dbs().users), users2(txn, store.dbs().users);
+  MDB_val ukey = ToVal(user), uval{};
+  rc = users.Seek(&ukey, &uval);
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return fail(rc);
+  const bool user_found = rc == MDB_SUCCESS && SameBytes(user, FromVal(ukey));
+  // On a hit (or an empty table) the user followed by a byte no user name contains,
+  // else the neighbour the first search landed on.
+  const bool probe_absent = user_found || rc != MDB_SUCCESS;
+  char ubuf[kMaxUserLength + 1];
+  const std::string_view from = probe_absent ? user : FromVal(ukey);
+  const std::size_t ulen = std::min(from.size(), kMaxUserLength);
+  std::memcpy(ubuf, from.data(), ulen);
+  ubuf[ulen] = '\x01';
+  MDB_val ukey2{ulen + static_cast<std::size_t>(probe_absent), ubuf}, uval2{};
+  rc = users2.Seek(&ukey2, &uval2);
+  if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return fail(rc);
+
+  // Decode the record under the cursor whether or not it is ours, and its flipped copy.
+  // A neighbour that does not decode only matters if it was ours: then the store is
+  // corrupt (unavailable).
+  const std::string_view rec = empty ? kDecoyRecord : FromVal(val);
   Credential c;
-  if (found.ok()) {
-    s = DecodeCredential(rec, &c);
-    if (!s.ok()) {
-      d.detail = s.message();
-      return d;
-    }
-  }
-  if (!well_formed || !found.ok() || c.user != user) {
-    d.outcome = user_found.ok() ? Outcome::kWrongPassword : Outcome::kUnknownUser;
+  const Status decoded = DecodeCredential(rec, &c);
+  if (key_match && !decoded.ok()) {
+    d.detail = decoded.message();
     return d;
   }
+  {
+    Credential scratch;
+    (void)DecodeCredential(Flipped(rec), &scratch);
+  }
+  const bool decoded_ok = decoded.ok();
+  const bool user_match = SameBytes(user, c.user);
+  const bool match = key_match && decoded_ok && well_formed && user_match;
+
+  const bool revoked = c.revoked.has_value();
+  const bool expired = c.expires.has_value() && c.expires.value_or(0) <= now;
+  bool in_scope = c.scopes.empty();
+  for (const auto& sc : c.scopes) in_scope |= sc == service;  // no early exit
+  // [revoked][expired][in scope]; a miss is [user enrolled].
+  static constexpr Outcome kHit[2][2][2] = {
+      {{Outcome::kOutOfScope, Outcome::kAccepted}, {Outcome::kExpired, Outcome::kExpired}},
+      {{Outcome::kRevoked, Outcome::kRevoked}, {Outcome::kRevoked, Outcome::kRevoked}}};
+  static constexpr Outcome kMiss[2] = {Outcome::kUnknownUser, Outcome::kWrongPassword};
+  const Outcome hit = kHit[revoked][expired][in_scope];
+  const Outcome miss = kMiss[user_found];
   d.id = c.id;
   d.name = c.name;
-  if (c.revoked) {
-    d.outcome = Outcome::kRevoked;
-  } else if (c.expires && *c.expires <= now) {
-    d.outcome = Outcome::kExpired;
-  } else if (!c.scopes.empty() &&
-             std::find(c.scopes.begin(), c.scopes.end(), service) == c.scopes.end()) {
-    d.outcome = Outcome::kOutOfScope;
-  } else {
-    d.outcome = Outcome::kAccepted;
+  if (!match) {
+    d.id.clear();
+    d.name.clear();
   }
+  d.outcome = match ? hit : miss;
   return d;
 }
 

@@ -1,9 +1,10 @@
 // Verify: the one decision apppass makes in the auth path.
 //
 // Given a user, what they typed and the service, answers whether it is an active app
-// password of that user valid for that service. Cost: one keyed hash and a fixed number
-// of B-tree lookups, the same for every outcome and independent of how many users or
-// passwords exist. Never records anything; see usage.h for last use.
+// password of that user valid for that service. Cost: one keyed hash, four B-tree
+// searches and two record decodings, the same work for every outcome (so its time does
+// not tell them apart; see verifier.cc) and independent of how many users or passwords
+// exist. Never records anything; see usage.h for last use.
 // Thread-safe given a Store (read transactions only).
 #pragma once
 

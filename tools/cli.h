@@ -24,7 +24,7 @@ enum Exit : int {
   kExitUnavailable = 5,  // the store cannot be used
   kExitExists = 6,       // already exists
   kExitHookFailed = 7,   // done (the change was committed), but a hook failed (hooks.h)
-  kExitProblems = 8,     // doctor: at least one problem found (warnings alone exit 0)
+  kExitProblems = 8,     // doctor, check: at least one problem found (warnings alone exit 0)
 };
 
 struct Context {
@@ -48,5 +48,6 @@ void AddCreateCommand(CLI::App& app, Context& ctx);
 void AddListCommand(CLI::App& app, Context& ctx);
 void AddRevokeCommand(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
+void AddCheckCommand(CLI::App& app, Context& ctx);
 
 }  // namespace apppass::cli

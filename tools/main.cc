@@ -1,6 +1,7 @@
 // apppass: the admin tool. Wires the subcommands together; each is in cmd_*.cc.
 #include <sodium.h>
 
+#include <csignal>
 #include <cstdio>
 #include <ctime>
 #include <iostream>
@@ -42,6 +43,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "apppass: libsodium failed to initialize\n");
     return kExitError;
   }
+  // Under a file size limit (ulimit -f) a write that would grow data.mdb must fail with
+  // EFBIG and a clear message, not kill the tool with SIGXFSZ.
+  std::signal(SIGXFSZ, SIG_IGN);
   Context ctx;
   CLI::App app{
       "apppass: app passwords for mail clients that cannot do MFA.\n"
@@ -50,7 +54,7 @@ int main(int argc, char** argv) {
       "Exit status: 0 ok, 1 internal error, 2 bad arguments or input, 3 not found,\n"
       "4 refused (MFA not confirmed, wrong code, limit), 5 store unavailable, 6 already exists,\n"
       "7 done, but a hook failed (revoke and mfa reset run the hooks in --hooks-dir),\n"
-      "8 doctor found a problem.",
+      "8 doctor or check found a problem.",
       "apppass"};
   app.option_defaults()->always_capture_default();
   app.add_option("--db", ctx.db, "Store directory")->capture_default_str();
@@ -67,6 +71,7 @@ int main(int argc, char** argv) {
   AddListCommand(app, ctx);
   AddRevokeCommand(app, ctx);
   AddDoctorCommand(app, ctx);
+  AddCheckCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {

@@ -13,7 +13,7 @@
 #      warning it reports is explained in packaging/README.md.
 #   2. Snapshot: /etc/pam.d, /usr/share/pam-configs, /var/lib/pam, /etc/group,
 #      /etc/gshadow, /etc/passwd (bytes) and dpkg's package states.
-#   3. apt-get install of the three packages (not the -dbgsym ones).
+#   3. apt-get install of the four packages (not the -dbgsym ones).
 #   4. The files at their real paths, with owners and modes: the module in the multiarch
 #      PAM directory, the plugin in libsasl2's, the tool in /usr/sbin, man pages (man -w
 #      finds them), examples, bash completion, the pam-auth-update profile, the hooks
@@ -45,7 +45,7 @@ SRC=$(realpath -e "$1")
 WRAPPER=$(realpath -e "$2")
 PAMTESTER=$(realpath -e "$3")
 
-PACKAGES=(apppass libpam-apppass libsasl2-modules-apppass)
+PACKAGES=(apppass libpam-apppass libsasl2-modules-apppass libapppass-shared)
 MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 PAM_DIR=/usr/lib/$MULTIARCH/security
 SASL_DIR=/usr/lib/$MULTIARCH/sasl2
@@ -203,6 +203,12 @@ has_dir() {
 has_file "$PAM_DIR/pam_apppass.so" 644 root:root
 has_file "$SASL_DIR/libapppass.so" 644 root:root
 has_file "$APP" 755 root:root
+# The private library the three share (one LMDB environment per store per process).
+has_file "/usr/lib/$MULTIARCH/apppass/libapppass-shared.so" 644 root:root
+for bin in "$PAM_DIR/pam_apppass.so" "$SASL_DIR/libapppass.so" "$APP"; do
+    check "$bin finds libapppass-shared.so in /usr/lib/$MULTIARCH/apppass (RUNPATH)" \
+        bash -c "ldd $bin | grep -q '=> /usr/lib/$MULTIARCH/apppass/libapppass-shared.so '"
+done
 for page in apppass pam_apppass sasl_apppass; do
     has_file "/usr/share/man/man8/$page.8.gz" 644 root:root
     check "man -w $page finds the installed page" \

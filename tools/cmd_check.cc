@@ -1,0 +1,42 @@
+// apppass check: verify every invariant of the store (common/store_check.h) and report
+// each problem with what to do. Only reads; safe while the services and the tool run.
+#include <cstdio>
+
+#include "cli.h"
+#include "store_check.h"
+
+namespace apppass::cli {
+
+namespace {
+
+int Check(const Context& ctx, bool json) {
+  std::string dir = ctx.db;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  CheckReport report;
+  const Status s = CheckStore(dir, CheckOptions{.now = Now()}, &report);
+  if (!s.ok()) return Fail(s);
+  const std::string text = json ? FormatCheckJson(dir, report) : FormatCheckText(dir, report);
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  return report.clean() ? kExitOk : kExitProblems;
+}
+
+}  // namespace
+
+void AddCheckCommand(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "check",
+      "Verify every invariant of the store: tables readable, index and records agree, each\n"
+      "user's list matches, record versions known, enrollments decode, keys present.\n"
+      "Only reads (safe while services verify). Prints one line per problem or warning\n"
+      "with what to do, then a summary. Exit status 0 when there is no problem (warnings\n"
+      "allowed), 8 when there is at least one, 5 when the store cannot be opened.");
+  auto json = std::make_shared<bool>(false);
+  cmd->add_flag("--json", *json,
+                "Print {\"store\",\"users\",\"credentials\":{\"total\",\"active\",\"revoked\",\"expired\"},"
+                "\"usage_records\",\"problems\",\"warnings\",\"findings\":[{\"status\",\"table\",\"key\","
+                "\"message\",\"fix\"}]}");
+  cmd->callback([&ctx, json] { ctx.run = [&ctx, json] { return Check(ctx, *json); }; });
+}
+
+}  // namespace apppass::cli
