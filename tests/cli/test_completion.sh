@@ -103,8 +103,8 @@ expect() {
 check "the completion script is valid bash" "$BASH" -n "$COMPLETION"
 
 # ---- cases ------------------------------------------------------------------------------
-expect "subcommands" "init mfa create list revoke doctor" -- ""
-expect "subcommands starting with 'c'" "create" -- c
+expect "subcommands" "init mfa create list revoke doctor check" -- ""
+expect "subcommands starting with 'c'" "create check" -- c
 expect "global options" "--help --db --hooks-dir --version" -- --
 expect "global options after --db DIR" "--help --db --hooks-dir --version" -- --db "$DB" --
 expect "'mfa ' subcommands" "enroll confirm import status reset" -- mfa ""
@@ -148,6 +148,9 @@ expect "'create alice --scope ' completes services" "imap pop3 smtp sieve submis
 expect "'create alice --expires 3' completes durations" "30d 365d" -- create alice --expires 3
 expect "'init --group ro' completes groups" "root" -- init --group ro
 expect "'doctor --' options" "--help --group --pam-dir --postfix-dir --sasl-dir --doveconf --json" -- doctor --
+expect "'check --' options" "--help --json" -- check --
+expect "'init --' options" "--help --group --map-size" -- init --
+expect "'init --map-size ' completes sizes" "1G 2G 4G 8G 16G" -- init --map-size ""
 
 # ---- drift: every subcommand and option in --help, and nothing else ---------------------
 help_options() {  # PATH-WORDS...: the options in the Options: section of 'apppass PATH --help'
