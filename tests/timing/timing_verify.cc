@@ -1,0 +1,449 @@
+// timing_verify: a dudect-style test that Verify() takes the same time whatever the
+// reason it refuses (unknown user, wrong password, right prefix, revoked, expired, out of
+// scope), so its time cannot tell an attacker which users exist or which passwords once
+// were or still are valid elsewhere (OpenSSH CVE-2016-6210 is the classic).
+//
+//   timing_verify [--samples N] [--max-seconds S] [--users U] [--leak-ns NS]
+//
+// It builds a throwaway store with the real admin API (U users with a confirmed
+// enrollment and four app passwords each: revoked, imap-only, expired, smtp), opens it
+// for verifying, pins itself to one CPU, warms up, then times N calls of Verify() (fewer
+// if S seconds of measuring pass first: a busy machine gets a bounded run) with
+// the class of each call drawn at random (never in blocks, so drift and noise from
+// other processes fall on every class alike). Each call is timed with the cycle counter
+// (rdtscp between lfences; clock_gettime(CLOCK_MONOTONIC_RAW) elsewhere) and includes
+// destroying the Decision, as a caller pays it.
+//
+// Analysis as dudect does it (Reparaz, Balasch, Verbauwhede, "Dude, is my code constant
+// time?", 2017): Welch's t-statistic between two classes, computed on the uncropped
+// samples and again on the samples below each of several percentiles of the pooled
+// distribution (cropping removes the long tail that interrupts and other processes add,
+// which would otherwise drown a small difference). Every pair of the six refusal
+// classes must keep |t| < 10 under every crop; the accepted class is printed for
+// information only (its answer differs anyway). Each call's outcome is also checked.
+//
+// --leak-ns NS is the negative control: the "revoked" class spins NS ns more inside the
+// timed region, and the program succeeds only if the test then reports |t| >= 10 for
+// that class against the others, i.e. it proves the test can see a leak of that size.
+//
+// Prints the distribution of each class (count, p10, median, p90, p99, mean in ns), the
+// largest |t| per pair and the smallest difference in means the run could have detected
+// (10 standard errors). "ok - ..." / "not ok - ..." per check; exit 1 if any failed.
+//
+// Not for sanitizer builds: ASan and UBSan change what each path costs.
+#include <liboath/oath.h>
+#include <lmdb.h>
+#include <sched.h>
+#include <sodium.h>
+#include <stdlib.h>
+#include <time.h>
+#include <unistd.h>
+#if defined(__x86_64__) || defined(__i386__)
+#include <x86intrin.h>
+#endif
+
+#include <algorithm>
+#include <array>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "admin.h"
+#include "password.h"
+#include "verifier.h"
+
+using namespace apppass;
+
+namespace {
+
+constexpr std::int64_t kNow = 1'800'000'000;
+// Verification time: after the expired passwords' expiry, before anything else's.
+constexpr std::int64_t kVerifyNow = kNow + 7200;
+constexpr double kThreshold = 10.0;  // |t| the issue allows; dudect's "definitely leaks"
+
+int g_failures = 0;
+
+void Report(bool ok, const std::string& name, const std::string& why = "") {
+  if (ok) {
+    std::printf("ok - %s\n", name.c_str());
+  } else {
+    ++g_failures;
+    std::printf("not ok - %s%s%s\n", name.c_str(), why.empty() ? "" : ": ", why.c_str());
+  }
+  std::fflush(stdout);
+}
+
+[[noreturn]] void Die(const std::string& what, const Status& s = Status::Ok()) {
+  std::fprintf(stderr, "timing_verify: %s%s%s\n", what.c_str(), s.ok() ? "" : ": ",
+               s.message().c_str());
+  std::exit(2);
+}
+
+std::uint64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
+  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
+         static_cast<std::uint64_t>(ts.tv_nsec);
+}
+
+// The timer. rdtscp waits for earlier instructions; the lfences keep later ones (and the
+// measured call) from starting early. The TSC runs at a constant rate on every x86 this
+// runs on (constant_tsc); ticks are converted to ns at a rate measured against
+// CLOCK_MONOTONIC_RAW.
+inline std::uint64_t Ticks() {
+#if defined(__x86_64__) || defined(__i386__)
+  unsigned aux;
+  _mm_lfence();
+  const std::uint64_t t = __rdtscp(&aux);
+  _mm_lfence();
+  return t;
+#else
+  return MonotonicNs();
+#endif
+}
+
+// Ticks per ns, measured over a short sleep.
+double CalibrateTicksPerNs() {
+  const std::uint64_t n0 = MonotonicNs(), t0 = Ticks();
+  timespec d{0, 50'000'000};
+  nanosleep(&d, nullptr);
+  const std::uint64_t n1 = MonotonicNs(), t1 = Ticks();
+  return static_cast<double>(t1 - t0) / static_cast<double>(n1 - n0);
+}
+
+enum Class : std::uint8_t {
+  kUnknownUserC,
+  kWrongC,
+  kPrefixC,
+  kRevokedC,
+  kOutOfScopeC,
+  kExpiredC,
+  kAcceptedC,  // information only
+  kClasses,
+};
+constexpr int kAsserted = kAcceptedC;  // classes 0..kAsserted-1 must be indistinguishable
+constexpr std::array<const char*, kClasses> kClassNames = {
+    "unknown-user", "wrong-password", "right-prefix", "revoked", "out-of-scope", "expired",
+    "accepted"};
+constexpr std::array<Outcome, kClasses> kExpected = {
+    Outcome::kUnknownUser, Outcome::kWrongPassword, Outcome::kWrongPassword, Outcome::kRevoked,
+    Outcome::kOutOfScope,  Outcome::kExpired,       Outcome::kAccepted};
+
+// Crops: the uncropped set, then samples below these pooled percentiles.
+constexpr std::array<double, 9> kCrops = {1.0, 0.999, 0.99, 0.95, 0.90, 0.80, 0.60, 0.40, 0.20};
+
+std::string CurrentCode(const EnrollResult& e) {
+  char* raw = nullptr;
+  size_t len = 0;
+  const std::string b32(e.base32.view());
+  if (oath_base32_decode(b32.data(), b32.size(), &raw, &len) != OATH_OK) Die("base32");
+  char otp[7] = {};
+  oath_totp_generate(raw, len, kNow, 30, 0, 6, otp);
+  std::free(raw);
+  return otp;
+}
+
+// Known users get even numbers and unknown ones odd, so both have the same length and
+// their keys interleave in the users table (an unknown name is not always past the end).
+std::string UserName(int i) {
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "user%07d", i);
+  return buf;
+}
+
+struct Pools {
+  std::vector<std::string> known, unknown;
+  std::vector<std::string> revoked, scoped, expired, accepted, prefix;  // per known user
+  std::vector<std::string> random;  // valid-looking passwords of nobody
+};
+
+// Label of equal length for every credential, long enough that copying it allocates.
+std::string Label(const char* kind, int u) {
+  char buf[64];
+  std::snprintf(buf, sizeof buf, "%s-mail-client-%07d", kind, u);
+  return buf;
+}
+
+Pools BuildStore(const std::string& dir, int users) {
+  Status s = Store::Init(dir, "");
+  if (!s.ok()) Die("init", s);
+  Store admin;
+  if (!(s = Store::Open(dir, Store::Mode::kAdmin, &admin)).ok()) Die("open admin", s);
+  mdb_env_set_flags(admin.env().get(), MDB_NOSYNC, 1);  // building only
+
+  Pools p;
+  auto create = [&](const std::string& user, const std::string& name, const char* scope,
+                    std::optional<std::int64_t> expires, Created* c) {
+    CreateRequest req{.user = user, .name = name, .scopes = {scope}, .expires = expires};
+    if (!(s = CreatePassword(admin, req, kNow, c)).ok()) Die("create", s);
+  };
+  for (int u = 0; u < users; ++u) {
+    const std::string user = UserName(2 * u);
+    EnrollResult e;
+    if (!(s = MfaEnroll(admin, user, "timing", kNow, &e)).ok()) Die("enroll", s);
+    if (!(s = MfaConfirm(admin, user, CurrentCode(e), kNow)).ok()) Die("confirm", s);
+    Created r, o, x, a;
+    // Every record has the same shape (one scope of four letters, a label of equal
+    // length); they differ only in what makes each outcome.
+    create(user, Label("rvkd", u), "smtp", std::nullopt, &r);
+    create(user, Label("scop", u), "imap", std::nullopt, &o);
+    create(user, Label("expd", u), "smtp", kNow + 3600, &x);
+    create(user, Label("good", u), "smtp", std::nullopt, &a);
+    std::vector<std::string> ids;
+    if (!(s = RevokePasswords(admin, user, RevokeSelector{.id = r.cred.id}, kNow + 60, &ids)).ok())
+      Die("revoke", s);
+    p.known.push_back(user);
+    p.unknown.push_back(UserName(2 * u + 1));
+    p.revoked.emplace_back(r.password.view());
+    p.scoped.emplace_back(o.password.view());
+    p.expired.emplace_back(x.password.view());
+    p.accepted.emplace_back(a.password.view());
+    // The real password with its last two characters changed (to other alphabet
+    // characters, so it is still a well-formed app password).
+    std::string pre(a.password.view());
+    for (std::size_t i = pre.size() - 2; i < pre.size(); ++i) {
+      const auto at = kPasswordAlphabet.find(pre[i]);
+      pre[i] = kPasswordAlphabet[(at + 1 + randombytes_uniform(30)) % kPasswordAlphabet.size()];
+    }
+    p.prefix.push_back(pre);
+  }
+  for (int i = 0; i < 4096; ++i) p.random.emplace_back(GeneratePassword().view());
+  if (mdb_env_sync(admin.env().get(), 1) != MDB_SUCCESS) Die("sync");
+  return p;
+}
+
+// Online mean and variance (Welford), as dudect keeps them.
+struct Moments {
+  double n = 0, mean = 0, m2 = 0;
+  void Add(double x) {
+    n += 1;
+    const double d = x - mean;
+    mean += d / n;
+    m2 += d * (x - mean);
+  }
+  double Var() const { return n > 1 ? m2 / (n - 1) : 0; }
+};
+
+double Welch(const Moments& a, const Moments& b) {
+  if (a.n < 2 || b.n < 2) return 0;
+  const double se = std::sqrt(a.Var() / a.n + b.Var() / b.n);
+  if (se == 0) return a.mean == b.mean ? 0 : INFINITY;
+  return (a.mean - b.mean) / se;
+}
+
+double Percentile(const std::vector<std::uint32_t>& sorted, double q) {
+  if (sorted.empty()) return 0;
+  const auto i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1));
+  return sorted[i];
+}
+
+// Spins `ticks` cycle-counter ticks: the negative control's artificial leak.
+void Spin(std::uint64_t ticks) {
+  const std::uint64_t end = Ticks() + ticks;
+  while (Ticks() < end) {
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  long samples = 400'000;
+  int users = 1000;
+  double leak_ns = 0;
+  double max_seconds = 0;  // 0: no limit
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    if (a == "--samples" && i + 1 < argc) {
+      samples = std::atol(argv[++i]);
+    } else if (a == "--users" && i + 1 < argc) {
+      users = std::atoi(argv[++i]);
+    } else if (a == "--max-seconds" && i + 1 < argc) {
+      max_seconds = std::atof(argv[++i]);
+    } else if (a == "--leak-ns" && i + 1 < argc) {
+      leak_ns = std::atof(argv[++i]);
+    } else {
+      std::fprintf(stderr, "usage: timing_verify [--samples N] [--max-seconds S] [--users U] "
+                           "[--leak-ns NS]\n");
+      return 2;
+    }
+  }
+  if (samples < 1000 || users < 1) Die("need --samples >= 1000 and --users >= 1");
+  if (sodium_init() < 0) Die("sodium_init");
+  oath_init();
+
+  // One CPU: no migration between cores mid-measurement.
+  const int cpu = sched_getcpu();
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (cpu >= 0) CPU_SET(cpu, &set);
+  const bool pinned = cpu >= 0 && sched_setaffinity(0, sizeof set, &set) == 0;
+
+  char tmpl[] = "/tmp/apppass-timing.XXXXXX";
+  if (mkdtemp(tmpl) == nullptr) Die("mkdtemp");
+  const std::string dir = tmpl;
+  const std::uint64_t build0 = MonotonicNs();
+  const Pools pools = BuildStore(dir, users);
+  const double build_s = static_cast<double>(MonotonicNs() - build0) / 1e9;
+  Store store;
+  if (Status s = Store::Open(dir, Store::Mode::kVerify, &store); !s.ok()) Die("open verify", s);
+
+  const double ticks_per_ns = CalibrateTicksPerNs();
+  const auto leak_ticks = static_cast<std::uint64_t>(leak_ns * ticks_per_ns);
+
+  // The input of each call is copied into the same buffers, of the same length for
+  // every class, before the clock starts.
+  std::string user_buf, pass_buf;
+  user_buf.reserve(64);
+  pass_buf.reserve(64);
+  auto prepare = [&](int c, std::size_t u) -> std::string_view {
+    const std::string* user = &pools.known[u];
+    const std::string* pass = nullptr;
+    switch (c) {
+      case kUnknownUserC:
+        user = &pools.unknown[u];
+        pass = &pools.random[randombytes_uniform(static_cast<std::uint32_t>(pools.random.size()))];
+        break;
+      case kWrongC:
+        pass = &pools.random[randombytes_uniform(static_cast<std::uint32_t>(pools.random.size()))];
+        break;
+      case kPrefixC: pass = &pools.prefix[u]; break;
+      case kRevokedC: pass = &pools.revoked[u]; break;
+      case kOutOfScopeC: pass = &pools.scoped[u]; break;
+      case kExpiredC: pass = &pools.expired[u]; break;
+      default: pass = &pools.accepted[u]; break;
+    }
+    user_buf.assign(*user);
+    pass_buf.assign(*pass);
+    return "smtp";
+  };
+
+  std::vector<std::uint32_t> ticks(static_cast<std::size_t>(samples));
+  std::vector<std::uint8_t> klass(static_cast<std::size_t>(samples));
+  std::array<long, kClasses> wrong_answers{};
+  const long warmup = std::max<long>(20'000, samples / 20);
+  const std::uint64_t run0 = MonotonicNs();
+  const auto budget_ns = static_cast<std::uint64_t>(max_seconds * 1e9);
+  bool cut = false;
+  for (long i = -warmup; i < samples; ++i) {
+    if (budget_ns != 0 && i > 0 && i % 4096 == 0 && MonotonicNs() - run0 > budget_ns) {
+      samples = i;
+      cut = true;
+      break;
+    }
+    const int c = static_cast<int>(randombytes_uniform(kClasses));
+    const std::size_t u = randombytes_uniform(static_cast<std::uint32_t>(users));
+    const std::string_view service = prepare(c, u);
+    Outcome got;
+    const std::uint64_t t0 = Ticks();
+    {
+      const Decision d = Verify(store, user_buf, pass_buf, service, kVerifyNow);
+      got = d.outcome;
+      if (c == kRevokedC && leak_ticks != 0) Spin(leak_ticks);
+    }
+    const std::uint64_t t1 = Ticks();
+    if (got != kExpected[c]) ++wrong_answers[c];
+    if (i < 0) continue;  // warm-up: caches, branch predictors, page faults
+    ticks[static_cast<std::size_t>(i)] =
+        static_cast<std::uint32_t>(std::min<std::uint64_t>(t1 - t0, UINT32_MAX));
+    klass[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(c);
+  }
+  const double run_s = static_cast<double>(MonotonicNs() - run0) / 1e9;
+  ticks.resize(static_cast<std::size_t>(samples));
+  klass.resize(static_cast<std::size_t>(samples));
+  store = Store();
+  std::error_code ec;
+  std::filesystem::remove_all(dir, ec);
+
+  const std::string where = pinned ? "pinned to CPU " + std::to_string(cpu) : "not pinned";
+  const std::string control =
+      leak_ticks ? ", control: revoked spins " + std::to_string(std::lround(leak_ns)) + " ns" : "";
+  std::printf("# %ld samples%s (+%ld warm-up), %d users (%d credentials), store built in %.1f s, "
+              "measured in %.1f s, %s, %.3f ticks/ns%s\n",
+              samples, cut ? " (time limit reached)" : "", warmup, users, users * 4, build_s, run_s,
+              where.c_str(), ticks_per_ns, control.c_str());
+
+  // Distributions.
+  std::array<std::vector<std::uint32_t>, kClasses> by_class;
+  for (std::size_t i = 0; i < ticks.size(); ++i) by_class[klass[i]].push_back(ticks[i]);
+  std::printf("# %-14s %8s %8s %8s %8s %8s %8s   (ns)\n", "class", "count", "p10", "median",
+              "p90", "p99", "mean");
+  for (int c = 0; c < kClasses; ++c) {
+    auto v = by_class[c];
+    std::sort(v.begin(), v.end());
+    double sum = 0;
+    for (auto x : v) sum += x;
+    auto ns = [&](double t) { return t / ticks_per_ns; };
+    std::printf("# %-14s %8zu %8.0f %8.0f %8.0f %8.0f %8.0f\n", kClassNames[c], v.size(),
+                ns(Percentile(v, 0.10)), ns(Percentile(v, 0.50)), ns(Percentile(v, 0.90)),
+                ns(Percentile(v, 0.99)), ns(v.empty() ? 0 : sum / static_cast<double>(v.size())));
+  }
+
+  // Welch's t per pair and crop.
+  std::vector<std::uint32_t> pooled = ticks;
+  std::sort(pooled.begin(), pooled.end());
+  std::array<double, kCrops.size()> limit{};
+  for (std::size_t k = 0; k < kCrops.size(); ++k)
+    limit[k] = kCrops[k] >= 1.0 ? INFINITY : Percentile(pooled, kCrops[k]);
+  std::vector<std::array<Moments, kClasses>> m(kCrops.size());
+  for (std::size_t i = 0; i < ticks.size(); ++i)
+    for (std::size_t k = 0; k < kCrops.size(); ++k)
+      if (ticks[i] < limit[k]) m[k][klass[i]].Add(ticks[i]);
+
+  std::printf("# %-30s %8s %6s %12s\n", "pair", "max|t|", "crop", "detectable");
+  double worst_clean = 0, worst_leak_pair = INFINITY;
+  for (int a = 0; a < kClasses; ++a) {
+    for (int b = a + 1; b < kClasses; ++b) {
+      double max_t = 0, se_ns = INFINITY;
+      std::size_t at = 0;
+      for (std::size_t k = 0; k < kCrops.size(); ++k) {
+        const double t = std::fabs(Welch(m[k][a], m[k][b]));
+        if (t >= max_t) {
+          max_t = t;
+          at = k;
+        }
+        const double se = std::sqrt(m[k][a].Var() / std::max(1.0, m[k][a].n) +
+                                    m[k][b].Var() / std::max(1.0, m[k][b].n));
+        se_ns = std::min(se_ns, se / ticks_per_ns);
+      }
+      const std::string pair = std::string(kClassNames[a]) + " vs " + kClassNames[b];
+      // "detectable": the smallest difference in means this run would have flagged
+      // (|t| = 10) in its most sensitive crop.
+      std::printf("# %-30s %8.2f %5.1f%% %9.1f ns%s\n", pair.c_str(), max_t, kCrops[at] * 100,
+                  kThreshold * se_ns, (a >= kAsserted || b >= kAsserted) ? "  (info)" : "");
+      if (a >= kAsserted || b >= kAsserted) continue;
+      const bool involves_leak = a == kRevokedC || b == kRevokedC;
+      if (leak_ticks != 0 && involves_leak)
+        worst_leak_pair = std::min(worst_leak_pair, max_t);
+      else
+        worst_clean = std::max(worst_clean, max_t);
+    }
+  }
+
+  // Too few samples would make the t-test pass for want of power.
+  constexpr long kMinSamples = 20'000;
+  Report(samples >= kMinSamples, "enough samples for the t-test to mean something",
+         std::to_string(samples) + " < " + std::to_string(kMinSamples));
+  long wrong = 0;
+  for (long w : wrong_answers) wrong += w;
+  Report(wrong == 0, "every verification gave its class's outcome",
+         std::to_string(wrong) + " wrong answers");
+  if (leak_ticks == 0) {
+    char why[64];
+    std::snprintf(why, sizeof why, "max |t| = %.2f", worst_clean);
+    Report(worst_clean < kThreshold,
+           "no pair of refusal classes is told apart by time (|t| < 10 under every crop)", why);
+  } else {
+    char why[96];
+    std::snprintf(why, sizeof why, "smallest max |t| against revoked = %.2f", worst_leak_pair);
+    Report(worst_leak_pair >= kThreshold,
+           "negative control: a " + std::to_string(static_cast<int>(leak_ns)) +
+               " ns leak in one class is caught (|t| >= 10 against every other class)",
+           why);
+  }
+  return g_failures == 0 ? 0 : 1;
+}
