@@ -1,0 +1,140 @@
+// libFuzzer target (c, second half): the record decoders (common/records.h) on arbitrary
+// bytes, and the verifier on a store whose credential record holds those bytes.
+//
+// The first byte chooses the record type ('0' credential, '1' user, '2' usage); the rest
+// is the record as the store would hold it. Seeds are real records taken from a store
+// made by the admin tool, so mutations are what a corrupted data.mdb page would hand the
+// decoders. Checked:
+//   - each decoder answers the same twice; what it accepts has valid fields (a credential's
+//     user is a valid user name, at most 16 scopes) and survives Encode -> Decode unchanged;
+//   - credential bytes are also written as the record of alice's first app password in a
+//     small real store (fuzz_util.h), and Verify(alice, that password, imap) must give
+//     exactly the outcome the decoded record calls for: unavailable when it does not
+//     decode, wrong-password when it names another user, then revoked, expired,
+//     out-of-scope, accepted. No record that fails to decode can lead to acceptance.
+// (LMDB pages themselves are not fuzzed here: LMDB trusts its page headers, see
+// tests/fuzz/README.md.)
+#include <algorithm>
+
+#include "fuzz_util.h"
+#include "password.h"
+#include "records.h"
+#include "text.h"
+#include "verifier.h"
+
+namespace {
+
+using fuzzutil::Fail;
+using fuzzutil::Show;
+
+apppass::Store g_store;  // the fuzz store, open for administration (the only environment)
+std::string g_hash;      // key of alice's first app password in creds
+
+bool Equal(const apppass::Credential& a, const apppass::Credential& b) {
+  return a.version == b.version && a.id == b.id && a.user == b.user && a.name == b.name &&
+         a.scopes == b.scopes && a.created == b.created && a.expires == b.expires &&
+         a.revoked == b.revoked;
+}
+bool Equal(const apppass::UserRecord& a, const apppass::UserRecord& b) {
+  return a.version == b.version && a.user == b.user && a.mfa == b.mfa &&
+         a.sealed_secret == b.sealed_secret && a.enrolled == b.enrolled &&
+         a.confirmed == b.confirmed && a.last_step == b.last_step && a.source == b.source;
+}
+bool Equal(const apppass::Usage& a, const apppass::Usage& b) {
+  return a.version == b.version && a.time == b.time && a.service == b.service && a.rhost == b.rhost;
+}
+
+bool Same(const apppass::Status& a, const apppass::Status& b) {
+  return a.code() == b.code() && a.message() == b.message();
+}
+
+template <typename Rec, typename Dec, typename Enc>
+apppass::Status DecodeChecked(std::string_view in, Rec* out, Dec decode, Enc encode, const char* what) {
+  Rec a, b;
+  const apppass::Status s1 = decode(in, &a);
+  const apppass::Status s2 = decode(in, &b);
+  if (!Same(s1, s2) || (s1.ok() && !Equal(a, b)))
+    Fail(std::string(what) + ": decoded differently twice");
+  if (!s1.ok() && s1.code() != apppass::Status::Code::kUnavailable)
+    Fail(std::string(what) + ": refused with another code than Unavailable: " + s1.message());
+  if (s1.ok()) {
+    Rec again;
+    const std::string enc = encode(a);
+    const apppass::Status s3 = decode(enc, &again);
+    if (!s3.ok()) Fail(std::string(what) + ": own encoding does not decode: " + s3.message());
+    // A record of an older version is re-encoded as the current one.
+    again.version = a.version;
+    if (!Equal(a, again)) Fail(std::string(what) + ": changed by Encode -> Decode: " + Show(enc));
+  }
+  *out = a;
+  return s1;
+}
+
+void Credential(std::string_view in) {
+  apppass::Credential c;
+  const apppass::Status s =
+      DecodeChecked(in, &c, apppass::DecodeCredential, apppass::EncodeCredential, "credential");
+  if (s.ok()) {
+    if (!apppass::ValidateUserName(c.user).ok()) Fail("credential with invalid user " + Show(c.user));
+    if (c.scopes.size() > apppass::kMaxScopes) Fail("credential with too many scopes");
+    if (c.id.empty()) Fail("credential without id");
+  }
+
+  // The same bytes as a record in the store, read by the verifier.
+  {
+    apppass::LmdbTxn txn;
+    fuzzutil::Check(apppass::LmdbTxn::Begin(g_store.env(), true, &txn), "begin");
+    fuzzutil::Check(txn.Put(g_store.dbs().creds, g_hash, in), "put");
+    fuzzutil::Check(txn.Commit(), "commit");
+  }
+  const std::int64_t now = std::time(nullptr);
+  const auto& pw = fuzzutil::TheStore().creds[0];
+  for (int i = 0; i < 2; ++i) {
+    const apppass::Decision d = apppass::Verify(g_store, pw.user, pw.display, "imap", now);
+    apppass::Outcome want = apppass::Outcome::kAccepted;
+    if (!s.ok()) want = apppass::Outcome::kUnavailable;
+    else if (c.user != pw.user) want = apppass::Outcome::kWrongPassword;
+    else if (c.revoked) want = apppass::Outcome::kRevoked;
+    else if (c.expires && *c.expires <= now) want = apppass::Outcome::kExpired;
+    else if (!c.scopes.empty() && std::find(c.scopes.begin(), c.scopes.end(), "imap") == c.scopes.end())
+      want = apppass::Outcome::kOutOfScope;
+    if (d.outcome != want)
+      Fail("Verify on record " + Show(in) + " gave " + std::string(apppass::OutcomeName(d.outcome)) +
+           ", the record calls for " + std::string(apppass::OutcomeName(want)));
+  }
+}
+
+void User(std::string_view in) {
+  apppass::UserRecord u;
+  const apppass::Status s = DecodeChecked(in, &u, apppass::DecodeUser, apppass::EncodeUser, "user");
+  if (s.ok() && u.source.empty()) Fail("user record without source");
+}
+
+void UsageRecord(std::string_view in) {
+  apppass::Usage u;
+  DecodeChecked(in, &u, apppass::DecodeUsage, apppass::EncodeUsage, "usage");
+}
+
+}  // namespace
+
+extern "C" int LLVMFuzzerInitialize(int*, char***) {
+  fuzzutil::MakeStore(&g_store);
+  const auto& pw = fuzzutil::TheStore().creds[0];
+  apppass::SecretBuffer n(apppass::kMaxPasswordInput);
+  fuzzutil::Check(apppass::NormalizePassword(pw.display, n), "normalize");
+  unsigned char hash[apppass::kHashBytes];
+  g_store.HashPassword(n, hash);
+  g_hash.assign(reinterpret_cast<char*>(hash), sizeof hash);
+  return 0;
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size == 0) return 0;
+  const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
+  switch (data[0] % 3) {
+    case 0: Credential(in); break;
+    case 1: User(in); break;
+    default: UsageRecord(in); break;
+  }
+  return 0;
+}
