@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 
 #include "password.h"
 #include "records.h"
@@ -105,8 +106,10 @@ bool SameBytes(std::string_view a, std::string_view b) {
 // What remains is the decoding's dependence on the record's length (~7 ns a byte): a
 // credential with an unusually long label is slower to refuse than a miss that lands on
 // a neighbour of average length. tests/timing measures all of this.
-Decision Verify(const Store& store, std::string_view user, std::string_view password,
-                std::string_view service, std::int64_t now) {
+namespace internal {
+
+Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_view password,
+                        std::string_view service, std::int64_t now) {
   Decision d;
   if (store.env().get() == nullptr) {
     d.detail = "store not open";
@@ -226,6 +229,43 @@ Decision Verify(const Store& store, std::string_view user, std::string_view pass
     d.name.clear();
   }
   d.outcome = match ? hit : miss;
+  return d;
+}
+
+}  // namespace internal
+
+#ifndef APPPASS_VERIFY_FLOOR_US
+#error "APPPASS_VERIFY_FLOOR_US is set by common/CMakeLists.txt"
+#endif
+std::int64_t VerifyFloorNs() { return std::int64_t{APPPASS_VERIFY_FLOOR_US} * 1000; }
+
+namespace {
+
+std::int64_t MonotonicNs() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return static_cast<std::int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+}  // namespace
+
+// The equal-work verifier above leaves differences of 10-30 ns between outcomes (LMDB's
+// search and the JSON decoder are not constant time), which millions of samples can
+// find. So every call returns no earlier than VerifyFloorNs() after it started, spinning
+// out the rest: the time then says only whether the work ran over the floor (a preempted
+// or cold call, whatever its outcome). Spinning, not sleeping: a sleep wakes up to 50 us
+// late (timer slack), noise that would hide a leak from tests/timing's negative control
+// as well. The clock is read through the vDSO (~20 ns a read), so the return lands
+// within one read of the floor.
+Decision Verify(const Store& store, std::string_view user, std::string_view password,
+                std::string_view service, std::int64_t now) {
+  const std::int64_t deadline = MonotonicNs() + VerifyFloorNs();
+  Decision d = internal::VerifyUnpadded(store, user, password, service, now);
+  while (MonotonicNs() < deadline) {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+  }
   return d;
 }
 

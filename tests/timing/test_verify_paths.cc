@@ -4,7 +4,8 @@
 // after every key (the search wraps to the first record), a miss that lands on a
 // corrupt neighbour (must stay a refusal, never "unavailable"), the password's own
 // record corrupt (must be "unavailable"), another user's password, and user names that
-// sort next to an enrolled one or after all of them.
+// sort next to an enrolled one or after all of them. Last, that no call of Verify returns
+// before its time floor (verifier.h), whatever its outcome.
 //
 // Prints "ok - ..." / "not ok - ..." per check; exits 1 if any failed.
 #include <liboath/oath.h>
@@ -12,6 +13,10 @@
 #include <sodium.h>
 #include <stdlib.h>
 
+#include <time.h>
+
+#include <algorithm>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -184,6 +189,34 @@ int main() {
   d = VerifyOnce(dir, "bob", bob_pw.password.view());
   Report(d.outcome == Outcome::kAccepted, "bob unaffected: accepted",
          std::string(OutcomeName(d.outcome)));
+
+  // The time floor: a lower bound, so this cannot flake on a busy machine.
+  {
+    Report(VerifyFloorNs() == 100'000, "the time floor is 100 us",
+           std::to_string(VerifyFloorNs()) + " ns");
+    Store v, closed;
+    if (!(s = Store::Open(dir, Store::Mode::kVerify, &v)).ok()) Die("open verify", s);
+    auto ns = [] {
+      timespec ts;
+      clock_gettime(CLOCK_MONOTONIC, &ts);
+      return std::int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec;
+    };
+    std::int64_t shortest = INT64_MAX;
+    std::string outcomes;
+    for (int i = 0; i < 200; ++i) {
+      const std::string pw =
+          i % 4 == 0 ? std::string(bob_pw.password.view()) : std::string(GeneratePassword().view());
+      const Store& st = i % 4 == 3 ? closed : v;
+      const std::string user = i % 4 == 2 ? "nobody" : "bob";
+      const std::int64_t t0 = ns();
+      const Decision dd = Verify(st, user, pw, "imap", kNow);
+      shortest = std::min(shortest, ns() - t0);
+      if (i < 4) outcomes += std::string(i ? ", " : "") + std::string(OutcomeName(dd.outcome));
+    }
+    Report(shortest >= VerifyFloorNs(),
+           "no verification returns before the floor (" + outcomes + ")",
+           "shortest " + std::to_string(shortest) + " ns");
+  }
 
   std::error_code ec;
   std::filesystem::remove_all(dir, ec);
