@@ -26,6 +26,14 @@ bool IsActive(const Credential& c, std::int64_t now) {
   return !c.revoked && !(c.expires && *c.expires <= now);
 }
 
+// Decodes the credential record `rec` stored under `hash`, refusing a damaged one.
+Status DecodeStored(const Store& store, std::string_view hash, std::string_view rec, Credential* c) {
+  if (!store.CredentialIntact(hash, rec))
+    return Status::Unavailable(
+        "a credential record is damaged (its integrity tag does not match); run 'apppass check'");
+  return DecodeCredential(rec, c);
+}
+
 // Loads every credential of `user` inside `txn`, with its hash key.
 Status LoadUserCreds(const Store& store, const LmdbTxn& txn, const std::string& user,
                      std::vector<std::pair<std::string, Credential>>* out) {
@@ -41,14 +49,14 @@ Status LoadUserCreds(const Store& store, const LmdbTxn& txn, const std::string& 
       return Status::Unavailable(fmt::format("store inconsistent: credential {} of {}: {}",
                                              LogSafe(id), LogSafe(user), s.message()));
     Credential c;
-    if (!(s = DecodeCredential(rec, &c)).ok()) return s;
+    if (!(s = DecodeStored(store, hash, rec, &c)).ok()) return s;
     out->emplace_back(std::string(hash), std::move(c));
   }
   return cur.status();
 }
 
 Status PutCred(const Store& store, const LmdbTxn& txn, std::string_view hash, const Credential& c) {
-  return txn.Put(store.dbs().creds, hash, EncodeCredential(c));
+  return txn.Put(store.dbs().creds, hash, store.SealCredential(hash, EncodeCredential(c)));
 }
 
 Status RevokeLocked(const Store& store, const LmdbTxn& txn, const std::string& user,
@@ -314,7 +322,7 @@ Status ListPasswords(const Store& store, const std::string& user, bool include_r
     if (s.ok()) s = txn.Get(store.dbs().creds, hash, &rec);
     if (!s.ok()) return Status::Unavailable("store inconsistent: " + s.message());
     Listed l;
-    if (!(s = DecodeCredential(rec, &l.cred)).ok()) return s;
+    if (!(s = DecodeStored(store, hash, rec, &l.cred)).ok()) return s;
     if (l.cred.revoked && !include_revoked) continue;
     Usage u;
     if (have_usage && usage.Get(l.cred.id, &u).ok()) l.last_use = u;

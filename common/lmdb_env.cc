@@ -2,8 +2,10 @@
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/statvfs.h>
 
 #include <cerrno>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 
@@ -47,6 +49,15 @@ std::string SizeText(std::size_t bytes) {
 // LmdbStatus for a write: a full map also names the file, its map size and, when the
 // environment's owner set one (mdb_env_set_userctx, a static string), what to do.
 Status WriteStatus(MDB_env* env, int rc, std::string_view what) {
+  // LMDB reports a write that the filesystem cut short as EIO, not ENOSPC: a full
+  // filesystem gets the same clear answer either way (tests/cli/test_full_store.sh).
+  if (rc == EIO && env != nullptr) {
+    const char* path = nullptr;
+    struct statvfs fs{};
+    if (mdb_env_get_path(env, &path) == MDB_SUCCESS && path != nullptr &&
+        ::statvfs(path, &fs) == 0 && fs.f_bfree * fs.f_frsize < (std::uint64_t{64} << 10))
+      rc = ENOSPC;
+  }
   if (rc != MDB_MAP_FULL || env == nullptr) return LmdbStatus(rc, what);
   const char* path = nullptr;
   MDB_envinfo info{};

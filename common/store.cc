@@ -14,6 +14,8 @@
 #include <fmt/format.h>
 
 #include "files.h"
+#include "record_tag.h"
+#include "text.h"
 #include "usage.h"
 
 namespace apppass {
@@ -139,6 +141,7 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   Store store;
   store.dir_ = dir;
   if (!(s = LoadKey(Join(dir, "key"), &store.hash_key_)).ok()) return s;
+  if (!(s = DeriveTagKey(store.hash_key_, &store.tag_key_)).ok()) return s;
   // mfa.key seals the TOTP secrets: the verifiers' group must not read it.
   if (admin && !(s = LoadKey(Join(dir, "mfa.key"), &store.mfa_key_, true)).ok()) return s;
   s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : kMapInUse, &store.env_);
@@ -180,10 +183,12 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   std::string_view schema;
   s = txn.Get(d.meta, "schema", &schema);
   if (!s.ok()) return Status::Unavailable(fmt::format("{} has no schema version; not an apppass store?", dir));
-  if (schema != std::to_string(kSchemaVersion)) {
+  if (schema == "1") {
+    store.schema_ = 1;
+  } else if (schema != std::to_string(kSchemaVersion)) {
     return Status::Unavailable(fmt::format(
-        "store {} has schema version '{}', this apppass understands {}", dir,
-        schema.substr(0, 16), kSchemaVersion));
+        "store {} has schema version '{}', this apppass understands 1 to {}", dir,
+        LogSafe(schema, 16), kSchemaVersion));
   }
   if (!(s = txn.OpenDb("creds", false, &d.creds)).ok()) return s;
   if (!(s = txn.OpenDb("ids", false, &d.ids)).ok()) return s;
@@ -200,8 +205,42 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
     mdb_env_set_userctx(store.env_.get(), const_cast<char*>(kFullHint));
     if (store.map_size_ != kDefaultMapSize && !(s = store.env_.SetMapSize(store.map_size_)).ok())
       return s;
+    if (store.schema_ == 1 && !(s = store.UpgradeToSchema2()).ok()) return s;
   }
   *out = std::move(store);
+  return Status::Ok();
+}
+
+// Seals every credential record of a schema 1 store and records schema 2, in one write
+// transaction: a store is never half upgraded. Records already sealed (an upgrade that a
+// crash interrupted cannot exist, but a hand-made store might) are left as they are;
+// values that are not JSON objects stay unsealed, so verifying them keeps failing and
+// 'apppass check' names them.
+Status Store::UpgradeToSchema2() {
+  LmdbTxn txn;
+  Status s = LmdbTxn::Begin(env_, true, &txn);
+  if (!s.ok()) return s;
+  MDB_cursor* cur = nullptr;
+  int rc = mdb_cursor_open(txn.get(), dbs_.creds, &cur);
+  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "upgrading the store to schema 2");
+  MDB_val k{}, v{};
+  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
+       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    const std::string_view key = FromVal(k), value = FromVal(v);
+    if (RecordSealed(tag_key_, key, value) || value.size() < 2 || value.front() != '{' ||
+        value.back() != '}')
+      continue;
+    // Copies: k and v point into the page that the put rewrites.
+    std::string key_copy(key);
+    const std::string sealed = SealRecord(tag_key_, key_copy, value);
+    MDB_val nk = ToVal(key_copy), nv = ToVal(sealed);
+    if ((rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT)) != MDB_SUCCESS) break;
+  }
+  mdb_cursor_close(cur);
+  if (rc != MDB_NOTFOUND) return LmdbStatus(rc, "upgrading the store to schema 2");
+  if (!(s = txn.Put(dbs_.meta, "schema", std::to_string(kSchemaVersion))).ok()) return s;
+  if (!(s = txn.Commit()).ok()) return s;
+  schema_ = kSchemaVersion;
   return Status::Ok();
 }
 
@@ -315,6 +354,15 @@ Status Store::SetMapSize(std::size_t size) {
   }
   map_size_ = size;
   return Status::Ok();
+}
+
+std::string Store::SealCredential(std::string_view hash, std::string_view json) const {
+  return SealRecord(tag_key_, hash, json);
+}
+
+bool Store::CredentialIntact(std::string_view hash, std::string_view value) const {
+  const bool sealed = RecordSealed(tag_key_, hash, value);
+  return sealed || schema_ == 1;
 }
 
 void Store::HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const {

@@ -8,7 +8,8 @@
 //
 // Tables in data.mdb:
 //   meta      "schema" -> decimal store schema version; "map_size" -> decimal bytes (optional)
-//   creds     keyed hash of the password (32 bytes) -> Credential (records.h)
+//   creds     keyed hash of the password (32 bytes) -> Credential (records.h), sealed
+//             with a tag (record_tag.h) in schema 2
 //   ids       credential id -> keyed hash
 //   user_ids  user NUL id -> "" (a user's credentials, in id order)
 //   users     user -> UserRecord (MFA enrollment)
@@ -23,6 +24,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "lmdb_env.h"
 #include "secret.h"
@@ -30,7 +32,10 @@
 
 namespace apppass {
 
-inline constexpr int kSchemaVersion = 1;
+// Schema 2: every credential record carries a tag (record_tag.h). Schema 1 (apppass
+// before 0.1.0's record tags) is still read, untagged; opening it for administration
+// seals every record and records schema 2.
+inline constexpr int kSchemaVersion = 2;
 inline constexpr const char* kDefaultStoreDir = "/var/lib/apppass";
 inline constexpr std::size_t kHashBytes = 32;
 inline constexpr std::size_t kKeyBytes = 32;
@@ -77,6 +82,13 @@ class Store {
   // Keyed BLAKE2b-256 of a normalized password (password.h) into `out`.
   void HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const;
 
+  // A credential record as it is stored under `hash` (sealed, record_tag.h).
+  std::string SealCredential(std::string_view hash, std::string_view json) const;
+  // Whether `value` under `hash` is intact: sealed with this store's key, or any value in
+  // a schema 1 store (whose records have no tags). Same work either way.
+  bool CredentialIntact(std::string_view hash, std::string_view value) const;
+  int schema() const { return schema_; }
+
   const LmdbEnv& env() const { return env_; }
   const StoreDbs& dbs() const { return dbs_; }
   const std::string& dir() const { return dir_; }
@@ -84,11 +96,15 @@ class Store {
   const SecretBuffer& mfa_key() const { return mfa_key_; }
 
  private:
+  Status UpgradeToSchema2();
+
   std::string dir_;
   LmdbEnv env_;
   StoreDbs dbs_;
   SecretBuffer hash_key_;
+  SecretBuffer tag_key_;
   SecretBuffer mfa_key_;
+  int schema_ = kSchemaVersion;
   std::size_t map_size_ = kDefaultMapSize;
 };
 

@@ -24,6 +24,7 @@
 #include "admin.h"
 #include "files.h"
 #include "lmdb_env.h"
+#include "record_tag.h"
 #include "records.h"
 #include "secret.h"
 #include "store.h"
@@ -105,8 +106,9 @@ class Checker {
   }
 
   // The files, checked from the parent: nothing here reads LMDB pages. Unavailable when
-  // the store cannot be opened at all. Loads mfa.key into `*mfa_key` when it is usable.
-  Status CheckFiles(SecretBuffer* mfa_key) {
+  // the store cannot be opened at all. Loads mfa.key into `*mfa_key` and derives the
+  // record tag key into `*tag_key` when the keys are usable.
+  Status CheckFiles(SecretBuffer* mfa_key, SecretBuffer* tag_key) {
     Fd fd;
     struct stat st {};
     Status s = OpenChecked(dir_, FileRule{.directory = true}, &fd, &st);
@@ -124,7 +126,9 @@ class Checker {
           "{}/lock.mdb (the reader table) does not exist, so verifiers cannot open the store; "
           "any other apppass command recreates it, e.g. 'apppass --db {} list'", dir_, dir_));
     if (!s.ok()) return s;
-    CheckKey("key", false, nullptr);
+    SecretBuffer hash_key;
+    CheckKey("key", false, &hash_key);
+    if (hash_key.size() == kKeyBytes) (void)DeriveTagKey(hash_key, tag_key);
     CheckKey("mfa.key", true, mfa_key);
     return Status::Ok();
   }
@@ -144,7 +148,8 @@ class Checker {
   }
 
   // Everything that reads data.mdb and usage/data.mdb. Runs in the forked child.
-  Status CheckContents(const SecretBuffer& mfa_key) {
+  Status CheckContents(const SecretBuffer& mfa_key, const SecretBuffer& tag_key) {
+    tag_key_ = &tag_key;
     LmdbEnv env;
     Status s = LmdbEnv::Open(dir_, MDB_RDONLY, kMapInUse, &env);
     if (!s.ok()) return s;
@@ -249,9 +254,15 @@ class Checker {
   void CheckMeta() {
     for (const auto& [k, v] : meta_) {
       if (k == "schema") {
-        if (v != std::to_string(kSchemaVersion))
+        if (v == "1")
+          Warning("meta", "schema",
+                  "schema version 1: credential records carry no integrity tags, so damage to "
+                  "one is not detected",
+                  fmt::format("any admin command upgrades the store to schema {}, e.g. 'apppass "
+                              "--db {} list'", kSchemaVersion, dir_));
+        else if (v != std::to_string(kSchemaVersion))
           Problem("meta", "schema",
-                  fmt::format("schema version is {}, this apppass understands {}: verifiers refuse the store",
+                  fmt::format("schema version is {}, this apppass understands 1 to {}: verifiers refuse the store",
                               LogQuoted(v, 32), kSchemaVersion),
                   "if a newer apppass wrote it, upgrade apppass; else " + std::string(kRestore));
       } else if (k == "map_size") {
@@ -281,6 +292,16 @@ class Checker {
         Problem("creds", HashKey(hash),
                 fmt::format("a credential key is {} bytes long, not a {}-byte hash", hash.size(), kHashBytes));
         continue;
+      }
+      // Schema 1 records carry no tag (the warning on meta/schema says so).
+      const bool tagged = meta_.contains("schema") && meta_.at("schema") != "1";
+      const bool have_key = tag_key_ != nullptr && tag_key_->size() == kTagKeyBytes;
+      if (tagged && !(have_key && RecordSealed(*tag_key_, hash, rec))) {
+        if (have_key)
+          Problem("creds", HashKey(hash),
+                  "a credential record is damaged (its integrity tag does not match): "
+                  "verifying its password fails as unavailable");
+        continue;  // without a readable key the finding on 'key' says it all
       }
       Credential c;
       Status s = DecodeCredential(rec, &c);
@@ -485,6 +506,7 @@ class Checker {
   CheckReport& r_;
   Table meta_, creds_, ids_, user_ids_, users_;
   std::map<std::string, Credential> decoded_;  // hash -> credential, for records that decode
+  const SecretBuffer* tag_key_ = nullptr;       // record_tag.h; set by CheckContents
 };
 
 // The child's report, sent to the parent as JSON.
@@ -523,7 +545,7 @@ bool WriteAll(int fd, std::string_view data) {
 
 // The child: reads the store and writes {"status":..., "message":..., "report":...}.
 [[noreturn]] void RunChild(int out, const std::string& dir, const CheckOptions& opts,
-                           const SecretBuffer& mfa_key) {
+                           const SecretBuffer& mfa_key, const SecretBuffer& tag_key) {
   // A crash on a garbage page must end this child with its signal, not run a
   // sanitizer's handler or leave a core file.
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) ::signal(sig, SIG_DFL);
@@ -533,7 +555,7 @@ bool WriteAll(int fd, std::string_view data) {
   try {
     CheckReport report;
     Checker checker(dir, opts, &report);
-    const Status s = checker.CheckContents(mfa_key);
+    const Status s = checker.CheckContents(mfa_key, tag_key);
     json j = {{"ok", s.ok()}, {"message", s.message()}};
     if (s.ok()) j["report"] = ToJson(report);
     if (WriteAll(out, j.dump(-1, ' ', false, json::error_handler_t::replace))) code = 0;
@@ -570,8 +592,8 @@ Status CheckStore(const std::string& dir, const CheckOptions& opts, CheckReport*
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
   CheckReport report;
   Checker checker(dir, opts, &report);
-  SecretBuffer mfa_key;
-  Status s = checker.CheckFiles(&mfa_key);
+  SecretBuffer mfa_key, tag_key;
+  Status s = checker.CheckFiles(&mfa_key, &tag_key);
   if (!s.ok()) return s;
 
   int fds[2];
@@ -585,7 +607,7 @@ Status CheckStore(const std::string& dir, const CheckOptions& opts, CheckReport*
   }
   if (pid == 0) {
     ::close(fds[0]);
-    RunChild(fds[1], dir, opts, mfa_key);
+    RunChild(fds[1], dir, opts, mfa_key, tag_key);
   }
   ::close(fds[1]);
   std::string data;

@@ -6,8 +6,9 @@
 //             keys are kKeyBytes long
 //   lmdb      every table is walked with a cursor: keys strictly ascending, as many entries
 //             as LMDB's own count says, no read error; unknown tables are a warning
-//   meta      "schema" is the one this build knows; "map_size" (when set) is a valid size
-//   creds     key is a 32-byte hash; the record decodes, its version is known, its id,
+//   meta      "schema" is one this build knows (1, untagged records, is a warning);
+//             "map_size" (when set) is a valid size
+//   creds     key is a 32-byte hash; the record's tag matches (record_tag.h); it decodes, its version is known, its id,
 //             label and scopes are well formed; ids[id] points back to it; user_ids has
 //             it; a credential that is not revoked has a confirmed enrollment of its user
 //             (create requires one; mfa reset revokes before it deletes the enrollment)

@@ -98,7 +98,7 @@ bool SameBytes(std::string_view a, std::string_view b) {
 //     miss the neighbour the first search landed on (both on the path the first search
 //     warmed; a search elsewhere would miss the CPU caches and cost far more);
 //   - the creds search always lands on a record (this password's, or its neighbour),
-//     which is decoded, and so is a copy of it with the null or integer in "revoked"
+//     whose tag is checked and which is decoded, and so is a copy of it with the null or integer in "revoked"
 //     and "expires" swapped (they decode at different speeds), so every state costs the
 //     same;
 //   - keys and the user are compared in constant time, every state flag and scope is
@@ -165,6 +165,8 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   }
   const bool key_match = !empty && SameBytes({reinterpret_cast<const char*>(hash), kHashBytes},
                                              FromVal(key));
+  // The key the search landed on, for the record's tag (the decoy's is never valid).
+  const std::string landed = empty ? std::string(kHashBytes, '\0') : std::string(FromVal(key));
   sodium_memzero(hash, sizeof hash);
   // The balancing search: on a miss the neighbour the first one landed on, on a hit the
   // key followed by a zero byte (sorts right after it, never there).
@@ -197,6 +199,13 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   // A neighbour that does not decode only matters if it was ours: then the store is
   // corrupt (unavailable).
   const std::string_view rec = empty ? kDecoyRecord : FromVal(val);
+  // A record that is damaged (record_tag.h) is never read as a credential: a flipped bit
+  // in "revoked" must not make a revoked password valid.
+  const bool intact = store.CredentialIntact(landed, rec);
+  if (key_match && !intact) {
+    d.detail = "the credential record is damaged (its integrity tag does not match); run 'apppass check'";
+    return d;  // kUnavailable
+  }
   Credential c;
   const Status decoded = DecodeCredential(rec, &c);
   if (key_match && !decoded.ok()) {
@@ -209,7 +218,7 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   }
   const bool decoded_ok = decoded.ok();
   const bool user_match = SameBytes(user, c.user);
-  const bool match = key_match && decoded_ok && well_formed && user_match;
+  const bool match = key_match && intact && decoded_ok && well_formed && user_match;
 
   const bool revoked = c.revoked.has_value();
   const bool expired = c.expires.has_value() && c.expires.value_or(0) <= now;

@@ -2,9 +2,9 @@
 //
 // Given a user, what they typed and the service, answers whether it is an active app
 // password of that user valid for that service. Cost: one keyed hash, four B-tree
-// searches and two record decodings, the same work for every outcome (so its time does
-// not tell them apart; see verifier.cc) and independent of how many users or passwords
-// exist. Never records anything; see usage.h for last use.
+// searches, one record tag check and two record decodings, the same work for every
+// outcome (so its time does not tell them apart; see verifier.cc) and independent of how
+// many users or passwords exist. Never records anything; see usage.h for last use.
 // Thread-safe given a Store (read transactions only).
 #pragma once
 

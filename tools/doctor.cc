@@ -515,7 +515,9 @@ std::vector<Finding> CheckStore(const Config& cfg) {
     Status s = Store::Open(cfg.db, Store::Mode::kVerify, &store);
     if (s.ok())
       out.push_back(Make("store", Level::kOk,
-                         fmt::format("the store opens for verifying (schema version {})", kSchemaVersion)));
+                         fmt::format("the store opens for verifying (schema version {}{})", store.schema(),
+                                     store.schema() == 1 ? ", records without integrity tags: "
+                                                           "the next admin command upgrades it" : "")));
     else
       out.push_back(Make("store", Level::kProblem,
                          fmt::format("the store does not open for verifying: {}", WithoutFix(s.message())),

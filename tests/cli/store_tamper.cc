@@ -7,14 +7,18 @@
 //   store_tamper DIR put TABLE KEY VALUE      write one entry (same key syntax)
 //   store_tamper DIR cred-field ID FIELD JSON set FIELD of credential ID's record to JSON
 //   store_tamper DIR cred-raw ID VALUE        replace credential ID's record with VALUE
+//                                             (both seal the record with the store's tag,
+//                                             record_tag.h, as a buggy apppass would)
+//   store_tamper DIR cred-damage ID           flip one bit in credential ID's record (in
+//                                             "revoked", so that it still decodes): damage
 //   store_tamper DIR drop-cred ID             delete credential ID's record (ids stays)
 //   store_tamper DIR garbage-pages SEED       overwrite every page after the two meta
 //                                             pages with random bytes
 //   store_tamper DIR huge-node ID             make the ids nodes of ID claim a 2 GiB value,
 //                                             so whoever reads it runs off the map
 //   store_tamper DIR bulk USER N              add N consistent active credentials (random
-//                                             hashes) for users USER-0, USER-1, ... (20
-//                                             each), enrolled with a copy of USER's record
+//                                             hashes, sealed) for users USER-0, USER-1, ...
+//                                             (20 each), enrolled with a copy of USER's record
 //   store_tamper DIR readers N                not a break: open DIR read-only as a verifier
 //                                             does and hold N read transactions at once
 //                                             (N reader slots of lock.mdb), then exit
@@ -33,6 +37,9 @@
 #include <vector>
 
 #include <nlohmann/json.hpp>
+
+#include "record_tag.h"
+#include "store.h"
 
 namespace {
 
@@ -107,6 +114,21 @@ void WriteAt(const std::string& path, long offset, const void* data, size_t len)
   ::close(fd);
 }
 
+// Seals `json` for `hash` with the store's own tag key, as apppass writes records.
+std::string Seal(const std::string& dir, const std::string& hash, const std::string& json) {
+  apppass::SecretBuffer key, tag_key;
+  if (!apppass::LoadKey(dir + "/key", &key).ok() || !apppass::DeriveTagKey(key, &tag_key).ok())
+    Die("cannot read " + dir + "/key");
+  return apppass::SealRecord(tag_key, hash, json);
+}
+
+// A record as JSON without its tag.
+nlohmann::json Unsealed(const std::string& rec) {
+  nlohmann::json j = nlohmann::json::parse(rec);
+  j.erase("tag");
+  return j;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -126,18 +148,24 @@ int main(int argc, char** argv) {
     Txn t(dir);
     t.Put(a[0], Key(a[0], a[1]), a[2]);
     t.Commit();
-  } else if (op == "cred-field" || op == "cred-raw" || op == "drop-cred") {
+  } else if (op == "cred-field" || op == "cred-raw" || op == "drop-cred" || op == "cred-damage") {
     need(op == "cred-field" ? 3 : op == "cred-raw" ? 2 : 1);
     Txn t(dir);
     const std::string hash = t.Get("ids", a[0]);
     if (op == "drop-cred") {
       t.Del("creds", hash);
+    } else if (op == "cred-damage") {
+      std::string rec = t.Get("creds", hash);
+      const auto at = rec.find("\"revoked\"");
+      if (at == std::string::npos) Die("the record has no \"revoked\"");
+      rec[at + 3] = static_cast<char>(rec[at + 3] ^ 0x01);  // "rewoked": an unknown field
+      t.Put("creds", hash, rec);
     } else if (op == "cred-raw") {
-      t.Put("creds", hash, a[1]);
+      t.Put("creds", hash, Seal(dir, hash, a[1]));
     } else {
-      nlohmann::json j = nlohmann::json::parse(t.Get("creds", hash));
+      nlohmann::json j = Unsealed(t.Get("creds", hash));
       j[a[1]] = nlohmann::json::parse(a[2]);
-      t.Put("creds", hash, j.dump());
+      t.Put("creds", hash, Seal(dir, hash, j.dump()));
     }
     t.Commit();
   } else if (op == "bulk") {
@@ -160,7 +188,7 @@ int main(int argc, char** argv) {
       const nlohmann::json c = {{"v", 1}, {"id", id}, {"user", user}, {"name", "bulk " + std::to_string(i)},
                                 {"scopes", {"imap"}}, {"created", 1700000000}, {"expires", nullptr},
                                 {"revoked", nullptr}};
-      t.Put("creds", hash, c.dump());
+      t.Put("creds", hash, Seal(dir, hash, c.dump()));
       t.Put("ids", id, hash);
       t.Put("user_ids", user + '\0' + id, "");
     }

@@ -300,7 +300,7 @@ broken "corrupt|not an apppass store|LMDB" "data.mdb is a text file" "$d"
 d=$(fresh data-empty); : >"$d/data.mdb"
 broken "corrupt|not an apppass store|LMDB|table" "data.mdb is empty" "$d"
 d=$(fresh schema-99)
-mdb_dump -p -s meta "$d" | sed 's/^ 1$/ 99/' | mdb_load -s meta "$d" 2>/dev/null
+mdb_dump -p -s meta "$d" | sed 's/^ 2$/ 99/' | mdb_load -s meta "$d" 2>/dev/null
 broken "schema" "store of a newer schema version" "$d"
 d=$(fresh user-record-garbage)
 printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n alice\n garbage\nDATA=END\n' | mdb_load -s users "$d"

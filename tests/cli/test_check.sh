@@ -132,6 +132,11 @@ broken bad-json
 expect_problem "creds hash [0-9a-f]{16}: a credential record does not decode: corrupt credential record: not a JSON object" \
     "an undecodable credential record"
 
+broken damaged
+"$TAMPER" "$DB" cred-damage "$A1"
+expect_problem "creds hash [0-9a-f]{16}: a credential record is damaged \(its integrity tag does not match\): verifying its password fails as unavailable; fix: restore data.mdb" \
+    "a credential record with one bit flipped (still decodes, as an active password) is damaged"
+
 broken new-version
 "$TAMPER" "$DB" cred-field "$B1" v 99
 expect_problem "creds hash [0-9a-f]{16}: a credential record does not decode: credential record has format version 99, newer than this apppass understands.*; fix: upgrade apppass" \

@@ -166,7 +166,7 @@ for want in \
     "$QDB/lock\.mdb \(.*\) is root:$GRP 0660" \
     "$QDB/usage/data\.mdb \(.*\) is root:$GRP 0660" \
     "$QDB/usage/lock\.mdb \(.*\) is root:$GRP 0660" \
-    "the store opens for verifying \(schema version 1\)" \
+    "the store opens for verifying \(schema version 2\)" \
     "the store opens for administration" \
     "imap line 1: 'auth required .*pam_apppass\.so': only app passwords are accepted \(app passwords need scope imap or none; store $QDB\)" \
     "imap line 2: 'account required .*pam_apppass\.so'" \

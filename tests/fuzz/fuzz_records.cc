@@ -8,10 +8,12 @@
 //   - each decoder answers the same twice; what it accepts has valid fields (a credential's
 //     user is a valid user name, at most 16 scopes) and survives Encode -> Decode unchanged;
 //   - credential bytes are also written as the record of alice's first app password in a
-//     small real store (fuzz_util.h), and Verify(alice, that password, imap) must give
-//     exactly the outcome the decoded record calls for: unavailable when it does not
-//     decode, wrong-password when it names another user, then revoked, expired,
-//     out-of-scope, accepted. No record that fails to decode can lead to acceptance.
+//     small real store (fuzz_util.h), as they are (damage: the record tag, record_tag.h,
+//     must make Verify answer unavailable) and sealed with the store's tag; then
+//     Verify(alice, that password, imap) must give exactly the outcome the decoded record
+//     calls for: unavailable when it does not decode, wrong-password when it names
+//     another user, then revoked, expired, out-of-scope, accepted. No record that fails
+//     its tag or its decoding can lead to acceptance.
 // (LMDB pages themselves are not fuzzed here: LMDB trusts its page headers, see
 // tests/fuzz/README.md.)
 #include <algorithm>
@@ -70,6 +72,37 @@ apppass::Status DecodeChecked(std::string_view in, Rec* out, Dec decode, Enc enc
   return s1;
 }
 
+// Writes `rec` as the record of alice's first app password and checks that Verify gives
+// exactly what it calls for: unavailable when it is not intact (its tag, record_tag.h)
+// or does not decode, wrong-password when it names another user, then revoked, expired,
+// out-of-scope, accepted.
+void VerifyAgainst(const std::string& rec) {
+  {
+    apppass::LmdbTxn txn;
+    fuzzutil::Check(apppass::LmdbTxn::Begin(g_store.env(), true, &txn), "begin");
+    fuzzutil::Check(txn.Put(g_store.dbs().creds, g_hash, rec), "put");
+    fuzzutil::Check(txn.Commit(), "commit");
+  }
+  apppass::Credential c;
+  const bool intact = g_store.CredentialIntact(g_hash, rec);
+  const bool decodes = apppass::DecodeCredential(rec, &c).ok();
+  const std::int64_t now = std::time(nullptr);
+  const auto& pw = fuzzutil::TheStore().creds[0];
+  for (int i = 0; i < 2; ++i) {
+    const apppass::Decision d = apppass::Verify(g_store, pw.user, pw.display, "imap", now);
+    apppass::Outcome want = apppass::Outcome::kAccepted;
+    if (!intact || !decodes) want = apppass::Outcome::kUnavailable;
+    else if (c.user != pw.user) want = apppass::Outcome::kWrongPassword;
+    else if (c.revoked) want = apppass::Outcome::kRevoked;
+    else if (c.expires && *c.expires <= now) want = apppass::Outcome::kExpired;
+    else if (!c.scopes.empty() && std::find(c.scopes.begin(), c.scopes.end(), "imap") == c.scopes.end())
+      want = apppass::Outcome::kOutOfScope;
+    if (d.outcome != want)
+      Fail("Verify on record " + Show(rec) + " gave " + std::string(apppass::OutcomeName(d.outcome)) +
+           ", the record calls for " + std::string(apppass::OutcomeName(want)));
+  }
+}
+
 void Credential(std::string_view in) {
   apppass::Credential c;
   const apppass::Status s =
@@ -79,29 +112,14 @@ void Credential(std::string_view in) {
     if (c.scopes.size() > apppass::kMaxScopes) Fail("credential with too many scopes");
     if (c.id.empty()) Fail("credential without id");
   }
-
-  // The same bytes as a record in the store, read by the verifier.
-  {
-    apppass::LmdbTxn txn;
-    fuzzutil::Check(apppass::LmdbTxn::Begin(g_store.env(), true, &txn), "begin");
-    fuzzutil::Check(txn.Put(g_store.dbs().creds, g_hash, in), "put");
-    fuzzutil::Check(txn.Commit(), "commit");
-  }
-  const std::int64_t now = std::time(nullptr);
-  const auto& pw = fuzzutil::TheStore().creds[0];
-  for (int i = 0; i < 2; ++i) {
-    const apppass::Decision d = apppass::Verify(g_store, pw.user, pw.display, "imap", now);
-    apppass::Outcome want = apppass::Outcome::kAccepted;
-    if (!s.ok()) want = apppass::Outcome::kUnavailable;
-    else if (c.user != pw.user) want = apppass::Outcome::kWrongPassword;
-    else if (c.revoked) want = apppass::Outcome::kRevoked;
-    else if (c.expires && *c.expires <= now) want = apppass::Outcome::kExpired;
-    else if (!c.scopes.empty() && std::find(c.scopes.begin(), c.scopes.end(), "imap") == c.scopes.end())
-      want = apppass::Outcome::kOutOfScope;
-    if (d.outcome != want)
-      Fail("Verify on record " + Show(in) + " gave " + std::string(apppass::OutcomeName(d.outcome)) +
-           ", the record calls for " + std::string(apppass::OutcomeName(want)));
-  }
+  // The bytes as they are: damage, which the tag turns into unavailable (the seeds carry
+  // another store's tags, so no mutation of them is intact here).
+  const std::string raw(in);
+  if (g_store.CredentialIntact(g_hash, raw)) Fail("fuzzed bytes carry a valid tag: " + Show(raw));
+  VerifyAgainst(raw);
+  // The same bytes sealed with this store's tag, as a buggy or newer apppass would write
+  // them: the decoder's answer alone decides.
+  VerifyAgainst(g_store.SealCredential(g_hash, raw));
 }
 
 void User(std::string_view in) {

@@ -14,6 +14,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <cctype>
 #include <cerrno>
@@ -448,13 +449,13 @@ void test_open_refuses_other_schema(void** state) {
       ASSERT_OK(txn.Del(f.admin.dbs().meta, "schema"));
     ASSERT_OK(txn.Commit());
   };
-  set_schema("2");
+  set_schema("3");
   ExpectUnopenable(f.dir, "schema");
-  set_schema("1 ");
+  set_schema("2 ");
   ExpectUnopenable(f.dir, "schema");
   set_schema(std::nullopt);
   ExpectUnopenable(f.dir, "schema");
-  set_schema("1");
+  set_schema("2");
   ExpectOpenable(f.dir);
   // A table missing.
   {
@@ -820,6 +821,103 @@ void test_verify_wrong_and_unknown(void** state) {
   ASSERT_OUTCOME(V(f.admin, "Alice", alice.password), Outcome::kUnknownUser);
   ASSERT_OUTCOME(V(f.admin, "alice ", alice.password), Outcome::kUnknownUser);
   ASSERT_OUTCOME(V(f.admin, "alice", alice.password), Outcome::kAccepted);
+}
+
+// The raw value of the credential `m` (its record as stored, tag included).
+std::string RawRecord(const Store& store, const Made& m) {
+  LmdbTxn txn;
+  ASSERT_OK(LmdbTxn::Begin(store.env(), false, &txn));
+  std::string_view hash, rec;
+  ASSERT_OK(txn.Get(store.dbs().ids, m.cred.id, &hash));
+  ASSERT_OK(txn.Get(store.dbs().creds, hash, &rec));
+  return std::string(rec);
+}
+
+void PutRawRecord(const Store& store, const Made& m, const std::string& rec) {
+  LmdbTxn txn;
+  ASSERT_OK(LmdbTxn::Begin(store.env(), true, &txn));
+  std::string_view hash;
+  ASSERT_OK(txn.Get(store.dbs().ids, m.cred.id, &hash));
+  const std::string h(hash);
+  ASSERT_OK(txn.Put(store.dbs().creds, h, rec));
+  ASSERT_OK(txn.Commit());
+}
+
+// A record that changed after it was written is unavailable, never a more permissive
+// credential: the damage a tag exists for (record_tag.h).
+void test_damaged_record_is_unavailable(void** state) {
+  Fixture& f = Fx(state);
+  const Made a = MustCreate(f.admin, "alice", "phone");
+  const Made b = MustCreate(f.admin, "alice", "laptop", {"smtp"});
+  const Made c = MustCreate(f.admin, "alice", "tablet");
+  Revoke(f.admin, "alice", RevokeSelector{.id = a.cred.id, .name = {}, .all = false}, kNow + 1);
+  const std::string rec = RawRecord(f.admin, a);
+  assert_non_null(std::strstr(rec.c_str(), "\"tag\":\""));
+  ASSERT_OUTCOME(V(f.admin, "alice", a.password), Outcome::kRevoked);
+  // One flipped bit in the key "revoked" ('v' -> 'w'): the JSON still decodes, as an
+  // active credential. The tag refuses it.
+  std::string flipped = rec;
+  flipped[flipped.find("\"revoked\"") + 3] ^= 0x01;
+  PutRawRecord(f.admin, a, flipped);
+  Decision d = V(f.admin, "alice", a.password);
+  ASSERT_OUTCOME(d, Outcome::kUnavailable);
+  assert_non_null(std::strstr(d.detail.c_str(), "integrity tag"));
+  // A scope lost: "scopes":["smtp"] -> "scopes":[] would be valid everywhere.
+  std::string unscoped = RawRecord(f.admin, b);
+  unscoped.replace(unscoped.find("[\"smtp\"]"), 8, "[]");
+  PutRawRecord(f.admin, b, unscoped);
+  ASSERT_OUTCOME(V(f.admin, "alice", b.password, "imap"), Outcome::kUnavailable);
+  // An intact record moved under another password's hash.
+  PutRawRecord(f.admin, a, RawRecord(f.admin, c));
+  ASSERT_OUTCOME(V(f.admin, "alice", a.password), Outcome::kUnavailable);
+  // The tag itself damaged, or gone.
+  std::string tagless = RawRecord(f.admin, c);
+  tagless[tagless.size() - 5] = tagless[tagless.size() - 5] == '0' ? '1' : '0';
+  PutRawRecord(f.admin, c, tagless);
+  ASSERT_OUTCOME(V(f.admin, "alice", c.password), Outcome::kUnavailable);
+  // The admin tool refuses to list or revoke through a damaged record too.
+  std::vector<Listed> listed;
+  ASSERT_CODE(ListPasswords(f.admin, "alice", true, &listed), kUnavailable);
+}
+
+// A schema 1 store (records without tags) still verifies; opening it for administration
+// seals every record and records schema 2, after which damage is detected.
+void test_schema1_store_is_upgraded(void** state) {
+  Fixture& f = Fx(state);
+  const Made a = MustCreate(f.admin, "alice", "phone");
+  const Made b = MustCreate(f.admin, "alice", "laptop");
+  // Make it what apppass wrote before record tags: untagged records, schema 1.
+  for (const Made* m : {&a, &b}) {
+    std::string rec = RawRecord(f.admin, *m);
+    const auto at = rec.find(",\"tag\":\"");
+    assert_true(at != std::string::npos);
+    PutRawRecord(f.admin, *m, rec.substr(0, at) + "}");
+  }
+  {
+    LmdbTxn txn;
+    ASSERT_OK(LmdbTxn::Begin(f.admin.env(), true, &txn));
+    ASSERT_OK(txn.Put(f.admin.dbs().meta, "schema", "1"));
+    ASSERT_OK(txn.Commit());
+  }
+  f.admin = Store();
+  Store v1;
+  ASSERT_OK(Store::Open(f.dir, Store::Mode::kVerify, &v1));
+  assert_int_equal(v1.schema(), 1);
+  ASSERT_OUTCOME(V(v1, "alice", a.password), Outcome::kAccepted);
+  ASSERT_OUTCOME(V(v1, "alice", b.password), Outcome::kAccepted);
+  v1 = Store();
+  ASSERT_OK(Store::Open(f.dir, Store::Mode::kAdmin, &f.admin));
+  assert_int_equal(f.admin.schema(), 2);
+  Store v2;
+  ASSERT_OK(Store::Open(f.dir, Store::Mode::kVerify, &v2));
+  assert_int_equal(v2.schema(), 2);
+  ASSERT_OUTCOME(V(v2, "alice", a.password), Outcome::kAccepted);
+  ASSERT_OUTCOME(V(v2, "alice", b.password), Outcome::kAccepted);
+  assert_non_null(std::strstr(RawRecord(f.admin, a).c_str(), "\"tag\":\""));
+  // Now an untagged record is damage.
+  std::string rec = RawRecord(f.admin, a);
+  PutRawRecord(f.admin, a, rec.substr(0, rec.find(",\"tag\":\"")) + "}");
+  ASSERT_OUTCOME(V(v2, "alice", a.password), Outcome::kUnavailable);
 }
 
 void test_revoke(void** state) {
@@ -1232,6 +1330,8 @@ int main() {
       STORE_TEST(test_ids_unique),
       STORE_TEST(test_verify_wrong_and_unknown),
       STORE_TEST(test_revoke),
+      STORE_TEST(test_damaged_record_is_unavailable),
+      STORE_TEST(test_schema1_store_is_upgraded),
       STORE_TEST(test_expiry),
       STORE_TEST(test_scopes),
       STORE_TEST(test_bad_input),

@@ -171,8 +171,12 @@ void UndecodableAndNewerRecords(void** state) {
   Credential c = f.made[1].cred;
   std::string newer = EncodeCredential(c);
   newer.replace(newer.find("\"v\":1"), 5, "\"v\":2");
+  // Sealed with the store's tag, as a newer apppass would write them: the tag matches,
+  // the contents do not decode.
+  const std::string broken = f.admin.SealCredential(h0, "{\"v\":1,}");
+  newer = f.admin.SealCredential(h1, newer);
   Tamper(f, [&](const LmdbTxn& t, const StoreDbs& d) {
-    ASSERT_OK(t.Put(d.creds, h0, "{\"v\":1,"));
+    ASSERT_OK(t.Put(d.creds, h0, broken));
     ASSERT_OK(t.Put(d.creds, h1, newer));
     ASSERT_OK(t.Put(d.users, "alice", "[]"));
   });
@@ -183,15 +187,44 @@ void UndecodableAndNewerRecords(void** state) {
   assert_int_equal(r.credentials, 0);
 }
 
+// A record whose bytes changed after it was sealed, and one moved under another hash.
+void DamagedRecords(void** state) {
+  Fixture& f = Fx(state);
+  const std::string h0 = HashOf(f, 0), h1 = HashOf(f, 1);
+  std::string rec0, rec1;
+  {
+    LmdbTxn txn;
+    ASSERT_OK(LmdbTxn::Begin(f.admin.env(), false, &txn));
+    std::string_view v;
+    ASSERT_OK(txn.Get(f.admin.dbs().creds, h0, &v));
+    rec0 = v;
+    ASSERT_OK(txn.Get(f.admin.dbs().creds, h1, &v));
+    rec1 = v;
+  }
+  // "revoked":null -> "rexoked":null: still JSON, and without the tag it would read as
+  // an active credential.
+  rec0.replace(rec0.find("\"revoked\""), 9, "\"rexoked\"");
+  Tamper(f, [&](const LmdbTxn& t, const StoreDbs& d) { ASSERT_OK(t.Put(d.creds, h0, rec0)); });
+  CheckReport r = Check(f.dir);
+  ExpectProblem(r, "creds", "hash ", "integrity tag does not match");
+  assert_int_equal(r.Count(CheckLevel::kProblem), 1);  // the other credential is intact
+  assert_int_equal(r.credentials, 1);
+  // The other, intact record under the first password's hash.
+  ASSERT_OK(Store::Open(f.dir, Store::Mode::kAdmin, &f.admin));
+  Tamper(f, [&](const LmdbTxn& t, const StoreDbs& d) { ASSERT_OK(t.Put(d.creds, h0, rec1)); });
+  r = Check(f.dir);
+  ExpectProblem(r, "creds", "hash ", "integrity tag does not match");
+}
+
 void SchemaAndMeta(void** state) {
   Fixture& f = Fx(state);
   Tamper(f, [&](const LmdbTxn& t, const StoreDbs& d) {
-    ASSERT_OK(t.Put(d.meta, "schema", "2"));
+    ASSERT_OK(t.Put(d.meta, "schema", "3"));
     ASSERT_OK(t.Put(d.meta, "map_size", "1"));
     ASSERT_OK(t.Put(d.meta, "colour", "blue"));
   });
   const CheckReport r = Check(f.dir);
-  ExpectProblem(r, "meta", "schema", "schema version is \"2\"");
+  ExpectProblem(r, "meta", "schema", "schema version is \"3\"");
   ExpectProblem(r, "meta", "map_size", "is not a size");
   assert_int_equal(r.Count(CheckLevel::kWarning), 1);  // the unknown setting
 }
@@ -329,6 +362,7 @@ int main() {
       T(IdsPointsToOtherRecord),
       T(UserIdsOfAnotherUser),
       T(UndecodableAndNewerRecords),
+      T(DamagedRecords),
       T(SchemaAndMeta),
       T(ActiveWithoutConfirmedEnrollment),
       T(MfaResetLeavesAConsistentStore),
