@@ -229,6 +229,16 @@ inline std::vector<Damage> DeterministicDamage(const std::string& cred_id) {
            Patch(f, open, "\xff\xfe\x01");
          }
        }},
+      // One bit: "revoked" becomes "rewoked", a field decoders ignore, so the record
+      // still decodes; its integrity tag (common/record_tag.h) no longer matches.
+      {"one bit flipped in the credential record (still decodes)",
+       [rec](const std::string& f) {
+         const std::string data = ReadAll(f);
+         for (std::size_t p : FindAll(f, rec)) {
+           const std::size_t r = data.find("\"revoked\"", p);
+           if (r != std::string::npos) Patch(f, r + 3, std::string(1, static_cast<char>(data[r + 3] ^ 0x01)));
+         }
+       }},
       {"credential record of a newer version (\"v\":9)",
        [rec](const std::string& f) {
          const std::string data = ReadAll(f);
