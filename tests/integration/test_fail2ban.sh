@@ -576,14 +576,16 @@ fi
 uniq -c "$TMP/want-hosts" | awk '$1 >= 3 { print $2 }' | sort >"$TMP/want-banned"
 if fail2ban-client -c "$F2B/etc" -x start >"$TMP/start.out" 2>&1; then
     want_failed=$(wc -l <"$TMP/want-hosts")
-    status="" failed=""
-    for _ in $(seq 150); do
+    status="" failed="" banned=""
+    # The filter counts a failure before the actions thread bans its address: wait for
+    # both (at most 30 s), or a check right after the last count misses the last ban.
+    for _ in $(seq 300); do
         status=$(fail2ban-client -c "$F2B/etc" status apppass 2>&1) || true
         failed=$(sed -n 's/.*Total failed:[[:space:]]*//p' <<<"$status")
-        [[ $failed == "$want_failed" ]] && break
+        banned=$(sed -n 's/.*Banned IP list:[[:space:]]*//p' <<<"$status" | tr '[:blank:]' '\n' | sed '/^$/d' | sort)
+        [[ $failed == "$want_failed" && $banned == "$(cat "$TMP/want-banned")" ]] && break
         sleep 0.1
     done
-    banned=$(sed -n 's/.*Banned IP list:[[:space:]]*//p' <<<"$status" | tr '[:blank:]' '\n' | sed '/^$/d' | sort)
     if [[ $failed == "$want_failed" && $banned == "$(cat "$TMP/want-banned")" ]]; then
         ok "fail2ban-server banned exactly the clients with 3 failures: $(tr '\n' ' ' <"$TMP/want-banned")"
     else
