@@ -35,6 +35,7 @@ extern "C" {
 #include <algorithm>
 #include <filesystem>
 
+#include "../lib/pam_rerun.h"
 #include "fault_util.h"
 
 namespace {
@@ -723,30 +724,7 @@ int main(int argc, char** argv) {
     P.work = P.dir + "/work";
     P.services = P.dir + "/services";
     WriteServices();
-    setenv(kStepEnv, P.dir.c_str(), 1);
-    setenv("PAM_WRAPPER", "1", 1);
-    setenv("PAM_WRAPPER_SERVICE_DIR", P.services.c_str(), 1);
-    setenv("PAM_WRAPPER_DEBUGLEVEL", "4", 0);
-    const char* preload = std::getenv("LD_PRELOAD");
-    if (preload == nullptr || std::strstr(preload, "pam_wrapper") == nullptr) {
-      fs::remove_all(P.dir);
-      Die("libpam_wrapper.so must be in LD_PRELOAD");
-    }
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) Die("fork failed");
-    if (pid == 0) {
-      execv("/proc/self/exe", argv);
-      _exit(2);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    std::error_code ec;
-    fs::remove_all(P.dir, ec);
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    std::fprintf(stderr, "test_pam_faults: killed by signal %d\n", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    return 1;
+    return pamtest::RerunUnderPamWrapper(argv, kStepEnv, P.dir, P.services, "test_pam_faults", true);
   }
   P.dir = dir;
   P.store = P.dir + "/store";

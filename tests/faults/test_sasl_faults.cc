@@ -18,37 +18,14 @@
 
 #include <algorithm>
 #include <climits>
-#include <cstdarg>
 #include <filesystem>
 
 #include <fmt/format.h>
 
 #include "fault_util.h"
 
-// libsasl has no connection while plug_init runs: what the plugin logs then goes to
-// syslog(LOG_AUTH). These take the place of libc's (as in tests/sasl/test_sasl_exchange.cc).
-namespace {
-void CaptureSyslog(const char* format, va_list ap) {
-  char buf[2048];
-  std::vsnprintf(buf, sizeof buf, format, ap);
-  sasltest::g_log.push_back(std::string("syslog: ") + buf);
-}
-}  // namespace
-
-extern "C" __attribute__((visibility("default"))) void syslog(int, const char* format, ...) {
-  va_list ap;
-  va_start(ap, format);
-  CaptureSyslog(format, ap);
-  va_end(ap);
-}
-
-extern "C" __attribute__((visibility("default"))) void __syslog_chk(int, int, const char* format,
-                                                                    ...) {
-  va_list ap;
-  va_start(ap, format);
-  CaptureSyslog(format, ap);
-  va_end(ap);
-}
+// What the plugin logs to syslog while plug_init runs is captured too
+// (tests/sasl/syslog_capture.cc).
 
 namespace {
 

@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cstdarg>
 #include <cstdio>
 #include <filesystem>
 #include <string>
@@ -20,31 +19,8 @@
 
 using namespace sasltest;
 
-// libsasl has no connection, hence no application callback, while plug_init runs: what
-// the plugin logs then goes to syslog. These take the place of libc's in this process
-// (libsasl2 calls __syslog_chk), so those lines are captured too (as in sasl_exchange).
-namespace {
-void CaptureSyslog(const char* format, va_list ap) {
-  char buf[2048];
-  std::vsnprintf(buf, sizeof buf, format, ap);
-  g_log.push_back(std::string("syslog: ") + buf);
-}
-}  // namespace
-
-extern "C" __attribute__((visibility("default"))) void syslog(int, const char* format, ...) {
-  va_list ap;
-  va_start(ap, format);
-  CaptureSyslog(format, ap);
-  va_end(ap);
-}
-
-extern "C" __attribute__((visibility("default"))) void __syslog_chk(int, int, const char* format,
-                                                                    ...) {
-  va_list ap;
-  va_start(ap, format);
-  CaptureSyslog(format, ap);
-  va_end(ap);
-}
+// What the plugin logs to syslog while plug_init runs is captured too
+// (tests/sasl/syslog_capture.cc).
 
 namespace {
 

@@ -41,6 +41,8 @@ extern "C" {
 
 #include <nlohmann/json.hpp>
 
+#include "../lib/pam_rerun.h"
+
 extern char** environ;
 
 namespace {
@@ -735,32 +737,7 @@ int main(int argc, char** argv) {
     g.store = g.dir + "/store";
     g.services = g.dir + "/services";
     WriteServices();
-    setenv(kStepEnv, g.dir.c_str(), 1);
-    setenv("PAM_WRAPPER", "1", 1);
-    setenv("PAM_WRAPPER_SERVICE_DIR", g.services.c_str(), 1);
-    setenv("PAM_WRAPPER_DEBUGLEVEL", "4", 0);
-    const char* preload = std::getenv("LD_PRELOAD");
-    if (preload == nullptr || std::strstr(preload, "pam_wrapper") == nullptr) {
-      fs::remove_all(g.dir);
-      Die("libpam_wrapper.so must be in LD_PRELOAD");
-    }
-    // Step 2 runs in a child so that this process can clean up whatever becomes of it.
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) Die("fork failed");
-    if (pid == 0) {
-      execv("/proc/self/exe", argv);
-      std::fprintf(stderr, "test_pam_module: re-exec failed: %s\n", std::strerror(errno));
-      _exit(2);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    std::error_code ec;
-    fs::remove_all(g.dir, ec);
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    std::fprintf(stderr, "test_pam_module: killed by signal %d\n", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    return 1;
+    return pamtest::RerunUnderPamWrapper(argv, kStepEnv, g.dir, g.services, "test_pam_module", true);
   }
 
   // Step 2: under pam_wrapper.

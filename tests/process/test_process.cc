@@ -43,6 +43,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../lib/pam_rerun.h"
 #include "../sasl/sasl_test_util.h"
 #include "env_registry.h"
 
@@ -615,29 +616,8 @@ int main(int argc, char** argv) {
     sasltest::WriteFile(g.dir + "/services/" + kService, "auth required " + line + "account required " + line);
     sasltest::WriteFile(g.dir + "/sasl/" + std::string(kApp) + ".conf",
                         "mech_list: PLAIN LOGIN\napppass_db: " + g.store + "\n");
-    const char* preload = std::getenv("LD_PRELOAD");
-    if (preload == nullptr || std::strstr(preload, "pam_wrapper") == nullptr) {
-      fs::remove_all(g.dir);
-      Die("libpam_wrapper.so must be in LD_PRELOAD");
-    }
-    setenv(kStepEnv, g.dir.c_str(), 1);
-    setenv("PAM_WRAPPER", "1", 1);
-    setenv("PAM_WRAPPER_SERVICE_DIR", (g.dir + "/services").c_str(), 1);
-    std::fflush(nullptr);
-    const pid_t pid = fork();
-    if (pid < 0) Die("fork failed");
-    if (pid == 0) {
-      execv("/proc/self/exe", argv);
-      _exit(2);
-    }
-    int st = 0;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    std::error_code ec;
-    fs::remove_all(g.dir, ec);
-    if (WIFEXITED(st)) return WEXITSTATUS(st);
-    std::fprintf(stderr, "test_process: killed by signal %d\n", WIFSIGNALED(st) ? WTERMSIG(st) : 0);
-    return 1;
+    return pamtest::RerunUnderPamWrapper(argv, kStepEnv, g.dir, g.dir + "/services", "test_process",
+                                         false);
   }
   g.dir = dir;
   g.store = g.dir + "/store";

@@ -16,39 +16,14 @@
 
 #include <algorithm>
 #include <cctype>
-#include <cstdarg>
 #include <functional>
 #include <map>
 #include <thread>
 
 #include "sasl_test_util.h"
 
-// libsasl has no connection, hence no application callback, while plug_init runs: what a
-// plugin logs then goes to libsasl's default, syslog(LOG_AUTH). These definitions take
-// the place of libc's for the whole process (libsasl2 is built with _FORTIFY_SOURCE and
-// calls __syslog_chk), so those lines are captured too.
-namespace {
-void CaptureSyslog(const char* format, va_list ap) {
-  char buf[2048];
-  std::vsnprintf(buf, sizeof buf, format, ap);
-  sasltest::g_log.push_back(std::string("syslog: ") + buf);
-}
-}  // namespace
-
-extern "C" __attribute__((visibility("default"))) void syslog(int, const char* format, ...) {
-  va_list ap;
-  va_start(ap, format);
-  CaptureSyslog(format, ap);
-  va_end(ap);
-}
-
-extern "C" __attribute__((visibility("default"))) void __syslog_chk(int, int, const char* format,
-                                                                    ...) {
-  va_list ap;
-  va_start(ap, format);
-  CaptureSyslog(format, ap);
-  va_end(ap);
-}
+// What a plugin logs to syslog while plug_init runs is captured too
+// (syslog_capture.cc).
 
 namespace {
 
