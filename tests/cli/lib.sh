@@ -41,6 +41,22 @@ check() {
 
 note() { echo "# $*"; }
 
+# tool ARGS...: the admin tool, without whatever LD_PRELOAD the test runs its PAM and SASL
+# programs with (pam_wrapper, a sanitizer runtime).
+tool() { env -u LD_PRELOAD "$APPPASS" "$@"; }
+
+# json_get KEY: a top-level field of the JSON on stdin.
+json_get() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
+
+# new_store_with_user DB USER: a new store DB with USER enrolled in MFA and confirmed with
+# the current code (oathtool).
+new_store_with_user() {
+    local secret
+    tool --db "$1" init >/dev/null 2>&1
+    secret=$(tool --db "$1" mfa enroll "$2" --json | json_get secret)
+    tool --db "$1" mfa confirm "$2" "$(oathtool --totp -b "$secret")" >/dev/null
+}
+
 # not COMMAND...: succeeds when COMMAND fails (for check).
 not() { ! "$@"; }
 

@@ -33,7 +33,6 @@ command -v oathtool >/dev/null || { echo "not ok - oathtool is not installed"; e
 # ---- a store: alice with two active app passwords and a revoked one, bob with one ------
 DB=$TMP/store
 ap() { "$APPPASS" --db "$DB" "$@"; }
-json_get() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
 ap init >/dev/null 2>&1
 for user in alice bob; do
     secret=$(ap mfa enroll "$user" --json | json_get secret)

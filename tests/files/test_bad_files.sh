@@ -50,16 +50,11 @@ services=$TMP/services
 mkdir "$services"
 : >"$services/other"
 
-tool() { env -u LD_PRELOAD "$APPPASS" "$@"; }
-json_get() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
 # --- The good store: alice with one app password for imap and smtp. The other store is
 # a copy (same key) holding one more password of alice's, so reading its data.mdb
 # through a link would accept OTHER_PW.
 GOOD=$TMP/good
-tool --db "$GOOD" init >/dev/null 2>&1
-secret=$(tool --db "$GOOD" mfa enroll alice --json | json_get secret)
-tool --db "$GOOD" mfa confirm alice "$(oathtool --totp -b "$secret")" >/dev/null
+new_store_with_user "$GOOD" alice
 PW=$(tool --db "$GOOD" create alice --name phone --scope imap --scope smtp --json | json_get password)
 OTHER=$TMP/other
 cp -a "$GOOD" "$OTHER"

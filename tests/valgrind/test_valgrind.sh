@@ -30,13 +30,8 @@ trap cleanup EXIT
 source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
 command -v oathtool >/dev/null || { echo "not ok - oathtool is not installed"; exit 1; }
 
-tool() { env -u LD_PRELOAD "$APPPASS" "$@"; }
-json_get() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
 S=$TMP/store
-tool --db "$S" init >/dev/null 2>&1
-secret=$(tool --db "$S" mfa enroll alice --json | json_get secret)
-tool --db "$S" mfa confirm alice "$(oathtool --totp -b "$secret")" >/dev/null
+new_store_with_user "$S" alice
 PW=$(tool --db "$S" create alice --name phone --scope imap --scope smtp --json | json_get password)
 json=$(tool --db "$S" create alice --name old --scope imap --scope smtp --json)
 OLD_PW=$(json_get password <<<"$json")
