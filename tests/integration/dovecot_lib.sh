@@ -229,19 +229,7 @@ EOF
 
 # Ready means an IMAP greeting, not just an open socket.
 wait_ready() {
-    "$PY" - "$PORT" <<'EOF'
-import socket, sys, time
-deadline = time.monotonic() + 10
-while time.monotonic() < deadline:
-    try:
-        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=2) as s:
-            if s.recv(64).startswith(b"* OK"):
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOF
+    "$PY" "$(dirname "${BASH_SOURCE[0]}")/../lib/wait_greeting.py" "$PORT" "* OK" 10
 }
 
 start_dovecot() {

@@ -402,19 +402,8 @@ EOF
         SASL=no
     else
         POSTFIX_STARTED=yes
-        "$PY" - "$port" <<'EOF' || { not_ok "postfix answers on 127.0.0.1"; SASL=no; }
-import socket, sys, time
-deadline = time.monotonic() + 15
-while time.monotonic() < deadline:
-    try:
-        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3) as s:
-            if s.recv(64).startswith(b"220"):
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOF
+        "$PY" "$(dirname "${BASH_SOURCE[0]}")/../lib/wait_greeting.py" "$port" 220 15 ||
+            { not_ok "postfix answers on 127.0.0.1"; SASL=no; }
     fi
 fi
 if [[ $SASL == yes ]]; then

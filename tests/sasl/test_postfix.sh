@@ -205,19 +205,7 @@ fi
 STARTED=yes
 
 wait_ready() {
-    "$PY" - "$PORT" <<'EOF'
-import socket, sys, time
-deadline = time.monotonic() + 15
-while time.monotonic() < deadline:
-    try:
-        with socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=3) as s:
-            if s.recv(64).startswith(b"220"):
-                sys.exit(0)
-    except OSError:
-        pass
-    time.sleep(0.1)
-sys.exit(1)
-EOF
+    "$PY" "$(dirname "${BASH_SOURCE[0]}")/../lib/wait_greeting.py" "$PORT" 220 15
 }
 if ! wait_ready; then
     fatal "postfix did not answer on 127.0.0.1:$PORT within 15 s"
