@@ -26,6 +26,8 @@
 #include <string_view>
 #include <vector>
 
+#include "../lib/totp_now.h"
+
 extern char** environ;
 
 namespace sasltest {
@@ -145,17 +147,9 @@ struct Tool {
 };
 
 inline std::string TotpNow(const std::string& base32) {
-  char* secret = nullptr;
-  size_t len = 0;
-  if (oath_base32_decode(base32.c_str(), base32.size(), &secret, &len) != OATH_OK)
-    Die("bad base32 secret from apppass mfa enroll");
-  char otp[16] = {};
-  const int rc =
-      oath_totp_generate(secret, len, std::time(nullptr), OATH_TOTP_DEFAULT_TIME_STEP_SIZE,
-                         OATH_TOTP_DEFAULT_START_TIME, 6, otp);
-  std::free(secret);
-  if (rc != OATH_OK) Die("oath_totp_generate failed");
-  return otp;
+  std::string code = testlib::TotpCodeNow(base32);
+  if (code.empty()) Die("no TOTP code from apppass mfa enroll's secret");
+  return code;
 }
 
 // App passwords are only issued to users with confirmed MFA.

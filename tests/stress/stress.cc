@@ -78,6 +78,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../lib/totp_now.h"
 #include "admin.h"
 #include "password.h"
 #include "records.h"
@@ -374,16 +375,9 @@ nlohmann::json ToolJson(const std::vector<std::string>& args) {
 }
 
 std::string TotpNow(const std::string& base32) {
-  char* secret = nullptr;
-  size_t len = 0;
-  if (oath_base32_decode(base32.c_str(), base32.size(), &secret, &len) != OATH_OK)
-    Die("bad base32 secret from apppass mfa enroll");
-  char otp[16] = {};
-  const int rc = oath_totp_generate(secret, len, std::time(nullptr), OATH_TOTP_DEFAULT_TIME_STEP_SIZE,
-                                    OATH_TOTP_DEFAULT_START_TIME, 6, otp);
-  std::free(secret);
-  if (rc != OATH_OK) Die("oath_totp_generate failed");
-  return otp;
+  std::string code = testlib::TotpCodeNow(base32);
+  if (code.empty()) Die("no TOTP code from apppass mfa enroll's secret");
+  return code;
 }
 
 std::string Enroll(const std::string& user) {
