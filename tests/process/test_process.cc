@@ -28,6 +28,7 @@
 // Prints "ok - ..." / "not ok - ..." per check; exits 1 if any check failed.
 
 #include <fcntl.h>
+#include <signal.h>
 #include <security/pam_appl.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -358,25 +359,11 @@ int RunShared(int writes) {
               MedianUs(alone), MedianUs(shared));
 
   const off_t data_before = StatOf(g.store + "/data.mdb").st_size;
-  // A thread that watches this process's descriptors of lock.mdb.
-  std::atomic<bool> stop{false};
-  std::atomic<int> max_fds{0}, samples{0};
-  std::thread watcher([&] {
-    while (!stop.load()) {
-      const int n = DescriptorsOf(lock);
-      int m = max_fds.load();
-      while (n > m && !max_fds.compare_exchange_weak(m, n)) {
-      }
-      ++samples;
-      std::this_thread::sleep_for(std::chrono::microseconds(200));
-    }
-  });
-
   // The writer: the admin tool in other processes, reporting each create once it has
   // returned ("C id password"), each revoke before it starts ("P id") and once it has
   // returned ("R id").
   int fds[2];
-  if (pipe(fds) != 0) Die("pipe failed");
+  if (pipe2(fds, O_CLOEXEC) != 0) Die("pipe failed");
   std::fflush(nullptr);
   const pid_t writer = fork();
   if (writer < 0) Die("fork failed");
@@ -404,6 +391,22 @@ int RunShared(int writes) {
   close(fds[1]);
   fcntl(fds[0], F_SETFL, O_NONBLOCK);
 
+  // A thread that watches this process's descriptors of lock.mdb. Started only after the
+  // fork: a child forked while another thread runs may find a lock that thread held
+  // (the allocator's, under ASan) locked forever; CI saw the writer hang so.
+  std::atomic<bool> stop{false};
+  std::atomic<int> max_fds{0}, samples{0};
+  std::thread watcher([&] {
+    while (!stop.load()) {
+      const int n = DescriptorsOf(lock);
+      int m = max_fds.load();
+      while (n > m && !max_fds.compare_exchange_weak(m, n)) {
+      }
+      ++samples;
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+    }
+  });
+
   std::map<std::string, std::string> active, pending_revoke, revoked;  // id -> password
   std::string pending;
   long rounds = 0, lock_checks = 0, lock_lost = 0, bad = 0;
@@ -430,7 +433,23 @@ int RunShared(int writes) {
     }
   };
   long ambiguous = 0;
+  // A writer that stops making progress fails the test with its state, well before CTest's
+  // timeout would end it without a word.
+  const auto deadline = start + std::chrono::seconds(30 + writes);
+  bool writer_hung = false;
   while (!writer_done || rounds < 50) {
+    if (!writer_done && std::chrono::steady_clock::now() > deadline) {
+      std::ifstream wchan("/proc/" + std::to_string(writer) + "/wchan");
+      std::string where;
+      std::getline(wchan, where);
+      Report(false, "the admin tool's writer finished in time",
+             "still running after " + std::to_string(30 + writes) + " s, waiting in '" + where +
+                 "'; " + std::to_string(active.size()) + " active, " +
+                 std::to_string(revoked.size()) + " revoked so far");
+      kill(writer, SIGKILL);
+      writer_hung = true;
+      break;
+    }
     drain();
     // Alternately through PAM and SASL: each verification starts after what it expects
     // was reported done.
@@ -493,7 +512,7 @@ int RunShared(int writes) {
   stop = true;
   watcher.join();
 
-  Report(WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
+  Report(!writer_hung && WIFEXITED(wst) && WEXITSTATUS(wst) == 0,
          "the admin tool created " + std::to_string(writes) + " and revoked " +
              std::to_string(revoked.size()) + " app passwords meanwhile");
   Report(g_answers.wrong == 0 && bad == 0,
