@@ -13,7 +13,7 @@ constexpr std::string_view kOpen = R"(,"tag":")";
 constexpr std::string_view kClose = R"("})";
 
 // The tag of `table_key` || `body` into `out`.
-void Tag(const SecretBuffer& tag_key, std::string_view table_key, std::string_view body,
+void Tag(SecretBytes tag_key, std::string_view table_key, std::string_view body,
          unsigned char out[kTagBytes]) {
   crypto_generichash_state st;
   crypto_generichash_init(&st, tag_key.data(), tag_key.size(), kTagBytes);
@@ -29,19 +29,22 @@ void Tag(const SecretBuffer& tag_key, std::string_view table_key, std::string_vi
 
 }  // namespace
 
-Status DeriveTagKey(const SecretBuffer& hash_key, SecretBuffer* out) {
+void DeriveTagKey(SecretBytes hash_key, std::span<unsigned char, kTagKeyBytes> out) {
+  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(kContext.data()),
+                     kContext.size(), hash_key.data(), hash_key.size());
+}
+
+Status DeriveTagKey(SecretBytes hash_key, SecretBuffer* out) {
   SecretBuffer key(kTagKeyBytes);
   if (!key.valid()) return Status::Internal("out of secure memory");
-  if (hash_key.size() == 0) return Status::Internal("no hash key to derive the tag key from");
-  crypto_generichash(key.data(), kTagKeyBytes, reinterpret_cast<const unsigned char*>(kContext.data()),
-                     kContext.size(), hash_key.data(), hash_key.size());
+  if (hash_key.empty()) return Status::Internal("no hash key to derive the tag key from");
+  DeriveTagKey(hash_key, std::span<unsigned char, kTagKeyBytes>(key.data(), kTagKeyBytes));
   key.resize(kTagKeyBytes);
   *out = std::move(key);
   return Status::Ok();
 }
 
-std::string SealRecord(const SecretBuffer& tag_key, std::string_view table_key,
-                       std::string_view json) {
+std::string SealRecord(SecretBytes tag_key, std::string_view table_key, std::string_view json) {
   // Everything but the closing brace is covered.
   const std::string_view body = json.substr(0, json.empty() ? 0 : json.size() - 1);
   unsigned char tag[kTagBytes];
@@ -54,8 +57,7 @@ std::string SealRecord(const SecretBuffer& tag_key, std::string_view table_key,
   return out;
 }
 
-bool RecordSealed(const SecretBuffer& tag_key, std::string_view table_key,
-                  std::string_view value) {
+bool RecordSealed(SecretBytes tag_key, std::string_view table_key, std::string_view value) {
   // A value too short to hold the suffix is tagged whole (and cannot match), so every
   // call hashes about as many bytes as the record has.
   const bool long_enough = value.size() >= kTagSuffixBytes + 2;

@@ -15,6 +15,7 @@
 // Thread-safe: pure functions.
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
@@ -28,16 +29,17 @@ inline constexpr std::size_t kTagBytes = 16;
 // ,"tag":"  32 hex digits  "}
 inline constexpr std::size_t kTagSuffixBytes = 8 + 2 * kTagBytes + 2;
 
-// Derives the tag key from the store's hash key (DIR/key) into `out`.
-Status DeriveTagKey(const SecretBuffer& hash_key, SecretBuffer* out);
+// Derives the tag key from the store's hash key (DIR/key) into `out`, which Store keeps
+// in the same guarded allocation as the hash key.
+void DeriveTagKey(SecretBytes hash_key, std::span<unsigned char, kTagKeyBytes> out);
+// The same into a buffer of its own (apppass check, tests).
+Status DeriveTagKey(SecretBytes hash_key, SecretBuffer* out);
 
 // REQUIRES: `json` is a JSON object ("{...}") without a "tag" field. Returns it sealed.
-std::string SealRecord(const SecretBuffer& tag_key, std::string_view table_key,
-                       std::string_view json);
+std::string SealRecord(SecretBytes tag_key, std::string_view table_key, std::string_view json);
 
 // Whether `value` is a record sealed under `table_key` with this key. Does the same
 // work whatever `value` holds (the verifier calls it on every record it lands on).
-bool RecordSealed(const SecretBuffer& tag_key, std::string_view table_key,
-                  std::string_view value);
+bool RecordSealed(SecretBytes tag_key, std::string_view table_key, std::string_view value);
 
 }  // namespace apppass

@@ -7,9 +7,13 @@
 #pragma once
 
 #include <cstddef>
+#include <span>
 #include <string_view>
 
 namespace apppass {
+
+// A view of secret bytes that someone else owns (a key inside a SecretBuffer).
+using SecretBytes = std::span<const unsigned char>;
 
 class SecretBuffer {
  public:
@@ -34,6 +38,8 @@ class SecretBuffer {
   std::string_view view() const {
     return {reinterpret_cast<const char*>(data_), size_};
   }
+  // The bytes in use, as std::string converts to std::string_view.
+  operator SecretBytes() const { return {data_, size_}; }  // NOLINT(google-explicit-constructor)
   // Copies `s` in; returns false (and stays empty) when it does not fit.
   bool assign(std::string_view s);
   void clear();

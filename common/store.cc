@@ -113,7 +113,7 @@ Status CheckStoreFiles(const std::string& dir, bool admin) {
 
 }  // namespace
 
-Status LoadKey(const std::string& path, SecretBuffer* out, bool owner_only) {
+Status ReadKey(const std::string& path, std::span<unsigned char, kKeyBytes> out, bool owner_only) {
   Fd fd;
   struct stat st{};
   Status s = OpenChecked(
@@ -122,9 +122,13 @@ Status LoadKey(const std::string& path, SecretBuffer* out, bool owner_only) {
   if (!s.ok()) return s;
   if (st.st_size != static_cast<off_t>(kKeyBytes))
     return Status::Unavailable(fmt::format("key file {} has the wrong size", path));
+  return ReadExact(fd.get(), out.data(), kKeyBytes, path);
+}
+
+Status LoadKey(const std::string& path, SecretBuffer* out, bool owner_only) {
   SecretBuffer key(kKeyBytes);
   if (!key.valid()) return Status::Internal("out of secure memory");
-  s = ReadExact(fd.get(), key.data(), kKeyBytes, path);
+  Status s = ReadKey(path, std::span<unsigned char, kKeyBytes>(key.data(), kKeyBytes), owner_only);
   if (!s.ok()) return s;
   key.resize(kKeyBytes);
   *out = std::move(key);
@@ -140,8 +144,14 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   const bool lock_missing = ::lstat(Join(dir, "lock.mdb").c_str(), &lock_st) != 0;
   Store store;
   store.dir_ = dir;
-  if (!(s = LoadKey(Join(dir, "key"), &store.hash_key_)).ok()) return s;
-  if (!(s = DeriveTagKey(store.hash_key_, &store.tag_key_)).ok()) return s;
+  store.keys_ = SecretBuffer(kKeyBytes + kTagKeyBytes);
+  if (!store.keys_.valid()) return Status::Internal("out of secure memory");
+  unsigned char* const keys = store.keys_.data();
+  if (!(s = ReadKey(Join(dir, "key"), std::span<unsigned char, kKeyBytes>(keys, kKeyBytes))).ok())
+    return s;
+  DeriveTagKey(SecretBytes(keys, kKeyBytes),
+               std::span<unsigned char, kTagKeyBytes>(keys + kKeyBytes, kTagKeyBytes));
+  store.keys_.resize(kKeyBytes + kTagKeyBytes);
   // mfa.key seals the TOTP secrets: the verifiers' group must not read it.
   if (admin && !(s = LoadKey(Join(dir, "mfa.key"), &store.mfa_key_, true)).ok()) return s;
   s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : kMapInUse, &store.env_);
@@ -227,12 +237,12 @@ Status Store::UpgradeToSchema2() {
   for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
        rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
     const std::string_view key = FromVal(k), value = FromVal(v);
-    if (RecordSealed(tag_key_, key, value) || value.size() < 2 || value.front() != '{' ||
+    if (RecordSealed(tag_key(), key, value) || value.size() < 2 || value.front() != '{' ||
         value.back() != '}')
       continue;
     // Copies: k and v point into the page that the put rewrites.
     std::string key_copy(key);
-    const std::string sealed = SealRecord(tag_key_, key_copy, value);
+    const std::string sealed = SealRecord(tag_key(), key_copy, value);
     MDB_val nk = ToVal(key_copy), nv = ToVal(sealed);
     if ((rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT)) != MDB_SUCCESS) break;
   }
@@ -357,17 +367,17 @@ Status Store::SetMapSize(std::size_t size) {
 }
 
 std::string Store::SealCredential(std::string_view hash, std::string_view json) const {
-  return SealRecord(tag_key_, hash, json);
+  return SealRecord(tag_key(), hash, json);
 }
 
 bool Store::CredentialIntact(std::string_view hash, std::string_view value) const {
-  const bool sealed = RecordSealed(tag_key_, hash, value);
+  const bool sealed = RecordSealed(tag_key(), hash, value);
   return sealed || schema_ == 1;
 }
 
 void Store::HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const {
-  crypto_generichash(out, kHashBytes, normalized.data(), normalized.size(), hash_key_.data(),
-                     hash_key_.size());
+  const SecretBytes key = hash_key();
+  crypto_generichash(out, kHashBytes, normalized.data(), normalized.size(), key.data(), key.size());
 }
 
 }  // namespace apppass

@@ -23,10 +23,12 @@
 // Never use a Store across fork().
 #pragma once
 
+#include <span>
 #include <string>
 #include <string_view>
 
 #include "lmdb_env.h"
+#include "record_tag.h"
 #include "secret.h"
 #include "status.h"
 
@@ -97,12 +99,20 @@ class Store {
 
  private:
   Status UpgradeToSchema2();
+  // Empty views until the store is opened.
+  SecretBytes hash_key() const { return Keys().first(Keys().empty() ? 0 : kKeyBytes); }
+  SecretBytes tag_key() const { return Keys().subspan(Keys().empty() ? 0 : kKeyBytes); }
+  SecretBytes Keys() const {
+    return keys_.size() == kKeyBytes + kTagKeyBytes ? SecretBytes(keys_) : SecretBytes();
+  }
 
   std::string dir_;
   LmdbEnv env_;
   StoreDbs dbs_;
-  SecretBuffer hash_key_;
-  SecretBuffer tag_key_;
+  // The hash key (DIR/key) and the record tag key derived from it, in one guarded
+  // allocation: sodium_malloc costs a handful of system calls, and the PAM module opens
+  // a store on every login.
+  SecretBuffer keys_;
   SecretBuffer mfa_key_;
   int schema_ = kSchemaVersion;
   std::size_t map_size_ = kDefaultMapSize;
@@ -112,5 +122,8 @@ class Store {
 // everyone; with `owner_only`, not by its group either). Used for DIR/key and, owner_only,
 // DIR/mfa.key.
 Status LoadKey(const std::string& path, SecretBuffer* out, bool owner_only = false);
+// The same into `out`, part of a buffer the caller allocated.
+Status ReadKey(const std::string& path, std::span<unsigned char, kKeyBytes> out,
+               bool owner_only = false);
 
 }  // namespace apppass

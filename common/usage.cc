@@ -1,6 +1,7 @@
 #include "usage.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include <fmt/format.h>
 
@@ -45,16 +46,44 @@ Status UsageDb::Get(std::string_view id, Usage* out) const {
   return DecodeUsage(v, out);
 }
 
+namespace {
+
+// Whether a use recorded as `last` (when `got` is Ok) makes recording `use` unnecessary.
+bool Throttled(const Status& got, const Usage& last, const Usage& use, std::int64_t min_interval) {
+  return got.ok() && last.service == use.service && last.rhost == use.rhost &&
+         use.time - last.time < min_interval && use.time >= last.time;
+}
+
+}  // namespace
+
 Status UsageDb::Record(std::string_view id, const Usage& use, std::int64_t min_interval) const {
   Usage last;
   Status s = Get(id, &last);
-  if (s.ok() && last.service == use.service && last.rhost == use.rhost &&
-      use.time - last.time < min_interval && use.time >= last.time)
-    return Status::Ok();  // throttled
+  if (Throttled(s, last, use, min_interval)) return Status::Ok();
   LmdbTxn txn;
   if (!(s = LmdbTxn::Begin(env_, true, &txn)).ok()) return s;
   if (!(s = txn.Put(dbi_, id, EncodeUsage(use))).ok()) return s;
   return txn.Commit();
+}
+
+Status UsageDb::RecordIn(const std::string& store_dir, std::string_view id, const Usage& use,
+                         std::int64_t min_interval) {
+  // A writable environment cannot open while another thread of this process has a
+  // read-only one on the same file (env_registry.h): one recording at a time per module.
+  static std::mutex mu;
+  std::lock_guard<std::mutex> lock(mu);
+  {
+    UsageDb reader;
+    Status s = Open(store_dir, false, &reader);
+    if (!s.ok()) return s;
+    Usage last;
+    if (Throttled(reader.Get(id, &last), last, use, min_interval)) return Status::Ok();
+  }  // closed before the writable one opens (one environment per file per process)
+  UsageDb writer;
+  Status s = Open(store_dir, true, &writer);
+  if (!s.ok()) return s;
+  return writer.Record(id, use, min_interval);  // checks again: another login may have
+                                                // recorded it meanwhile
 }
 
 Status UsageDb::Remove(std::string_view id) const {

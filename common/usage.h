@@ -31,6 +31,13 @@ class UsageDb {
   // Records `use` for credential `id` unless the recorded one is newer than
   // use.time - min_interval and for the same service and host.
   Status Record(std::string_view id, const Usage& use, std::int64_t min_interval) const;
+  // The same for a process that does not keep the database open (the PAM module opens
+  // it per login): reads with a read-only environment first and opens one for writing
+  // only when the throttle lets the write through. A writable LMDB environment costs
+  // far more to open (~3 MiB of write buffers, a map with room to grow), and most logins
+  // of a busy client are throttled.
+  static Status RecordIn(const std::string& store_dir, std::string_view id, const Usage& use,
+                         std::int64_t min_interval);
   // Ok, NotFound (never used), or an error.
   Status Get(std::string_view id, Usage* out) const;
   Status Remove(std::string_view id) const;

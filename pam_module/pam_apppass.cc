@@ -92,11 +92,9 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   if (d.outcome != apppass::Outcome::kAccepted) return PAM_AUTH_ERR;
 
   if (!opts.no_usage) {
-    apppass::UsageDb usage;
     apppass::Usage use{.time = now, .service = std::string(ctx.service),
                        .rhost = std::string(ctx.rhost)};
-    s = apppass::UsageDb::Open(opts.db, true, &usage);
-    if (s.ok()) s = usage.Record(d.id, use, opts.usage_interval);
+    s = apppass::UsageDb::RecordIn(opts.db, d.id, use, opts.usage_interval);
     // Last use is bookkeeping, not a security control: the decision stands.
     if (!s.ok())
       pam_syslog(pamh, LOG_AUTHPRIV | LOG_WARNING, "could not record last use of id=%s: %s",

@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "admin.h"
+#include "env_registry.h"
 #include "files.h"
 #include "lmdb_env.h"
 #include "password.h"
@@ -1282,6 +1283,47 @@ void test_usage(void** state) {
   ASSERT_CODE(ro.Get("id3", &u), kNotFound);
 }
 
+// RecordIn: what the PAM module calls, opening the database itself (read-only first).
+void test_usage_record_in(void** state) {
+  Fixture& f = Fx(state);
+  auto use = [](std::int64_t t, const char* rhost) {
+    return Usage{.version = kUsageVersion, .time = t, .service = "imap", .rhost = rhost};
+  };
+  auto time_of = [&](const char* id) {
+    UsageDb ro;
+    ASSERT_OK(UsageDb::Open(f.dir, false, &ro));
+    Usage got;
+    ASSERT_OK(ro.Get(id, &got));
+    return got.time;
+  };
+  ASSERT_OK(UsageDb::RecordIn(f.dir, "id1", use(1000, "h1"), 60));
+  assert_int_equal(time_of("id1"), 1000);
+  // Throttled: answered from the read-only look, nothing written.
+  ASSERT_OK(UsageDb::RecordIn(f.dir, "id1", use(1030, "h1"), 60));
+  assert_int_equal(time_of("id1"), 1000);
+  // Another host, or the interval over: written.
+  ASSERT_OK(UsageDb::RecordIn(f.dir, "id1", use(1031, "h2"), 60));
+  assert_int_equal(time_of("id1"), 1031);
+  ASSERT_OK(UsageDb::RecordIn(f.dir, "id1", use(1091, "h2"), 60));
+  assert_int_equal(time_of("id1"), 1091);
+  // While this process holds the database open for writing (a SASL plugin beside the PAM
+  // module), both steps share that environment.
+  {
+    UsageDb held;
+    ASSERT_OK(UsageDb::Open(f.dir, true, &held));
+    ASSERT_OK(UsageDb::RecordIn(f.dir, "id2", use(7, "h1"), 60));
+    Usage got;
+    ASSERT_OK(held.Get("id2", &got));
+    assert_int_equal(got.time, 7);
+  }
+  // Nothing is left open.
+  for (const auto& e : envreg::List()) assert_true(e.dir.find("/usage") == std::string::npos);
+  // A missing database is an error, not a crash.
+  std::error_code ec;
+  std::filesystem::remove_all(f.F("usage"), ec);
+  ASSERT_CODE(UsageDb::RecordIn(f.dir, "id1", use(2000, "h1"), 60), kUnavailable);
+}
+
 void test_usage_refuses_unsafe(void** state) {
   Fixture& f = Fx(state);
   UsageDb db;
@@ -1341,6 +1383,7 @@ int main() {
       STORE_TEST(test_user_prefixes),
       STORE_TEST(test_list),
       STORE_TEST(test_usage),
+      STORE_TEST(test_usage_record_in),
       STORE_TEST(test_usage_refuses_unsafe),
   };
   return cmocka_run_group_tests_name("store", tests, nullptr, nullptr);
