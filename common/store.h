@@ -23,12 +23,12 @@
 // Never use a Store across fork().
 #pragma once
 
+#include <algorithm>
 #include <span>
 #include <string>
 #include <string_view>
 
 #include "lmdb_env.h"
-#include "record_tag.h"
 #include "secret.h"
 #include "status.h"
 
@@ -99,11 +99,12 @@ class Store {
 
  private:
   Status UpgradeToSchema2();
-  // Empty views until the store is opened.
-  SecretBytes hash_key() const { return Keys().first(Keys().empty() ? 0 : kKeyBytes); }
-  SecretBytes tag_key() const { return Keys().subspan(Keys().empty() ? 0 : kKeyBytes); }
-  SecretBytes Keys() const {
-    return keys_.size() == kKeyBytes + kTagKeyBytes ? SecretBytes(keys_) : SecretBytes();
+  // Views into keys_, which holds both keys once the store is opened; empty before.
+  SecretBytes hash_key() const {
+    return SecretBytes(keys_).first(std::min(keys_.size(), kKeyBytes));
+  }
+  SecretBytes tag_key() const {
+    return SecretBytes(keys_).subspan(std::min(keys_.size(), kKeyBytes));
   }
 
   std::string dir_;

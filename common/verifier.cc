@@ -269,7 +269,7 @@ std::int64_t MonotonicNs() {
 // as well. The clock is read through the vDSO (~20 ns a read), so the return lands
 // within one read of the floor; but where in that read, on average, depends on the work's
 // length modulo the loop's period, which 5 million samples showed as a difference of
-// ~0.3 ns in the means (|t| 25 between hits and misses). The deadline is therefore moved
+// under a nanosecond in the means (|t| 25 between hits and misses). The deadline is therefore moved
 // by a uniform random 0..kFloorDitherNs ns, many loop periods: the poll that ends the
 // spin then falls at a uniform phase whatever the work cost, and the means are equal.
 constexpr std::uint32_t kFloorDitherNs = 256;
