@@ -31,16 +31,15 @@ Status DecodeStored(const Store& store, std::string_view hash, std::string_view 
 }
 
 // Loads every credential of `user` inside `txn`, with its hash key.
-Status LoadUserCreds(const Store& store, const LmdbTxn& txn, const std::string& user,
+Status LoadUserCreds(const Store& store, const StoreTxn& txn, const std::string& user,
                      std::vector<std::pair<std::string, Credential>>* out) {
-  const StoreDbs& d = store.dbs();
-  LmdbPrefixCursor cur(txn, d.user_ids, UserIdKey(user, ""));
+  LmdbCursor cur = txn.Cursor(Table::kUserIds, UserIdKey(user, ""));
   std::string_view k, v;
   while (cur.Next(&k, &v)) {
     const std::string_view id = k.substr(user.size() + 1);
     std::string_view hash, rec;
-    Status s = txn.Get(d.ids, id, &hash);
-    if (s.ok()) s = txn.Get(d.creds, hash, &rec);
+    Status s = txn.Get(Table::kIds, id, &hash);
+    if (s.ok()) s = txn.Get(Table::kCreds, hash, &rec);
     if (!s.ok())
       return Status::Unavailable(fmt::format("store inconsistent: credential {} of {}: {}",
                                              LogSafe(id), LogSafe(user), s.message()));
@@ -51,11 +50,11 @@ Status LoadUserCreds(const Store& store, const LmdbTxn& txn, const std::string& 
   return cur.status();
 }
 
-Status PutCred(const Store& store, const LmdbTxn& txn, std::string_view hash, const Credential& c) {
-  return txn.Put(store.dbs().creds, hash, store.SealCredential(hash, EncodeCredential(c)));
+Status PutCred(const Store& store, const StoreTxn& txn, std::string_view hash, const Credential& c) {
+  return txn.Put(Table::kCreds, hash, store.SealCredential(hash, EncodeCredential(c)));
 }
 
-Status RevokeLocked(const Store& store, const LmdbTxn& txn, const std::string& user,
+Status RevokeLocked(const Store& store, const StoreTxn& txn, const std::string& user,
                     const RevokeSelector& sel, std::int64_t now, std::vector<std::string>* ids) {
   std::vector<std::pair<std::string, Credential>> creds;
   Status s = LoadUserCreds(store, txn, user, &creds);
@@ -73,13 +72,13 @@ Status RevokeLocked(const Store& store, const LmdbTxn& txn, const std::string& u
 
 // Validates `user`, begins a write transaction and reads the user's enrollment:
 // `*found` says whether there is one (then in `*u`).
-Status BeginUserUpdate(const Store& store, const std::string& user, LmdbTxn* txn, UserRecord* u,
+Status BeginUserUpdate(const Store& store, const std::string& user, StoreTxn* txn, UserRecord* u,
                        bool* found) {
   Status s = ValidateUserName(user);
   if (!s.ok()) return s;
-  if (!(s = LmdbTxn::Begin(store.env(), true, txn)).ok()) return s;
+  if (!(s = store.Begin(true, txn)).ok()) return s;
   std::string_view rec;
-  s = txn->Get(store.dbs().users, user, &rec);
+  s = txn->Get(Table::kUsers, user, &rec);
   *found = s.ok();
   if (s.IsNotFound()) return Status::Ok();
   if (!s.ok()) return s;
@@ -105,8 +104,8 @@ Status SealInto(const Store& store, const SecretBuffer& secret, UserRecord* u) {
   return SealSecret(store.mfa_key(), secret, &u->sealed_secret);
 }
 
-Status PutUser(const Store& store, const LmdbTxn& txn, const UserRecord& u) {
-  return txn.Put(store.dbs().users, u.user, EncodeUser(u));
+Status PutUser(const StoreTxn& txn, const UserRecord& u) {
+  return txn.Put(Table::kUsers, u.user, EncodeUser(u));
 }
 
 // Checks `code` against `secret` (never a step at or before u->last_step), records the
@@ -128,7 +127,7 @@ Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_
 
 Status MfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
                  std::int64_t now, EnrollResult* out) {
-  LmdbTxn txn;
+  StoreTxn txn;
   UserRecord old;
   bool found = false;
   Status s = BeginUserUpdate(store, user, &txn, &old, &found);
@@ -138,7 +137,7 @@ Status MfaEnroll(const Store& store, const std::string& user, const std::string&
   if (!secret.valid()) return Status::Internal("out of secure memory");
   UserRecord u = NewEnrollment(user, kSourceApppass, now);
   if (!(s = SealInto(store, secret, &u)).ok()) return s;
-  if (!(s = PutUser(store, txn, u)).ok()) return s;
+  if (!(s = PutUser(txn, u)).ok()) return s;
   if (!(s = TotpBase32(secret, &out->base32)).ok()) return s;
   out->uri = TotpUri(issuer, user, out->base32.view());
   return txn.Commit();
@@ -146,7 +145,7 @@ Status MfaEnroll(const Store& store, const std::string& user, const std::string&
 
 Status MfaConfirm(const Store& store, const std::string& user, std::string_view code,
                   std::int64_t now) {
-  LmdbTxn txn;
+  StoreTxn txn;
   UserRecord u;
   bool found = false;
   Status s = BeginUserUpdate(store, user, &txn, &u, &found);
@@ -156,7 +155,7 @@ Status MfaConfirm(const Store& store, const std::string& user, std::string_view 
   SecretBuffer secret;
   if (!(s = UnsealSecret(store.mfa_key(), u.sealed_secret, &secret)).ok()) return s;
   if (!(s = AcceptCode(secret, code, now, &u)).ok()) return s;
-  if (!(s = PutUser(store, txn, u)).ok()) return s;
+  if (!(s = PutUser(txn, u)).ok()) return s;
   return txn.Commit();
 }
 
@@ -168,7 +167,7 @@ Status MfaImport(const Store& store, const std::string& user, const ExistingTotp
                                                kMinImportSecretBytes, kMaxImportSecretBytes));
   if (existing.source != kSourceGoogleAuthenticator && existing.source != kSourceOath)
     return Status::InvalidArgument("unknown source of the enrollment to import");
-  LmdbTxn txn;
+  StoreTxn txn;
   UserRecord old;
   bool found = false;
   Status s = BeginUserUpdate(store, user, &txn, &old, &found);
@@ -187,34 +186,34 @@ Status MfaImport(const Store& store, const std::string& user, const ExistingTotp
     u.last_step = std::max(u.last_step, last_code_step);
   if (!(s = AcceptCode(existing.secret, code, now, &u)).ok()) return s;
   if (!(s = SealInto(store, existing.secret, &u)).ok()) return s;
-  if (!(s = PutUser(store, txn, u)).ok()) return s;
+  if (!(s = PutUser(txn, u)).ok()) return s;
   return txn.Commit();
 }
 
 Status MfaGet(const Store& store, const std::string& user, UserRecord* out) {
   Status s = ValidateUserName(user);
   if (!s.ok()) return s;
-  LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(store.env(), false, &txn)).ok()) return s;
+  StoreTxn txn;
+  if (!(s = store.Begin(false, &txn)).ok()) return s;
   std::string_view rec;
-  if (!(s = txn.Get(store.dbs().users, user, &rec)).ok()) return s;
+  if (!(s = txn.Get(Table::kUsers, user, &rec)).ok()) return s;
   return DecodeUser(rec, out);
 }
 
 Status MfaReset(const Store& store, const std::string& user, std::int64_t now, int* revoked) {
   Status s = ValidateUserName(user);
   if (!s.ok()) return s;
-  LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
+  StoreTxn txn;
+  if (!(s = store.Begin(true, &txn)).ok()) return s;
   std::string_view rec;
-  s = txn.Get(store.dbs().users, user, &rec);
+  s = txn.Get(Table::kUsers, user, &rec);
   if (!s.ok() && !s.IsNotFound()) return s;
   const bool had_enrollment = s.ok();
   std::vector<std::string> ids;
   if (!(s = RevokeLocked(store, txn, user, RevokeSelector{.id = {}, .name = {}, .all = true}, now, &ids)).ok()) return s;
   if (!had_enrollment && ids.empty())
     return Status::NotFound(fmt::format("{} has no MFA enrollment and no app passwords", user));
-  if (!(s = txn.Del(store.dbs().users, user)).ok()) return s;
+  if (!(s = txn.Del(Table::kUsers, user)).ok()) return s;
   if (!(s = txn.Commit()).ok()) return s;
   *revoked = static_cast<int>(ids.size());
   return Status::Ok();
@@ -232,11 +231,10 @@ Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t
   if (req.expires && *req.expires <= now)
     return Status::InvalidArgument("the expiry is not in the future");
 
-  LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
-  const StoreDbs& d = store.dbs();
+  StoreTxn txn;
+  if (!(s = store.Begin(true, &txn)).ok()) return s;
   std::string_view rec;
-  s = txn.Get(d.users, req.user, &rec);
+  s = txn.Get(Table::kUsers, req.user, &rec);
   const bool enrolled = s.ok();
   if (!enrolled && !s.IsNotFound()) return s;
   UserRecord u;
@@ -274,7 +272,7 @@ Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t
     unsigned char raw[4];
     randombytes_buf(raw, sizeof raw);
     c.id = fmt::format("{:02x}{:02x}{:02x}{:02x}", raw[0], raw[1], raw[2], raw[3]);
-    s = txn.Get(d.ids, c.id, &existing);
+    s = txn.Get(Table::kIds, c.id, &existing);
   } while (s.ok());
   if (!s.IsNotFound()) return s;
 
@@ -287,12 +285,12 @@ Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t
   store.HashPassword(normalized, hash_bytes);
   const std::string hash(reinterpret_cast<char*>(hash_bytes), kHashBytes);
   sodium_memzero(hash_bytes, sizeof hash_bytes);
-  if (txn.Get(d.creds, hash, &existing).ok())  // 2^-99: but never overwrite a record
+  if (txn.Get(Table::kCreds, hash, &existing).ok())  // 2^-99: but never overwrite a record
     return Status::Internal("hash collision; try again");
 
   if (!(s = PutCred(store, txn, hash, c)).ok()) return s;
-  if (!(s = txn.Put(d.ids, c.id, hash)).ok()) return s;
-  if (!(s = txn.Put(d.user_ids, UserIdKey(c.user, c.id), "")).ok()) return s;
+  if (!(s = txn.Put(Table::kIds, c.id, hash)).ok()) return s;
+  if (!(s = txn.Put(Table::kUserIds, UserIdKey(c.user, c.id), "")).ok()) return s;
   if (!(s = txn.Commit()).ok()) return s;
   out->cred = std::move(c);
   out->password = std::move(password);
@@ -305,17 +303,17 @@ Status ListPasswords(const Store& store, const std::string& user, bool include_r
   if (!user.empty() && !(s = ValidateUserName(user)).ok()) return s;
   UsageDb usage;
   const bool have_usage = UsageDb::Open(store.dir(), false, &usage).ok();
-  LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(store.env(), false, &txn)).ok()) return s;
+  StoreTxn txn;
+  if (!(s = store.Begin(false, &txn)).ok()) return s;
   // user_ids is ordered by user then id; scan one user's prefix or everything.
-  LmdbPrefixCursor cur(txn, store.dbs().user_ids, user.empty() ? "" : UserIdKey(user, ""));
+  LmdbCursor cur = txn.Cursor(Table::kUserIds, user.empty() ? "" : UserIdKey(user, ""));
   std::string_view k, v;
   while (cur.Next(&k, &v)) {
     const auto nul = k.find('\0');
     if (nul == std::string_view::npos) return Status::Unavailable("store inconsistent: bad user_ids key");
     std::string_view hash, rec;
-    s = txn.Get(store.dbs().ids, k.substr(nul + 1), &hash);
-    if (s.ok()) s = txn.Get(store.dbs().creds, hash, &rec);
+    s = txn.Get(Table::kIds, k.substr(nul + 1), &hash);
+    if (s.ok()) s = txn.Get(Table::kCreds, hash, &rec);
     if (!s.ok()) return Status::Unavailable("store inconsistent: " + s.message());
     Listed l;
     if (!(s = DecodeStored(store, hash, rec, &l.cred)).ok()) return s;
@@ -331,8 +329,8 @@ Status RevokePasswords(const Store& store, const std::string& user, const Revoke
                        std::int64_t now, std::vector<std::string>* ids) {
   Status s = ValidateUserName(user);
   if (!s.ok()) return s;
-  LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(store.env(), true, &txn)).ok()) return s;
+  StoreTxn txn;
+  if (!(s = store.Begin(true, &txn)).ok()) return s;
   if (!(s = RevokeLocked(store, txn, user, sel, now, ids)).ok()) return s;
   if (ids->empty())
     return Status::NotFound(fmt::format("{} has no active app password matching that", user));

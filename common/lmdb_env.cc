@@ -223,6 +223,10 @@ Status LmdbTxn::Begin(const LmdbEnv& env, bool write, LmdbTxn* out) {
 }
 
 Status LmdbTxn::Commit() {
+  if (cursors_ != 0) {
+    Abort();
+    return Status::Internal("commit with a cursor still open (a bug in apppass)");
+  }
   MDB_txn* txn = txn_;
   txn_ = nullptr;
   if (txn == nullptr) return Status::Internal("commit without transaction");
@@ -270,20 +274,24 @@ Status LmdbTxn::Del(MDB_dbi dbi, std::string_view key) const {
   return WriteStatus(mdb_txn_env(txn_), rc, "deleting from the store");
 }
 
-LmdbPrefixCursor::LmdbPrefixCursor(const LmdbTxn& txn, MDB_dbi dbi, std::string prefix)
-    : prefix_(std::move(prefix)) {
+LmdbCursor::LmdbCursor(const LmdbTxn& txn, MDB_dbi dbi, std::string prefix)
+    : txn_(txn), prefix_(std::move(prefix)) {
   const int rc = mdb_cursor_open(txn.get(), dbi, &cursor_);
   if (rc != MDB_SUCCESS) {
     cursor_ = nullptr;
     status_ = LmdbStatus(rc, "opening cursor");
+    return;
   }
+  ++txn_.cursors_;
 }
 
-LmdbPrefixCursor::~LmdbPrefixCursor() {
-  if (cursor_ != nullptr) mdb_cursor_close(cursor_);
+LmdbCursor::~LmdbCursor() {
+  if (cursor_ == nullptr) return;
+  mdb_cursor_close(cursor_);
+  --txn_.cursors_;
 }
 
-bool LmdbPrefixCursor::Next(std::string_view* key, std::string_view* value) {
+bool LmdbCursor::Next(std::string_view* key, std::string_view* value) {
   if (cursor_ == nullptr) return false;
   MDB_val k = ToVal(prefix_), v{};
   int rc;

@@ -8,6 +8,7 @@
 
 #include <lmdb.h>
 
+#include <cerrno>
 #include <string>
 #include <string_view>
 
@@ -65,6 +66,7 @@ class LmdbTxn {
  public:
   LmdbTxn() = default;
   ~LmdbTxn() { Abort(); }
+  // REQUIRES of both moves: no cursor open on either transaction.
   LmdbTxn(LmdbTxn&& o) noexcept : txn_(o.txn_), entry_(o.entry_), dbi_locked_(o.dbi_locked_) {
     o.txn_ = nullptr;
     o.entry_ = nullptr;
@@ -78,7 +80,8 @@ class LmdbTxn {
   // environment's map (MDB_MAP_RESIZED), adopts the size in use and retries. Until it
   // ends the transaction holds the environment shared (env_registry.h).
   static Status Begin(const LmdbEnv& env, bool write, LmdbTxn* out);
-  // Commits; the handle is empty afterwards whatever the result.
+  // Commits; the handle is empty afterwards whatever the result. Internal (and aborted)
+  // while a cursor on it is open.
   Status Commit();
   void Abort();
   MDB_txn* get() const { return txn_; }
@@ -94,23 +97,53 @@ class LmdbTxn {
 
  private:
   void End();  // after commit or abort: gives back the environment
+  friend class LmdbCursor;
   MDB_txn* txn_ = nullptr;
   envreg::Entry* entry_ = nullptr;
   mutable bool dbi_locked_ = false;
+  mutable int cursors_ = 0;  // LmdbCursors open on this transaction
 };
 
-// Iterates keys that start with `prefix` in key order.
-class LmdbPrefixCursor {
+// A cursor on one table of a transaction: the one way apppass searches and walks LMDB.
+// Closed on destruction. REQUIRES: destroyed before its transaction ends (declare it
+// after the LmdbTxn, or in an inner scope); LmdbTxn::Commit refuses while one is open.
+// Belongs to its transaction's thread. Neither copied nor moved.
+class LmdbCursor {
  public:
-  LmdbPrefixCursor(const LmdbTxn& txn, MDB_dbi dbi, std::string prefix);
-  ~LmdbPrefixCursor();
-  LmdbPrefixCursor(const LmdbPrefixCursor&) = delete;
-  LmdbPrefixCursor& operator=(const LmdbPrefixCursor&) = delete;
-  // Advances; returns false at the end or on error (then status() says which).
-  bool Next(std::string_view* key, std::string_view* value);
+  // Iterating with Next() visits the keys that start with `prefix` ("" : every key).
+  LmdbCursor(const LmdbTxn& txn, MDB_dbi dbi, std::string prefix = {});
+  ~LmdbCursor();
+  LmdbCursor(const LmdbCursor&) = delete;
+  LmdbCursor& operator=(const LmdbCursor&) = delete;
+
+  // Ok, or why the cursor did not open or the last Next() failed.
   const Status& status() const { return status_; }
 
+  // The next key with the prefix, in key order; false at the end or on an error (then
+  // status() says which). Views are valid until the transaction ends or writes.
+  bool Next(std::string_view* key, std::string_view* value);
+
+  // LMDB's own steps, for code that handles LMDB's return codes itself. Each returns
+  // mdb_cursor_get's code (EINVAL when the cursor did not open).
+  int Get(MDB_val* key, MDB_val* val, MDB_cursor_op op) {
+    return cursor_ == nullptr ? EINVAL : mdb_cursor_get(cursor_, key, val, op);
+  }
+  // The first record whose key is >= `*key`, or past the last key the first record: the
+  // record itself when it exists, else a neighbour. MDB_NOTFOUND for an empty table.
+  int SeekOrFirst(MDB_val* key, MDB_val* val) {
+    if (cursor_ == nullptr) return EINVAL;
+    int rc = mdb_cursor_get(cursor_, key, val, MDB_SET_RANGE);
+    if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(cursor_, key, val, MDB_FIRST);
+    return rc;
+  }
+  // Replaces the value of the record under the cursor (write transactions).
+  int PutCurrent(std::string_view key, std::string_view value) {
+    MDB_val k = ToVal(key), v = ToVal(value);
+    return cursor_ == nullptr ? EINVAL : mdb_cursor_put(cursor_, &k, &v, MDB_CURRENT);
+  }
+
  private:
+  const LmdbTxn& txn_;
   MDB_cursor* cursor_ = nullptr;
   std::string prefix_;
   bool started_ = false;

@@ -55,10 +55,10 @@ Status CreateKey(const std::string& path, mode_t mode, gid_t gid) {
 
 // LMDB makes lock.mdb with ftruncate, so on most filesystems its reader slots past the
 // first page have no disk blocks until a reader first writes one, through LMDB's shared
-// mapping. On a full filesystem that write kills the reader (a Dovecot auth worker,
-// Postfix's smtpd) with SIGBUS: it happened here with 100 read transactions on a full
-// tmpfs. So init gives the reader tables all their blocks up front (LMDB never shrinks
-// the file). REQUIRES: no environment on it open in this process, since closing a
+// mapping; on a full filesystem that write kills the reader (a Dovecot auth worker,
+// Postfix's smtpd) with SIGBUS (docs/reliability.md, "apppass check and a full store").
+// So init gives the reader tables all their blocks up front (LMDB never shrinks the
+// file). REQUIRES: no environment on it open in this process, since closing a
 // descriptor of lock.mdb would drop LMDB's locks.
 Status AllocateReaderTable(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
@@ -232,23 +232,22 @@ Status Store::UpgradeToSchema2() {
   LmdbTxn txn;
   Status s = LmdbTxn::Begin(env_, true, &txn);
   if (!s.ok()) return s;
-  MDB_cursor* cur = nullptr;
-  int rc = mdb_cursor_open(txn.get(), dbs_.creds, &cur);
-  if (rc != MDB_SUCCESS) return LmdbStatus(rc, "upgrading the store to schema 2");
-  MDB_val k{}, v{};
-  for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-       rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-    const std::string_view key = FromVal(k), value = FromVal(v);
-    if (RecordSealed(tag_key(), key, value) || value.size() < 2 || value.front() != '{' ||
-        value.back() != '}')
-      continue;
-    // Copies: k and v point into the page that the put rewrites.
-    std::string key_copy(key);
-    const std::string sealed = SealRecord(tag_key(), key_copy, value);
-    MDB_val nk = ToVal(key_copy), nv = ToVal(sealed);
-    if ((rc = mdb_cursor_put(cur, &nk, &nv, MDB_CURRENT)) != MDB_SUCCESS) break;
+  int rc = MDB_SUCCESS;
+  {
+    LmdbCursor cur(txn, dbs_.creds);
+    if (!cur.status().ok()) return cur.status();
+    MDB_val k{}, v{};
+    for (rc = cur.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = cur.Get(&k, &v, MDB_NEXT)) {
+      const std::string_view key = FromVal(k), value = FromVal(v);
+      if (RecordSealed(tag_key(), key, value) || value.size() < 2 || value.front() != '{' ||
+          value.back() != '}')
+        continue;
+      // Copies: k and v point into the page that the put rewrites.
+      const std::string key_copy(key);
+      const std::string sealed = SealRecord(tag_key(), key_copy, value);
+      if ((rc = cur.PutCurrent(key_copy, sealed)) != MDB_SUCCESS) break;
+    }
   }
-  mdb_cursor_close(cur);
   if (rc != MDB_NOTFOUND) return LmdbStatus(rc, "upgrading the store to schema 2");
   if (!(s = txn.Put(dbs_.meta, "schema", std::to_string(kSchemaVersion))).ok()) return s;
   if (!(s = txn.Commit()).ok()) return s;
@@ -378,6 +377,11 @@ Status Store::SetMapSize(std::size_t size) {
   }
   map_size_ = size;
   return Status::Ok();
+}
+
+Status Store::Begin(bool write, StoreTxn* out) const {
+  out->dbs_ = dbs_;
+  return LmdbTxn::Begin(env_, write, &out->txn_);
 }
 
 std::string Store::SealCredential(std::string_view hash, std::string_view json) const {

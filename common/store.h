@@ -18,9 +18,14 @@
 // (the environment is MDB_RDONLY and data.mdb is not writable by the verifiers' group).
 // Every file is checked before use (files.h). Verifiers map only the pages in use, so
 // hosts with an address-space limit (Dovecot's auth worker) can open a store far larger
-// than the limit's headroom. Use a Store from one thread at a time (a map resize needs
-// no other transaction active); LMDB serializes writers across processes.
-// Never use a Store across fork().
+// than the limit's headroom.
+//
+// Thread-safety: Verify (verifier.h) on a Store opened in kVerify mode may be called from
+// many threads at once: each call runs its own read transaction, and a remap after
+// another process grew the store waits until no transaction of this process is active
+// (env_registry.h). Admin operations (admin.h, SetMapSize) one thread at a time; LMDB
+// serializes writers across processes. Open and destroy a Store while no other thread
+// uses it. Never use a Store across fork().
 #pragma once
 
 #include <algorithm>
@@ -56,6 +61,55 @@ std::optional<std::size_t> ParseMapSize(std::string_view v);
 
 struct StoreDbs {
   MDB_dbi meta = 0, creds = 0, ids = 0, user_ids = 0, users = 0;
+};
+
+// The tables of data.mdb (above).
+enum class Table { kMeta, kCreds, kIds, kUserIds, kUsers };
+
+class Store;
+namespace internal {
+struct StoreAccess;  // store_internal.h: for tests that damage stores on purpose
+}  // namespace internal
+
+// A transaction on a store's tables, handed out by Store::Begin: what the verifier, the
+// admin operations and the check read and write through. Move-only; aborts in its
+// destructor unless committed. Belongs to the thread that began it. Cursors (Cursor())
+// must be destroyed before it ends.
+class StoreTxn {
+ public:
+  StoreTxn() = default;
+
+  // Ok and `*value` set (valid until the transaction ends or writes), NotFound, or an
+  // error.
+  Status Get(Table t, std::string_view key, std::string_view* value) const {
+    return txn_.Get(Dbi(t), key, value);
+  }
+  Status Put(Table t, std::string_view key, std::string_view value) const {
+    return txn_.Put(Dbi(t), key, value);
+  }
+  // Ok when deleted or absent.
+  Status Del(Table t, std::string_view key) const { return txn_.Del(Dbi(t), key); }
+  // A cursor on `t` (lmdb_env.h), iterating keys with `prefix` when given.
+  LmdbCursor Cursor(Table t, std::string prefix = {}) const {
+    return LmdbCursor(txn_, Dbi(t), std::move(prefix));
+  }
+  Status Commit() { return txn_.Commit(); }
+  void Abort() { txn_.Abort(); }
+
+ private:
+  friend class Store;
+  MDB_dbi Dbi(Table t) const {
+    switch (t) {
+      case Table::kMeta: return dbs_.meta;
+      case Table::kCreds: return dbs_.creds;
+      case Table::kIds: return dbs_.ids;
+      case Table::kUserIds: return dbs_.user_ids;
+      case Table::kUsers: return dbs_.users;
+    }
+    return dbs_.meta;
+  }
+  LmdbTxn txn_;
+  StoreDbs dbs_;
 };
 
 class Store {
@@ -96,13 +150,17 @@ class Store {
   bool CredentialIntact(std::string_view hash, std::string_view value) const;
   int schema() const { return schema_; }
 
-  const LmdbEnv& env() const { return env_; }
-  const StoreDbs& dbs() const { return dbs_; }
+  // Whether this Store is open and usable in this process (false when empty, or opened
+  // by a parent process before fork()).
+  bool is_open() const { return env_.get() != nullptr; }
+  // Begins a transaction on the store's tables (`write`: REQUIRES kAdmin mode).
+  Status Begin(bool write, StoreTxn* out) const;
   const std::string& dir() const { return dir_; }
   // REQUIRES: opened in kAdmin mode.
   const SecretBuffer& mfa_key() const { return mfa_key_; }
 
  private:
+  friend struct internal::StoreAccess;
   Status UpgradeToSchema2();
   // Views into keys_, which holds both keys once the store is opened; empty before.
   SecretBytes hash_key() const {

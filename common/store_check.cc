@@ -181,34 +181,30 @@ class Checker {
       Problem("lmdb", name, fmt::format("table {} cannot be read: {}", name, mdb_strerror(rc)));
       return;
     }
-    MDB_cursor* cur = nullptr;
-    if ((rc = mdb_cursor_open(txn.get(), dbi, &cur)) != MDB_SUCCESS) {
-      Problem("lmdb", name, fmt::format("table {} cannot be read: {}", name, mdb_strerror(rc)));
+    LmdbCursor cur(txn, dbi);
+    if (!cur.status().ok()) {
+      Problem("lmdb", name, fmt::format("table {} cannot be read: {}", name, cur.status().message()));
       return;
     }
     MDB_val k{}, v{};
     std::size_t n = 0;
     std::string prev;
-    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == MDB_SUCCESS;
-         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+    for (rc = cur.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = cur.Get(&k, &v, MDB_NEXT)) {
       if (!inside(k) || !inside(v)) {
         Problem("lmdb", name, fmt::format("table {} is damaged: entry {} claims {} bytes beyond the end "
                                           "of data.mdb", name, n + 1, inside(k) ? v.mv_size : k.mv_size));
-        mdb_cursor_close(cur);
         return;
       }
       std::string key(FromVal(k));
       // Keys out of order mean damaged pages (and would make a loop run forever).
       if (n > 0 && key <= prev) {
         Problem("lmdb", name, fmt::format("table {} is damaged: keys out of order after {} entries", name, n));
-        mdb_cursor_close(cur);
         return;
       }
       ++n;
       out->emplace(key, std::string(FromVal(v)));
       prev = std::move(key);
     }
-    mdb_cursor_close(cur);
     if (rc != MDB_NOTFOUND) {
       Problem("lmdb", name, fmt::format("table {} is damaged: reading stopped after {} entries: {}", name,
                                         n, mdb_strerror(rc)));

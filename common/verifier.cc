@@ -56,29 +56,6 @@ std::string Flipped(std::string_view rec) {
   return out;
 }
 
-// A read cursor on one table, closed when it goes out of scope.
-class Cursor {
- public:
-  Cursor(const LmdbTxn& txn, MDB_dbi dbi) { rc_ = mdb_cursor_open(txn.get(), dbi, &c_); }
-  ~Cursor() {
-    if (rc_ == MDB_SUCCESS) mdb_cursor_close(c_);
-  }
-  Cursor(const Cursor&) = delete;
-  Cursor& operator=(const Cursor&) = delete;
-  // The first record whose key is >= `key` (past the last key, the first record): the
-  // record itself when it exists, else its neighbour. MDB_NOTFOUND for an empty table.
-  int Seek(MDB_val* key, MDB_val* val) {
-    if (rc_ != MDB_SUCCESS) return rc_;
-    int rc = mdb_cursor_get(c_, key, val, MDB_SET_RANGE);
-    if (rc == MDB_NOTFOUND) rc = mdb_cursor_get(c_, key, val, MDB_FIRST);
-    return rc;
-  }
-
- private:
-  MDB_cursor* c_ = nullptr;
-  int rc_ = MDB_SUCCESS;
-};
-
 // Whether two byte strings are equal, comparing a.size() bytes whatever b holds.
 bool SameBytes(std::string_view a, std::string_view b) {
   const bool same_size = a.size() == b.size();
@@ -103,15 +80,15 @@ bool SameBytes(std::string_view a, std::string_view b) {
 //     every state costs the same;
 //   - keys and the user are compared in constant time, every state flag and scope is
 //     computed, id and name are always copied, and the outcome is picked from a table.
-// What remains (the decoding's dependence on the record's length, ~7 ns a byte, and
-// 10-30 ns between outcomes) is hidden by Verify's time floor below. tests/timing
-// measures all of this.
+// What remains (the decoder's dependence on the record's length, and a few tens of
+// nanoseconds between outcomes) is hidden by Verify's time floor below. tests/timing
+// measures all of this; docs/reliability.md, "Timing", has the figures.
 namespace internal {
 
 Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_view password,
                         std::string_view service, std::int64_t now) {
   Decision d;
-  if (store.env().get() == nullptr) {
+  if (!store.is_open()) {
     d.detail = "store not open";
     return d;  // kUnavailable
   }
@@ -142,8 +119,8 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   store.HashPassword(normalized, hash);
   normalized.clear();
 
-  LmdbTxn txn;
-  s = LmdbTxn::Begin(store.env(), false, &txn);
+  StoreTxn txn;
+  s = store.Begin(false, &txn);
   if (!s.ok()) {
     sodium_memzero(hash, sizeof hash);
     d.detail = s.message();
@@ -155,9 +132,9 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   };
 
   // creds: this password's record, or its neighbour.
-  Cursor creds(txn, store.dbs().creds), creds2(txn, store.dbs().creds);
+  LmdbCursor creds = txn.Cursor(Table::kCreds), creds2 = txn.Cursor(Table::kCreds);
   MDB_val key{kHashBytes, hash}, val{};
-  int rc = creds.Seek(&key, &val);
+  int rc = creds.SeekOrFirst(&key, &val);
   const bool empty = rc == MDB_NOTFOUND;  // no credential at all
   if (rc != MDB_SUCCESS && !empty) {
     sodium_memzero(hash, sizeof hash);
@@ -175,14 +152,14 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   unsigned char other[kHashBytes + 1] = {};
   if (!empty && key.mv_size == kHashBytes) std::memcpy(other, key.mv_data, kHashBytes);
   MDB_val key2{kHashBytes + static_cast<std::size_t>(key_match), other}, val2{};
-  rc = creds2.Seek(&key2, &val2);
+  rc = creds2.SeekOrFirst(&key2, &val2);
   sodium_memzero(other, sizeof other);
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return fail(rc);
 
   // users: the same two searches.
-  Cursor users(txn, store.dbs().users), users2(txn, store.dbs().users);
+  LmdbCursor users = txn.Cursor(Table::kUsers), users2 = txn.Cursor(Table::kUsers);
   MDB_val ukey = ToVal(user), uval{};
-  rc = users.Seek(&ukey, &uval);
+  rc = users.SeekOrFirst(&ukey, &uval);
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return fail(rc);
   const bool user_found = rc == MDB_SUCCESS && SameBytes(user, FromVal(ukey));
   // On a hit (or an empty table) the user followed by a byte no user name contains,
@@ -194,7 +171,7 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   std::memcpy(ubuf, from.data(), ulen);
   ubuf[ulen] = '\x01';
   MDB_val ukey2{ulen + static_cast<std::size_t>(probe_absent), ubuf}, uval2{};
-  rc = users2.Seek(&ukey2, &uval2);
+  rc = users2.SeekOrFirst(&ukey2, &uval2);
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return fail(rc);
 
   // Decode the record under the cursor whether or not it is ours, and its flipped copy.
@@ -260,18 +237,16 @@ std::int64_t MonotonicNs() {
 
 }  // namespace
 
-// The equal-work verifier above leaves differences of 10-30 ns between outcomes (LMDB's
-// search and the JSON decoder are not constant time), which millions of samples can
-// find. So every call returns no earlier than VerifyFloorNs() after it started, spinning
-// out the rest: the time then says only whether the work ran over the floor (a preempted
-// or cold call, whatever its outcome). Spinning, not sleeping: a sleep wakes up to 50 us
-// late (timer slack), noise that would hide a leak from tests/timing's negative control
-// as well. The clock is read through the vDSO (~20 ns a read), so the return lands
-// within one read of the floor; but where in that read, on average, depends on the work's
-// length modulo the loop's period, which 5 million samples showed as a difference of
-// under a nanosecond in the means (|t| 25 between hits and misses). The deadline is therefore moved
-// by a uniform random 0..kFloorDitherNs ns, many loop periods: the poll that ends the
-// spin then falls at a uniform phase whatever the work cost, and the means are equal.
+// The equal-work verifier above leaves differences of nanoseconds between outcomes (LMDB's
+// search and the JSON decoder are not constant time). So every call returns no earlier
+// than VerifyFloorNs() after it started, spinning out the rest: the time then says only
+// whether the work ran over the floor (a preempted or cold call, whatever its outcome).
+// Spinning, not sleeping: a sleep wakes up late by the timer slack, noise that would also
+// hide a leak from tests/timing's negative control. Where the spin's last clock read
+// lands depends on the work's length modulo the loop's period, so the deadline is moved
+// by a uniform random 0..kFloorDitherNs ns, many loop periods: the read that ends the
+// spin falls at a uniform phase whatever the work cost. docs/reliability.md, "Timing",
+// has the measurements behind both.
 constexpr std::uint32_t kFloorDitherNs = 256;
 
 Decision Verify(const Store& store, std::string_view user, std::string_view password,

@@ -5,7 +5,8 @@
 // searches, one record tag check and two record decodings, the same work for every
 // outcome (so its time does not tell them apart; see verifier.cc) and independent of how
 // many users or passwords exist. Never records anything; see usage.h for last use.
-// Thread-safe given a Store (read transactions only).
+// Thread-safe: Verify on a Store opened in kVerify mode may be called from many threads at
+// once (store.h states the whole contract).
 #pragma once
 
 #include <cstdint>
@@ -39,8 +40,8 @@ struct Decision {
 
 // Every Verify takes at least this long (a spin after the work), so that what is left of
 // the outcomes' timing differences cannot be measured: 100 us, set at build time by
-// APPPASS_VERIFY_FLOOR_US (0 in the fuzzing build only). Above the work's own time
-// (~30 us; p90 ~32 us on a loaded 2-core machine), far below anything a login notices.
+// APPPASS_VERIFY_FLOOR_US (0 in the fuzzing build only). Above the work's own time, far
+// below anything a login notices (docs/reliability.md, "Timing").
 std::int64_t VerifyFloorNs();
 
 // REQUIRES: store opened (either mode). `password` is what the client sent, unmodified.

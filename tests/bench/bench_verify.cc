@@ -23,6 +23,7 @@
 
 #include "admin.h"
 #include "password.h"
+#include "store_internal.h"
 #include "verifier.h"
 
 using namespace apppass;
@@ -72,7 +73,7 @@ void Run(int users) {
   if (!s.ok()) Die("init", s);
   Store admin;
   if (!(s = Store::Open(dir, Store::Mode::kAdmin, &admin)).ok()) Die("open", s);
-  mdb_env_set_flags(admin.env().get(), MDB_NOSYNC, 1);  // building only; verifiers unaffected
+  mdb_env_set_flags(apppass::internal::StoreAccess::env(admin).get(), MDB_NOSYNC, 1);  // building only; verifiers unaffected
 
   std::vector<std::string> names, passwords;
   for (int u = 0; u < users; ++u) {
@@ -90,7 +91,7 @@ void Run(int users) {
       }
     }
   }
-  mdb_env_sync(admin.env().get(), 1);
+  mdb_env_sync(apppass::internal::StoreAccess::env(admin).get(), 1);
 
   Figures open = Time(2000, [&](int) {
     Store v;

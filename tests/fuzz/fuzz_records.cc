@@ -20,6 +20,7 @@
 
 #include "fuzz_util.h"
 #include "password.h"
+#include "store_internal.h"
 #include "records.h"
 #include "text.h"
 #include "verifier.h"
@@ -79,8 +80,8 @@ apppass::Status DecodeChecked(std::string_view in, Rec* out, Dec decode, Enc enc
 void VerifyAgainst(const std::string& rec) {
   {
     apppass::LmdbTxn txn;
-    fuzzutil::Check(apppass::LmdbTxn::Begin(g_store.env(), true, &txn), "begin");
-    fuzzutil::Check(txn.Put(g_store.dbs().creds, g_hash, rec), "put");
+    fuzzutil::Check(apppass::LmdbTxn::Begin(apppass::internal::StoreAccess::env(g_store), true, &txn), "begin");
+    fuzzutil::Check(txn.Put(apppass::internal::StoreAccess::dbs(g_store).creds, g_hash, rec), "put");
     fuzzutil::Check(txn.Commit(), "commit");
   }
   apppass::Credential c;

@@ -83,6 +83,7 @@
 #include "password.h"
 #include "records.h"
 #include "store.h"
+#include "store_internal.h"
 #include "verifier.h"
 
 extern char** environ;
@@ -578,7 +579,7 @@ apppass::Store g_long_store;
 Answer CoreVerify(const std::string& user, const std::string& password, bool long_lived) {
   apppass::Store fresh;
   apppass::Store* store = long_lived ? &g_long_store : &fresh;
-  if (store->env().get() == nullptr) {
+  if (!store->is_open()) {
     const apppass::Status s = apppass::Store::Open(P.store, apppass::Store::Mode::kVerify, store);
     if (!s.ok()) {
       Answer a;
@@ -1242,7 +1243,7 @@ int CountReader(const char* msg, void* ctx) {
 
 ReaderCount Readers(const apppass::Store& holder) {
   ReaderCount c;
-  mdb_reader_list(holder.env().get(), CountReader, &c);
+  mdb_reader_list(apppass::internal::StoreAccess::env(holder).get(), CountReader, &c);
   return c;
 }
 
@@ -1257,8 +1258,8 @@ pid_t ForkReaderInTxn(int fd) {
   apppass::LmdbTxn txn;
   std::string_view v;
   if (apppass::Store::Open(P.store, apppass::Store::Mode::kVerify, &store).ok() &&
-      apppass::LmdbTxn::Begin(store.env(), false, &txn).ok() &&
-      txn.Get(store.dbs().meta, "schema", &v).ok())
+      apppass::LmdbTxn::Begin(apppass::internal::StoreAccess::env(store), false, &txn).ok() &&
+      txn.Get(apppass::internal::StoreAccess::dbs(store).meta, "schema", &v).ok())
     c = 'k';
   if (write(fd, &c, 1) != 1) _exit(3);
   for (;;) pause();
@@ -1342,10 +1343,10 @@ int RunReaders() {
     const apppass::Status s = apppass::Store::Open(P.store, apppass::Store::Mode::kVerify, &holder);
     if (!s.ok()) Die("cannot open the store: " + s.message());
     apppass::LmdbTxn t;
-    if (!apppass::LmdbTxn::Begin(holder.env(), false, &t).ok()) Die("cannot read the store");
+    if (!apppass::LmdbTxn::Begin(apppass::internal::StoreAccess::env(holder), false, &t).ok()) Die("cannot read the store");
   }
   MDB_envinfo info{};
-  mdb_env_info(holder.env().get(), &info);
+  mdb_env_info(apppass::internal::StoreAccess::env(holder).get(), &info);
   const unsigned maxreaders = info.me_maxreaders;
   int fds[2];
   if (pipe(fds) != 0) Die("pipe failed");

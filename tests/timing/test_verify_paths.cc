@@ -25,6 +25,7 @@
 
 #include "admin.h"
 #include "password.h"
+#include "store_internal.h"
 #include "verifier.h"
 
 using namespace apppass;
@@ -92,8 +93,8 @@ void PutRaw(const std::string& dir, MDB_dbi StoreDbs::*table, std::string_view k
   Status s = Store::Open(dir, Store::Mode::kAdmin, &a);
   if (!s.ok()) Die("open admin", s);
   LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(a.env(), true, &txn)).ok()) Die("begin", s);
-  if (!(s = txn.Put(a.dbs().*table, key, value)).ok()) Die("put", s);
+  if (!(s = LmdbTxn::Begin(apppass::internal::StoreAccess::env(a), true, &txn)).ok()) Die("begin", s);
+  if (!(s = txn.Put(apppass::internal::StoreAccess::dbs(a).*table, key, value)).ok()) Die("put", s);
   if (!(s = txn.Commit()).ok()) Die("commit", s);
 }
 
@@ -178,8 +179,8 @@ int main() {
     unsigned char h[kHashBytes];
     a.HashPassword(norm, h);
     LmdbTxn txn;
-    if (!(s = LmdbTxn::Begin(a.env(), true, &txn)).ok()) Die("begin", s);
-    if (!(s = txn.Put(a.dbs().creds, {reinterpret_cast<char*>(h), sizeof h}, "{broken")).ok())
+    if (!(s = LmdbTxn::Begin(apppass::internal::StoreAccess::env(a), true, &txn)).ok()) Die("begin", s);
+    if (!(s = txn.Put(apppass::internal::StoreAccess::dbs(a).creds, {reinterpret_cast<char*>(h), sizeof h}, "{broken")).ok())
       Die("put", s);
     if (!(s = txn.Commit()).ok()) Die("commit", s);
   }

@@ -60,6 +60,7 @@
 
 #include "admin.h"
 #include "password.h"
+#include "store_internal.h"
 #include "verifier.h"
 
 using namespace apppass;
@@ -179,7 +180,7 @@ Pools BuildStore(const std::string& dir, int users) {
   if (!s.ok()) Die("init", s);
   Store admin;
   if (!(s = Store::Open(dir, Store::Mode::kAdmin, &admin)).ok()) Die("open admin", s);
-  mdb_env_set_flags(admin.env().get(), MDB_NOSYNC, 1);  // building only
+  mdb_env_set_flags(apppass::internal::StoreAccess::env(admin).get(), MDB_NOSYNC, 1);  // building only
 
   Pools p;
   auto create = [&](const std::string& user, const std::string& name, const char* scope,
@@ -218,7 +219,7 @@ Pools BuildStore(const std::string& dir, int users) {
     p.prefix.push_back(pre);
   }
   for (int i = 0; i < 4096; ++i) p.random.emplace_back(GeneratePassword().view());
-  if (mdb_env_sync(admin.env().get(), 1) != MDB_SUCCESS) Die("sync");
+  if (mdb_env_sync(apppass::internal::StoreAccess::env(admin).get(), 1) != MDB_SUCCESS) Die("sync");
   return p;
 }
 

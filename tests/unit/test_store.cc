@@ -30,6 +30,7 @@
 #include "password.h"
 #include "records.h"
 #include "store.h"
+#include "store_internal.h"
 #include "text.h"
 #include "totp.h"
 #include "usage.h"
@@ -443,11 +444,11 @@ void test_open_refuses_other_schema(void** state) {
   Fixture& f = Fx(state);
   auto set_schema = [&](std::optional<std::string> value) {
     LmdbTxn txn;
-    ASSERT_OK(LmdbTxn::Begin(f.admin.env(), true, &txn));
+    ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), true, &txn));
     if (value)
-      ASSERT_OK(txn.Put(f.admin.dbs().meta, "schema", *value));
+      ASSERT_OK(txn.Put(apppass::internal::StoreAccess::dbs(f.admin).meta, "schema", *value));
     else
-      ASSERT_OK(txn.Del(f.admin.dbs().meta, "schema"));
+      ASSERT_OK(txn.Del(apppass::internal::StoreAccess::dbs(f.admin).meta, "schema"));
     ASSERT_OK(txn.Commit());
   };
   set_schema("3");
@@ -461,8 +462,8 @@ void test_open_refuses_other_schema(void** state) {
   // A table missing.
   {
     LmdbTxn txn;
-    ASSERT_OK(LmdbTxn::Begin(f.admin.env(), true, &txn));
-    assert_int_equal(mdb_drop(txn.get(), f.admin.dbs().users, 1), MDB_SUCCESS);
+    ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), true, &txn));
+    assert_int_equal(mdb_drop(txn.get(), apppass::internal::StoreAccess::dbs(f.admin).users, 1), MDB_SUCCESS);
     ASSERT_OK(txn.Commit());
   }
   f.admin = Store();
@@ -522,11 +523,11 @@ void test_verify_store_is_read_only(void** state) {
   Store v;
   ASSERT_OK(Store::Open(f.dir, Store::Mode::kVerify, &v));
   MDB_txn* raw = nullptr;
-  const int rc = mdb_txn_begin(v.env().get(), nullptr, 0, &raw);
+  const int rc = mdb_txn_begin(apppass::internal::StoreAccess::env(v).get(), nullptr, 0, &raw);
   assert_int_not_equal(rc, MDB_SUCCESS);
   if (rc == MDB_SUCCESS) mdb_txn_abort(raw);
   LmdbTxn txn;
-  assert_false(LmdbTxn::Begin(v.env(), true, &txn).ok());
+  assert_false(LmdbTxn::Begin(apppass::internal::StoreAccess::env(v), true, &txn).ok());
   // None of the admin operations can write through it.
   Made other;
   assert_false(Create(v, "alice", "tablet", &other).ok());
@@ -827,20 +828,20 @@ void test_verify_wrong_and_unknown(void** state) {
 // The raw value of the credential `m` (its record as stored, tag included).
 std::string RawRecord(const Store& store, const Made& m) {
   LmdbTxn txn;
-  ASSERT_OK(LmdbTxn::Begin(store.env(), false, &txn));
+  ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(store), false, &txn));
   std::string_view hash, rec;
-  ASSERT_OK(txn.Get(store.dbs().ids, m.cred.id, &hash));
-  ASSERT_OK(txn.Get(store.dbs().creds, hash, &rec));
+  ASSERT_OK(txn.Get(apppass::internal::StoreAccess::dbs(store).ids, m.cred.id, &hash));
+  ASSERT_OK(txn.Get(apppass::internal::StoreAccess::dbs(store).creds, hash, &rec));
   return std::string(rec);
 }
 
 void PutRawRecord(const Store& store, const Made& m, const std::string& rec) {
   LmdbTxn txn;
-  ASSERT_OK(LmdbTxn::Begin(store.env(), true, &txn));
+  ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(store), true, &txn));
   std::string_view hash;
-  ASSERT_OK(txn.Get(store.dbs().ids, m.cred.id, &hash));
+  ASSERT_OK(txn.Get(apppass::internal::StoreAccess::dbs(store).ids, m.cred.id, &hash));
   const std::string h(hash);
-  ASSERT_OK(txn.Put(store.dbs().creds, h, rec));
+  ASSERT_OK(txn.Put(apppass::internal::StoreAccess::dbs(store).creds, h, rec));
   ASSERT_OK(txn.Commit());
 }
 
@@ -896,8 +897,8 @@ void test_schema1_store_is_upgraded(void** state) {
   }
   {
     LmdbTxn txn;
-    ASSERT_OK(LmdbTxn::Begin(f.admin.env(), true, &txn));
-    ASSERT_OK(txn.Put(f.admin.dbs().meta, "schema", "1"));
+    ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), true, &txn));
+    ASSERT_OK(txn.Put(apppass::internal::StoreAccess::dbs(f.admin).meta, "schema", "1"));
     ASSERT_OK(txn.Commit());
   }
   f.admin = Store();

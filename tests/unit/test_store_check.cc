@@ -17,6 +17,7 @@
 #include "lmdb_env.h"
 #include "records.h"
 #include "store.h"
+#include "store_internal.h"
 #include "store_check.h"
 #include "verifier.h"
 
@@ -89,9 +90,9 @@ void ExpectProblem(const CheckReport& r, const std::string& table, const std::st
 // The hash key of alice's credential `i`.
 std::string HashOf(const Fixture& f, std::size_t i) {
   LmdbTxn txn;
-  ASSERT_OK(LmdbTxn::Begin(f.admin.env(), false, &txn));
+  ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), false, &txn));
   std::string_view hash;
-  ASSERT_OK(txn.Get(f.admin.dbs().ids, f.made[i].cred.id, &hash));
+  ASSERT_OK(txn.Get(apppass::internal::StoreAccess::dbs(f.admin).ids, f.made[i].cred.id, &hash));
   return std::string(hash);
 }
 
@@ -100,8 +101,8 @@ std::string HashOf(const Fixture& f, std::size_t i) {
 template <typename Edit>
 void Tamper(Fixture& f, Edit edit) {
   LmdbTxn txn;
-  ASSERT_OK(LmdbTxn::Begin(f.admin.env(), true, &txn));
-  edit(txn, f.admin.dbs());
+  ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), true, &txn));
+  edit(txn, apppass::internal::StoreAccess::dbs(f.admin));
   ASSERT_OK(txn.Commit());
   f.admin = Store();
 }
@@ -194,11 +195,11 @@ void DamagedRecords(void** state) {
   std::string rec0, rec1;
   {
     LmdbTxn txn;
-    ASSERT_OK(LmdbTxn::Begin(f.admin.env(), false, &txn));
+    ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), false, &txn));
     std::string_view v;
-    ASSERT_OK(txn.Get(f.admin.dbs().creds, h0, &v));
+    ASSERT_OK(txn.Get(apppass::internal::StoreAccess::dbs(f.admin).creds, h0, &v));
     rec0 = v;
-    ASSERT_OK(txn.Get(f.admin.dbs().creds, h1, &v));
+    ASSERT_OK(txn.Get(apppass::internal::StoreAccess::dbs(f.admin).creds, h1, &v));
     rec1 = v;
   }
   // "revoked":null -> "rexoked":null: still JSON, and without the tag it would read as
@@ -339,7 +340,7 @@ void FullMapFailsCleanly(void** state) {
   for (; extra < 200; ++extra) {
     ASSERT_OK(MakeOne(admin, "alice", "more" + std::to_string(extra), &more));
     MDB_envinfo info{};
-    mdb_env_info(admin.env().get(), &info);
+    mdb_env_info(apppass::internal::StoreAccess::env(admin).get(), &info);
     if ((info.me_last_pgno + 1) * 4096 > kMinMapSize + 8192) break;
   }
   ASSERT_CODE(admin.SetMapSize(kMinMapSize), kInvalidArgument);
