@@ -13,6 +13,7 @@
 
 #include "files.h"
 #include "lmdb_files.h"
+#include "store_layout.h"
 
 namespace apppass {
 
@@ -89,7 +90,7 @@ namespace {
 // on its lstat, since opening it (and closing that descriptor) would drop the
 // environment's locks. LMDB's own descriptor was checked when it was opened.
 Status CheckLockInUse(const std::string& path, const struct stat& st) {
-  return CheckStat(path, st, FileRule{.allow_group_write = true});
+  return CheckStat(path, st, Layout(StoreFile::kLock).rule);
 }
 
 // Opens a new environment (the registry found none on this store in this process).
@@ -105,7 +106,7 @@ Status OpenNew(const std::string& dir, unsigned flags, std::size_t mapsize, MDB_
   // afterwards, what LMDB opened must be the files in this directory (lmdb_files.h).
   Fd dir_fd;
   struct stat dir_st{};
-  Status s = OpenChecked(dir, FileRule{.directory = true}, &dir_fd, &dir_st);
+  Status s = OpenChecked(dir, Layout(StoreFile::kDir).rule, &dir_fd, &dir_st);
   if (s.IsNotFound()) return Status::Unavailable(s.message());
   if (!s.ok()) return s;
   bool known = false;
@@ -139,7 +140,7 @@ Status LmdbEnv::Open(const std::string& dir, unsigned flags, std::size_t mapsize
     // The reader table must be writable by the verifiers' group; only refuse others.
     Fd fd;
     struct stat opened{};
-    return OpenChecked(path, FileRule{.allow_group_write = true}, &fd, &opened);
+    return OpenChecked(path, Layout(StoreFile::kLock).rule, &fd, &opened);
   };
   spec.open = [&](MDB_env** env) { return OpenNew(dir, flags, mapsize, env); };
   envreg::Entry* entry = nullptr;

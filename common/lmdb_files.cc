@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "files.h"
+#include "store_layout.h"
 
 namespace apppass {
 
@@ -33,7 +34,7 @@ Status Changed(const std::string& path) {
 // the store's data.mdb (no group write) is checked by Store::Open.
 Status CheckSafe(const struct stat& st, const std::string& path) {
   if (!S_ISREG(st.st_mode)) return Changed(path);
-  return CheckStat(path, st, FileRule{.allow_group_write = true});
+  return CheckStat(path, st, Layout(StoreFile::kLock).rule);
 }
 
 }  // namespace
