@@ -58,7 +58,8 @@ std::string SignalName(int sig) {
 std::string ChildResult::Describe() const {
   switch (end) {
     case End::kExited:
-      return exit_status == 0 ? "it finished" : fmt::format("it failed (exit status {})", exit_status);
+      return exit_status == 0 ? "it finished"
+                              : fmt::format("it failed (exit status {})", exit_status);
     case End::kSignaled: return fmt::format("it was killed by {}", SignalName(signal));
     case End::kTimedOut: return "it did not finish in time";
     case End::kTooLarge: return "its report was too large";

@@ -19,7 +19,8 @@ namespace {
 using std::chrono::milliseconds;
 
 void test_report(void**) {
-  const ChildResult r = RunInChild([] { return std::string(200000, 'x') + "end"; }, milliseconds(10000));
+  const ChildResult r =
+      RunInChild([] { return std::string(200000, 'x') + "end"; }, milliseconds(10000));
   assert_true(r.ok());
   assert_int_equal(r.report.size(), 200003);
   assert_string_equal(r.report.substr(200000).c_str(), "end");
@@ -54,7 +55,8 @@ void test_timeout(void**) {
 }
 
 void test_too_large(void**) {
-  const ChildResult r = RunInChild([] { return std::string(1 << 20, 'x'); }, milliseconds(10000), 1000);
+  const ChildResult r =
+      RunInChild([] { return std::string(1 << 20, 'x'); }, milliseconds(10000), 1000);
   assert_int_equal(static_cast<int>(r.end), static_cast<int>(ChildResult::End::kTooLarge));
 }
 
