@@ -4,7 +4,7 @@
 #include <cstdio>
 
 #include "cli.h"
-#include "doctor.h"
+#include "doctor/doctor.h"
 
 namespace apppass::cli {
 
