@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -17,13 +18,17 @@
 #include "doctor/doctor.h"
 #include "doctor/process.h"
 #include "doctor/words.h"
-#include "store.h"
+#include "child.h"
+#include "doctor/store_probe.h"
+#include "store_layout.h"
 
 namespace apppass::doctor {
 
 namespace {
 
 namespace fs = std::filesystem;
+
+constexpr std::chrono::milliseconds kTrialTimeout{20000};
 
 }  // namespace
 
@@ -86,13 +91,13 @@ std::optional<Block> FirstBlock(const Identity& who, const std::string& db, bool
   for (const auto& d : parents) needs.emplace_back(d.string(), X_OK);
   needs.emplace_back(db, R_OK | X_OK);  // opened O_RDONLY|O_DIRECTORY, then entered
   if (!usage) {
-    needs.emplace_back(db + "/key", R_OK);
-    needs.emplace_back(db + "/data.mdb", R_OK);
-    needs.emplace_back(db + "/lock.mdb", R_OK | W_OK);
+    needs.emplace_back(StorePath(db, StoreFile::kKey), R_OK);
+    needs.emplace_back(StorePath(db, StoreFile::kData), R_OK);
+    needs.emplace_back(StorePath(db, StoreFile::kLock), R_OK | W_OK);
   } else {
-    needs.emplace_back(db + "/usage", R_OK | X_OK);
-    needs.emplace_back(db + "/usage/data.mdb", R_OK | W_OK);
-    needs.emplace_back(db + "/usage/lock.mdb", R_OK | W_OK);
+    needs.emplace_back(StorePath(db, StoreFile::kUsageDir), R_OK | X_OK);
+    needs.emplace_back(StorePath(db, StoreFile::kUsageData), R_OK | W_OK);
+    needs.emplace_back(StorePath(db, StoreFile::kUsageLock), R_OK | W_OK);
   }
   for (const auto& [path, want] : needs) {
     struct stat st {};
@@ -119,22 +124,22 @@ std::string Explain(const Identity& who, const Block& b) {
                      member ? "is" : "is not", Clean(grp));
 }
 
-// Tries Store::Open(kVerify) as `who` in a child process (root only).
+// Tries to open the store for verifying as `who` in a child process (root only), the
+// doctor's way (store_probe.h: nothing changes).
 Status TryOpenAs(const Identity& who, const std::string& db) {
-  std::string why;
-  auto out = InChild(
+  const ChildResult r = RunInChild(
       [&who, &db]() -> std::string {
         if (::setgroups(who.groups.size(), who.groups.data()) != 0 || ::setgid(who.gid) != 0 ||
             ::setuid(who.uid) != 0 || ::getuid() != who.uid || ::geteuid() != who.uid)
           return fmt::format("E cannot become user {}: {}", who.name, std::strerror(errno));
-        Store store;
-        const Status s = Store::Open(db, Store::Mode::kVerify, &store);
-        return s.ok() ? std::string("O") : "E " + s.message();
+        int schema = 0;
+        const Status s = ProbeVerify(db, &schema);
+        return s.ok() ? std::string("O") : "E " + std::string(s.summary());
       },
-      &why);
-  if (!out) return Status::Internal(fmt::format("the trial as {} did not finish: {}", who.name, why));
-  if (*out == "O") return Status::Ok();
-  return Status::Unavailable(out->size() > 2 ? out->substr(2) : "unknown error");
+      kTrialTimeout);
+  if (!r.ok()) return Status::Internal(fmt::format("the trial as {} did not finish: {}", who.name, r.Describe()));
+  if (r.report == "O") return Status::Ok();
+  return Status::Unavailable(r.report.size() > 2 ? r.report.substr(2) : "unknown error");
 }
 
 // Dovecot's auth worker: the user it runs as ("" or "root": root) and its extra groups.

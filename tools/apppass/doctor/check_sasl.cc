@@ -8,11 +8,12 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <sstream>
 
+#include "child.h"
 #include "doctor/doctor.h"
-#include "doctor/process.h"
 #include "doctor/words.h"
 
 namespace apppass::doctor {
@@ -20,6 +21,13 @@ namespace apppass::doctor {
 namespace {
 
 constexpr const char* kPluginFile = "libapppass.so";
+// The store the probe names to the plugin: one that cannot exist (below a device), so the
+// plugin registers PLAIN and LOGIN in its failed state without opening a real store,
+// which would take a reader slot in its lock.mdb (the doctor changes nothing). The
+// plugin registers its mechanisms whether or not the store opens.
+constexpr const char* kProbeStore = "/dev/null/apppass-doctor-probe";
+constexpr std::chrono::milliseconds kProbeTimeout{20000};
+constexpr std::size_t kMaxProbeReport = std::size_t{1} << 20;
 
 struct SaslProbe {
   std::string plugin_dir;
@@ -62,11 +70,11 @@ void ProbeInfo(server_sasl_mechanism_t* m, sasl_info_callback_stage_t stage, voi
 }
 
 // In a child: libsasl2 loads the plugins of `dir` for an application whose config names
-// the store `db`; returns "M MECH PLUGIN" lines in libsasl2's order and "L message" lines.
-std::string ProbeSasl(const std::string& dir, const std::string& db) {
+// a store; returns "M MECH PLUGIN" lines in libsasl2's order and "L message" lines.
+std::string ProbeSasl(const std::string& dir) {
   static SaslProbe probe;
   probe.plugin_dir = dir;
-  probe.db = db;
+  probe.db = kProbeStore;
   static const sasl_callback_t cbs[] = {Callback(SASL_CB_GETPATH, &ProbeGetPath, &probe),
                                         Callback(SASL_CB_GETOPT, &ProbeGetOpt, &probe),
                                         Callback(SASL_CB_LOG, &ProbeLog, &probe),
@@ -92,6 +100,7 @@ std::string ProbeSasl(const std::string& dir, const std::string& db) {
     lines += "D it cannot be loaded: " + one + "\n";
   }
   for (const auto& l : probe.log) {
+    if (l.find(kProbeStore) != std::string::npos) continue;  // it cannot open that store
     std::string one = l;
     for (char& c : one)
       if (c == '\n') c = ' ';
@@ -137,12 +146,14 @@ std::vector<Finding> CheckSasl(const Config& cfg, const PostfixSasl& postfix) {
           fmt::format("chown root {0} && chmod go-w {0}", Sh(path))));
   }
   const std::string db = !postfix.store.empty() ? postfix.store : cfg.db;
-  std::string why;
-  const auto probe = InChild([&] { return ProbeSasl(cfg.sasl_dir, db); }, &why);
-  if (!probe) {
+  const ChildResult child =
+      RunInChild([&] { return ProbeSasl(cfg.sasl_dir); }, kProbeTimeout, kMaxProbeReport);
+  const std::string* probe = &child.report;
+  if (!child.ok()) {
     out.push_back(
         Make("sasl", Level::kProblem,
-             fmt::format("libsasl2 could not load the plugins of {}: {}", Clean(cfg.sasl_dir), Clean(why)),
+             fmt::format("libsasl2 could not load the plugins of {}: {}", Clean(cfg.sasl_dir),
+                         Clean(child.Describe())),
              "check the plugin with 'saslpluginviewer -s'; reinstall libsasl2-modules-apppass"));
     return out;
   }

@@ -1,6 +1,6 @@
 // The store check: the store's files (present, not symlinks, owners and modes as
-// documented in README "The store"), and whether the store opens for verifying and for
-// administration.
+// documented in README "The store", one table: store_layout.h), and whether the store
+// would open for verifying and for administration (store_probe.h: without opening it).
 #include <errno.h>
 #include <fmt/format.h>
 #include <grp.h>
@@ -12,33 +12,13 @@
 
 #include "doctor/doctor.h"
 #include "doctor/words.h"
-#include "store.h"
-#include "usage.h"
+#include "doctor/store_probe.h"
+#include "files.h"
+#include "store_layout.h"
 
 namespace apppass::doctor {
 
 namespace {
-
-struct StoreFile {
-  const char* rel;  // "" for the directory itself
-  bool dir;
-  mode_t mode;
-  bool grouped;  // owned by the verifiers' group (mfa.key is not)
-  const char* what;
-};
-
-constexpr StoreFile kStoreFiles[] = {
-    {"", true, 0750, true, "the store directory"},
-    {"key", false, 0640, true, "the password-hash key"},
-    {"mfa.key", false, 0600, false, "the key that seals TOTP secrets"},
-    {"data.mdb", false, 0640, true, "the credentials database"},
-    {"lock.mdb", false, 0660, true, "the credentials database's reader table"},
-    {"usage", true, 0750, true, "the last-use directory"},
-    {"usage/data.mdb", false, 0660, true, "the last-use database"},
-    {"usage/lock.mdb", false, 0660, true, "the last-use reader table"},
-};
-
-std::string PathOf(const std::string& db, const char* rel) { return *rel == '\0' ? db : db + "/" + rel; }
 
 // Plain words for permission bits: "its group can write it, everyone can read it".
 std::string DescribeBits(mode_t bits, bool dir, bool granted, const std::string& group) {
@@ -63,9 +43,9 @@ std::string DescribeBits(mode_t bits, bool dir, bool granted, const std::string&
 }
 
 // Checks one file of the store. Returns false when it is missing or not usable at all.
-bool CheckStoreFile(const Config& cfg, const StoreFile& f, std::optional<gid_t> want_gid,
+bool CheckStoreFile(const Config& cfg, const StoreEntry& f, std::optional<gid_t> want_gid,
                     std::vector<Finding>* out) {
-  const std::string path = PathOf(cfg.db, f.rel);
+  const std::string path = StorePath(cfg.db, f.id);
   const std::string p = Clean(path);
   struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) {
@@ -75,14 +55,14 @@ bool CheckStoreFile(const Config& cfg, const StoreFile& f, std::optional<gid_t> 
                           "check the permissions of the directories above it"));
       return false;
     }
-    const std::string rel = f.rel;
-    if (rel == "lock.mdb") {
+    if (f.id == StoreFile::kLock) {
       out->push_back(Make("store", Level::kProblem,
                           fmt::format("{} ({}) is missing: verifiers cannot open the store", p, f.what),
                           fmt::format("run 'apppass --db {} list' as root once: opening the store for "
                                       "administration recreates it (0660, the group of data.mdb)",
                                       Sh(cfg.db))));
-    } else if (rel.rfind("usage", 0) == 0) {
+    } else if (f.id == StoreFile::kUsageDir || f.id == StoreFile::kUsageData ||
+               f.id == StoreFile::kUsageLock) {
       out->push_back(Make(
           "store", Level::kWarning,
           fmt::format("{} ({}) is missing: last use is not recorded (logins are not affected)", p, f.what),
@@ -99,7 +79,7 @@ bool CheckStoreFile(const Config& cfg, const StoreFile& f, std::optional<gid_t> 
     out->push_back(Make(
         "store", Level::kProblem,
         fmt::format("{} ({}) is a symbolic link; apppass refuses to follow links in the store", p, f.what),
-        f.dir ? fmt::format("use the real directory: apppass --db \"$(readlink -f {})\" ..., "
+        f.directory ? fmt::format("use the real directory: apppass --db \"$(readlink -f {})\" ..., "
                             "or replace the link with the directory it points to",
                             Sh(path))
               : fmt::format("replace the link with the file itself: cp --remove-destination "
@@ -107,14 +87,18 @@ bool CheckStoreFile(const Config& cfg, const StoreFile& f, std::optional<gid_t> 
                             Sh(path), Mode(f.mode))));
     return false;
   }
-  if (f.dir ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
+  if (f.directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
     out->push_back(Make("store", Level::kProblem,
-                        fmt::format("{} ({}) is not a {}", p, f.what, f.dir ? "directory" : "regular file"),
+                        fmt::format("{} ({}) is not a {}", p, f.what, f.directory ? "directory" : "regular file"),
                         "move it away and restore the store from a backup"));
     return false;
   }
   bool clean = true;
-  const bool owner_ok = st.st_uid == 0 || (::geteuid() != 0 && st.st_uid == ::geteuid());
+  // The owner part of apppass's file-safety rule (files.h); the mode is compared with the
+  // layout below, so the rule sees the layout's mode.
+  struct stat as_laid_out = st;
+  as_laid_out.st_mode = (st.st_mode & S_IFMT) | f.mode;
+  const bool owner_ok = CheckStat(path, as_laid_out, f.rule).ok();
   if (!owner_ok) {
     clean = false;
     out->push_back(Make("store", Level::kProblem,
@@ -130,7 +114,7 @@ bool CheckStoreFile(const Config& cfg, const StoreFile& f, std::optional<gid_t> 
     clean = false;
     out->push_back(Make("store", Level::kProblem,
                         fmt::format("{} ({}) has mode {}, expected {}: {}", p, f.what, Mode(have),
-                                    Mode(f.mode), DescribeBits(extra, f.dir, true, grp)),
+                                    Mode(f.mode), DescribeBits(extra, f.directory, true, grp)),
                         fmt::format("chmod {} {}", Mode(f.mode), Sh(path))));
   } else if (missing != 0) {
     clean = false;
@@ -138,7 +122,7 @@ bool CheckStoreFile(const Config& cfg, const StoreFile& f, std::optional<gid_t> 
                         fmt::format("{} ({}) has mode {}, expected {}: {}; services that verify as members "
                                     "of group {} fail (root is not affected)",
                                     p, f.what, Mode(have), Mode(f.mode),
-                                    DescribeBits(missing, f.dir, false, grp), Clean(grp)),
+                                    DescribeBits(missing, f.directory, false, grp), Clean(grp)),
                         fmt::format("chmod {} {}", Mode(f.mode), Sh(path))));
   }
   if (f.grouped && want_gid && st.st_gid != *want_gid) {
@@ -159,18 +143,10 @@ bool CheckStoreFile(const Config& cfg, const StoreFile& f, std::optional<gid_t> 
   return true;
 }
 
-// A core message without its "; fix with: ..." tail (the fix goes on its own line).
-std::string WithoutFix(const std::string& msg) {
-  const auto pos = msg.find("; fix with: ");
-  return Clean(pos == std::string::npos ? msg : msg.substr(0, pos), 300);
-}
-
-// The fix for a store that does not open: the problems above, else the core's own fix.
-std::string FixFromMessage(const std::string& msg, bool earlier_problems) {
+// What to do about a store that does not open: the problems above, else the core's fix.
+std::string FixFor(const Status& s, bool earlier_problems) {
   if (earlier_problems) return "fix the store problems above, then run 'apppass doctor' again";
-  const auto pos = msg.find("fix with: ");
-  if (pos != std::string::npos) return Clean(msg.substr(pos + 10));
-  return "";
+  return Clean(s.fix(), 300);
 }
 
 }  // namespace
@@ -204,10 +180,10 @@ std::vector<Finding> CheckStore(const Config& cfg) {
         fmt::format("create it with 'apppass --db {} init' (or name the right one with --db)", Sh(cfg.db))));
     return out;
   }
-  for (const StoreFile& f : kStoreFiles) {
+  for (const StoreEntry& f : kStoreLayout) {
     const bool ok = CheckStoreFile(cfg, f, want_gid, &out);
-    if (!ok && *f.rel == '\0') return out;  // the directory itself: nothing else to see
-    if (*f.rel == '\0' && !root && ::access(cfg.db.c_str(), X_OK) != 0) {
+    if (!ok && f.id == StoreFile::kDir) return out;  // the directory itself: nothing else to see
+    if (f.id == StoreFile::kDir && !root && ::access(cfg.db.c_str(), X_OK) != 0) {
       out.push_back(Make("store", Level::kWarning,
                          fmt::format("cannot look inside {} as uid {}: its files were not checked",
                                      Clean(cfg.db), ::geteuid()),
@@ -218,41 +194,38 @@ std::vector<Finding> CheckStore(const Config& cfg) {
   const bool earlier = HasProblem(out);
 
   if (!root && dst.st_uid == 0) return out;  // cannot open a root-owned store
-  {
-    Store store;
-    Status s = Store::Open(cfg.db, Store::Mode::kVerify, &store);
-    if (s.ok())
-      out.push_back(Make("store", Level::kOk,
-                         fmt::format("the store opens for verifying (schema version {}{})", store.schema(),
-                                     store.schema() == 1 ? ", records without integrity tags: "
-                                                           "the next admin command upgrades it" : "")));
-    else
-      out.push_back(Make("store", Level::kProblem,
-                         fmt::format("the store does not open for verifying: {}", WithoutFix(s.message())),
-                         FixFromMessage(s.message(), earlier)));
-  }
+  // Probes, not Store::Open: the doctor changes nothing (store_probe.h).
+  int schema = 0;
+  const Status verify = ProbeVerify(cfg.db, &schema);
+  if (verify.ok())
+    out.push_back(Make("store", Level::kOk,
+                       fmt::format("the store opens for verifying (schema version {}{})", schema,
+                                   schema == 1 ? ", records without integrity tags: "
+                                                 "the next admin command upgrades it" : "")));
+  else
+    out.push_back(Make("store", Level::kProblem,
+                       fmt::format("the store does not open for verifying: {}", Clean(verify.summary(), 300)),
+                       FixFor(verify, earlier)));
   struct stat lst {};
-  if (::lstat((cfg.db + "/lock.mdb").c_str(), &lst) == 0) {
-    // (Opening for administration recreates a missing lock.mdb; the doctor only reads.)
-    Store store;
-    Status s = Store::Open(cfg.db, Store::Mode::kAdmin, &store);
-    if (s.ok())
+  if (::lstat(StorePath(cfg.db, StoreFile::kLock).c_str(), &lst) == 0) {
+    // An admin open would also recreate a missing lock.mdb; the doctor only reads.
+    const Status admin = verify.ok() ? ProbeAdminKey(cfg.db) : verify;
+    if (admin.ok())
       out.push_back(Make("store", Level::kOk, "the store opens for administration (mfa.key is readable)"));
     else
       out.push_back(
           Make("store", Level::kProblem,
-               fmt::format("the store does not open for administration: {}", WithoutFix(s.message())),
-               FixFromMessage(s.message(), earlier)));
+               fmt::format("the store does not open for administration: {}", Clean(admin.summary(), 300)),
+               FixFor(admin, earlier)));
   }
   struct stat ust {};
-  if (::lstat((cfg.db + "/usage").c_str(), &ust) == 0) {
-    UsageDb usage;
-    Status s = UsageDb::Open(cfg.db, false, &usage);
-    if (!s.ok())
+  if (::lstat(StorePath(cfg.db, StoreFile::kUsageDir).c_str(), &ust) == 0) {
+    const Status usage = ProbeUsage(cfg.db);
+    if (!usage.ok())
       out.push_back(Make("store", Level::kWarning,
                          fmt::format("the last-use database does not open: {} (logins are not affected)",
-                                     WithoutFix(s.message())),
-                         FixFromMessage(s.message(), earlier)));
+                                     Clean(usage.summary(), 300)),
+                         FixFor(usage, earlier)));
   }
   return out;
 }

@@ -5,7 +5,8 @@
 // postfix_conf.h.
 //
 //   store   the store's files: present, not symlinks, owners and modes as documented
-//           (README "The store"), and the store opens for verifying and administration
+//           (README "The store"; store_layout.h), and whether the store would open for
+//           verifying and administration (store_probe.h)
 //   access  whether the dovecot and postfix users (and the user Dovecot's auth worker runs
 //           as) can open the store: by the permission rules and, as root, by trying as
 //           that user in a forked child
@@ -15,7 +16,10 @@
 //   sasl    libapppass.so in libsasl2's plugin directory, and whether libsasl2 ranks it
 //           ahead of the stock PLAIN and LOGIN (asked of libsasl2 in a forked child)
 //
-// The checks only read: they never change the store or any configuration. Messages hold
+// The checks only read: they never change the store or any configuration. The store is
+// never opened as a Store (an admin open writes; any LMDB reader writes lock.mdb): the
+// probes of store_probe.h check its files and keys and read it without a reader slot;
+// the SASL plugin is loaded naming a store that cannot exist. Messages hold
 // paths, names and modes, never a secret. Not thread-safe (forks children).
 #pragma once
 
