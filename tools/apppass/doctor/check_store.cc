@@ -11,8 +11,8 @@
 #include <optional>
 
 #include "doctor/doctor.h"
-#include "doctor/words.h"
 #include "doctor/store_probe.h"
+#include "doctor/words.h"
 #include "files.h"
 #include "store_layout.h"
 
