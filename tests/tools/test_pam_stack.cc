@@ -106,7 +106,8 @@ void test_control_action(void**) {
   // libpam: a value neither named nor covered by default= is "bad".
   ExpectStr(ControlAction("[success=ok]", "auth_err"), "bad", "bracket: no default");
   ExpectStr(ControlAction("[SUCCESS=OK Default=Die]", "success"), "ok", "bracket: case");
-  ExpectStr(ControlAction("[SUCCESS=OK Default=Die]", "user_unknown"), "die", "bracket: default case");
+  ExpectStr(ControlAction("[SUCCESS=OK Default=Die]", "user_unknown"), "die",
+            "bracket: default case");
   ExpectStr(ControlAction("[]", "success"), "bad", "empty brackets");
 }
 
@@ -158,7 +159,8 @@ void test_expand_auth(void**) {
   // A chain deeper than 8 includes stops.
   const PamLoader deep = [](const std::string& name) {
     const int n = std::stoi(name.substr(1));
-    return ParsePamFile("auth required pam_unix.so\n@include f" + std::to_string(n + 1) + "\n", name);
+    return ParsePamFile(
+        "auth required pam_unix.so\n@include f" + std::to_string(n + 1) + "\n", name);
   };
   assert_int_equal(ExpandAuth("f0", deep).size(), 9);
 }
@@ -183,8 +185,9 @@ void test_walk_after_refusal(void**) {
   }
   {
     // A jump over the only check lands on a module that grants.
-    const auto s = Stack("auth [success=1 default=ignore] pam_succeed_if.so\nauth required pam_unix.so\n"
-                         "auth sufficient pam_permit.so\n");
+    const auto s = Stack(
+        "auth [success=1 default=ignore] pam_succeed_if.so\nauth required pam_unix.so\n"
+        "auth sufficient pam_permit.so\n");
     const WalkResult w = WalkAfterRefusal(s, 0);
     assert_true(w.result == Walk::kGrants);
     ExpectStr(w.by->module, "pam_permit.so", "after the jump");
@@ -218,7 +221,8 @@ void test_guarded_services(void**) {
   assert_false(GuardedServices(s, 0).has_value());  // nothing before it
   assert_false(GuardedServices(s, 2).has_value());  // not a guard
   // A guard whose failure does not skip the module guards nothing.
-  const auto weak = Stack("auth required pam_succeed_if.so service in imap\nauth required pam_apppass.so\n");
+  const auto weak =
+      Stack("auth required pam_succeed_if.so service in imap\nauth required pam_apppass.so\n");
   assert_false(GuardedServices(weak, 1).has_value());
   // Without "service in".
   const auto other = Stack("auth [success=ignore default=1] pam_succeed_if.so uid >= 1000\n"
@@ -232,9 +236,12 @@ void test_guarded_services(void**) {
 int main() {
   using namespace apppass::doctor;
   const CMUnitTest tests[] = {
-      cmocka_unit_test(test_parse_basic),        cmocka_unit_test(test_parse_brackets_and_continuations),
-      cmocka_unit_test(test_control_action),     cmocka_unit_test(test_jump_and_basename),
-      cmocka_unit_test(test_expand_auth),        cmocka_unit_test(test_walk_after_refusal),
+      cmocka_unit_test(test_parse_basic),
+      cmocka_unit_test(test_parse_brackets_and_continuations),
+      cmocka_unit_test(test_control_action),
+      cmocka_unit_test(test_jump_and_basename),
+      cmocka_unit_test(test_expand_auth),
+      cmocka_unit_test(test_walk_after_refusal),
       cmocka_unit_test(test_guarded_services),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -56,7 +56,8 @@ void test_master_cf(void**) {
       "  -o smtpd_recipient_restrictions={permit_sasl_authenticated,reject}\n"
       "pickup    unix  n       -       y       60      1       pickup\n"
       "short     inet  n       -       smtpd\n"
-      "465       inet  n       -       y       -       -       smtpd -v -o smtpd_tls_wrappermode=yes\n");
+      "465       inet  n       -       y       -       -       smtpd -v\n"
+      "  -o smtpd_tls_wrappermode=yes\n");
   assert_int_equal(s.size(), 3);
   ExpectStr(s[0].name, "smtp", "first service");
   assert_true(s[0].overrides.empty());

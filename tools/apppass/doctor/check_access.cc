@@ -137,7 +137,9 @@ Status TryOpenAs(const Identity& who, const std::string& db) {
         return s.ok() ? std::string("O") : "E " + std::string(s.summary());
       },
       kTrialTimeout);
-  if (!r.ok()) return Status::Internal(fmt::format("the trial as {} did not finish: {}", who.name, r.Describe()));
+  if (!r.ok())
+    return Status::Internal(
+        fmt::format("the trial as {} did not finish: {}", who.name, r.Describe()));
   if (r.report == "O") return Status::Ok();
   return Status::Unavailable(r.report.size() > 2 ? r.report.substr(2) : "unknown error");
 }

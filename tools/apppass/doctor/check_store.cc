@@ -204,7 +204,8 @@ std::vector<Finding> CheckStore(const Config& cfg) {
                                                  "the next admin command upgrades it" : "")));
   else
     out.push_back(Make("store", Level::kProblem,
-                       fmt::format("the store does not open for verifying: {}", Clean(verify.summary(), 300)),
+                       fmt::format("the store does not open for verifying: {}",
+                                   Clean(verify.summary(), 300)),
                        FixFor(verify, earlier)));
   struct stat lst {};
   if (::lstat(StorePath(cfg.db, StoreFile::kLock).c_str(), &lst) == 0) {
@@ -215,7 +216,8 @@ std::vector<Finding> CheckStore(const Config& cfg) {
     else
       out.push_back(
           Make("store", Level::kProblem,
-               fmt::format("the store does not open for administration: {}", Clean(admin.summary(), 300)),
+               fmt::format("the store does not open for administration: {}",
+                           Clean(admin.summary(), 300)),
                FixFor(admin, earlier)));
   }
   struct stat ust {};

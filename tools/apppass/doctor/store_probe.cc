@@ -38,7 +38,8 @@ Status CheckFile(const std::string& db, StoreFile f, const std::string& missing,
 Status CheckLockWritable(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY | O_CLOEXEC));
   if (!fd.valid())
-    return Status::Unavailable(fmt::format("cannot open {} for writing: {}", path, std::strerror(errno)));
+    return Status::Unavailable(
+        fmt::format("cannot open {} for writing: {}", path, std::strerror(errno)));
   return Status::Ok();
 }
 
@@ -67,7 +68,8 @@ Status ReadEnv(const std::string& dir, std::initializer_list<const char*> tables
         return s.ok() ? out : "E " + s.message();
       },
       kProbeTimeout);
-  if (!r.ok()) return Status::Internal(fmt::format("reading {} in a child failed: {}", dir, r.Describe()));
+  if (!r.ok())
+    return Status::Internal(fmt::format("reading {} in a child failed: {}", dir, r.Describe()));
   if (r.report.rfind("E ", 0) == 0) return Status::Unavailable(r.report.substr(2));
   *value = r.report.size() > 2 ? r.report.substr(2) : "";
   return Status::Ok();
@@ -78,11 +80,13 @@ Status ReadEnv(const std::string& dir, std::initializer_list<const char*> tables
 Status ProbeVerify(const std::string& db, int* schema) {
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
   struct stat st {};
-  Status s = CheckFile(db, StoreFile::kDir,
-                       fmt::format("store {} does not exist (create it with 'apppass init')", db), &st);
+  Status s = CheckFile(
+      db, StoreFile::kDir,
+      fmt::format("store {} does not exist (create it with 'apppass init')", db), &st);
   if (s.ok())
-    s = CheckFile(db, StoreFile::kData,
-                  fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", db), &st);
+    s = CheckFile(
+        db, StoreFile::kData,
+        fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", db), &st);
   if (s.ok() && st.st_size == 0)
     s = Status::Unavailable(fmt::format("{}/data.mdb is empty: the store is corrupt", db));
   if (s.ok())
@@ -98,8 +102,9 @@ Status ProbeVerify(const std::string& db, int* schema) {
   if (s.ok()) s = ReadEnv(db, {"meta", "creds", "ids", "user_ids", "users"}, true, &value);
   if (!s.ok()) return s;
   if (value != "1" && value != std::to_string(kSchemaVersion))
-    return Status::Unavailable(fmt::format("store {} has schema version '{}', this apppass understands 1 to {}",
-                                           db, value, kSchemaVersion));
+    return Status::Unavailable(
+        fmt::format("store {} has schema version '{}', this apppass understands 1 to {}", db,
+                    value, kSchemaVersion));
   *schema = value == "1" ? 1 : kSchemaVersion;
   return Status::Ok();
 }
