@@ -1,5 +1,5 @@
 // CheckStore: verifies every invariant of a store and lists each problem found, for
-// `apppass check` (tools/cmd_check.cc) and the tests that break stores on purpose.
+// `apppass check` (tools/apppass/cmd_check.cc) and the tests that break stores on purpose.
 //
 // What is checked (docs/design.md, "The store"):
 //   files     DIR, data.mdb, lock.mdb, key and mfa.key exist and are safe (files.h); the

@@ -10,7 +10,7 @@ apppass.8 against the tool itself: the commands found by walking `apppass --help
 each command's options (but -h/--help) are exactly the .TP tags of its .SS; its
 positionals are exactly the upper-case words of the heading that are not an option's
 value; the global options are exactly the tags of OPTIONS; the exit codes of
-tools/cli.h are exactly the tags of EXIT STATUS, and each is in `apppass --help`.
+tools/apppass/cli.h are exactly the tags of EXIT STATUS, and each is in `apppass --help`.
 pam_apppass.8 against common/options.cc (the option keys the parser compares with) and
 the reasons the module logs; sasl_apppass.8 against kSaslOptionKeys
 (sasl_plugin/sasl_options.h) and the reasons the plugin logs. Each page's version is
@@ -244,17 +244,17 @@ def check_apppass():
          root_opts, options_in(tags(page.section("OPTIONS"))), "apppass --help",
          "apppass(8) OPTIONS")
 
-    cli_h = strip_cxx_comments(read(os.path.join(SRC, "tools", "cli.h")))
+    cli_h = strip_cxx_comments(read(os.path.join(SRC, "tools", "apppass", "cli.h")))
     codes = set(re.findall(r"\bkExit\w+\s*=\s*(\d+)", cli_h))
-    emit(len(codes) >= 7, f"tools/cli.h defines the exit codes ({len(codes)} found)")
+    emit(len(codes) >= 7, f"tools/apppass/cli.h defines the exit codes ({len(codes)} found)")
     man_codes = {t.strip() for t in tags(page.section("EXIT STATUS")) if re.fullmatch(r"\s*\d+\s*", t)}
-    same("apppass: the exit codes of tools/cli.h are those of apppass(8) EXIT STATUS",
-         codes, man_codes, "tools/cli.h", "apppass(8) EXIT STATUS")
+    same("apppass: the exit codes of tools/apppass/cli.h are those of apppass(8) EXIT STATUS",
+         codes, man_codes, "tools/apppass/cli.h", "apppass(8) EXIT STATUS")
     root_help = " ".join(tree[()][3].split())
     m = re.search(r"Exit status:(.*?)(Usage:|$)", root_help)
     help_codes = set(re.findall(r"(?<![\w.-])(\d+) ", m.group(1))) if m else set()
-    same("apppass: the exit codes of tools/cli.h are those listed by apppass --help",
-         codes, help_codes, "tools/cli.h", "apppass --help 'Exit status:'")
+    same("apppass: the exit codes of tools/apppass/cli.h are those listed by apppass --help",
+         codes, help_codes, "tools/apppass/cli.h", "apppass --help 'Exit status:'")
 
 
 # ---- pam_apppass.8 ---------------------------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/bin/bash
-# cli_hooks: the hooks that `apppass revoke` and `apppass mfa reset` run (tools/hooks.h),
+# cli_hooks: the hooks that `apppass revoke` and `apppass mfa reset` run (tools/apppass/hooks.h),
 # driven through the real tool with --hooks-dir on a throwaway store.
 #
 # Usage: test_hooks.sh /path/to/apppass

@@ -8,7 +8,7 @@
 #     too, and lexgrog finds its NAME line (what apropos and lintian read);
 # and then (manpage_check.py, see its header):
 #   - apppass(8) and `apppass --help` / `apppass CMD [SUB] --help` list the same
-#     commands, options and positionals, both ways; every exit code of tools/cli.h is in
+#     commands, options and positionals, both ways; every exit code of tools/apppass/cli.h is in
 #     apppass(8) EXIT STATUS and in `apppass --help`, and nothing else is;
 #   - pam_apppass(8) OPTIONS lists exactly the options common/options.cc accepts, and
 #     LOGGING exactly the reasons the module logs;

@@ -1,9 +1,12 @@
 // apppass doctor: checks a deployment and says in plain words what is wrong and how to
-// fix it. Each check returns findings (ok, warning or problem, with a one-line fix);
-// `apppass doctor` (cmd_doctor.cc) prints them.
+// fix it. Each check returns findings (findings.h: ok, warning or problem, with a
+// one-line fix); `apppass doctor` (cmd_doctor.cc) prints them. One file per check
+// (check_*.cc); the config parsers they use are pam_stack.h, sasl_conf.h and
+// postfix_conf.h.
 //
 //   store   the store's files: present, not symlinks, owners and modes as documented
-//           (README "The store"), and the store opens for verifying and administration
+//           (README "The store"; store_layout.h), and whether the store would open for
+//           verifying and administration (store_probe.h)
 //   access  whether the dovecot and postfix users (and the user Dovecot's auth worker runs
 //           as) can open the store: by the permission rules and, as root, by trying as
 //           that user in a forked child
@@ -13,31 +16,24 @@
 //   sasl    libapppass.so in libsasl2's plugin directory, and whether libsasl2 ranks it
 //           ahead of the stock PLAIN and LOGIN (asked of libsasl2 in a forked child)
 //
-// The checks only read: they never change the store or any configuration. Messages hold
+// The checks only read: they never change the store or any configuration. The store is
+// never opened as a Store (an admin open writes; any LMDB reader writes lock.mdb): the
+// probes of store_probe.h check its files and keys and read it without a reader slot;
+// the SASL plugin is loaded naming a store that cannot exist. Messages hold
 // paths, names and modes, never a secret. Not thread-safe (forks children).
 #pragma once
 
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include <optional>
+#include <cstddef>
 #include <string>
-#include <string_view>
 #include <vector>
 
+#include "doctor/findings.h"
+#include "doctor/pam_stack.h"
+
 namespace apppass::doctor {
-
-enum class Level { kOk, kWarning, kProblem };
-
-// "ok", "warning" or "problem".
-const char* LevelName(Level level);
-
-struct Finding {
-  std::string check;  // "store", "access", "pam", "postfix" or "sasl"
-  Level level = Level::kOk;
-  std::string message;  // one line, printable ASCII
-  std::string fix;      // one line; empty when there is nothing to do
-};
 
 struct Config {
   std::string db;                 // the store directory
@@ -70,13 +66,6 @@ std::vector<Finding> CheckSasl(const Config& cfg, const PostfixSasl& postfix);
 // All of the above, in that order.
 std::vector<Finding> RunAll(const Config& cfg);
 
-bool HasProblem(const std::vector<Finding>& findings);
-// "ok: ..." / "warning: ..." / "problem: ..." lines, each followed by "  fix: ..." when
-// there is a fix, then a summary line.
-std::string FormatText(const std::vector<Finding>& findings);
-// [{"check","status","message","fix"}], fix null when there is none; one line.
-std::string FormatJson(const std::vector<Finding>& findings);
-
 // ---------------------------------------------------------------------------------------
 // Pure pieces, exposed for tests.
 
@@ -93,37 +82,8 @@ struct Identity {
 // else others. Root may do anything.
 bool Permits(const Identity& who, const struct stat& st, int want);
 
-// One line of a PAM service file.
-struct PamEntry {
-  std::string file;      // service file name (the service)
-  int line = 0;          // 1-based line number in that file
-  bool include = false;  // "@include FILE": module holds FILE
-  bool dash = false;     // "-auth": no error if the module is missing
-  std::string type;      // auth, account, password, session (lowercase)
-  std::string control;   // "required", ..., or "[...]" as written
-  std::string module;    // module path, or the included file
-  std::vector<std::string> args;
-};
-
-// Parses the text of a service file (comments, continuation lines, bracketed controls
-// and arguments). Lines that are not entries are skipped.
-std::vector<PamEntry> ParsePamFile(std::string_view text, const std::string& file);
-
-// The action of a control for one return value: "ok", "done", "ignore", "bad", "die",
-// "reset", or a jump "N". `value` is a PAM return name such as "success" or "auth_err".
-std::string ControlAction(std::string_view control, std::string_view value);
-
 // Findings for the service `service` whose expanded auth stack (includes resolved) is
 // `auth_stack`, at the pam_apppass entry `index` of that stack.
 std::vector<Finding> AnalyzeAuthEntry(const std::vector<PamEntry>& auth_stack, std::size_t index);
-
-// Values of "key: value" lines of a Cyrus SASL config file (keys lowercased), and the
-// lines libsasl2 would refuse (e.g. "line 3: empty value for mech_list").
-struct SaslConf {
-  std::vector<std::pair<std::string, std::string>> values;
-  std::vector<std::string> errors;
-  std::optional<std::string> Get(std::string_view key) const;
-};
-SaslConf ParseSaslConf(std::string_view text);
 
 }  // namespace apppass::doctor

@@ -38,6 +38,11 @@ struct Context {
 int Fail(const Status& s);
 // Opens the store for administration, or prints why not.
 Status OpenAdmin(const Context& ctx, Store* store);
+// The store directory of --db without trailing slashes, as reports name it.
+std::string StoreDir(const Context& ctx);
+// Writes a finished report to stdout and flushes it; returns `exit_code` (for the
+// subcommands that print a report and exit by what it found: check, doctor).
+int PrintReport(const std::string& text, int exit_code);
 std::int64_t Now();
 // ISO 8601 UTC, or "null" semantics handled by callers.
 std::string Iso(std::int64_t t);

@@ -1,10 +1,8 @@
 // apppass doctor: check a deployment (store, who can read it, PAM stacks, Postfix's SASL
 // config, the SASL plugin's ranking) and say what is wrong and how to fix it. The checks
 // are in doctor.h; this file only declares the options and prints the findings.
-#include <cstdio>
-
 #include "cli.h"
-#include "doctor.h"
+#include "doctor/doctor.h"
 
 namespace apppass::cli {
 
@@ -16,13 +14,10 @@ struct DoctorArgs {
 };
 
 int Doctor(const Context& ctx, DoctorArgs& a) {
-  a.cfg.db = ctx.db;
-  while (a.cfg.db.size() > 1 && a.cfg.db.back() == '/') a.cfg.db.pop_back();
+  a.cfg.db = StoreDir(ctx);
   const std::vector<doctor::Finding> findings = doctor::RunAll(a.cfg);
-  const std::string text = a.json ? doctor::FormatJson(findings) : doctor::FormatText(findings);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-  return doctor::HasProblem(findings) ? kExitProblems : kExitOk;
+  return PrintReport(a.json ? doctor::FormatJson(findings) : doctor::FormatText(findings),
+                     doctor::HasProblem(findings) ? kExitProblems : kExitOk);
 }
 
 }  // namespace

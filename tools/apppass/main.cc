@@ -31,6 +31,18 @@ Status OpenAdmin(const Context& ctx, Store* store) {
   return Store::Open(ctx.db, Store::Mode::kAdmin, store);
 }
 
+std::string StoreDir(const Context& ctx) {
+  std::string dir = ctx.db;
+  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  return dir;
+}
+
+int PrintReport(const std::string& text, int exit_code) {
+  std::fwrite(text.data(), 1, text.size(), stdout);
+  std::fflush(stdout);
+  return exit_code;
+}
+
 std::int64_t Now() { return static_cast<std::int64_t>(std::time(nullptr)); }
 
 std::string Iso(std::int64_t t) { return FormatIsoUtc(t); }

@@ -1,7 +1,5 @@
 // apppass check: verify every invariant of the store (common/store_check.h) and report
 // each problem with what to do. Only reads; safe while the services and the tool run.
-#include <cstdio>
-
 #include "cli.h"
 #include "store_check.h"
 
@@ -10,15 +8,12 @@ namespace apppass::cli {
 namespace {
 
 int Check(const Context& ctx, bool json) {
-  std::string dir = ctx.db;
-  while (dir.size() > 1 && dir.back() == '/') dir.pop_back();
+  const std::string dir = StoreDir(ctx);
   CheckReport report;
   const Status s = CheckStore(dir, CheckOptions{.now = Now()}, &report);
   if (!s.ok()) return Fail(s);
-  const std::string text = json ? FormatCheckJson(dir, report) : FormatCheckText(dir, report);
-  std::fwrite(text.data(), 1, text.size(), stdout);
-  std::fflush(stdout);
-  return report.clean() ? kExitOk : kExitProblems;
+  return PrintReport(json ? FormatCheckJson(dir, report) : FormatCheckText(dir, report),
+                     report.clean() ? kExitOk : kExitProblems);
 }
 
 }  // namespace
