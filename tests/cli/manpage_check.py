@@ -11,7 +11,7 @@ each command's options (but -h/--help) are exactly the .TP tags of its .SS; its
 positionals are exactly the upper-case words of the heading that are not an option's
 value; the global options are exactly the tags of OPTIONS; the exit codes of
 tools/cli.h are exactly the tags of EXIT STATUS, and each is in `apppass --help`.
-pam_apppass.8 against common/options.cc (the option keys the parser compares with) and
+pam_apppass.8 against pam_module/pam_options.cc (the option keys the parser compares with) and
 the reasons the module logs; sasl_apppass.8 against kSaslOptionKeys
 (sasl_plugin/sasl_options.h) and the reasons the plugin logs. Each page's version is
 the project's.
@@ -290,12 +290,12 @@ def outcome_names():
 
 def check_pam():
     page = Page(os.path.join(MAN, "pam_apppass.8"))
-    src = strip_cxx_comments(read(os.path.join(SRC, "common", "options.cc")))
+    src = strip_cxx_comments(read(os.path.join(SRC, "pam_module", "pam_options.cc")))
     keys = set(re.findall(r'\bkey == "([a-z_]+)"', src))
-    emit(len(keys) >= 5, f"common/options.cc accepts options ({len(keys)} found)")
-    same("pam_apppass: the options of common/options.cc are those of pam_apppass(8) OPTIONS",
+    emit(len(keys) >= 5, f"pam_module/pam_options.cc accepts options ({len(keys)} found)")
+    same("pam_apppass: the options of pam_options.cc are those of pam_apppass(8) OPTIONS",
          keys, option_names(tags(page.section("OPTIONS")), r"([a-z_]+)(=|$)"),
-         "common/options.cc", "pam_apppass(8) OPTIONS")
+         "pam_module/pam_options.cc", "pam_apppass(8) OPTIONS")
     reasons = outcome_names() | logged_reasons(os.path.join(SRC, "pam_module", "pam_apppass.cc"))
     emit(len(reasons) >= 8, f"the module logs reasons ({len(reasons)} found)")
     same("pam_apppass: the reasons the module logs are those of pam_apppass(8) LOGGING",

@@ -1,6 +1,6 @@
-// Unit tests of options.h: strict parsing of the PAM module's arguments.
+// Unit tests of pam_module/pam_options.h: strict parsing of the PAM module's arguments.
 
-#include "options.h"
+#include "pam_options.h"
 
 #include <string>
 #include <vector>
