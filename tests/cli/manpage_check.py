@@ -296,11 +296,13 @@ def check_pam():
     same("pam_apppass: the options of pam_options.cc are those of pam_apppass(8) OPTIONS",
          keys, option_names(tags(page.section("OPTIONS")), r"([a-z_]+)(=|$)"),
          "pam_module/pam_options.cc", "pam_apppass(8) OPTIONS")
-    reasons = outcome_names() | logged_reasons(os.path.join(SRC, "pam_module", "pam_apppass.cc"))
+    pam_dir = os.path.join(SRC, "pam_module")
+    reasons = outcome_names() | logged_reasons(
+        *sorted(os.path.join(pam_dir, f) for f in os.listdir(pam_dir) if f.endswith(".cc")))
     emit(len(reasons) >= 8, f"the module logs reasons ({len(reasons)} found)")
     same("pam_apppass: the reasons the module logs are those of pam_apppass(8) LOGGING",
          reasons, {t.strip() for t in tags(page.section("LOGGING"))},
-         "verifier.cc + pam_apppass.cc", "pam_apppass(8) LOGGING")
+         "verifier.cc + pam_module/*.cc", "pam_apppass(8) LOGGING")
 
 
 def check_sasl():
@@ -314,14 +316,14 @@ def check_sasl():
          keys, option_names(tags(page.section("OPTIONS")), r"(apppass_[a-z_]+):"),
          "sasl_plugin/sasl_options.h", "sasl_apppass(8) OPTIONS")
     sasl_dir = os.path.join(SRC, "sasl_plugin")
-    reasons = outcome_names() | logged_reasons(os.path.join(sasl_dir, "sasl_apppass.cc"),
-                                               os.path.join(sasl_dir, "messages.cc"))
+    reasons = outcome_names() | logged_reasons(
+        *sorted(os.path.join(sasl_dir, f) for f in os.listdir(sasl_dir) if f.endswith(".cc")))
     logging = " ".join(text_of(page.section("LOGGING")).split())
     m = re.search(r"reason is one of those of pam_apppass ?\(8\) \( ?(.*?) ?\) or", logging)
     listed = {w.strip(" ,") for w in m.group(1).split(",")} if m else set()
     listed |= {t.strip() for t in tags(page.section("LOGGING"))}
     same("sasl_apppass: the reasons the plugin logs are those of sasl_apppass(8) LOGGING",
-         reasons, listed, "verifier.cc + sasl_apppass.cc + messages.cc", "sasl_apppass(8) LOGGING")
+         reasons, listed, "verifier.cc + sasl_plugin/*.cc", "sasl_apppass(8) LOGGING")
 
 
 def check_versions():
