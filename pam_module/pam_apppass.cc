@@ -42,6 +42,11 @@ const char* Item(pam_handle_t* pamh, int type) {
 
 void FreeData(pam_handle_t*, void* data, int) { std::free(data); }
 
+// One line to syslog, facility authpriv.
+void Syslog(pam_handle_t* pamh, int level, const std::string& line) {
+  pam_syslog(pamh, LOG_AUTHPRIV | level, "%s", line.c_str());
+}
+
 int SyslogLevel(apppass::LogSeverity severity) {
   switch (severity) {
     case apppass::LogSeverity::kInfo:
@@ -65,22 +70,22 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   std::vector<std::string_view> args(argv, argv + (argc > 0 ? argc : 0));
   apppass::Status s = apppass::ParseModuleOptions(args, &opts);
   if (!s.ok()) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "%s",
-               apppass::FormatEarlyRefusal(ctx, "error", "bad-option", s.message()).c_str());
+    Syslog(pamh, LOG_ERR, apppass::FormatEarlyRefusal(ctx, "error", "bad-option", s.message()));
     return PAM_SERVICE_ERR;
   }
   if (!opts.scope.empty()) ctx.service = opts.scope;
   if (opts.debug)
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG, "debug db=%s scope=%s (from %s) usage=%s interval=%ld",
-               opts.db.c_str(), std::string(ctx.service).c_str(),
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG,
+               "debug db=%s scope=%s (from %s) usage=%s interval=%ld", opts.db.c_str(),
+               std::string(ctx.service).c_str(),
                opts.scope.empty() ? "PAM_SERVICE" : "scope option", opts.no_usage ? "off" : "on",
                static_cast<long>(opts.usage_interval));
 
   const char* user = nullptr;
   int rc = pam_get_user(pamh, &user, nullptr);
   if (rc != PAM_SUCCESS || user == nullptr) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s",
-               apppass::FormatEarlyRefusal(ctx, "refused", "no-user", pam_strerror(pamh, rc)).c_str());
+    Syslog(pamh, LOG_NOTICE,
+           apppass::FormatEarlyRefusal(ctx, "refused", "no-user", pam_strerror(pamh, rc)));
     return PAM_AUTH_ERR;
   }
   ctx.user = user;
@@ -88,8 +93,8 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   const char* password = nullptr;
   rc = pam_get_authtok(pamh, PAM_AUTHTOK, &password, nullptr);
   if (rc != PAM_SUCCESS || password == nullptr) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s",
-               apppass::FormatEarlyRefusal(ctx, "refused", "no-password", pam_strerror(pamh, rc)).c_str());
+    Syslog(pamh, LOG_NOTICE,
+           apppass::FormatEarlyRefusal(ctx, "refused", "no-password", pam_strerror(pamh, rc)));
     return PAM_AUTH_ERR;
   }
 
@@ -105,8 +110,7 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
       {.store = s.ok() ? &store : nullptr, .unavailable = s.message(), .ctx = ctx,
        .password = password, .now = std::time(nullptr)},
       record_use);
-  for (const apppass::LogLine& line : r.log)
-    pam_syslog(pamh, LOG_AUTHPRIV | SyslogLevel(line.severity), "%s", line.text.c_str());
+  for (const apppass::LogLine& line : r.log) Syslog(pamh, SyslogLevel(line.severity), line.text);
   if (r.decision.outcome == apppass::Outcome::kUnavailable) return PAM_AUTHINFO_UNAVAIL;
   if (r.decision.outcome != apppass::Outcome::kAccepted) return PAM_AUTH_ERR;
 
@@ -127,7 +131,7 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
   try {
     return Authenticate(pamh, argc, argv);
   } catch (...) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "error reason=internal detail=\"unexpected exception\"");
+    Syslog(pamh, LOG_ERR, "error reason=internal detail=\"unexpected exception\"");
     return PAM_AUTHINFO_UNAVAIL;
   }
 }

@@ -150,8 +150,8 @@ void test_failed_recording_warns_and_still_accepts(void** state) {
   assert_int_equal(r.log.size(), 2);
   assert_int_equal(static_cast<int>(r.log[0].severity), static_cast<int>(LogSeverity::kInfo));
   assert_int_equal(static_cast<int>(r.log[1].severity), static_cast<int>(LogSeverity::kWarning));
-  assert_string_equal(r.log[1].text.c_str(),
-                      ("could not record last use of id=" + f.id + ": usage database is full").c_str());
+  const std::string want = "could not record last use of id=" + f.id + ": usage database is full";
+  assert_string_equal(r.log[1].text.c_str(), want.c_str());
 }
 
 void test_no_recorder_records_nothing(void** state) {
