@@ -22,10 +22,6 @@ std::string UserIdKey(const std::string& user, std::string_view id) {
   return k;
 }
 
-bool IsActive(const Credential& c, std::int64_t now) {
-  return !c.revoked && !(c.expires && *c.expires <= now);
-}
-
 // Decodes the credential record `rec` stored under `hash`, refusing a damaged one.
 Status DecodeStored(const Store& store, std::string_view hash, std::string_view rec, Credential* c) {
   if (!store.CredentialIntact(hash, rec))

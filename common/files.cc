@@ -23,6 +23,37 @@ Fd& Fd::operator=(Fd&& o) noexcept {
   return *this;
 }
 
+std::string ModeFix(const std::string& path, const FileRule& rule) {
+  return fmt::format("chmod {} {}", rule.directory           ? "o-w,g-w"
+                                    : !rule.allow_group_read ? "go-rwx"
+                                    : rule.allow_group_write ? "o-rwx"
+                                                             : "go-w,o-r",
+                     path);
+}
+
+Status CheckStat(const std::string& path, const struct stat& st, const FileRule& rule) {
+  if (S_ISLNK(st.st_mode))
+    return Status::Unavailable(fmt::format("{} is a symbolic link; refusing to use it", path));
+  if (rule.directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
+    return Status::Unavailable(fmt::format("{} is not a {}", path,
+                                           rule.directory ? "directory" : "regular file"));
+  if (st.st_uid != 0 && st.st_uid != ::geteuid() && st.st_uid != rule.other_owner)
+    return Status::Unavailable(
+        rule.other_owner == static_cast<uid_t>(-1)
+            ? fmt::format("{} is owned by uid {}; it must be owned by root (or by the user "
+                          "running this)", path, st.st_uid)
+            : fmt::format("{} is owned by uid {}; it must be owned by root or uid {}", path,
+                          st.st_uid, rule.other_owner));
+  const mode_t forbidden = S_IWOTH | (rule.allow_group_write ? 0 : S_IWGRP) |
+                           (rule.allow_world_read ? 0 : S_IROTH) |
+                           (rule.allow_group_read ? 0 : S_IRGRP);
+  if ((st.st_mode & forbidden) != 0)
+    return Status::Unavailable(
+        fmt::format("{} has unsafe permissions {:04o}", path, st.st_mode & 07777),
+        ModeFix(path, rule));
+  return Status::Ok();
+}
+
 Status OpenChecked(const std::string& given, const FileRule& rule, Fd* fd, struct stat* st) {
   // "link/" would make the kernel follow "link" despite O_NOFOLLOW: drop trailing slashes.
   std::string path = given;
@@ -43,27 +74,7 @@ Status OpenChecked(const std::string& given, const FileRule& rule, Fd* fd, struc
   }
   if (::fstat(f.get(), st) != 0)
     return Status::Unavailable(fmt::format("cannot stat {}: {}", path, std::strerror(errno)));
-  if (rule.directory ? !S_ISDIR(st->st_mode) : !S_ISREG(st->st_mode))
-    return Status::Unavailable(fmt::format("{} is not a {}", path,
-                                           rule.directory ? "directory" : "regular file"));
-  if (st->st_uid != 0 && st->st_uid != ::geteuid() && st->st_uid != rule.other_owner)
-    return Status::Unavailable(
-        rule.other_owner == static_cast<uid_t>(-1)
-            ? fmt::format("{} is owned by uid {}; it must be owned by root (or by the user "
-                          "running this)", path, st->st_uid)
-            : fmt::format("{} is owned by uid {}; it must be owned by root or uid {}", path,
-                          st->st_uid, rule.other_owner));
-  const mode_t forbidden = S_IWOTH | (rule.allow_group_write ? 0 : S_IWGRP) |
-                           (rule.allow_world_read ? 0 : S_IROTH) |
-                           (rule.allow_group_read ? 0 : S_IRGRP);
-  if ((st->st_mode & forbidden) != 0)
-    return Status::Unavailable(fmt::format(
-        "{} has unsafe permissions {:04o}; fix with: chmod {} {}", path, st->st_mode & 07777,
-        rule.directory           ? "o-w,g-w"
-        : !rule.allow_group_read ? "go-rwx"
-        : rule.allow_group_write ? "o-rwx"
-                                 : "go-w,o-r",
-        path));
+  if (Status s = CheckStat(path, *st, rule); !s.ok()) return s;
   // Regular files were opened O_NONBLOCK only to avoid hanging on a FIFO.
   if (!rule.directory) {
     const int fl = ::fcntl(f.get(), F_GETFL);

@@ -40,6 +40,17 @@ class Fd {
   int fd_ = -1;
 };
 
+// The one owner of the file-safety rule: checks what `st` (an fstat of an open
+// descriptor, or an lstat) says about `path` against `rule`: not a symbolic link, the
+// type, the owner (root, the effective uid, or rule.other_owner) and the mode (no write
+// by others, nor by the group unless allowed; no reads the rule forbids). Unavailable with
+// a message naming the path and, for an unsafe mode, its fix (Status::fix(): the chmod
+// that removes exactly the forbidden kind of access). Pure: no system calls but geteuid.
+Status CheckStat(const std::string& path, const struct stat& st, const FileRule& rule);
+
+// The chmod that makes a file breaking `rule`'s mode safe ("chmod o-rwx PATH").
+std::string ModeFix(const std::string& path, const FileRule& rule);
+
 // Opens `path` read-only (without following a final symlink and without blocking on a
 // FIFO), then checks it against `rule`: type, owner (root or the effective uid), and
 // mode. On success `*fd` holds the open descriptor and `*st` its fstat.

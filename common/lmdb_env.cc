@@ -85,21 +85,11 @@ LmdbEnv& LmdbEnv::operator=(LmdbEnv&& o) noexcept {
 
 namespace {
 
-// DIR/lock.mdb while an environment on it is open in this process: the checks of files.h
+// DIR/lock.mdb while an environment on it is open in this process: the rule of files.h
 // on its lstat, since opening it (and closing that descriptor) would drop the
 // environment's locks. LMDB's own descriptor was checked when it was opened.
 Status CheckLockInUse(const std::string& path, const struct stat& st) {
-  if (S_ISLNK(st.st_mode))
-    return Status::Unavailable(fmt::format("{} is a symbolic link; refusing to use it", path));
-  if (!S_ISREG(st.st_mode)) return Status::Unavailable(fmt::format("{} is not a regular file", path));
-  if (st.st_uid != 0 && st.st_uid != ::geteuid())
-    return Status::Unavailable(fmt::format(
-        "{} is owned by uid {}; it must be owned by root (or by the user running this)", path,
-        st.st_uid));
-  if ((st.st_mode & S_IWOTH) != 0)
-    return Status::Unavailable(fmt::format("{} has unsafe permissions {:04o}; fix with: chmod o-rwx {}",
-                                           path, st.st_mode & 07777, path));
-  return Status::Ok();
+  return CheckStat(path, st, FileRule{.allow_group_write = true});
 }
 
 // Opens a new environment (the registry found none on this store in this process).

@@ -13,6 +13,8 @@
 
 #include <fmt/format.h>
 
+#include "files.h"
+
 namespace apppass {
 
 namespace {
@@ -26,18 +28,12 @@ Status Changed(const std::string& path) {
       fmt::format("{} changed while it was being opened; refusing to use it", path));
 }
 
-// The rules every store file obeys (files.h), checked on LMDB's own descriptor. The
-// stricter rule for the store's data.mdb (no group write) is checked by Store::Open.
+// The rule every store file obeys (files.h), checked on LMDB's own descriptor: the
+// lock file's rule (verifiers write lock.mdb, and usage/data.mdb). The stricter rule for
+// the store's data.mdb (no group write) is checked by Store::Open.
 Status CheckSafe(const struct stat& st, const std::string& path) {
   if (!S_ISREG(st.st_mode)) return Changed(path);
-  if (st.st_uid != 0 && st.st_uid != ::geteuid())
-    return Status::Unavailable(fmt::format(
-        "{} is owned by uid {}; it must be owned by root (or by the user running this)", path,
-        st.st_uid));
-  if ((st.st_mode & S_IWOTH) != 0)
-    return Status::Unavailable(fmt::format("{} has unsafe permissions {:04o}; fix with: chmod o-w {}",
-                                           path, st.st_mode & 07777, path));
-  return Status::Ok();
+  return CheckStat(path, st, FileRule{.allow_group_write = true});
 }
 
 }  // namespace

@@ -207,4 +207,8 @@ Status DecodeUsage(std::string_view data, Usage* out) try {
   return Status::Unavailable("corrupt usage record");
 }
 
+bool IsActive(const Credential& c, std::int64_t now) {
+  return !c.revoked && !(c.expires && *c.expires <= now);
+}
+
 }  // namespace apppass

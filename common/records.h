@@ -33,6 +33,9 @@ struct Credential {
   std::optional<std::int64_t> revoked;  // kept as a tombstone so logs can say "revoked"
 };
 
+// Whether `c` is in force at `now` (unix seconds): not revoked and not expired.
+bool IsActive(const Credential& c, std::int64_t now);
+
 enum class MfaState { kNone, kPending, kConfirmed };
 inline constexpr std::string_view kSourceApppass = "apppass";
 std::string_view MfaStateName(MfaState s);

@@ -14,6 +14,7 @@
 #include <fmt/format.h>
 
 #include "files.h"
+#include "store_layout.h"
 #include "record_tag.h"
 #include "text.h"
 #include "usage.h"
@@ -22,22 +23,12 @@ namespace apppass {
 
 namespace {
 
-std::string Join(const std::string& dir, const char* name) { return dir + "/" + name; }
+// The owner group init gives `f`: `gid` for the verifiers' files, else unchanged.
+gid_t GroupOf(StoreFile f, gid_t gid) { return Layout(f).grouped ? gid : static_cast<gid_t>(-1); }
 
 // What a write that finds the store full tells the admin (lmdb_env.cc appends it).
 constexpr const char* kFullHint =
     "Raise the store's map size with 'apppass init --map-size SIZE' (see apppass(8)).";
-
-std::optional<std::size_t> ParseMapSize(std::string_view v) {
-  if (v.empty() || v.size() > 20) return std::nullopt;
-  std::size_t n = 0;
-  for (char ch : v) {
-    if (ch < '0' || ch > '9' || n > kMaxMapSize) return std::nullopt;
-    n = n * 10 + static_cast<std::size_t>(ch - '0');
-  }
-  if (n < kMinMapSize || n > kMaxMapSize) return std::nullopt;
-  return n;
-}
 
 Status CheckMapSize(std::size_t size) {
   if (size < kMinMapSize || size > kMaxMapSize)
@@ -92,11 +83,11 @@ Status SetMode(const std::string& path, mode_t mode, gid_t gid) {
 Status CheckStoreFiles(const std::string& dir, bool admin) {
   Fd fd;
   struct stat st{};
-  Status s = OpenChecked(dir, FileRule{.directory = true}, &fd, &st);
+  Status s = OpenChecked(dir, Layout(StoreFile::kDir).rule, &fd, &st);
   if (s.IsNotFound())
     return Status::Unavailable(fmt::format("store {} does not exist (create it with 'apppass init')", dir));
   if (!s.ok()) return s;
-  s = OpenChecked(Join(dir, "data.mdb"), FileRule{}, &fd, &st);
+  s = OpenChecked(StorePath(dir, StoreFile::kData), Layout(StoreFile::kData).rule, &fd, &st);
   if (s.IsNotFound())
     return Status::Unavailable(fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", dir));
   if (!s.ok()) return s;
@@ -104,7 +95,7 @@ Status CheckStoreFiles(const std::string& dir, bool admin) {
     return Status::Unavailable(fmt::format("{}/data.mdb is empty: the store is corrupt", dir));
   // LmdbEnv::Open checks lock.mdb, without opening it when this process has the store
   // open already: closing a descriptor of it would drop the process's LMDB locks.
-  if (!admin && ::lstat(Join(dir, "lock.mdb").c_str(), &st) != 0 && errno == ENOENT)
+  if (!admin && ::lstat(StorePath(dir, StoreFile::kLock).c_str(), &st) != 0 && errno == ENOENT)
     return Status::Unavailable(fmt::format(
         "{}/lock.mdb does not exist; verifiers need it (mode 0660, group of the mail "
         "services)", dir));
@@ -113,11 +104,22 @@ Status CheckStoreFiles(const std::string& dir, bool admin) {
 
 }  // namespace
 
+std::optional<std::size_t> ParseMapSize(std::string_view v) {
+  if (v.empty() || v.size() > 20) return std::nullopt;
+  std::size_t n = 0;
+  for (char ch : v) {
+    if (ch < '0' || ch > '9' || n > kMaxMapSize) return std::nullopt;
+    n = n * 10 + static_cast<std::size_t>(ch - '0');
+  }
+  if (n < kMinMapSize || n > kMaxMapSize) return std::nullopt;
+  return n;
+}
+
 Status ReadKey(const std::string& path, std::span<unsigned char, kKeyBytes> out, bool owner_only) {
   Fd fd;
   struct stat st{};
-  Status s = OpenChecked(
-      path, FileRule{.allow_world_read = false, .allow_group_read = !owner_only}, &fd, &st);
+  Status s = OpenChecked(path, Layout(owner_only ? StoreFile::kMfaKey : StoreFile::kKey).rule,
+                         &fd, &st);
   if (s.IsNotFound()) return Status::Unavailable(fmt::format("key file {} is missing", path));
   if (!s.ok()) return s;
   if (st.st_size != static_cast<off_t>(kKeyBytes))
@@ -141,19 +143,19 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   Status s = CheckStoreFiles(dir, admin);
   if (!s.ok()) return s;
   struct stat lock_st{};
-  const bool lock_missing = ::lstat(Join(dir, "lock.mdb").c_str(), &lock_st) != 0;
+  const bool lock_missing = ::lstat(StorePath(dir, StoreFile::kLock).c_str(), &lock_st) != 0;
   Store store;
   store.dir_ = dir;
   store.keys_ = SecretBuffer(kKeyBytes + kTagKeyBytes);
   if (!store.keys_.valid()) return Status::Internal("out of secure memory");
   unsigned char* const keys = store.keys_.data();
-  if (!(s = ReadKey(Join(dir, "key"), std::span<unsigned char, kKeyBytes>(keys, kKeyBytes))).ok())
+  if (!(s = ReadKey(StorePath(dir, StoreFile::kKey), std::span<unsigned char, kKeyBytes>(keys, kKeyBytes))).ok())
     return s;
   DeriveTagKey(SecretBytes(keys, kKeyBytes),
                std::span<unsigned char, kTagKeyBytes>(keys + kKeyBytes, kTagKeyBytes));
   store.keys_.resize(kKeyBytes + kTagKeyBytes);
   // mfa.key seals the TOTP secrets: the verifiers' group must not read it.
-  if (admin && !(s = LoadKey(Join(dir, "mfa.key"), &store.mfa_key_, true)).ok()) return s;
+  if (admin && !(s = LoadKey(StorePath(dir, StoreFile::kMfaKey), &store.mfa_key_, true)).ok()) return s;
   s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : kMapInUse, &store.env_);
   if (!s.ok()) return s;
 
@@ -161,17 +163,17 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   mdb_filehandle_t lfd;
   struct stat opened{}, checked{};
   if (mdb_env_get_fd(store.env_.get(), &lfd) != MDB_SUCCESS || ::fstat(lfd, &opened) != 0 ||
-      ::lstat(Join(dir, "data.mdb").c_str(), &checked) != 0 || opened.st_ino != checked.st_ino ||
+      ::lstat(StorePath(dir, StoreFile::kData).c_str(), &checked) != 0 || opened.st_ino != checked.st_ino ||
       opened.st_dev != checked.st_dev || !S_ISREG(checked.st_mode))
     return Status::Unavailable(fmt::format("{}/data.mdb changed while it was being opened", dir));
   // Checked on LMDB's own descriptor too: no writer but the owner (files.h).
-  if ((opened.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-    return Status::Unavailable(
-        fmt::format("{}/data.mdb has unsafe permissions {:04o}; fix with: chmod go-w {}/data.mdb",
-                    dir, opened.st_mode & 07777, dir));
+  if (!(s = CheckStat(StorePath(dir, StoreFile::kData), opened, Layout(StoreFile::kData).rule))
+           .ok())
+    return s;
   // LMDB just recreated the reader table (admin only): give it back to the verifiers.
-  if (admin && lock_missing && !(s = SetMode(Join(dir, "lock.mdb"), 0660,
-                                                  ::geteuid() == 0 ? checked.st_gid : static_cast<gid_t>(-1))).ok())
+  if (admin && lock_missing &&
+      !(s = SetMode(StorePath(dir, StoreFile::kLock), Layout(StoreFile::kLock).mode,
+                    ::geteuid() == 0 ? checked.st_gid : static_cast<gid_t>(-1))).ok())
     return s;
   if (admin) {
     // A writer killed between writing its commit and publishing it leaves that commit
@@ -259,8 +261,9 @@ namespace {
 // Creates a complete store (keys, both LMDB environments) in the empty directory `dir`.
 Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
   Status s;
-  if (!(s = CreateKey(Join(dir, "key"), 0640, gid)).ok()) return s;
-  if (!(s = CreateKey(Join(dir, "mfa.key"), 0600, static_cast<gid_t>(-1))).ok()) return s;
+  for (const StoreFile f : {StoreFile::kKey, StoreFile::kMfaKey}) {
+    if (!(s = CreateKey(StorePath(dir, f), Layout(f).mode, GroupOf(f, gid))).ok()) return s;
+  }
   {
     LmdbEnv env;
     if (!(s = LmdbEnv::Open(dir, 0, map_size != 0 ? map_size : kDefaultMapSize, &env)).ok()) return s;
@@ -275,14 +278,17 @@ Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
     if (map_size != 0 && !(s = txn.Put(d.meta, "map_size", std::to_string(map_size))).ok()) return s;
     if (!(s = txn.Commit()).ok()) return s;
   }
-  if (!(s = SetMode(Join(dir, "data.mdb"), 0640, gid)).ok()) return s;
-  if (!(s = SetMode(Join(dir, "lock.mdb"), 0660, gid)).ok()) return s;
-  if (!(s = AllocateReaderTable(Join(dir, "lock.mdb"))).ok()) return s;
+  for (const StoreFile f : {StoreFile::kData, StoreFile::kLock}) {
+    if (!(s = SetMode(StorePath(dir, f), Layout(f).mode, GroupOf(f, gid))).ok()) return s;
+  }
+  if (!(s = AllocateReaderTable(StorePath(dir, StoreFile::kLock))).ok()) return s;
 
-  const std::string usage = Join(dir, "usage");
-  if (::mkdir(usage.c_str(), 0750) != 0)
+  const std::string usage = StorePath(dir, StoreFile::kUsageDir);
+  if (::mkdir(usage.c_str(), Layout(StoreFile::kUsageDir).mode) != 0)
     return Status::Unavailable(fmt::format("cannot create {}: {}", usage, std::strerror(errno)));
-  if (!(s = SetMode(usage, 0750, gid)).ok()) return s;
+  if (!(s = SetMode(usage, Layout(StoreFile::kUsageDir).mode,
+                    GroupOf(StoreFile::kUsageDir, gid))).ok())
+    return s;
   {
     LmdbEnv env;
     if (!(s = LmdbEnv::Open(usage, 0, kUsageMapSize, &env)).ok()) return s;
@@ -292,9 +298,10 @@ Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
     if (!(s = txn.OpenDb("usage", true, &dbi)).ok()) return s;
     if (!(s = txn.Commit()).ok()) return s;
   }
-  if (!(s = SetMode(Join(usage, "data.mdb"), 0660, gid)).ok()) return s;
-  if (!(s = SetMode(Join(usage, "lock.mdb"), 0660, gid)).ok()) return s;
-  return AllocateReaderTable(Join(usage, "lock.mdb"));
+  for (const StoreFile f : {StoreFile::kUsageData, StoreFile::kUsageLock}) {
+    if (!(s = SetMode(StorePath(dir, f), Layout(f).mode, GroupOf(f, gid))).ok()) return s;
+  }
+  return AllocateReaderTable(StorePath(dir, StoreFile::kUsageLock));
 }
 
 }  // namespace
@@ -309,31 +316,38 @@ Status Store::Init(const std::string& dir, const std::string& group, std::size_t
   if (::geteuid() == 0 && !group.empty()) {
     if (const struct group* g = ::getgrnam(group.c_str())) gid = g->gr_gid;
   }
-  if (::mkdir(dir.c_str(), 0750) != 0 && errno != EEXIST)
+  if (::mkdir(dir.c_str(), Layout(StoreFile::kDir).mode) != 0 && errno != EEXIST)
     return Status::Unavailable(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
   Fd dfd;
   struct stat st{};
-  Status s = OpenChecked(dir, FileRule{.directory = true}, &dfd, &st);
+  Status s = OpenChecked(dir, Layout(StoreFile::kDir).rule, &dfd, &st);
   if (!s.ok()) return s;
   struct stat tmp{};
-  for (const char* name : {"key", "mfa.key", "data.mdb", "lock.mdb", "usage"}) {
-    if (::lstat(Join(dir, name).c_str(), &tmp) == 0)
+  // What init moves into place: the top-level entries of the layout.
+  constexpr StoreFile kTop[] = {StoreFile::kKey, StoreFile::kMfaKey, StoreFile::kData,
+                                StoreFile::kLock, StoreFile::kUsageDir};
+  for (const StoreFile f : kTop) {
+    if (::lstat(StorePath(dir, f).c_str(), &tmp) == 0)
       return Status::AlreadyExists(fmt::format(
-          "{} already holds an apppass store ({} exists); init leaves it as it is", dir, name));
+          "{} already holds an apppass store ({} exists); init leaves it as it is", dir,
+          Layout(f).rel));
   }
-  if (!(s = SetMode(dir, 0750, gid)).ok()) return s;
+  if (!(s = SetMode(dir, Layout(StoreFile::kDir).mode, GroupOf(StoreFile::kDir, gid))).ok())
+    return s;
 
   // Build everything in a staging directory and move it into place only when complete,
   // so a failed init leaves nothing behind and can simply be run again.
-  std::string staging = Join(dir, ".init-XXXXXX");
+  std::string staging = dir + "/.init-XXXXXX";
   if (::mkdtemp(staging.data()) == nullptr)
     return Status::Unavailable(fmt::format("cannot create a directory in {}: {}", dir, std::strerror(errno)));
   s = BuildStore(staging, gid, map_size);
   // data.mdb and key go last: a store "exists" once they do.
-  for (const char* name : {"mfa.key", "usage", "lock.mdb", "data.mdb", "key"}) {
+  for (const StoreFile f : {StoreFile::kMfaKey, StoreFile::kUsageDir, StoreFile::kLock,
+                            StoreFile::kData, StoreFile::kKey}) {
     if (!s.ok()) break;
-    if (::rename(Join(staging, name).c_str(), Join(dir, name).c_str()) != 0)
-      s = Status::Unavailable(fmt::format("cannot move {} into {}: {}", name, dir, std::strerror(errno)));
+    if (::rename(StorePath(staging, f).c_str(), StorePath(dir, f).c_str()) != 0)
+      s = Status::Unavailable(fmt::format("cannot move {} into {}: {}", Layout(f).rel, dir,
+                                          std::strerror(errno)));
   }
   std::error_code ec;
   std::filesystem::remove_all(staging, ec);

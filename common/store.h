@@ -24,6 +24,7 @@
 #pragma once
 
 #include <algorithm>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -48,6 +49,10 @@ inline constexpr std::size_t kKeyBytes = 32;
 inline constexpr std::size_t kDefaultMapSize = std::size_t{1} << 30;
 inline constexpr std::size_t kMinMapSize = std::size_t{128} << 10;
 inline constexpr std::size_t kMaxMapSize = std::size_t{1} << 40;
+
+// A map size as meta "map_size" records it: decimal bytes, no sign, from kMinMapSize to
+// kMaxMapSize; nullopt for anything else (never overflows, whatever its length).
+std::optional<std::size_t> ParseMapSize(std::string_view v);
 
 struct StoreDbs {
   MDB_dbi meta = 0, creds = 0, ids = 0, user_ids = 0, users = 0;

@@ -1,13 +1,9 @@
 #include "store_check.h"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sodium.h>
-#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -15,6 +11,7 @@
 #include <cstdio>
 #include <cstring>
 #include <fstream>
+#include <limits>
 #include <map>
 #include <string_view>
 
@@ -22,12 +19,14 @@
 #include <nlohmann/json.hpp>
 
 #include "admin.h"
+#include "child.h"
 #include "files.h"
 #include "lmdb_env.h"
 #include "record_tag.h"
 #include "records.h"
 #include "secret.h"
 #include "store.h"
+#include "store_layout.h"
 #include "text.h"
 #include "totp.h"
 
@@ -55,10 +54,6 @@ bool IsCredentialId(std::string_view id) {
   for (char c : id)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
-}
-
-bool IsActive(const Credential& c, std::int64_t now) {
-  return !c.revoked && !(c.expires && *c.expires <= now);
 }
 
 // Without /proc, entries larger than this (far above any record's limit) are damage.
@@ -111,16 +106,16 @@ class Checker {
   Status CheckFiles(SecretBuffer* mfa_key, SecretBuffer* tag_key) {
     Fd fd;
     struct stat st {};
-    Status s = OpenChecked(dir_, FileRule{.directory = true}, &fd, &st);
+    Status s = OpenChecked(dir_, Layout(StoreFile::kDir).rule, &fd, &st);
     if (s.IsNotFound())
       return Status::Unavailable(fmt::format("store {} does not exist (create it with 'apppass init')", dir_));
     if (!s.ok()) return s;
-    s = OpenChecked(dir_ + "/data.mdb", FileRule{}, &fd, &st);
+    s = OpenChecked(StorePath(dir_, StoreFile::kData), Layout(StoreFile::kData).rule, &fd, &st);
     if (s.IsNotFound())
       return Status::Unavailable(fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", dir_));
     if (!s.ok()) return s;
     // Reading needs the reader table, so that a writer cannot reuse pages being read.
-    s = OpenChecked(dir_ + "/lock.mdb", FileRule{.allow_group_write = true}, &fd, &st);
+    s = OpenChecked(StorePath(dir_, StoreFile::kLock), Layout(StoreFile::kLock).rule, &fd, &st);
     if (s.IsNotFound())
       return Status::Unavailable(fmt::format(
           "{}/lock.mdb (the reader table) does not exist, so verifiers cannot open the store; "
@@ -266,7 +261,7 @@ class Checker {
                               LogQuoted(v, 32), kSchemaVersion),
                   "if a newer apppass wrote it, upgrade apppass; else " + std::string(kRestore));
       } else if (k == "map_size") {
-        if (!ParseMapSize(v))
+        if (!apppass::ParseMapSize(v))
           Problem("meta", "map_size",
                   fmt::format("map_size {} is not a size from {} to {} bytes", LogQuoted(v, 32),
                               kMinMapSize, kMaxMapSize),
@@ -456,7 +451,7 @@ class Checker {
   }
 
   void CheckUsage() {
-    const std::string udir = dir_ + "/usage";
+    const std::string udir = StorePath(dir_, StoreFile::kUsageDir);
     struct stat st {};
     if (::lstat(udir.c_str(), &st) != 0) {
       Warning("usage", "usage", "the usage database (DIR/usage) is missing: last use is not recorded",
@@ -465,8 +460,11 @@ class Checker {
       return;
     }
     Fd fd;
-    Status s = OpenChecked(udir + "/data.mdb", FileRule{.allow_group_write = true}, &fd, &st);
-    if (s.ok()) s = OpenChecked(udir + "/lock.mdb", FileRule{.allow_group_write = true}, &fd, &st);
+    Status s = OpenChecked(StorePath(dir_, StoreFile::kUsageData),
+                           Layout(StoreFile::kUsageData).rule, &fd, &st);
+    if (s.ok())
+      s = OpenChecked(StorePath(dir_, StoreFile::kUsageLock), Layout(StoreFile::kUsageLock).rule,
+                      &fd, &st);
     LmdbEnv env;
     if (s.ok()) s = LmdbEnv::Open(udir, MDB_RDONLY, kMapInUse, &env);
     LmdbTxn txn;
@@ -489,16 +487,6 @@ class Checker {
         Warning("usage", LogSafe(id, 32), "a last-use record of an id the store does not have",
                 "none needed: it is never shown");
     }
-  }
-
-  static bool ParseMapSize(std::string_view v) {
-    if (v.empty() || v.size() > 20) return false;
-    unsigned long long n = 0;
-    for (char ch : v) {
-      if (ch < '0' || ch > '9') return false;
-      n = n * 10 + static_cast<unsigned>(ch - '0');
-    }
-    return n >= kMinMapSize && n <= kMaxMapSize;
   }
 
   std::string dir_;
@@ -533,47 +521,15 @@ void FromJson(const json& j, CheckReport* r) {
                                        x.at("message").get<std::string>(), x.at("fix").get<std::string>()});
 }
 
-bool WriteAll(int fd, std::string_view data) {
-  while (!data.empty()) {
-    const ssize_t n = ::write(fd, data.data(), data.size());
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) return false;
-    data.remove_prefix(static_cast<std::size_t>(n));
-  }
-  return true;
-}
-
-// The child: reads the store and writes {"status":..., "message":..., "report":...}.
-[[noreturn]] void RunChild(int out, const std::string& dir, const CheckOptions& opts,
-                           const SecretBuffer& mfa_key, const SecretBuffer& tag_key) {
-  // A crash on a garbage page must end this child with its signal, not run a
-  // sanitizer's handler or leave a core file.
-  for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) ::signal(sig, SIG_DFL);
-  struct rlimit none {0, 0};
-  ::setrlimit(RLIMIT_CORE, &none);
-  int code = 1;
-  try {
-    CheckReport report;
-    Checker checker(dir, opts, &report);
-    const Status s = checker.CheckContents(mfa_key, tag_key);
-    json j = {{"ok", s.ok()}, {"message", s.message()}};
-    if (s.ok()) j["report"] = ToJson(report);
-    if (WriteAll(out, j.dump(-1, ' ', false, json::error_handler_t::replace))) code = 0;
-  } catch (...) {
-  }
-  ::_exit(code);
-}
-
-std::string SignalName(int sig) {
-  switch (sig) {
-    case SIGSEGV: return "SIGSEGV";
-    case SIGBUS: return "SIGBUS";
-    case SIGFPE: return "SIGFPE";
-    case SIGILL: return "SIGILL";
-    case SIGABRT: return "SIGABRT";
-    case SIGKILL: return "SIGKILL";
-  }
-  return fmt::format("signal {}", sig);
+// The child: reads the store and reports {"ok":..., "message":..., "report":...}.
+std::string ChildReport(const std::string& dir, const CheckOptions& opts,
+                        const SecretBuffer& mfa_key, const SecretBuffer& tag_key) {
+  CheckReport report;
+  Checker checker(dir, opts, &report);
+  const Status s = checker.CheckContents(mfa_key, tag_key);
+  json j = {{"ok", s.ok()}, {"message", s.message()}};
+  if (s.ok()) j["report"] = ToJson(report);
+  return j.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 }  // namespace
@@ -596,61 +552,26 @@ Status CheckStore(const std::string& dir, const CheckOptions& opts, CheckReport*
   Status s = checker.CheckFiles(&mfa_key, &tag_key);
   if (!s.ok()) return s;
 
-  int fds[2];
-  if (::pipe2(fds, O_CLOEXEC) != 0)
-    return Status::Internal(fmt::format("pipe: {}", std::strerror(errno)));
-  const pid_t pid = ::fork();
-  if (pid < 0) {
-    ::close(fds[0]);
-    ::close(fds[1]);
-    return Status::Internal(fmt::format("fork: {}", std::strerror(errno)));
-  }
-  if (pid == 0) {
-    ::close(fds[0]);
-    RunChild(fds[1], dir, opts, mfa_key, tag_key);
-  }
-  ::close(fds[1]);
-  std::string data;
-  bool timed_out = false;
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(opts.timeout_seconds);
-  for (;;) {
-    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
-        deadline - std::chrono::steady_clock::now()).count();
-    if (left <= 0) {
-      timed_out = true;
-      break;
-    }
-    struct pollfd p {fds[0], POLLIN, 0};
-    const int pr = ::poll(&p, 1, static_cast<int>(std::min<long long>(left, 1000)));
-    if (pr < 0 && errno != EINTR) break;
-    if (pr <= 0) continue;
-    char buf[65536];
-    const ssize_t n = ::read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    data.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(fds[0]);
-  if (timed_out) ::kill(pid, SIGKILL);
-  int status = 0;
-  while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
-  }
+  const ChildResult run = RunInChild(
+      [&] { return ChildReport(dir, opts, mfa_key, tag_key); },
+      std::chrono::seconds(opts.timeout_seconds), std::numeric_limits<std::size_t>::max());
+  if (run.end == ChildResult::End::kNotRun) return Status::Internal(run.error);
 
   const std::string what = "data.mdb";
-  if (timed_out) {
+  if (run.end == ChildResult::End::kTimedOut) {
     checker.Problem("lmdb", what,
                     fmt::format("reading the store did not finish within {} s (damaged pages that loop?)",
                                 opts.timeout_seconds));
-  } else if (WIFSIGNALED(status)) {
+  } else if (run.end == ChildResult::End::kSignaled) {
     checker.Problem("lmdb", what,
                     fmt::format("store pages are corrupt (reading them crashed with {})",
-                                SignalName(WTERMSIG(status))));
-  } else if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+                                SignalName(run.signal)));
+  } else if (!run.ok()) {
     checker.Problem("lmdb", what,
                     fmt::format("reading the store failed (the checking process exited with status {})",
-                                WIFEXITED(status) ? WEXITSTATUS(status) : -1));
+                                run.exit_status));
   } else {
-    const json j = json::parse(data, nullptr, /*allow_exceptions=*/false);
+    const json j = json::parse(run.report, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object() || !j.contains("ok"))
       return Status::Internal("the checking process sent an unreadable report");
     if (!j["ok"].get<bool>()) return Status::Unavailable(j.value("message", std::string("cannot open the store")));
