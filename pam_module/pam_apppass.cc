@@ -1,4 +1,6 @@
-// pam_apppass.so: the PAM entry points, a thin shim over the core verifier.
+// pam_apppass.so: the PAM entry points, a thin shim over the core call (authenticate.h):
+// it reads its options (pam_options.h), the user and the password, calls Authenticate and
+// maps the result to PAM codes and syslog levels.
 //
 // pam_sm_authenticate succeeds only for an active app password of PAM_USER that is valid
 // for the service (PAM_SERVICE, or scope=NAME). Everything else is a refusal:
@@ -19,11 +21,11 @@
 #include <string>
 #include <vector>
 
+#include "authenticate.h"
 #include "decision_log.h"
-#include "options.h"
+#include "pam_options.h"
 #include "store.h"
 #include "usage.h"
-#include "verifier.h"
 
 namespace {
 
@@ -40,6 +42,25 @@ const char* Item(pam_handle_t* pamh, int type) {
 
 void FreeData(pam_handle_t*, void* data, int) { std::free(data); }
 
+// One line to syslog, facility authpriv.
+void Syslog(pam_handle_t* pamh, int level, const std::string& line) {
+  pam_syslog(pamh, LOG_AUTHPRIV | level, "%s", line.c_str());
+}
+
+int SyslogLevel(apppass::LogSeverity severity) {
+  switch (severity) {
+    case apppass::LogSeverity::kInfo:
+      return LOG_INFO;
+    case apppass::LogSeverity::kNotice:
+      return LOG_NOTICE;
+    case apppass::LogSeverity::kWarning:
+      return LOG_WARNING;
+    case apppass::LogSeverity::kError:
+      break;
+  }
+  return LOG_ERR;
+}
+
 int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   const char* pam_service = Item(pamh, PAM_SERVICE);
   const char* rhost = Item(pamh, PAM_RHOST);
@@ -49,22 +70,22 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   std::vector<std::string_view> args(argv, argv + (argc > 0 ? argc : 0));
   apppass::Status s = apppass::ParseModuleOptions(args, &opts);
   if (!s.ok()) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "%s",
-               apppass::FormatEarlyRefusal(ctx, "error", "bad-option", s.message()).c_str());
+    Syslog(pamh, LOG_ERR, apppass::FormatEarlyRefusal(ctx, "error", "bad-option", s.message()));
     return PAM_SERVICE_ERR;
   }
   if (!opts.scope.empty()) ctx.service = opts.scope;
   if (opts.debug)
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG, "debug db=%s scope=%s (from %s) usage=%s interval=%ld",
-               opts.db.c_str(), std::string(ctx.service).c_str(),
+    pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG,
+               "debug db=%s scope=%s (from %s) usage=%s interval=%ld", opts.db.c_str(),
+               std::string(ctx.service).c_str(),
                opts.scope.empty() ? "PAM_SERVICE" : "scope option", opts.no_usage ? "off" : "on",
-               opts.usage_interval);
+               static_cast<long>(opts.usage_interval));
 
   const char* user = nullptr;
   int rc = pam_get_user(pamh, &user, nullptr);
   if (rc != PAM_SUCCESS || user == nullptr) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s",
-               apppass::FormatEarlyRefusal(ctx, "refused", "no-user", pam_strerror(pamh, rc)).c_str());
+    Syslog(pamh, LOG_NOTICE,
+           apppass::FormatEarlyRefusal(ctx, "refused", "no-user", pam_strerror(pamh, rc)));
     return PAM_AUTH_ERR;
   }
   ctx.user = user;
@@ -72,34 +93,27 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   const char* password = nullptr;
   rc = pam_get_authtok(pamh, PAM_AUTHTOK, &password, nullptr);
   if (rc != PAM_SUCCESS || password == nullptr) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_NOTICE, "%s",
-               apppass::FormatEarlyRefusal(ctx, "refused", "no-password", pam_strerror(pamh, rc)).c_str());
+    Syslog(pamh, LOG_NOTICE,
+           apppass::FormatEarlyRefusal(ctx, "refused", "no-password", pam_strerror(pamh, rc)));
     return PAM_AUTH_ERR;
   }
 
   apppass::Store store;
   s = apppass::Store::Open(opts.db, apppass::Store::Mode::kVerify, &store);
-  if (!s.ok()) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "%s",
-               apppass::FormatEarlyRefusal(ctx, "error", "unavailable", s.message()).c_str());
-    return PAM_AUTHINFO_UNAVAIL;
-  }
-  const std::int64_t now = std::time(nullptr);
-  const apppass::Decision d = apppass::Verify(store, user, password, ctx.service, now);
-  pam_syslog(pamh, LOG_AUTHPRIV | (d.outcome == apppass::Outcome::kAccepted ? LOG_INFO : LOG_NOTICE),
-             "%s", apppass::FormatDecision(ctx, d).c_str());
-  if (d.outcome == apppass::Outcome::kUnavailable) return PAM_AUTHINFO_UNAVAIL;
-  if (d.outcome != apppass::Outcome::kAccepted) return PAM_AUTH_ERR;
+  apppass::RecordUse record_use;
+  if (!opts.no_usage)
+    record_use = [&opts](std::string_view id, const apppass::Usage& use) {
+      // Opened per login: nothing of the store stays in the host between logins.
+      return apppass::UsageDb::RecordIn(opts.db, id, use, opts.usage_interval);
+    };
+  const apppass::AuthResult r = apppass::Authenticate(
+      {.store = s.ok() ? &store : nullptr, .unavailable = s.message(), .ctx = ctx,
+       .password = password, .now = std::time(nullptr)},
+      record_use);
+  for (const apppass::LogLine& line : r.log) Syslog(pamh, SyslogLevel(line.severity), line.text);
+  if (r.decision.outcome == apppass::Outcome::kUnavailable) return PAM_AUTHINFO_UNAVAIL;
+  if (r.decision.outcome != apppass::Outcome::kAccepted) return PAM_AUTH_ERR;
 
-  if (!opts.no_usage) {
-    apppass::Usage use{.time = now, .service = std::string(ctx.service),
-                       .rhost = std::string(ctx.rhost)};
-    s = apppass::UsageDb::RecordIn(opts.db, d.id, use, opts.usage_interval);
-    // Last use is bookkeeping, not a security control: the decision stands.
-    if (!s.ok())
-      pam_syslog(pamh, LOG_AUTHPRIV | LOG_WARNING, "could not record last use of id=%s: %s",
-                 d.id.c_str(), s.message().c_str());
-  }
   char* copy = strdup(user);
   if (copy == nullptr || pam_set_data(pamh, kAcceptedUser, copy, FreeData) != PAM_SUCCESS) {
     std::free(copy);
@@ -117,7 +131,7 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
   try {
     return Authenticate(pamh, argc, argv);
   } catch (...) {
-    pam_syslog(pamh, LOG_AUTHPRIV | LOG_ERR, "error reason=internal detail=\"unexpected exception\"");
+    Syslog(pamh, LOG_ERR, "error reason=internal detail=\"unexpected exception\"");
     return PAM_AUTHINFO_UNAVAIL;
   }
 }

@@ -2,31 +2,15 @@
 
 #include <fmt/format.h>
 
-#include "options.h"
+#include "option_values.h"
+#include "store.h"
 #include "text.h"
 
 namespace apppass {
 
 namespace {
 
-// Cyrus's own boolean spellings (lib/config.c), lowercase only.
-bool ParseBool(std::string_view v, bool* out) {
-  if (v == "yes" || v == "true" || v == "on" || v == "1") {
-    *out = true;
-  } else if (v == "no" || v == "false" || v == "off" || v == "0") {
-    *out = false;
-  } else {
-    return false;
-  }
-  return true;
-}
-
-// Validates one value with the PAM module's parser, so both read `db`, `scope` and
-// `usage_interval` the same way; the message speaks of the SASL option.
-Status ViaModuleOptions(std::string_view key, std::string_view module_key, std::string_view value,
-                        std::string_view expected, ModuleOptions* parsed) {
-  const std::string arg = fmt::format("{}={}", module_key, value);
-  if (ParseModuleOptions({arg}, parsed).ok()) return Status::Ok();
+Status Bad(std::string_view key, std::string_view value, std::string_view expected) {
   return Status::InvalidArgument(fmt::format("{}: '{}' is not {}", key, LogSafe(value), expected));
 }
 
@@ -49,26 +33,15 @@ Status ParseSaslOptions(const SaslOptionLookup& lookup, SaslOptions* out) {
         "apppass_db is not set, but {} is: set apppass_db to the store directory", others));
   }
 
-  ModuleOptions parsed;
-  Status s = ViaModuleOptions("apppass_db", "db", db,
-                              "an absolute directory, e.g. apppass_db: /var/lib/apppass", &parsed);
-  if (!s.ok()) return s;
-  opts.db = parsed.db;
-  if (const char* v = lookup("apppass_scope")) {
-    if (!(s = ViaModuleOptions("apppass_scope", "scope", v,
-                               "a service name of a-z 0-9 . _ -, e.g. apppass_scope: smtp",
-                               &parsed))
-             .ok())
-      return s;
-    opts.scope = parsed.scope;
-  }
-  if (const char* v = lookup("apppass_usage_interval")) {
-    if (!(s = ViaModuleOptions("apppass_usage_interval", "usage_interval", v,
-                               "a number of seconds from 0 to 86400", &parsed))
-             .ok())
-      return s;
-    opts.usage_interval = parsed.usage_interval;
-  }
+  if (!ParseStoreDir(db, &opts.db))
+    return Bad("apppass_db", db,
+               fmt::format("an absolute directory, e.g. apppass_db: {}", kDefaultStoreDir));
+  if (const char* v = lookup("apppass_scope"); v != nullptr && !ParseScope(v, &opts.scope))
+    return Bad("apppass_scope", v, "a service name of a-z 0-9 . _ -, e.g. apppass_scope: smtp");
+  if (const char* v = lookup("apppass_usage_interval");
+      v != nullptr && !ParseUsageInterval(v, &opts.usage_interval))
+    return Bad("apppass_usage_interval", v,
+               fmt::format("a number of seconds from 0 to {}", kMaxUsageInterval));
   struct {
     std::string_view key;
     bool* target;
@@ -77,8 +50,7 @@ Status ParseSaslOptions(const SaslOptionLookup& lookup, SaslOptions* out) {
                      {"apppass_debug", &opts.debug}};
   for (const auto& b : bools) {
     const char* v = lookup(b.key);
-    if (v != nullptr && !ParseBool(v, b.target))
-      return Status::InvalidArgument(fmt::format("{}: '{}' is not yes or no", b.key, LogSafe(v)));
+    if (v != nullptr && !ParseYesNo(v, b.target)) return Bad(b.key, v, "yes or no");
   }
   *out = std::move(opts);
   return Status::Ok();

@@ -14,27 +14,30 @@
 //                                   (default 60, 0..86400)
 //   apppass_debug: yes|no           log the effective configuration when the plugin loads
 //
-// Parsed strictly, with the PAM module's rules for the values they share
-// (common/options.h): a bad value is a configuration error, and the mechanisms then
-// refuse every login. Pure; thread-safe.
+// Parsed strictly, with the validators the PAM module uses for the values they share
+// (common/option_values.h): a bad value is a configuration error, and the mechanisms then
+// refuse every login. Needs no libsasl (target apppass_sasl_options), so the tool reads an
+// application's options with the plugin's own parser. Pure; thread-safe.
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "status.h"
+#include "usage.h"
 
 namespace apppass {
 
 struct SaslOptions {
-  std::string db;              // apppass_db
-  std::string scope;           // apppass_scope: overrides the SASL service
-  bool allow_authzid = false;  // apppass_allow_authzid
-  bool usage = true;           // apppass_usage
-  long usage_interval = 60;    // apppass_usage_interval
-  bool debug = false;          // apppass_debug
+  std::string db;                                       // apppass_db (no default)
+  std::string scope;                                    // apppass_scope: overrides the service
+  bool allow_authzid = false;                           // apppass_allow_authzid
+  bool usage = true;                                    // apppass_usage
+  std::int64_t usage_interval = kDefaultUsageInterval;  // apppass_usage_interval
+  bool debug = false;                                   // apppass_debug
 };
 
 // Every key the plugin reads, in the order it reads them.

@@ -11,7 +11,7 @@ each command's options (but -h/--help) are exactly the .TP tags of its .SS; its
 positionals are exactly the upper-case words of the heading that are not an option's
 value; the global options are exactly the tags of OPTIONS; the exit codes of
 tools/apppass/cli.h are exactly the tags of EXIT STATUS, and each is in `apppass --help`.
-pam_apppass.8 against common/options.cc (the option keys the parser compares with) and
+pam_apppass.8 against pam_module/pam_options.cc (the option keys the parser compares with) and
 the reasons the module logs; sasl_apppass.8 against kSaslOptionKeys
 (sasl_plugin/sasl_options.h) and the reasons the plugin logs. Each page's version is
 the project's.
@@ -290,17 +290,19 @@ def outcome_names():
 
 def check_pam():
     page = Page(os.path.join(MAN, "pam_apppass.8"))
-    src = strip_cxx_comments(read(os.path.join(SRC, "common", "options.cc")))
+    src = strip_cxx_comments(read(os.path.join(SRC, "pam_module", "pam_options.cc")))
     keys = set(re.findall(r'\bkey == "([a-z_]+)"', src))
-    emit(len(keys) >= 5, f"common/options.cc accepts options ({len(keys)} found)")
-    same("pam_apppass: the options of common/options.cc are those of pam_apppass(8) OPTIONS",
+    emit(len(keys) >= 5, f"pam_module/pam_options.cc accepts options ({len(keys)} found)")
+    same("pam_apppass: the options of pam_options.cc are those of pam_apppass(8) OPTIONS",
          keys, option_names(tags(page.section("OPTIONS")), r"([a-z_]+)(=|$)"),
-         "common/options.cc", "pam_apppass(8) OPTIONS")
-    reasons = outcome_names() | logged_reasons(os.path.join(SRC, "pam_module", "pam_apppass.cc"))
+         "pam_module/pam_options.cc", "pam_apppass(8) OPTIONS")
+    pam_dir = os.path.join(SRC, "pam_module")
+    reasons = outcome_names() | logged_reasons(
+        *sorted(os.path.join(pam_dir, f) for f in os.listdir(pam_dir) if f.endswith(".cc")))
     emit(len(reasons) >= 8, f"the module logs reasons ({len(reasons)} found)")
     same("pam_apppass: the reasons the module logs are those of pam_apppass(8) LOGGING",
          reasons, {t.strip() for t in tags(page.section("LOGGING"))},
-         "verifier.cc + pam_apppass.cc", "pam_apppass(8) LOGGING")
+         "verifier.cc + pam_module/*.cc", "pam_apppass(8) LOGGING")
 
 
 def check_sasl():
@@ -314,14 +316,14 @@ def check_sasl():
          keys, option_names(tags(page.section("OPTIONS")), r"(apppass_[a-z_]+):"),
          "sasl_plugin/sasl_options.h", "sasl_apppass(8) OPTIONS")
     sasl_dir = os.path.join(SRC, "sasl_plugin")
-    reasons = outcome_names() | logged_reasons(os.path.join(sasl_dir, "sasl_apppass.cc"),
-                                               os.path.join(sasl_dir, "messages.cc"))
+    reasons = outcome_names() | logged_reasons(
+        *sorted(os.path.join(sasl_dir, f) for f in os.listdir(sasl_dir) if f.endswith(".cc")))
     logging = " ".join(text_of(page.section("LOGGING")).split())
     m = re.search(r"reason is one of those of pam_apppass ?\(8\) \( ?(.*?) ?\) or", logging)
     listed = {w.strip(" ,") for w in m.group(1).split(",")} if m else set()
     listed |= {t.strip() for t in tags(page.section("LOGGING"))}
     same("sasl_apppass: the reasons the plugin logs are those of sasl_apppass(8) LOGGING",
-         reasons, listed, "verifier.cc + sasl_apppass.cc + messages.cc", "sasl_apppass(8) LOGGING")
+         reasons, listed, "verifier.cc + sasl_plugin/*.cc", "sasl_apppass(8) LOGGING")
 
 
 def check_versions():

@@ -10,7 +10,7 @@
 #   - apppass(8) and `apppass --help` / `apppass CMD [SUB] --help` list the same
 #     commands, options and positionals, both ways; every exit code of tools/apppass/cli.h is in
 #     apppass(8) EXIT STATUS and in `apppass --help`, and nothing else is;
-#   - pam_apppass(8) OPTIONS lists exactly the options common/options.cc accepts, and
+#   - pam_apppass(8) OPTIONS lists exactly the options pam_module/pam_options.cc accepts, and
 #     LOGGING exactly the reasons the module logs;
 #   - sasl_apppass(8) OPTIONS lists exactly kSaslOptionKeys, and LOGGING exactly the
 #     reasons the plugin logs;

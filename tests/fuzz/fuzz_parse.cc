@@ -2,7 +2,7 @@
 // does. The first byte of the input chooses one ('0'..'5'); the rest is its input. Each
 // parser runs twice and must answer the same both times; each answer is compared with an
 // independent statement of the rule in README.md / the headers:
-//   '0'  ParseModuleOptions (common/options.h): one argument a line
+//   '0'  ParseModuleOptions (pam_module/pam_options.h): one argument a line
 //   '1'  ParseSaslOptions (sasl_plugin/sasl_options.h): "key=value" lines
 //   '2'  NormalizePassword (common/password.h): exact result against fuzz_util.h Normalize
 //   '3'  ParsePlain, CheckLoginUser, CheckLoginPassword (sasl_plugin/messages.h)
@@ -17,7 +17,7 @@
 
 #include "fuzz_util.h"
 #include "messages.h"
-#include "options.h"
+#include "pam_options.h"
 #include "password.h"
 #include "sasl_options.h"
 #include "text.h"

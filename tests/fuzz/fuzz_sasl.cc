@@ -1,4 +1,4 @@
-// libFuzzer target (b): the PLAIN and LOGIN server steps of sasl_plugin/sasl_apppass.cc,
+// libFuzzer target (b): the PLAIN and LOGIN server steps of the SASL plugin (sasl_plugin/),
 // driven through the real libsasl2 in process. The plugin is compiled into this program
 // and registered with sasl_server_add_plugin (the library's own API for built-in
 // plugins), so libsasl2 runs its real server side (sasl_server_new/start/step,

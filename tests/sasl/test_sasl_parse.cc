@@ -91,6 +91,7 @@ void OptionsDefaultsAndValues(void**) {
   assert_false(o.allow_authzid);
   assert_true(o.usage);
   assert_int_equal(o.usage_interval, 60);
+  assert_int_equal(o.usage_interval, kDefaultUsageInterval);
   assert_false(o.debug);
   assert_true(Parse({{"apppass_db", "/s"},
                      {"apppass_scope", "submission"},
@@ -128,6 +129,27 @@ void OptionsRefusedWithTheirName(void**) {
   }
 }
 
+// The messages, word for word: the plugin logs them as the detail of "reason=bad-option".
+void OptionsMessages(void**) {
+  const std::pair<std::map<std::string, std::string>, const char*> cases[] = {
+      {{{"apppass_db", "relative"}},
+       "apppass_db: 'relative' is not an absolute directory, e.g. apppass_db: /var/lib/apppass"},
+      {{{"apppass_db", "/s"}, {"apppass_scope", "IMAP!"}},
+       "apppass_scope: 'IMAP!' is not a service name of a-z 0-9 . _ -, e.g. apppass_scope: smtp"},
+      {{{"apppass_db", "/s"}, {"apppass_usage_interval", "soon"}},
+       "apppass_usage_interval: 'soon' is not a number of seconds from 0 to 86400"},
+      {{{"apppass_db", "/s"}, {"apppass_usage", "Yes"}}, "apppass_usage: 'Yes' is not yes or no"},
+      {{{"apppass_scope", "smtp"}, {"apppass_debug", "yes"}},
+       "apppass_db is not set, but apppass_scope, apppass_debug is: set apppass_db to the store "
+       "directory"},
+  };
+  for (const auto& [conf, want] : cases) {
+    SaslOptions o;
+    const Status s = Parse(conf, &o);
+    if (s.message() != want) fail_msg("got \"%s\", want \"%s\"", s.message().c_str(), want);
+  }
+}
+
 void ForeignMechanismsListsOthers(void**) {
   assert_true(ForeignMechanisms("PLAIN LOGIN").empty());
   assert_true(ForeignMechanisms("  plain\tlogin ").empty());
@@ -146,6 +168,7 @@ int main() {
       cmocka_unit_test(PlainBoundsEveryField),       cmocka_unit_test(LoginFields),
       cmocka_unit_test(OptionsNotConfigured),        cmocka_unit_test(OptionsDefaultsAndValues),
       cmocka_unit_test(OptionsRefusedWithTheirName), cmocka_unit_test(ForeignMechanismsListsOthers),
+      cmocka_unit_test(OptionsMessages),
   };
   return cmocka_run_group_tests_name("sasl_parse", tests, nullptr, nullptr);
 }

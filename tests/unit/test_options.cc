@@ -1,6 +1,6 @@
-// Unit tests of options.h: strict parsing of the PAM module's arguments.
+// Unit tests of pam_module/pam_options.h: strict parsing of the PAM module's arguments.
 
-#include "options.h"
+#include "pam_options.h"
 
 #include <string>
 #include <vector>
@@ -37,6 +37,9 @@ void test_defaults(void**) {
   assert_false(o.try_first_pass);
   assert_false(o.no_usage);
   assert_int_equal(o.usage_interval, 60);
+  // The defaults are the shared constants.
+  assert_string_equal(o.db.c_str(), kDefaultStoreDir);
+  assert_int_equal(o.usage_interval, kDefaultUsageInterval);
 }
 
 void test_db(void**) {
@@ -123,6 +126,20 @@ void test_message_is_log_safe(void**) {
   ASSERT_CONTAINS(s.message(), "'bad opt\\x0aforged=1'");
 }
 
+// The messages, word for word: the module logs them as the detail of "reason=bad-option".
+void test_messages(void**) {
+  ModuleOptions o;
+  assert_string_equal(Parse({"db=x"}, &o).message().c_str(),
+                      "option 'db=x': needs an absolute directory, e.g. db=/var/lib/apppass");
+  assert_string_equal(Parse({"scope=Bad"}, &o).message().c_str(),
+                      "option 'scope=Bad': needs a service name, e.g. scope=imap");
+  assert_string_equal(Parse({"usage_interval=x"}, &o).message().c_str(),
+                      "option 'usage_interval=x': needs a number of seconds from 0 to 86400");
+  assert_string_equal(Parse({"frob"}, &o).message().c_str(), "option 'frob': unknown option");
+  assert_string_equal(Parse({"debug=1"}, &o).message().c_str(),
+                      "option 'debug=1': unknown option");
+}
+
 }  // namespace
 }  // namespace apppass
 
@@ -136,6 +153,7 @@ int main() {
       cmocka_unit_test(test_usage_interval),
       cmocka_unit_test(test_unknown),
       cmocka_unit_test(test_message_is_log_safe),
+      cmocka_unit_test(test_messages),
   };
   return cmocka_run_group_tests_name("options", tests, nullptr, nullptr);
 }

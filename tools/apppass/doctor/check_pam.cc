@@ -11,7 +11,7 @@
 #include "doctor/doctor.h"
 #include "doctor/read_files.h"
 #include "doctor/words.h"
-#include "options.h"
+#include "pam_options.h"
 
 namespace apppass::doctor {
 

@@ -1,9 +1,8 @@
-#include "options.h"
-
-#include <charconv>
+#include "pam_options.h"
 
 #include <fmt/format.h>
 
+#include "option_values.h"
 #include "text.h"
 
 namespace apppass {
@@ -18,18 +17,14 @@ Status ParseModuleOptions(const std::vector<std::string_view>& args, ModuleOptio
       return Status::InvalidArgument(fmt::format("option '{}': {}", LogText(arg, 200), why));
     };
     if (key == "db") {
-      if (!has_value || value.empty() || value.front() != '/')
-        return bad("needs an absolute directory, e.g. db=/var/lib/apppass");
-      out->db = std::string(value);
+      if (!has_value || !ParseStoreDir(value, &out->db))
+        return bad(fmt::format("needs an absolute directory, e.g. db={}", kDefaultStoreDir));
     } else if (key == "scope") {
-      if (!has_value || !ValidateScope(value).ok()) return bad("needs a service name, e.g. scope=imap");
-      out->scope = std::string(value);
+      if (!has_value || !ParseScope(value, &out->scope))
+        return bad("needs a service name, e.g. scope=imap");
     } else if (key == "usage_interval") {
-      long n = -1;
-      auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), n);
-      if (!has_value || ec != std::errc() || p != value.data() + value.size() || n < 0 || n > 86400)
-        return bad("needs a number of seconds from 0 to 86400");
-      out->usage_interval = n;
+      if (!has_value || !ParseUsageInterval(value, &out->usage_interval))
+        return bad(fmt::format("needs a number of seconds from 0 to {}", kMaxUsageInterval));
     } else if (has_value) {
       return bad("unknown option");
     } else if (key == "debug") {
