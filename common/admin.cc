@@ -127,10 +127,12 @@ Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_
 
 Status MfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
                  std::int64_t now, EnrollResult* out) {
+  Status s = ValidateNewUserName(user);  // enrolling makes the user known to the store
+  if (!s.ok()) return s;
   StoreTxn txn;
   UserRecord old;
   bool found = false;
-  Status s = BeginUserUpdate(store, user, &txn, &old, &found);
+  s = BeginUserUpdate(store, user, &txn, &old, &found);
   if (!s.ok()) return s;
   if (found && old.mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
   SecretBuffer secret = NewTotpSecret();
@@ -167,10 +169,12 @@ Status MfaImport(const Store& store, const std::string& user, const ExistingTotp
                                                kMinImportSecretBytes, kMaxImportSecretBytes));
   if (existing.source != kSourceGoogleAuthenticator && existing.source != kSourceOath)
     return Status::InvalidArgument("unknown source of the enrollment to import");
+  Status s = ValidateNewUserName(user);
+  if (!s.ok()) return s;
   StoreTxn txn;
   UserRecord old;
   bool found = false;
-  Status s = BeginUserUpdate(store, user, &txn, &old, &found);
+  s = BeginUserUpdate(store, user, &txn, &old, &found);
   if (!s.ok()) return s;
   if (found && old.mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
   UserRecord u = NewEnrollment(user, existing.source, now);
@@ -221,9 +225,9 @@ Status MfaReset(const Store& store, const std::string& user, std::int64_t now, i
 
 Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now,
                       Created* out) {
-  Status s = ValidateUserName(req.user);
+  Status s = ValidateNewUserName(req.user);
   if (!s.ok()) return s;
-  if (!(s = ValidateLabel(req.name)).ok()) return s;
+  if (!(s = ValidateNewLabel(req.name)).ok()) return s;
   if (req.scopes.size() > kMaxScopes)
     return Status::InvalidArgument(fmt::format("at most {} scopes", kMaxScopes));
   for (const auto& sc : req.scopes)

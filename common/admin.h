@@ -42,6 +42,8 @@ Status MfaConfirm(const Store& store, const std::string& user, std::string_view 
 // PermissionDenied for a wrong or used code, or when the user's enrollment is already
 // confirmed (reset it first); a pending enrollment is replaced. InvalidArgument for a
 // secret shorter than 80 bits or an unknown source.
+// MfaEnroll and MfaImport check `user` with ValidateNewUserName (text.h); the calls that
+// look a user up accept any name ValidateUserName accepts, so older names stay reachable.
 Status MfaImport(const Store& store, const std::string& user, const ExistingTotp& existing,
                  std::string_view code, std::int64_t now);
 
@@ -66,7 +68,8 @@ struct Created {
 };
 
 // Creates an app password. PermissionDenied without confirmed MFA or at the limit;
-// InvalidArgument for a bad name, scope or expiry; AlreadyExists for a duplicate name.
+// InvalidArgument for a bad user name or label (ValidateNewUserName, ValidateNewLabel),
+// scope or expiry; AlreadyExists for a duplicate name.
 Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now,
                       Created* out);
 

@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include "files.h"
+#include "text.h"
 
 namespace apppass {
 
@@ -48,7 +49,18 @@ Status UsageDb::Get(std::string_view id, Usage* out) const {
 
 namespace {
 
-// Whether a use recorded as `last` (when `got` is Ok) makes recording `use` unnecessary.
+// `use` as it is stored: service and remote host come from the client side (a PAM
+// application, a SASL peer) and are read by root's terminal later, so only printable ASCII
+// is kept; other bytes, '"' and '\' are written as \xHH (text.h LogText).
+Usage Stored(const Usage& use) {
+  Usage out = use;
+  out.service = LogText(use.service, kMaxUsageField);
+  out.rhost = LogText(use.rhost, kMaxUsageField);
+  return out;
+}
+
+// Whether a use recorded as `last` (when `got` is Ok) makes recording `use` (as stored)
+// unnecessary.
 bool Throttled(const Status& got, const Usage& last, const Usage& use, std::int64_t min_interval) {
   return got.ok() && last.service == use.service && last.rhost == use.rhost &&
          use.time - last.time < min_interval && use.time >= last.time;
@@ -57,12 +69,13 @@ bool Throttled(const Status& got, const Usage& last, const Usage& use, std::int6
 }  // namespace
 
 Status UsageDb::Record(std::string_view id, const Usage& use, std::int64_t min_interval) const {
+  const Usage stored = Stored(use);
   Usage last;
   Status s = Get(id, &last);
-  if (Throttled(s, last, use, min_interval)) return Status::Ok();
+  if (Throttled(s, last, stored, min_interval)) return Status::Ok();
   LmdbTxn txn;
   if (!(s = LmdbTxn::Begin(env_, true, &txn)).ok()) return s;
-  if (!(s = txn.Put(dbi_, id, EncodeUsage(use))).ok()) return s;
+  if (!(s = txn.Put(dbi_, id, EncodeUsage(stored))).ok()) return s;
   return txn.Commit();
 }
 
@@ -77,7 +90,7 @@ Status UsageDb::RecordIn(const std::string& store_dir, std::string_view id, cons
     Status s = Open(store_dir, false, &reader);
     if (!s.ok()) return s;
     Usage last;
-    if (Throttled(reader.Get(id, &last), last, use, min_interval)) return Status::Ok();
+    if (Throttled(reader.Get(id, &last), last, Stored(use), min_interval)) return Status::Ok();
   }  // closed before the writable one opens (one environment per file per process)
   UsageDb writer;
   Status s = Open(store_dir, true, &writer);

@@ -18,6 +18,7 @@
 namespace apppass {
 
 inline constexpr std::int64_t kDefaultUsageInterval = 60;  // seconds
+inline constexpr std::size_t kMaxUsageField = 255;  // bytes of service or host kept
 // Address space a recording verifier maps beyond what is in use: room for ~100,000 new
 // records, small enough for hosts with an address-space limit.
 inline constexpr std::size_t kUsageMapSlack = std::size_t{16} << 20;
@@ -29,7 +30,10 @@ class UsageDb {
   static Status Open(const std::string& store_dir, bool write, UsageDb* out);
 
   // Records `use` for credential `id` unless the recorded one is newer than
-  // use.time - min_interval and for the same service and host.
+  // use.time - min_interval and for the same service and host. Service and host are
+  // stored as printable ASCII only: any other byte (and '"', '\') as \xHH, each
+  // cut after its first kMaxUsageField bytes with "...". So a client-supplied host
+  // with terminal escapes never reaches the store raw.
   Status Record(std::string_view id, const Usage& use, std::int64_t min_interval) const;
   // The same for a process that does not keep the database open (the PAM module opens
   // it per login): reads with a read-only environment first and opens one for writing

@@ -51,7 +51,7 @@ int Create(const Context& ctx, const CreateArgs& a) {
                 c.password.view().data(), rest.c_str());
   } else {
     std::printf("App password \"%s\" for %s (id %s), scopes: %s, expires: %s\n\n",
-                cr.name.c_str(), cr.user.c_str(), cr.id.c_str(),
+                TerminalSafe(cr.name).c_str(), TerminalSafe(cr.user).c_str(), cr.id.c_str(),
                 cr.scopes.empty() ? "all services" : Join(cr.scopes, ", ").c_str(),
                 cr.expires ? Iso(*cr.expires).c_str() : "never");
     std::printf("    %.*s\n\n", static_cast<int>(c.password.size()), c.password.view().data());

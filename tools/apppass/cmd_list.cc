@@ -7,6 +7,7 @@
 
 #include "admin.h"
 #include "cli.h"
+#include "text.h"
 
 namespace apppass::cli {
 
@@ -47,7 +48,8 @@ int List(const Context& ctx, const ListArgs& a) {
     return kExitOk;
   }
   if (items.empty()) {
-    std::printf("No app passwords%s.\n", a.user.empty() ? "" : (" for " + a.user).c_str());
+    std::printf("No app passwords%s.\n",
+                a.user.empty() ? "" : (" for " + TerminalSafe(a.user)).c_str());
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {
@@ -61,6 +63,9 @@ int List(const Context& ctx, const ListArgs& a) {
                     l.last_use ? Iso(l.last_use->time) : "never",
                     l.last_use ? l.last_use->service : "-",
                     l.last_use && !l.last_use->rhost.empty() ? l.last_use->rhost : "-"});
+    // Stored strings reach root's terminal: labels and names from older stores, and hosts
+    // recorded before the usage database escaped them, may hold escapes or bidi controls.
+    for (std::string& cell : rows.back()) cell = TerminalSafe(cell);
   }
   std::vector<std::size_t> width(rows[0].size(), 0);
   for (const auto& r : rows)

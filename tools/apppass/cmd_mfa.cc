@@ -58,12 +58,12 @@ int Enroll(const Context& ctx, const MfaArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return kExitOk;
   }
-  std::printf("MFA enrollment started for %s.\n\n", a.user.c_str());
+  std::printf("MFA enrollment started for %s.\n\n", TerminalSafe(a.user).c_str());
   if (isatty(STDOUT_FILENO)) std::printf("%s\n", RenderQr(r.uri).c_str());
   std::printf("Secret (for manual entry): %.*s\nURI: %s\n\n",
               static_cast<int>(r.base32.size()), r.base32.view().data(), r.uri.c_str());
   std::printf("Add it to an authenticator app, then confirm with:\n  apppass mfa confirm %s\n",
-              a.user.c_str());
+              TerminalSafe(a.user).c_str());
   return kExitOk;
 }
 
@@ -74,7 +74,7 @@ int Confirm(const Context& ctx, MfaArgs a) {
   Status s = OpenAdmin(ctx, &store);
   if (!s.ok()) return Fail(s);
   if (!(s = MfaConfirm(store, a.user, a.code, Now())).ok()) return Fail(s);
-  std::printf("MFA enrollment of %s confirmed.\n", a.user.c_str());
+  std::printf("MFA enrollment of %s confirmed.\n", TerminalSafe(a.user).c_str());
   return kExitOk;
 }
 
@@ -113,8 +113,8 @@ int Import(const Context& ctx, MfaArgs a) {
   if (a.code.empty() && !ReadCode(&a.code))
     return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
   if (!(s = MfaImport(store, a.user, existing, a.code, Now())).ok()) return Fail(s);
-  std::printf("MFA enrollment of %s imported from %s (%s) and confirmed.\n", a.user.c_str(),
-              LogText(path).c_str(), existing.source.c_str());
+  std::printf("MFA enrollment of %s imported from %s (%s) and confirmed.\n",
+              TerminalSafe(a.user).c_str(), LogText(path).c_str(), existing.source.c_str());
   return kExitOk;
 }
 
@@ -135,15 +135,19 @@ int StatusCmd(const Context& ctx, const MfaArgs& a) {
     std::printf("%s\n", j.dump().c_str());
     return kExitOk;
   }
+  const std::string user = TerminalSafe(a.user);
   switch (state) {
-    case MfaState::kNone: std::printf("%s: not enrolled\n", a.user.c_str()); break;
+    case MfaState::kNone: std::printf("%s: not enrolled\n", user.c_str()); break;
     case MfaState::kPending:
-      std::printf("%s: pending since %s (confirm with 'apppass mfa confirm %s')\n", a.user.c_str(),
-                  Iso(u.enrolled).c_str(), a.user.c_str());
+      std::printf("%s: pending since %s (confirm with 'apppass mfa confirm %s')\n", user.c_str(),
+                  Iso(u.enrolled).c_str(), user.c_str());
       break;
     case MfaState::kConfirmed:
-      std::printf("%s: confirmed on %s%s\n", a.user.c_str(), Iso(u.confirmed.value_or(u.enrolled)).c_str(),
-                  u.source == kSourceApppass ? "" : (" (imported from " + u.source + ")").c_str());
+      std::printf("%s: confirmed on %s%s\n", user.c_str(),
+                  Iso(u.confirmed.value_or(u.enrolled)).c_str(),
+                  u.source == kSourceApppass
+                      ? ""
+                      : (" (imported from " + TerminalSafe(u.source) + ")").c_str());
       break;
   }
   return kExitOk;
@@ -157,8 +161,8 @@ int Reset(const Context& ctx, const MfaArgs& a) {
     if (!s.ok()) return Fail(s);
     if (!(s = MfaReset(store, a.user, Now(), &revoked)).ok()) return Fail(s);
   }
-  std::printf("MFA enrollment of %s removed; %d app password%s revoked.\n", a.user.c_str(), revoked,
-              revoked == 1 ? "" : "s");
+  std::printf("MFA enrollment of %s removed; %d app password%s revoked.\n",
+              TerminalSafe(a.user).c_str(), revoked, revoked == 1 ? "" : "s");
   // As after revoke (cmd_revoke.cc); no ids: all of the user's app passwords are revoked.
   const HookEvent ev{.event = kHookEventMfaReset, .user = a.user, .ids = {}, .db = ctx.db};
   return RunHooks(ctx.hooks_dir, ev) ? kExitOk : kExitHookFailed;

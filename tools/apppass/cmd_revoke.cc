@@ -3,6 +3,7 @@
 
 #include "admin.h"
 #include "cli.h"
+#include "text.h"
 
 namespace apppass::cli {
 
@@ -27,7 +28,7 @@ int Revoke(const Context& ctx, const RevokeArgs& a) {
   std::string list;
   for (const auto& id : ids) list += " " + id;
   std::printf("Revoked %zu app password%s of %s:%s\n", ids.size(), ids.size() == 1 ? "" : "s",
-              a.user.c_str(), list.c_str());
+              TerminalSafe(a.user).c_str(), TerminalSafe(list).c_str());
   // Caches (Dovecot's auth cache...) learn of it through the hooks; the revocation stands
   // whatever they do.
   const HookEvent ev{.event = kHookEventRevoke, .user = a.user, .ids = ids, .db = ctx.db};

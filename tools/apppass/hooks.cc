@@ -21,13 +21,14 @@
 
 #include "files.h"
 #include "status.h"
+#include "text.h"
 
 namespace apppass::cli {
 
 namespace {
 
 void Warn(const std::string& msg) {
-  std::fprintf(stderr, "apppass: warning: %s\n", msg.c_str());
+  std::fprintf(stderr, "apppass: warning: %s\n", TerminalSafe(msg).c_str());
   std::fflush(stderr);
 }
 

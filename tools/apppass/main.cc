@@ -14,7 +14,7 @@
 namespace apppass::cli {
 
 int Fail(const Status& s) {
-  std::fprintf(stderr, "apppass: %s\n", s.message().c_str());
+  std::fprintf(stderr, "apppass: %s\n", TerminalSafe(s.message()).c_str());
   switch (s.code()) {
     case Status::Code::kOk: return kExitOk;
     case Status::Code::kInvalidArgument: return kExitUsage;

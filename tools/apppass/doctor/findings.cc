@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
 
+#include "text.h"
+
 namespace apppass::doctor {
 
 const char* LevelName(Level level) {
@@ -30,8 +32,8 @@ std::string FormatText(const std::vector<Finding>& findings) {
   int n[3] = {0, 0, 0};
   for (const Finding& f : findings) {
     ++n[static_cast<int>(f.level)];
-    out += fmt::format("{}: {}\n", LevelName(f.level), f.message);
-    if (!f.fix.empty()) out += fmt::format("  fix: {}\n", f.fix);
+    out += fmt::format("{}: {}\n", LevelName(f.level), TerminalSafe(f.message));
+    if (!f.fix.empty()) out += fmt::format("  fix: {}\n", TerminalSafe(f.fix));
   }
   out += fmt::format("summary: {} problem{}, {} warning{}, {} ok\n", n[2], n[2] == 1 ? "" : "s", n[1],
                      n[1] == 1 ? "" : "s", n[0]);
