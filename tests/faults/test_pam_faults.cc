@@ -43,8 +43,8 @@ namespace {
 namespace fs = std::filesystem;
 using faults::ChildResult;
 using faults::RunChild;
-using sasltest::Die;
-using sasltest::Report;
+using testlib::Die;
+using testlib::Report;
 
 constexpr const char* kStepEnv = "APPPASS_FAULTS_DIR";
 
@@ -77,30 +77,30 @@ std::vector<Family> Families() {
 
 void WriteServices() {
   fs::create_directory(P.services);
-  sasltest::WriteFile(P.services + "/other", "");
+  testlib::WriteFile(P.services + "/other", "");
   const std::string items = "auth required " + P.wrapper_modules + "/pam_set_items.so\n";
   for (const Family& f : Families()) {
     const std::string pre = f.set_items ? items : "";
     const std::string mod = P.module + " " + f.args + "\n";
     const std::string permit = "auth required " + P.pam_permit + "\n";
-    sasltest::WriteFile(P.services + "/" + f.name + "-req", pre + "auth required " + mod + permit);
-    sasltest::WriteFile(P.services + "/" + f.name + "-die",
+    testlib::WriteFile(P.services + "/" + f.name + "-req", pre + "auth required " + mod + permit);
+    testlib::WriteFile(P.services + "/" + f.name + "-die",
                         pre + "auth [success=done ignore=ignore default=die] " + mod + permit);
-    sasltest::WriteFile(P.services + "/" + f.name + "-deny",
+    testlib::WriteFile(P.services + "/" + f.name + "-deny",
                         pre + "auth sufficient " + mod + "auth required " + P.pam_deny + "\n");
-    sasltest::WriteFile(P.services + "/" + f.name + "-permit",
+    testlib::WriteFile(P.services + "/" + f.name + "-permit",
                         pre + "auth sufficient " + P.spy + " " + mod + permit);
   }
   // The same stacks around a stand-in that answers PAM_IGNORE: the self-test that shows
   // the stacks let an IGNORE through where the checks say they would.
   const std::string ignore = P.spy + " =ignore\n";
   const std::string permit = "auth required " + P.pam_permit + "\n";
-  sasltest::WriteFile(P.services + "/ignore-req", "auth required " + ignore + permit);
-  sasltest::WriteFile(P.services + "/ignore-die",
+  testlib::WriteFile(P.services + "/ignore-req", "auth required " + ignore + permit);
+  testlib::WriteFile(P.services + "/ignore-die",
                       "auth [success=done ignore=ignore default=die] " + ignore + permit);
-  sasltest::WriteFile(P.services + "/ignore-deny",
+  testlib::WriteFile(P.services + "/ignore-deny",
                       "auth sufficient " + ignore + "auth required " + P.pam_deny + "\n");
-  sasltest::WriteFile(P.services + "/ignore-permit", "auth sufficient " + ignore + permit);
+  testlib::WriteFile(P.services + "/ignore-permit", "auth sufficient " + ignore + permit);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -356,9 +356,9 @@ void Control(const std::string& what, const std::string& family, Case c,
 // ---------------------------------------------------------------------------------------
 
 struct Store {
-  sasltest::Tool tool;
-  sasltest::Cred cred;     // alice's unscoped app password
-  sasltest::Cred revoked;  // one of alice's, revoked
+  testlib::Tool tool;
+  testlib::Cred cred;     // alice's unscoped app password
+  testlib::Cred revoked;  // one of alice's, revoked
 };
 
 void Chown(const std::string& path, gid_t gid, mode_t mode) {
@@ -520,7 +520,7 @@ void RandomCorruption(const Store& s) {
 // The admin tool grows data.mdb between authentications of one long-lived process.
 void MapResized(const Store& s) {
   faults::CopyStore(P.store, P.work);
-  const sasltest::Tool tool{P.tool, P.work};
+  const testlib::Tool tool{P.tool, P.work};
   const std::size_t before = faults::FileSize(P.work + "/data.mdb");
   const int creates = 120;
   const ChildResult r = RunChild([&] {
@@ -533,7 +533,7 @@ void MapResized(const Store& s) {
     std::string out = std::to_string(one(s.cred.password));
     std::string last;
     for (int i = 0; i < creates; ++i)
-      last = sasltest::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
+      last = testlib::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
     out += " " + std::to_string(one(s.cred.password)) + " " + std::to_string(one(last)) + " " +
            std::to_string(one(kWrong));
     return out;
@@ -676,11 +676,11 @@ void TokenLengths(const Store& s) {
 }
 
 int RunChecks() {
-  Store s{sasltest::Tool{P.tool, P.store}, {}};
+  Store s{testlib::Tool{P.tool, P.store}, {}};
   s.tool.Ok({"init"});
-  sasltest::Enroll(s.tool, "alice");
-  s.cred = sasltest::Create(s.tool, "alice", "laptop");
-  s.revoked = sasltest::Create(s.tool, "alice", "old phone");
+  testlib::Enroll(s.tool, "alice");
+  s.cred = testlib::Create(s.tool, "alice", "laptop");
+  s.revoked = testlib::Create(s.tool, "alice", "old phone");
   s.tool.Ok({"revoke", "alice", s.revoked.id});
   if (chmod(P.dir.c_str(), 0711) != 0) Die("chmod failed");  // nobody reaches the work store
   if (!faults::FaultLibLoaded()) Die("libapppass_fault.so must be in LD_PRELOAD");
@@ -692,9 +692,9 @@ int RunChecks() {
   MapResized(s);
   AllocationSweep(s);
   TokenLengths(s);
-  std::printf("1..%d\n%d of %d checks failed\n", sasltest::g_checks, sasltest::g_failures,
-              sasltest::g_checks);
-  return sasltest::g_failures == 0 ? 0 : 1;
+  std::printf("1..%d\n%d of %d checks failed\n", testlib::g_checks, testlib::g_failures,
+              testlib::g_checks);
+  return testlib::g_failures == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -719,7 +719,7 @@ int main(int argc, char** argv) {
   const char* dir = std::getenv(kStepEnv);
   if (dir == nullptr) {
     // Step 1: the service files, then start again under pam_wrapper.
-    P.dir = sasltest::MakeTempDir("apppass-faults");
+    P.dir = testlib::MakeTempDir("apppass-faults");
     P.store = P.dir + "/store";
     P.work = P.dir + "/work";
     P.services = P.dir + "/services";

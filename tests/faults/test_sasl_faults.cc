@@ -29,11 +29,12 @@
 
 #include <fmt/format.h>
 
+#include "../lib/sasl_harness.h"
 #include "../lib/stage.h"
 #include "fault_util.h"
 
 // What the plugin logs to syslog while plug_init runs is captured too
-// (tests/sasl/syslog_capture.cc).
+// (tests/lib/sasl_syslog_capture.cc).
 
 namespace {
 
@@ -41,15 +42,15 @@ namespace fs = std::filesystem;
 using faults::ChildResult;
 using faults::RunChild;
 using sasltest::CodeName;
-using sasltest::Die;
+using testlib::Die;
 using sasltest::g_harness;
 using sasltest::g_log;
-using sasltest::Report;
+using testlib::Report;
 
 struct Setup {
   std::string dir, store, work, plugins, conf, stock, sasldb;
-  sasltest::Tool tool;
-  sasltest::Cred cred, revoked;
+  testlib::Tool tool;
+  testlib::Cred cred, revoked;
   bool long_run = false;
 };
 Setup S;
@@ -65,7 +66,7 @@ bool IsDecisionLine(const std::string& l) {
 
 // The application: our plugin and the stock ones, the store in `db`, the stock sasldb.
 void WriteConf(const std::string& db) {
-  sasltest::WriteFile(S.conf + "/faults.conf", "mech_list: PLAIN LOGIN\napppass_db: " + db +
+  testlib::WriteFile(S.conf + "/faults.conf", "mech_list: PLAIN LOGIN\napppass_db: " + db +
                                                    "\npwcheck_method: auxprop\nauxprop_plugin: "
                                                    "sasldb\nsasldb_path: " + S.sasldb + "\n");
 }
@@ -363,10 +364,10 @@ void MapResized() {
       S.work, Setting{},
       [&] {
         std::vector<std::string> parts = {Exchange("PLAIN", "alice", S.cred.password)};
-        const sasltest::Tool tool{S.tool.path, S.work};
+        const testlib::Tool tool{S.tool.path, S.work};
         std::string last;
         for (int i = 0; i < creates; ++i)
-          last = sasltest::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
+          last = testlib::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
         for (const char* mech : {"PLAIN", "LOGIN"}) {
           parts.push_back(Exchange(mech, "alice", S.cred.password));
           parts.push_back(Exchange(mech, "alice", last));
@@ -579,13 +580,13 @@ int main(int argc, char** argv) {
   if (staged == nullptr) {
     // Step 1: the plugin and its private library where uid 65534 reaches them, then this
     // program again with that library on LD_LIBRARY_PATH.
-    const std::string dir = sasltest::MakeTempDir("apppass-sasl-faults");
+    const std::string dir = testlib::MakeTempDir("apppass-sasl-faults");
     if (chmod(dir.c_str(), 0711) != 0) Die("chmod failed");  // uid 65534 reaches the work store
     mkdir((dir + "/plugins").c_str(), 0755);
     const std::string why = testlib::StageWithLibraries(plugin, dir + "/plugins/libapppass.so",
                                                         dir + "/lib", fs::perms(0644));
     if (!why.empty()) {
-      sasltest::Run({"/bin/rm", "-rf", dir});
+      testlib::Run({"/bin/rm", "-rf", dir});
       Die("cannot stage the plugin for uid 65534: " + why);
     }
     testlib::PrependLibraryPath(dir + "/lib");
@@ -600,17 +601,17 @@ int main(int argc, char** argv) {
   S.conf = S.dir + "/conf";
   S.stock = argv[3];
   S.sasldb = S.dir + "/sasldb2";
-  S.tool = sasltest::Tool{argv[2], S.store};
+  S.tool = testlib::Tool{argv[2], S.store};
   mkdir(S.conf.c_str(), 0755);
   if (oath_init() != OATH_OK) Die("oath_init failed");
   S.tool.Ok({"init"});
-  sasltest::Enroll(S.tool, "alice");
-  S.cred = sasltest::Create(S.tool, "alice", "phone");
-  S.revoked = sasltest::Create(S.tool, "alice", "old phone");
+  testlib::Enroll(S.tool, "alice");
+  S.cred = testlib::Create(S.tool, "alice", "phone");
+  S.revoked = testlib::Create(S.tool, "alice", "old phone");
   S.tool.Ok({"revoke", "alice", S.revoked.id});
   // The stock plugins' password for alice is her app password.
-  const sasltest::RunResult pw =
-      sasltest::Run({argv[4], "-p", "-c", "-f", S.sasldb, "-u", "test.example", "alice"}, S.cred.password);
+  const testlib::RunResult pw =
+      testlib::Run({argv[4], "-p", "-c", "-f", S.sasldb, "-u", "test.example", "alice"}, S.cred.password);
   if (pw.status != 0) Die("saslpasswd2 failed");
   chmod(S.sasldb.c_str(), 0644);
 
@@ -625,7 +626,7 @@ int main(int argc, char** argv) {
   if (S.long_run) AllocationSweep(true);
   TokenLengths();
   oath_done();
-  sasltest::Run({"/bin/rm", "-rf", S.dir});
-  std::printf("%d checks, %d failed\n", sasltest::g_checks, sasltest::g_failures);
-  return sasltest::g_failures == 0 ? 0 : 1;
+  testlib::Run({"/bin/rm", "-rf", S.dir});
+  std::printf("%d checks, %d failed\n", testlib::g_checks, testlib::g_failures);
+  return testlib::g_failures == 0 ? 0 : 1;
 }

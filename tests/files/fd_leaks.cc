@@ -22,9 +22,11 @@
 #include <string>
 #include <vector>
 
-#include "../sasl/sasl_test_util.h"
+#include "../lib/sasl_harness.h"
+#include "../lib/store_fixture.h"
 
 using namespace sasltest;
+using namespace testlib;
 
 namespace {
 

@@ -42,7 +42,8 @@ extern "C" {
 #include <nlohmann/json.hpp>
 
 #include "../lib/pam_rerun.h"
-#include "../lib/totp_now.h"
+#include "../lib/report.h"
+#include "../lib/store_fixture.h"
 
 extern char** environ;
 
@@ -52,8 +53,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kStepEnv = "APPPASS_PAM_TEST_DIR";
 
-int g_failures = 0;
-int g_checks = 0;
+using testlib::g_checks;
+using testlib::g_failures;
 
 struct Paths {
   std::string module, tool, wrapper_modules, pam_deny;
@@ -61,130 +62,26 @@ struct Paths {
 };
 Paths g;
 
-void Report(bool ok, const std::string& name, const std::string& why = "") {
-  ++g_checks;
-  if (ok) {
-    std::printf("ok - %s\n", name.c_str());
-  } else {
-    ++g_failures;
-    std::printf("not ok - %s%s%s\n", name.c_str(), why.empty() ? "" : ": ", why.c_str());
-  }
-  std::fflush(stdout);
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "test_pam_module: %s\n", what.c_str());
-  std::exit(2);
-}
+using testlib::Die;
+using testlib::Report;
 
 // ---------------------------------------------------------------------------------------
-// The admin tool.
+// The admin tool on the test's store (tests/lib/store_fixture.h).
 
-struct ToolResult {
-  int status = -1;  // exit status, or -1 if it did not exit normally
-  std::string out;
-};
-
-// The tool's environment: ours without pam_wrapper (the tool uses no PAM).
-std::vector<std::string> ToolEnvironment() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string_view v(*e);
-    if (v.starts_with("LD_PRELOAD=") || v.starts_with("PAM_WRAPPER")) continue;
-    env.emplace_back(v);
-  }
-  return env;
-}
-
-ToolResult RunTool(const std::vector<std::string>& args) {
-  std::vector<std::string> argv_s = {g.tool, "--db", g.store};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = ToolEnvironment();
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) Die("pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, g.tool.c_str(), &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  ToolResult r;
-  if (rc != 0) {
-    close(fds[0]);
-    Die("cannot run " + g.tool + ": " + std::strerror(rc));
-  }
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) r.out.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-nlohmann::json ToolJson(const std::vector<std::string>& args) {
-  ToolResult r = RunTool(args);
-  std::string cmd;
-  for (const auto& a : args) cmd += " " + a;
-  if (r.status != 0) Die("apppass" + cmd + " exited with " + std::to_string(r.status));
-  try {
-    return nlohmann::json::parse(r.out);
-  } catch (const std::exception& e) {
-    Die("apppass" + cmd + " printed no JSON: " + e.what());
-  }
-}
-
-void ToolOk(const std::vector<std::string>& args) {
-  ToolResult r = RunTool(args);
-  if (r.status != 0) {
-    std::string cmd;
-    for (const auto& a : args) cmd += " " + a;
-    Die("apppass" + cmd + " exited with " + std::to_string(r.status));
-  }
-}
-
-std::string TotpNow(const std::string& base32) {
-  std::string code = testlib::TotpCodeNow(base32);
-  if (code.empty()) Die("no TOTP code from apppass mfa enroll's secret");
-  return code;
-}
-
-void EnrollUser(const std::string& user) {
-  const nlohmann::json e = ToolJson({"mfa", "enroll", user, "--json"});
-  ToolOk({"mfa", "confirm", user, TotpNow(e.at("secret").get<std::string>())});
-}
-
-struct Cred {
-  std::string id, password;
-};
-
+testlib::Tool Tool() { return {g.tool, g.store}; }
+nlohmann::json ToolJson(const std::vector<std::string>& args) { return Tool().Json(args); }
+void ToolOk(const std::vector<std::string>& args) { Tool().Ok(args); }
+void EnrollUser(const std::string& user) { testlib::Enroll(Tool(), user); }
+using testlib::Cred;
 Cred CreatePassword(const std::string& user, const std::string& name,
                     const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {"create", user, "--name", name, "--json"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  const nlohmann::json j = ToolJson(args);
-  return {j.at("id").get<std::string>(), j.at("password").get<std::string>()};
+  return testlib::Create(Tool(), user, name, extra);
 }
 
 // ---------------------------------------------------------------------------------------
 // Service files (step 1).
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::trunc);
-  f << text;
-  if (!f) Die("cannot write " + path);
-}
+using testlib::WriteFile;
 
 void WriteServices() {
   fs::create_directory(g.services);

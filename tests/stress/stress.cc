@@ -78,6 +78,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../lib/report.h"
 #include "../lib/totp_now.h"
 #include "admin.h"
 #include "password.h"
@@ -95,19 +96,9 @@ using Clock = std::chrono::steady_clock;
 // ---------------------------------------------------------------------------------------
 // Reporting.
 
-int g_failures = 0;
-int g_checks = 0;
-
-void Report(bool ok, const std::string& name, const std::string& why = "") {
-  ++g_checks;
-  if (ok) {
-    std::printf("ok - %s\n", name.c_str());
-  } else {
-    ++g_failures;
-    std::printf("not ok - %s%s%s\n", name.c_str(), why.empty() ? "" : ": ", why.c_str());
-  }
-  std::fflush(stdout);
-}
+using testlib::g_checks;
+using testlib::g_failures;
+using testlib::Report;
 
 // A failure inside a loop: reported once per distinct name, counted every time.
 std::map<std::string, long> g_loop_failures;
