@@ -19,32 +19,20 @@
 # Anything killed by a signal, timed out, or reported by a sanitizer is a failure.
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 /path/to/apppass" >&2
-    exit 2
-fi
-APPPASS=$(realpath -e "$1")
-TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup "$@"
 # shellcheck source-path=SCRIPTDIR source=../lib/stage.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/stage.sh"
 
-for tool in oathtool mdb_dump mdb_load mkfifo setpriv; do
-    command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed"; exit 1; }
-done
+require_tools oathtool mdb_dump mdb_load mkfifo setpriv
 
 DB=$TMP/store
 db=(--db "$DB")
 
 # A store with one confirmed user (alice) who has one app password, so that every
 # command gets as far as its input checks.
-"$APPPASS" "${db[@]}" init >/dev/null 2>"$TMP/init.err"
-"$APPPASS" "${db[@]}" mfa enroll alice --json >"$TMP/enroll.json"
-SECRET=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json")
-"$APPPASS" "${db[@]}" mfa confirm alice "$(oathtool --totp -b "$SECRET")" >/dev/null
+new_store_with_user "$DB" alice
 "$APPPASS" "${db[@]}" create alice --name base --scope imap >/dev/null
 "$APPPASS" "${db[@]}" mfa enroll pending-user >/dev/null
 

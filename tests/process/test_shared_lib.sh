@@ -17,9 +17,8 @@ lib=$1 module=$2 plugin=$3 tool=$4 check=$5 nm=$6
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/apppass-shared-lib.XXXXXX")
 trap 'rm -rf -- "$tmp"' EXIT
 
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; [[ -z ${2:-} ]] || sed 's/^/#   /' <<<"$2"; failed=$((failed + 1)); }
+# shellcheck source-path=SCRIPTDIR source=../lib/report.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/report.sh"
 
 "$nm" -D --defined-only -C "$lib" | awk '{ $1 = ""; $2 = ""; print substr($0, 3) }' >"$tmp/exports"
 if [[ -s $tmp/exports ]] && ! grep -qv '^apppass::envreg::' "$tmp/exports"; then
@@ -66,5 +65,4 @@ else
   fi
 fi
 
-echo "$passed passed, $failed failed"
-[[ $failed -eq 0 ]]
+finish

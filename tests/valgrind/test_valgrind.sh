@@ -23,12 +23,10 @@ PAMTESTER=$4
 PROBE=$(realpath -e "$5")
 PLUGIN=$(realpath -e "$6")
 VALGRIND=$7
-TMP=$(mktemp -d /tmp/apppass-valgrind.XXXXXX)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
-# shellcheck source-path=SCRIPTDIR source=../cli/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
-command -v oathtool >/dev/null || { echo "not ok - oathtool is not installed"; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
+setup_tmp /tmp/apppass-valgrind.XXXXXX
+require_tools oathtool
 
 S=$TMP/store
 new_store_with_user "$S" alice
