@@ -44,6 +44,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/store_fixture.h"
@@ -68,20 +69,9 @@ Paths g;
 // ---------------------------------------------------------------------------------------
 // PAM and SASL, one authentication each.
 
-int ConvFn(int num_msg, const struct pam_message** msg, struct pam_response** resp, void* data) {
-  if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
-  auto* r = static_cast<pam_response*>(std::calloc(static_cast<size_t>(num_msg), sizeof(pam_response)));
-  if (r == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < num_msg; ++i)
-    if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
-      r[i].resp = strdup(static_cast<const std::string*>(data)->c_str());
-  *resp = r;
-  return PAM_SUCCESS;
-}
-
 // pam_start, pam_authenticate, pam_end: the authenticate result.
 int Pam(const std::string& user, const std::string& password) {
-  pam_conv conv{ConvFn, const_cast<std::string*>(&password)};
+  pam_conv conv{testlib::PasswordConv, const_cast<std::string*>(&password)};
   pam_handle_t* pamh = nullptr;
   int rc = pam_start(kService, user.c_str(), &conv, &pamh);
   if (rc != PAM_SUCCESS) return rc == PAM_SUCCESS ? PAM_SYSTEM_ERR : rc;
