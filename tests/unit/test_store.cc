@@ -1,38 +1,9 @@
 // Unit tests of store.h: init (modes, refused places), open (modes, every refusal: missing,
 // symlinks, unsafe modes, foreign owner, key size, FIFOs, corrupt data, other schema),
 // descriptors, and the upgrade of a schema 1 store. The fixture is store_fixture.h.
-#include <fcntl.h>
-#include <signal.h>
-#include <sys/stat.h>
-#include <sys/types.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <algorithm>
-#include <cstdlib>
-#include <cstring>
-#include <map>
-#include <cctype>
-#include <cerrno>
-#include <optional>
-#include <set>
-#include <string>
-#include <vector>
-
-#include "admin.h"
-#include "env_registry.h"
-#include "files.h"
-#include "lmdb_env.h"
-#include "password.h"
-#include "records.h"
-#include "store.h"
-#include "text.h"
-#include "totp.h"
-#include "usage.h"
-#include "verifier.h"
-
-// Last: cmocka.h macros break standard headers included after it.
-#include "test_util.h"
+// The fixture brings the headers of common/ these tests use, the standard headers and,
+// last, test_util.h (CMocka).
 #include "store_fixture.h"
 
 namespace apppass {
