@@ -207,3 +207,7 @@ inline void PutRawRecord(const Store& store, const Made& m, const std::string& r
 
 }  // namespace storetest
 }  // namespace apppass
+
+// A CMocka test of `f` with the fixture: Setup before it, Teardown after it.
+#define STORE_TEST(f) \
+  cmocka_unit_test_setup_teardown(f, apppass::storetest::Setup, apppass::storetest::Teardown)

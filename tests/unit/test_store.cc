@@ -379,8 +379,6 @@ void test_schema1_store_is_upgraded(void** state) {
 }  // namespace
 }  // namespace apppass
 
-#define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, Setup, Teardown)
-
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {

@@ -293,8 +293,6 @@ void test_user_prefixes(void** state) {
 }  // namespace
 }  // namespace apppass
 
-#define STORE_TEST(f) cmocka_unit_test_setup_teardown(f, Setup, Teardown)
-
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {
