@@ -35,6 +35,7 @@ extern "C" {
 #include <algorithm>
 #include <filesystem>
 
+#include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
 #include "fault_util.h"
 
@@ -106,42 +107,10 @@ void WriteServices() {
 // ---------------------------------------------------------------------------------------
 // Transactions.
 
-enum class ConvMode { kAnswer, kConvErr, kNullResp, kNullAnswer };
-
-struct Conv {
-  std::string password;
-  ConvMode mode = ConvMode::kAnswer;
-  int asked = 0;
-};
-
-int ConvFn(int num_msg, const struct pam_message** msg, struct pam_response** resp, void* data) {
-  auto* c = static_cast<Conv*>(data);
-  if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
-  auto is_prompt = [&](int i) {
-    return msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON;
-  };
-  int prompts = 0;
-  for (int i = 0; i < num_msg; ++i) prompts += is_prompt(i) ? 1 : 0;
-  c->asked += prompts;
-  if (prompts > 0 && c->mode == ConvMode::kConvErr) return PAM_CONV_ERR;
-  if (prompts > 0 && c->mode == ConvMode::kNullResp) {
-    *resp = nullptr;
-    return PAM_SUCCESS;
-  }
-  auto* r = static_cast<pam_response*>(std::calloc(static_cast<size_t>(num_msg), sizeof(pam_response)));
-  if (r == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < num_msg; ++i) {
-    if (!is_prompt(i) || c->mode == ConvMode::kNullAnswer) continue;
-    r[i].resp = strdup(c->password.c_str());
-    if (r[i].resp == nullptr) {
-      for (int j = 0; j < i; ++j) std::free(r[j].resp);
-      std::free(r);
-      return PAM_BUF_ERR;
-    }
-  }
-  *resp = r;
-  return PAM_SUCCESS;
-}
+// Each case answers every prompt with its password (tests/lib/pam_conv.h).
+using Conv = testlib::ScriptedConv;
+using ConvMode = testlib::ScriptedConv::Mode;
+constexpr auto* ConvFn = &testlib::ScriptedConvFn;
 
 struct Case {
   std::string service;
@@ -238,7 +207,7 @@ std::string DoTx(Case c) {
   std::fflush(stderr);
   dup2(saved, STDERR_FILENO);
   close(saved);
-  std::string out = fmt::format("{} {} {} {} {} {} {:.6f}", rc, spy, c.conv.asked, stats.allocations,
+  std::string out = fmt::format("{} {} {} {} {} {} {:.6f}", rc, spy, c.conv.asked(), stats.allocations,
                                 stats.fired_at, stats.marker, secs);
   for (const std::string& l : DecisionLines(faults::ReadAll(cap))) out += "\n" + l;
   unlink(cap.c_str());
@@ -380,7 +349,8 @@ const std::string kWrong = "abcd-efgh-jkmn-pqrs-tuvw";
 
 Case Answer(const std::string& pw) {
   Case c;
-  c.conv.password = pw;
+  c.conv.echo_off = c.conv.echo_on = {pw};
+  c.conv.repeat = true;
   return c;
 }
 

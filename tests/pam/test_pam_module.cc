@@ -41,6 +41,7 @@ extern "C" {
 
 #include <nlohmann/json.hpp>
 
+#include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
 #include "../lib/report.h"
 #include "../lib/store_fixture.h"
@@ -121,41 +122,9 @@ void WriteServices() {
 // ---------------------------------------------------------------------------------------
 // Conversation and transactions (step 2).
 
-struct Conv {
-  std::vector<std::string> echo_off;  // answers to password prompts, in order
-  std::vector<std::string> echo_on;   // answers to user name prompts, in order
-  std::size_t off_asked = 0, on_asked = 0;
-};
-
-int ConvFn(int num_msg, const struct pam_message** msg, struct pam_response** resp, void* data) {
-  auto* c = static_cast<Conv*>(data);
-  if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
-  auto* r = static_cast<pam_response*>(std::calloc(static_cast<size_t>(num_msg), sizeof(pam_response)));
-  if (r == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < num_msg; ++i) {
-    const std::string* answer = nullptr;
-    switch (msg[i]->msg_style) {
-      case PAM_PROMPT_ECHO_OFF:
-        if (c->off_asked < c->echo_off.size()) answer = &c->echo_off[c->off_asked];
-        ++c->off_asked;
-        break;
-      case PAM_PROMPT_ECHO_ON:
-        if (c->on_asked < c->echo_on.size()) answer = &c->echo_on[c->on_asked];
-        ++c->on_asked;
-        break;
-      default:
-        continue;  // PAM_ERROR_MSG, PAM_TEXT_INFO: nothing to answer
-    }
-    if (answer == nullptr) {  // nothing left to say: the conversation fails
-      for (int j = 0; j < i; ++j) std::free(r[j].resp);
-      std::free(r);
-      return PAM_CONV_ERR;
-    }
-    r[i].resp = strdup(answer->c_str());
-  }
-  *resp = r;
-  return PAM_SUCCESS;
-}
+// Answers from lists, one for each prompt style (tests/lib/pam_conv.h).
+using Conv = testlib::ScriptedConv;
+constexpr auto* ConvFn = &testlib::ScriptedConvFn;
 
 // Redirects fd 2 into a file for the length of one transaction.
 class StderrCapture {
