@@ -4,7 +4,7 @@
 # sets APPPASS, the absolute path of the tool under test, and calls setup_tmp).
 
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=../lib/setup.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
 source "$LIB_DIR/../lib/setup.sh"
 
 # cli_setup ARGS...: the set-up of a script whose only argument is the tool: APPPASS
@@ -14,7 +14,9 @@ cli_setup() {
         echo "usage: $0 /path/to/apppass" >&2
         exit 2
     fi
+    # shellcheck disable=SC2034  # used by the script
     APPPASS=$(realpath -e "$1")
+    # shellcheck disable=SC2119  # no template: mktemp's default directory
     setup_tmp
 }
 

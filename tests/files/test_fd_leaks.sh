@@ -25,14 +25,9 @@ setup_tmp /tmp/apppass-fdleaks.XXXXXX
 require_tools oathtool
 
 S=$TMP/store
-new_store_with_user "$S" alice
-PW=$(tool --db "$S" create alice --name phone --scope imap --scope smtp --json | json_get password)
-json=$(tool --db "$S" create alice --name old --scope imap --scope smtp --json)
-OLD_PW=$(json_get password <<<"$json")
-OLD_ID=$(json_get id <<<"$json")
+store_with_passwords "$S"
 json=$(tool --db "$S" create alice --name tablet --json)
 TABLET_ID=$(json_get id <<<"$json")
-tool --db "$S" revoke alice "$OLD_ID" >/dev/null
 
 services=$TMP/services
 mkdir "$services"

@@ -1,4 +1,4 @@
-# shellcheck shell=bash
+# shellcheck shell=bash disable=SC2034  # PW_RE, PW_ANY, RC, PW, OLD_*: for the scripts
 # The store fixture of the shell tests: the admin tool ($APPPASS, set by the script) on
 # throwaway stores, users enrolled in MFA with the current code (oathtool). Sourced.
 
@@ -6,7 +6,6 @@
 PY=/usr/bin/python3
 [[ -x $PY ]] || PY=$(command -v python3)
 # The app password format (display form) and a pattern that finds one anywhere.
-# shellcheck disable=SC2034  # used by the scripts
 PW_RE='^[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){4}$'
 PW_ANY='[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){4}'
 
@@ -41,4 +40,16 @@ enroll_user() {
 new_store_with_user() {
     tool --db "$1" init >/dev/null 2>&1
     enroll_user "$1" "$2"
+}
+
+# store_with_passwords DB: a new store DB with alice enrolled, her app password "phone"
+# (scopes imap and smtp) in PW, and "old" (the same scopes), revoked, in OLD_PW and OLD_ID.
+store_with_passwords() {
+    local json
+    new_store_with_user "$1" alice
+    PW=$(tool --db "$1" create alice --name phone --scope imap --scope smtp --json | json_get password)
+    json=$(tool --db "$1" create alice --name old --scope imap --scope smtp --json)
+    OLD_PW=$(json_get password <<<"$json")
+    OLD_ID=$(json_get id <<<"$json")
+    tool --db "$1" revoke alice "$OLD_ID" >/dev/null
 }

@@ -29,11 +29,7 @@ setup_tmp /tmp/apppass-valgrind.XXXXXX
 require_tools oathtool
 
 S=$TMP/store
-new_store_with_user "$S" alice
-PW=$(tool --db "$S" create alice --name phone --scope imap --scope smtp --json | json_get password)
-json=$(tool --db "$S" create alice --name old --scope imap --scope smtp --json)
-OLD_PW=$(json_get password <<<"$json")
-tool --db "$S" revoke alice "$(json_get id <<<"$json")" >/dev/null
+store_with_passwords "$S"
 WRONG=abcd-efgh-jkmn-pqrs-tuvw
 
 services=$TMP/services
