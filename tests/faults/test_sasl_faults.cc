@@ -86,10 +86,12 @@ std::string PluginUnderTestMissing() {
   const std::string plugin = S.plugins + "/libapppass.so";
   const std::string shared = S.dir + "/lib/libapppass-shared.so";
   const std::string loaded = testlib::LoadedPath("libapppass.so");
-  if (loaded != plugin) return "libapppass.so is not loaded from " + plugin + " (loaded: '" + loaded + "')";
+  if (loaded != plugin)
+    return "libapppass.so is not loaded from " + plugin + " (loaded: '" + loaded + "')";
   const std::string loaded_shared = testlib::LoadedPath("libapppass-shared.so");
   if (loaded_shared != shared)
-    return "libapppass-shared.so is not loaded from " + shared + " (loaded: '" + loaded_shared + "')";
+    return "libapppass-shared.so is not loaded from " + shared + " (loaded: '" + loaded_shared +
+           "')";
   std::vector<std::string> files;
   sasl_server_plugin_info(
       "PLAIN",
@@ -274,7 +276,8 @@ void FaultMatrix() {
       WriteConf(S.store);
       if (as_nobody && !faults::BecomeNobody()) Die("cannot become nobody");
       StartServer(S.stock);
-      if (!testlib::LoadedPath("libapppass.so").empty()) Die("libapppass.so loaded from the stock directory");
+      if (!testlib::LoadedPath("libapppass.so").empty())
+        Die("libapppass.so loaded from the stock directory");
       return Exchange("PLAIN", "alice", S.cred.password);
     });
     const std::vector<Ex> ex = ParseAll(r);

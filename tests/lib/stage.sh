@@ -11,7 +11,8 @@ private_libraries() {
     local out
     out=$(env -u LD_PRELOAD ldd "$1") || return 1
     if grep -q '=> not found' <<<"$out"; then
-        echo "$1 needs a library that is not found: $(grep '=> not found' <<<"$out" | head -n 1)" >&2
+        echo "$1 needs a library that is not found:" \
+            "$(grep '=> not found' <<<"$out" | head -n 1)" >&2
         return 1
     fi
     awk '$2 == "=>" && $3 ~ /^\// && $3 !~ /^\/(lib|usr\/|opt\/)/ { print $3 }' <<<"$out"

@@ -47,7 +47,8 @@ new_store_with_user() {
 store_with_passwords() {
     local json
     new_store_with_user "$1" alice
-    PW=$(tool --db "$1" create alice --name phone --scope imap --scope smtp --json | json_get password)
+    PW=$(tool --db "$1" create alice --name phone --scope imap --scope smtp --json |
+        json_get password)
     json=$(tool --db "$1" create alice --name old --scope imap --scope smtp --json)
     OLD_PW=$(json_get password <<<"$json")
     OLD_ID=$(json_get id <<<"$json")
