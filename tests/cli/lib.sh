@@ -1,89 +1,23 @@
 # shellcheck shell=bash
-# Helpers shared by the cli_* tests. Sourced (not run) after the script has set:
-#   APPPASS  absolute path of the tool under test
-#   TMP      a private temporary directory (removed by the script's trap)
-# Every check prints "ok - DESC" or "not ok - DESC" (with "#   " detail lines);
-# finish prints "N passed, N failed" and returns non-zero when anything failed.
+# Helpers shared by the cli_* tests, over tests/lib/setup.sh (reporting, the store
+# fixture, TMP). Sourced; the script then calls cli_setup "$@" (or, with other arguments,
+# sets APPPASS, the absolute path of the tool under test, and calls setup_tmp).
 
-PASSED=0
-FAILED=0
-# Prefer the system interpreter: a pyenv shim on PATH may not work under CTest.
-PY=/usr/bin/python3
-[[ -x $PY ]] || PY=$(command -v python3)
 LIB_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# The app password format (display form) and a pattern that finds one anywhere.
-# shellcheck disable=SC2034  # used by the scripts
-PW_RE='^[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){4}$'
-PW_ANY='[a-hjkmnp-z2-9]{4}(-[a-hjkmnp-z2-9]{4}){4}'
+# shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
+source "$LIB_DIR/../lib/setup.sh"
 
-ok() {
-    PASSED=$((PASSED + 1))
-    echo "ok - $1"
-}
-
-# not_ok DESC [DETAIL...]
-not_ok() {
-    FAILED=$((FAILED + 1))
-    echo "not ok - $1"
-    shift
-    local arg line
-    for arg in "$@"; do
-        while IFS= read -r line; do printf '#   %s\n' "$line"; done <<<"$arg"
-    done
-}
-
-# check DESC COMMAND...: ok when COMMAND succeeds.
-check() {
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else not_ok "$desc"; fi
-}
-
-note() { echo "# $*"; }
-
-# tool ARGS...: the admin tool, without whatever LD_PRELOAD the test runs its PAM and SASL
-# programs with (pam_wrapper, a sanitizer runtime).
-tool() { env -u LD_PRELOAD "$APPPASS" "$@"; }
-
-# json_get KEY: a top-level field of the JSON on stdin.
-json_get() { "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
-
-# new_store_with_user DB USER: a new store DB with USER enrolled in MFA and confirmed with
-# the current code (oathtool).
-new_store_with_user() {
-    local secret
-    tool --db "$1" init >/dev/null 2>&1
-    secret=$(tool --db "$1" mfa enroll "$2" --json | json_get secret)
-    tool --db "$1" mfa confirm "$2" "$(oathtool --totp -b "$secret")" >/dev/null
-}
-
-# not COMMAND...: succeeds when COMMAND fails (for check).
-not() { ! "$@"; }
-
-# A command outside a check failed (set -e is about to end the script): say where, and
-# still print the summary.
-on_error() {
-    FAILED=$((FAILED + 1))
-    echo "not ok - unexpected failure (status $1) at line $2: $3"
-    echo "$PASSED passed, $FAILED failed"
-}
-trap 'on_error $? $LINENO "$BASH_COMMAND"' ERR
-
-finish() {
-    echo "$PASSED passed, $FAILED failed"
-    [[ $FAILED -eq 0 ]]
-}
-
-# run ARGS...: runs the tool; sets RC and leaves its output in $TMP/out and $TMP/err.
-# Stdin is $RUN_STDIN (default /dev/null). $RUN_AS (array) and $RUN_TIMEOUT (seconds,
-# default 60) wrap the call. A run that hangs ends with status 124 (a failure).
-RUN_STDIN=/dev/null
-RUN_TIMEOUT=60
-RUN_AS=()
-run() {
-    RC=0
-    timeout -k 5 "$RUN_TIMEOUT" "${RUN_AS[@]}" "$APPPASS" "$@" \
-        <"$RUN_STDIN" >"$TMP/out" 2>"$TMP/err" || RC=$?
+# cli_setup ARGS...: the set-up of a script whose only argument is the tool: APPPASS
+# (absolute) and TMP.
+cli_setup() {
+    if [[ $# -ne 1 ]]; then
+        echo "usage: $0 /path/to/apppass" >&2
+        exit 2
+    fi
+    # shellcheck disable=SC2034  # used by the script
+    APPPASS=$(realpath -e "$1")
+    # shellcheck disable=SC2119  # no template: mktemp's default directory
+    setup_tmp
 }
 
 # Why the last run counts as a crash, or nothing: killed by a signal or the timeout,

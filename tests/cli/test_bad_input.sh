@@ -19,30 +19,20 @@
 # Anything killed by a signal, timed out, or reported by a sanitizer is a failure.
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 /path/to/apppass" >&2
-    exit 2
-fi
-APPPASS=$(realpath -e "$1")
-TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup "$@"
+# shellcheck source-path=SCRIPTDIR source=../lib/stage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/stage.sh"
 
-for tool in oathtool mdb_dump mdb_load mkfifo setpriv; do
-    command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed"; exit 1; }
-done
+require_tools oathtool mdb_dump mdb_load mkfifo setpriv
 
 DB=$TMP/store
 db=(--db "$DB")
 
 # A store with one confirmed user (alice) who has one app password, so that every
 # command gets as far as its input checks.
-"$APPPASS" "${db[@]}" init >/dev/null 2>"$TMP/init.err"
-"$APPPASS" "${db[@]}" mfa enroll alice --json >"$TMP/enroll.json"
-SECRET=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json")
-"$APPPASS" "${db[@]}" mfa confirm alice "$(oathtool --totp -b "$SECRET")" >/dev/null
+new_store_with_user "$DB" alice
 "$APPPASS" "${db[@]}" create alice --name base --scope imap >/dev/null
 "$APPPASS" "${db[@]}" mfa enroll pending-user >/dev/null
 
@@ -320,14 +310,15 @@ expect_fail 5 "symbolic link" "init on a store whose key is a symlink (refused, 
 check "init did not replace the symlinked key" test -L "$d/key"
 
 note "as an unprivileged user (uid 65534)"
-# Let uid 65534 reach the tool and the stores: copy the tool somewhere it can execute,
-# and open up TMP itself (the stores keep their own modes).
-mkdir -m 0755 "$TMP/bin"
-cp "$APPPASS" "$TMP/bin/apppass"
-chmod 0755 "$TMP" "$TMP/bin/apppass"
+# uid 65534 runs a copy of the tool and of its private library (tests/lib/stage.sh: the
+# build tree may be out of its reach) and reaches the stores through TMP, opened up here
+# (the stores keep their own modes). When it cannot run the copy, the set-up check says so
+# and fails, and so does every case after it.
+chmod 0755 "$TMP"
 REAL_APPPASS=$APPPASS
-APPPASS=$TMP/bin/apppass
-RUN_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups)
+APPPASS=$(stage_program "$TMP/stage" "$REAL_APPPASS")
+RUN_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups env "LD_LIBRARY_PATH=$TMP/stage/lib")
+expect_ok "set-up: uid 65534 runs the staged copy of the tool" --version
 d=$(fresh nobody-dir)
 broken "permission denied" "store directory not readable (0750 root)" "$d"
 d=$(fresh nobody-key); chmod 0755 "$d"

@@ -29,12 +29,7 @@ command -v oathtool >/dev/null || { echo "not ok - oathtool is not installed"; e
 CLEAN=$TMP/clean
 totp() { oathtool --totp -b "$1"; }
 # enroll_confirm DB USER
-enroll_confirm() {
-    "$APPPASS" --db "$1" mfa enroll "$2" --json >"$TMP/enroll.json"
-    local secret
-    secret=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json")
-    "$APPPASS" --db "$1" mfa confirm "$2" "$(totp "$secret")" >/dev/null
-}
+enroll_confirm() { enroll_user "$1" "$2"; }
 # create DB USER NAME [ARGS...]: prints the new id.
 create() {
     local db=$1 user=$2 name=$3

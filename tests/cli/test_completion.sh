@@ -16,28 +16,18 @@
 # anything failed.
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 /path/to/apppass" >&2
-    exit 2
-fi
-APPPASS=$(realpath -e "$1")
-TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup "$@"
 COMPLETION=$(realpath -e "$LIB_DIR/../../packaging/bash-completion/apppass")
 
-command -v oathtool >/dev/null || { echo "not ok - oathtool is not installed"; exit 1; }
+require_tools oathtool
 
 # ---- a store: alice with two active app passwords and a revoked one, bob with one ------
 DB=$TMP/store
 ap() { "$APPPASS" --db "$DB" "$@"; }
 ap init >/dev/null 2>&1
-for user in alice bob; do
-    secret=$(ap mfa enroll "$user" --json | json_get secret)
-    ap mfa confirm "$user" "$(oathtool --totp -b "$secret")" >/dev/null
-done
+for user in alice bob; do enroll_user "$DB" "$user"; done
 ID_LAPTOP=$(ap create alice --name laptop --json | json_get id)
 ID_PHONE=$(ap create alice --name "iPhone mail" --json | json_get id)
 ID_OLD=$(ap create alice --name old --json | json_get id)

@@ -11,20 +11,11 @@
 # anything failed.
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 /path/to/apppass" >&2
-    exit 2
-fi
-APPPASS=$(realpath -e "$1")
-TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup "$@"
 
-for tool in oathtool cmp sha256sum; do
-    command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed"; exit 1; }
-done
+require_tools oathtool cmp sha256sum
 
 DB=$TMP/store
 db=(--db "$DB")

@@ -12,18 +12,11 @@
 # command runs hooks. Prints "ok - ..." / "not ok - ..." and "N passed, N failed".
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 /path/to/apppass" >&2
-    exit 2
-fi
-APPPASS=$(realpath -e "$1")
-TMP=$(mktemp -d)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup "$@"
 
-command -v oathtool >/dev/null || { echo "not ok - oathtool is not installed"; exit 1; }
+require_tools oathtool
 
 DB=$TMP/store
 H=$TMP/hooks            # the hooks directory of most checks
@@ -32,12 +25,7 @@ db=(--db "$DB" --hooks-dir "$H")
 
 "$APPPASS" --db "$DB" init >/dev/null 2>&1
 # A confirmed user whose app passwords the checks revoke.
-enroll() {
-    "$APPPASS" --db "$DB" mfa enroll "$1" --json >"$TMP/enroll.json"
-    local secret
-    secret=$("$PY" -c 'import json,sys; print(json.load(open(sys.argv[1]))["secret"])' "$TMP/enroll.json")
-    "$APPPASS" --db "$DB" mfa confirm "$1" "$(oathtool --totp -b "$secret")" >/dev/null
-}
+enroll() { enroll_user "$DB" "$1"; }
 enroll alice
 # new_pw [USER]: creates an app password (a fresh name each time, even from a $(...)
 # subshell); prints its id.

@@ -19,25 +19,16 @@
 # anything failed. Environment: APPPASS_TEST_PRELOAD (the ASan runtime, when sanitized).
 set -euo pipefail
 
-if [[ $# -ne 1 ]]; then
-    echo "usage: $0 /path/to/apppass" >&2
-    exit 2
-fi
-APPPASS=$(realpath -e "$1")
-TMP=$(mktemp -d)
-chmod 755 "$TMP"  # the fake users' home directories live here
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cli_setup "$@"
+chmod 755 "$TMP"  # the fake users' home directories live here
 
 if [[ $(id -u) -ne 0 ]]; then
     echo "# skipped: must run as root (it gives files to other owners)"
     exit 77
 fi
-for tool in oathtool google-authenticator pamtester; do
-    command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed"; exit 1; }
-done
+require_tools oathtool google-authenticator pamtester
 PAMDIR=
 for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security \
     "/lib/$(gcc -print-multiarch 2>/dev/null)/security" /usr/lib64/security /lib/security; do

@@ -1,7 +1,7 @@
 // Helpers shared by the fault tests (tests/faults): the injection library's controls,
 // running one case in a child process, damaging copies of a store, and a process that
 // fills LMDB's reader table. Reporting, the admin tool and TOTP codes come from
-// tests/sasl/sasl_test_util.h. Header-only: each test program is one translation unit.
+// tests/lib (report.h, store_fixture.h). Header-only: each test program is one translation unit.
 #pragma once
 
 #include <dlfcn.h>
@@ -22,12 +22,13 @@
 #include <string>
 #include <vector>
 
-#include "sasl_test_util.h"
+#include "../lib/report.h"
+#include "../lib/store_fixture.h"
 
 namespace faults {
 
-using sasltest::Die;
-using sasltest::Report;
+using testlib::Die;
+using testlib::Report;
 
 // ---------------------------------------------------------------------------------------
 // The injection library (fault_inject.cc), preloaded into this process.
@@ -149,8 +150,8 @@ inline bool BecomeNobody() {
 // Store copies and damage.
 
 inline void Sh(const std::vector<std::string>& args) {
-  const sasltest::RunResult r = sasltest::Run(args);
-  if (r.status != 0) Die(sasltest::Tool::Join(args) + " failed");
+  const testlib::RunResult r = testlib::Run(args);
+  if (r.status != 0) Die(testlib::Tool::Join(args) + " failed");
 }
 
 // A fresh copy of `src` at `dst` (modes and owners kept).

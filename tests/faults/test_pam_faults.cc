@@ -35,6 +35,7 @@ extern "C" {
 #include <algorithm>
 #include <filesystem>
 
+#include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
 #include "fault_util.h"
 
@@ -43,8 +44,8 @@ namespace {
 namespace fs = std::filesystem;
 using faults::ChildResult;
 using faults::RunChild;
-using sasltest::Die;
-using sasltest::Report;
+using testlib::Die;
+using testlib::Report;
 
 constexpr const char* kStepEnv = "APPPASS_FAULTS_DIR";
 
@@ -77,71 +78,39 @@ std::vector<Family> Families() {
 
 void WriteServices() {
   fs::create_directory(P.services);
-  sasltest::WriteFile(P.services + "/other", "");
+  testlib::WriteFile(P.services + "/other", "");
   const std::string items = "auth required " + P.wrapper_modules + "/pam_set_items.so\n";
   for (const Family& f : Families()) {
     const std::string pre = f.set_items ? items : "";
     const std::string mod = P.module + " " + f.args + "\n";
     const std::string permit = "auth required " + P.pam_permit + "\n";
-    sasltest::WriteFile(P.services + "/" + f.name + "-req", pre + "auth required " + mod + permit);
-    sasltest::WriteFile(P.services + "/" + f.name + "-die",
+    testlib::WriteFile(P.services + "/" + f.name + "-req", pre + "auth required " + mod + permit);
+    testlib::WriteFile(P.services + "/" + f.name + "-die",
                         pre + "auth [success=done ignore=ignore default=die] " + mod + permit);
-    sasltest::WriteFile(P.services + "/" + f.name + "-deny",
+    testlib::WriteFile(P.services + "/" + f.name + "-deny",
                         pre + "auth sufficient " + mod + "auth required " + P.pam_deny + "\n");
-    sasltest::WriteFile(P.services + "/" + f.name + "-permit",
+    testlib::WriteFile(P.services + "/" + f.name + "-permit",
                         pre + "auth sufficient " + P.spy + " " + mod + permit);
   }
   // The same stacks around a stand-in that answers PAM_IGNORE: the self-test that shows
   // the stacks let an IGNORE through where the checks say they would.
   const std::string ignore = P.spy + " =ignore\n";
   const std::string permit = "auth required " + P.pam_permit + "\n";
-  sasltest::WriteFile(P.services + "/ignore-req", "auth required " + ignore + permit);
-  sasltest::WriteFile(P.services + "/ignore-die",
+  testlib::WriteFile(P.services + "/ignore-req", "auth required " + ignore + permit);
+  testlib::WriteFile(P.services + "/ignore-die",
                       "auth [success=done ignore=ignore default=die] " + ignore + permit);
-  sasltest::WriteFile(P.services + "/ignore-deny",
+  testlib::WriteFile(P.services + "/ignore-deny",
                       "auth sufficient " + ignore + "auth required " + P.pam_deny + "\n");
-  sasltest::WriteFile(P.services + "/ignore-permit", "auth sufficient " + ignore + permit);
+  testlib::WriteFile(P.services + "/ignore-permit", "auth sufficient " + ignore + permit);
 }
 
 // ---------------------------------------------------------------------------------------
 // Transactions.
 
-enum class ConvMode { kAnswer, kConvErr, kNullResp, kNullAnswer };
-
-struct Conv {
-  std::string password;
-  ConvMode mode = ConvMode::kAnswer;
-  int asked = 0;
-};
-
-int ConvFn(int num_msg, const struct pam_message** msg, struct pam_response** resp, void* data) {
-  auto* c = static_cast<Conv*>(data);
-  if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
-  auto is_prompt = [&](int i) {
-    return msg[i]->msg_style == PAM_PROMPT_ECHO_OFF || msg[i]->msg_style == PAM_PROMPT_ECHO_ON;
-  };
-  int prompts = 0;
-  for (int i = 0; i < num_msg; ++i) prompts += is_prompt(i) ? 1 : 0;
-  c->asked += prompts;
-  if (prompts > 0 && c->mode == ConvMode::kConvErr) return PAM_CONV_ERR;
-  if (prompts > 0 && c->mode == ConvMode::kNullResp) {
-    *resp = nullptr;
-    return PAM_SUCCESS;
-  }
-  auto* r = static_cast<pam_response*>(std::calloc(static_cast<size_t>(num_msg), sizeof(pam_response)));
-  if (r == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < num_msg; ++i) {
-    if (!is_prompt(i) || c->mode == ConvMode::kNullAnswer) continue;
-    r[i].resp = strdup(c->password.c_str());
-    if (r[i].resp == nullptr) {
-      for (int j = 0; j < i; ++j) std::free(r[j].resp);
-      std::free(r);
-      return PAM_BUF_ERR;
-    }
-  }
-  *resp = r;
-  return PAM_SUCCESS;
-}
+// Each case answers every prompt with its password (tests/lib/pam_conv.h).
+using Conv = testlib::ScriptedConv;
+using ConvMode = testlib::ScriptedConv::Mode;
+constexpr auto* ConvFn = &testlib::ScriptedConvFn;
 
 struct Case {
   std::string service;
@@ -238,7 +207,7 @@ std::string DoTx(Case c) {
   std::fflush(stderr);
   dup2(saved, STDERR_FILENO);
   close(saved);
-  std::string out = fmt::format("{} {} {} {} {} {} {:.6f}", rc, spy, c.conv.asked, stats.allocations,
+  std::string out = fmt::format("{} {} {} {} {} {} {:.6f}", rc, spy, c.conv.asked(), stats.allocations,
                                 stats.fired_at, stats.marker, secs);
   for (const std::string& l : DecisionLines(faults::ReadAll(cap))) out += "\n" + l;
   unlink(cap.c_str());
@@ -356,9 +325,9 @@ void Control(const std::string& what, const std::string& family, Case c,
 // ---------------------------------------------------------------------------------------
 
 struct Store {
-  sasltest::Tool tool;
-  sasltest::Cred cred;     // alice's unscoped app password
-  sasltest::Cred revoked;  // one of alice's, revoked
+  testlib::Tool tool;
+  testlib::Cred cred;     // alice's unscoped app password
+  testlib::Cred revoked;  // one of alice's, revoked
 };
 
 void Chown(const std::string& path, gid_t gid, mode_t mode) {
@@ -380,7 +349,8 @@ const std::string kWrong = "abcd-efgh-jkmn-pqrs-tuvw";
 
 Case Answer(const std::string& pw) {
   Case c;
-  c.conv.password = pw;
+  c.conv.echo_off = c.conv.echo_on = {pw};
+  c.conv.repeat = true;
   return c;
 }
 
@@ -520,7 +490,7 @@ void RandomCorruption(const Store& s) {
 // The admin tool grows data.mdb between authentications of one long-lived process.
 void MapResized(const Store& s) {
   faults::CopyStore(P.store, P.work);
-  const sasltest::Tool tool{P.tool, P.work};
+  const testlib::Tool tool{P.tool, P.work};
   const std::size_t before = faults::FileSize(P.work + "/data.mdb");
   const int creates = 120;
   const ChildResult r = RunChild([&] {
@@ -533,7 +503,7 @@ void MapResized(const Store& s) {
     std::string out = std::to_string(one(s.cred.password));
     std::string last;
     for (int i = 0; i < creates; ++i)
-      last = sasltest::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
+      last = testlib::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
     out += " " + std::to_string(one(s.cred.password)) + " " + std::to_string(one(last)) + " " +
            std::to_string(one(kWrong));
     return out;
@@ -676,11 +646,11 @@ void TokenLengths(const Store& s) {
 }
 
 int RunChecks() {
-  Store s{sasltest::Tool{P.tool, P.store}, {}};
+  Store s{testlib::Tool{P.tool, P.store}, {}};
   s.tool.Ok({"init"});
-  sasltest::Enroll(s.tool, "alice");
-  s.cred = sasltest::Create(s.tool, "alice", "laptop");
-  s.revoked = sasltest::Create(s.tool, "alice", "old phone");
+  testlib::Enroll(s.tool, "alice");
+  s.cred = testlib::Create(s.tool, "alice", "laptop");
+  s.revoked = testlib::Create(s.tool, "alice", "old phone");
   s.tool.Ok({"revoke", "alice", s.revoked.id});
   if (chmod(P.dir.c_str(), 0711) != 0) Die("chmod failed");  // nobody reaches the work store
   if (!faults::FaultLibLoaded()) Die("libapppass_fault.so must be in LD_PRELOAD");
@@ -692,9 +662,9 @@ int RunChecks() {
   MapResized(s);
   AllocationSweep(s);
   TokenLengths(s);
-  std::printf("1..%d\n%d of %d checks failed\n", sasltest::g_checks, sasltest::g_failures,
-              sasltest::g_checks);
-  return sasltest::g_failures == 0 ? 0 : 1;
+  std::printf("1..%d\n%d of %d checks failed\n", testlib::g_checks, testlib::g_failures,
+              testlib::g_checks);
+  return testlib::g_failures == 0 ? 0 : 1;
 }
 
 }  // namespace
@@ -719,7 +689,7 @@ int main(int argc, char** argv) {
   const char* dir = std::getenv(kStepEnv);
   if (dir == nullptr) {
     // Step 1: the service files, then start again under pam_wrapper.
-    P.dir = sasltest::MakeTempDir("apppass-faults");
+    P.dir = testlib::MakeTempDir("apppass-faults");
     P.store = P.dir + "/store";
     P.work = P.dir + "/work";
     P.services = P.dir + "/services";

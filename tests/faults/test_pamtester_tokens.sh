@@ -34,9 +34,8 @@ printf 'auth required %s db=%s\nauth required %s\n' "$module" "$store" "$permit"
 preload=$wrapper
 if [ -n "${APPPASS_TEST_PRELOAD:-}" ]; then preload=$APPPASS_TEST_PRELOAD:$wrapper; fi
 
-passed=0 failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+# shellcheck source-path=SCRIPTDIR source=../lib/report.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/report.sh"
 
 apppass() { env -u LD_PRELOAD "$apppass_bin" --db "$store" "$@"; }
 json_get() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"; }
@@ -98,6 +97,5 @@ try "511 bytes of 'a'" 1 "reason=wrong-password" "$tmp/a511"
 try "513 bytes of 'a'" 1 "reason=bad-input" "$tmp/a513"
 try "1 MiB of 'a'" 1 "reason=bad-input" "$tmp/a1m"
 
-echo "1..$((passed + failed))"
-echo "$passed passed, $failed failed"
-[ "$failed" -eq 0 ]
+echo "1..$((PASSED + FAILED))"
+finish

@@ -13,7 +13,14 @@
 // and after it (reader table full, the store grown by the admin tool, pages damaged under
 // the running server, allocation failure swept over one exchange), empty and missing
 // passwords, and passwords of 511 B to 1 MiB. Prints "ok - ..." / "not ok - ...".
+//
+// The plugin and its private library are first copied into the test's own directory and
+// the program runs again with that library on LD_LIBRARY_PATH (tests/lib/stage.h): uid
+// 65534 may not reach the build tree. Every server checks that its PLAIN comes from that
+// copy; a server without the plugin under test ends its case as a failure.
 #include <execinfo.h>
+#include <sasl/sasl.h>
+#include <sasl/saslplug.h>  // after sasl.h, which it needs
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -22,10 +29,12 @@
 
 #include <fmt/format.h>
 
+#include "../lib/sasl_harness.h"
+#include "../lib/stage.h"
 #include "fault_util.h"
 
 // What the plugin logs to syslog while plug_init runs is captured too
-// (tests/sasl/syslog_capture.cc).
+// (tests/lib/sasl_syslog_capture.cc).
 
 namespace {
 
@@ -33,20 +42,22 @@ namespace fs = std::filesystem;
 using faults::ChildResult;
 using faults::RunChild;
 using sasltest::CodeName;
-using sasltest::Die;
+using testlib::Die;
 using sasltest::g_harness;
 using sasltest::g_log;
-using sasltest::Report;
+using testlib::Report;
 
 struct Setup {
   std::string dir, store, work, plugins, conf, stock, sasldb;
-  sasltest::Tool tool;
-  sasltest::Cred cred, revoked;
+  testlib::Tool tool;
+  testlib::Cred cred, revoked;
   bool long_run = false;
 };
 Setup S;
 
 const std::string kWrong = "abcd-efgh-jkmn-pqrs-tuvw";
+// Set to the test's directory when the program runs again with the staged library.
+constexpr char kStagedEnv[] = "APPPASS_SASL_FAULTS_DIR";
 
 bool IsDecisionLine(const std::string& l) {
   return l.starts_with("apppass: accepted ") || l.starts_with("apppass: refused ") ||
@@ -55,7 +66,7 @@ bool IsDecisionLine(const std::string& l) {
 
 // The application: our plugin and the stock ones, the store in `db`, the stock sasldb.
 void WriteConf(const std::string& db) {
-  sasltest::WriteFile(S.conf + "/faults.conf", "mech_list: PLAIN LOGIN\napppass_db: " + db +
+  testlib::WriteFile(S.conf + "/faults.conf", "mech_list: PLAIN LOGIN\napppass_db: " + db +
                                                    "\npwcheck_method: auxprop\nauxprop_plugin: "
                                                    "sasldb\nsasldb_path: " + S.sasldb + "\n");
 }
@@ -66,6 +77,34 @@ void StartServer(const std::string& path = "") {
   g_harness.conf_dir = S.conf;
   g_harness.appname = "faults";
   sasltest::InitSasl(false);
+}
+
+// "" when the server's PLAIN comes from the staged copy of the plugin under test, loaded
+// with the staged private library; otherwise why not (libsasl skips a plugin it cannot
+// load and the stock PLAIN answers in its place).
+std::string PluginUnderTestMissing() {
+  const std::string plugin = S.plugins + "/libapppass.so";
+  const std::string shared = S.dir + "/lib/libapppass-shared.so";
+  const std::string loaded = testlib::LoadedPath("libapppass.so");
+  if (loaded != plugin)
+    return "libapppass.so is not loaded from " + plugin + " (loaded: '" + loaded + "')";
+  const std::string loaded_shared = testlib::LoadedPath("libapppass-shared.so");
+  if (loaded_shared != shared)
+    return "libapppass-shared.so is not loaded from " + shared + " (loaded: '" + loaded_shared +
+           "')";
+  std::vector<std::string> files;
+  sasl_server_plugin_info(
+      "PLAIN",
+      [](server_sasl_mechanism_t* m, sasl_info_callback_stage_t stage, void* rock) {
+        // The code behind the mechanism (its table may be allocated).
+        if (stage == SASL_INFO_LIST_MECH && m != nullptr && m->plug != nullptr)
+          static_cast<std::vector<std::string>*>(rock)->push_back(
+              testlib::FileOf(reinterpret_cast<const void*>(m->plug->mech_new)));
+      },
+      &files);
+  if (std::find(files.begin(), files.end(), plugin) == files.end())
+    return "no PLAIN mechanism from " + plugin;
+  return "";
 }
 
 // A crashing child says where (frames as module(+offset), for addr2line).
@@ -181,6 +220,8 @@ ChildResult InServer(const std::string& db, const Setting& how,
         faults::FaultSet(0, how.sodium_fails);
         StartServer();
         faults::FaultSet(0, false);
+        if (const std::string why = PluginUnderTestMissing(); !why.empty())
+          Die("the plugin under test is not in use: " + why);
         return body();
       },
       timeout);
@@ -228,16 +269,21 @@ void WorkForNobody() {
 
 void FaultMatrix() {
   const Setting plain;
-  // The stock plugins would accept the app password from the sasldb.
-  {
-    const ChildResult r = RunChild([] {
+  // The stock plugins would accept the app password from the sasldb, as root and as
+  // uid 65534 (the user of the permission cases below).
+  for (const bool as_nobody : {false, true}) {
+    const ChildResult r = RunChild([&] {
       WriteConf(S.store);
+      if (as_nobody && !faults::BecomeNobody()) Die("cannot become nobody");
       StartServer(S.stock);
+      if (!testlib::LoadedPath("libapppass.so").empty())
+        Die("libapppass.so loaded from the stock directory");
       return Exchange("PLAIN", "alice", S.cred.password);
     });
     const std::vector<Ex> ex = ParseAll(r);
     Report(r.exited && !ex.empty() && ex[0].rc == SASL_OK && ex[0].log.empty(),
-           "control, the stock plugins alone: PLAIN accepts the app password from the sasldb",
+           std::string("control, the stock plugins alone") + (as_nobody ? " as nobody" : "") +
+               ": PLAIN accepts the app password from the sasldb",
            r.exited && !ex.empty() ? CodeName(ex[0].rc) : r.Describe());
   }
   Control("our plugin with the store", S.store, plain);
@@ -321,10 +367,10 @@ void MapResized() {
       S.work, Setting{},
       [&] {
         std::vector<std::string> parts = {Exchange("PLAIN", "alice", S.cred.password)};
-        const sasltest::Tool tool{S.tool.path, S.work};
+        const testlib::Tool tool{S.tool.path, S.work};
         std::string last;
         for (int i = 0; i < creates; ++i)
-          last = sasltest::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
+          last = testlib::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
         for (const char* mech : {"PLAIN", "LOGIN"}) {
           parts.push_back(Exchange(mech, "alice", S.cred.password));
           parts.push_back(Exchange(mech, "alice", last));
@@ -380,7 +426,9 @@ void CorruptUnderServer() {
               "refused %d, accepted %d; right password still accepted %d; server crashed %d%s%s\n",
               rounds, static_cast<unsigned long long>(seed), faults::Since(t0), refused, accepted_wrong,
               accepted_right, crashed, first_crash.empty() ? "" : ", first: ", first_crash.c_str());
-  Report(accepted_wrong == 0, "random garbage in the pages of a running server's store (" +
+  // At least one round ran (not every server crashed or lacked the plugin under test).
+  const bool any_ran = refused + accepted_wrong > 0;
+  Report(accepted_wrong == 0 && any_ran, "random garbage in the pages of a running server's store (" +
                                   std::to_string(rounds) + " rounds): a wrong password is never accepted (" +
                                   std::to_string(crashed) + " crashed, reported above)");
 }
@@ -531,27 +579,42 @@ int main(int argc, char** argv) {
   if (realpath(argv[1], plugin) == nullptr) Die(std::string("no plugin at ") + argv[1]);
   if (!faults::FaultLibLoaded()) Die("libapppass_fault.so must be in LD_PRELOAD");
   S.long_run = argc == 6 && std::string(argv[5]) == "--long";
-  S.dir = sasltest::MakeTempDir("apppass-sasl-faults");
+  const char* staged = std::getenv(kStagedEnv);
+  if (staged == nullptr) {
+    // Step 1: the plugin and its private library where uid 65534 reaches them, then this
+    // program again with that library on LD_LIBRARY_PATH.
+    const std::string dir = testlib::MakeTempDir("apppass-sasl-faults");
+    if (chmod(dir.c_str(), 0711) != 0) Die("chmod failed");  // uid 65534 reaches the work store
+    mkdir((dir + "/plugins").c_str(), 0755);
+    const std::string why = testlib::StageWithLibraries(plugin, dir + "/plugins/libapppass.so",
+                                                        dir + "/lib", fs::perms(0644));
+    if (!why.empty()) {
+      testlib::Run({"/bin/rm", "-rf", dir});
+      Die("cannot stage the plugin for uid 65534: " + why);
+    }
+    testlib::PrependLibraryPath(dir + "/lib");
+    setenv(kStagedEnv, dir.c_str(), 1);
+    execv("/proc/self/exe", argv);
+    Die(std::string("re-exec failed: ") + std::strerror(errno));
+  }
+  S.dir = staged;
   S.store = S.dir + "/store";
   S.work = S.dir + "/work";
   S.plugins = S.dir + "/plugins";
   S.conf = S.dir + "/conf";
   S.stock = argv[3];
   S.sasldb = S.dir + "/sasldb2";
-  S.tool = sasltest::Tool{argv[2], S.store};
-  if (chmod(S.dir.c_str(), 0711) != 0) Die("chmod failed");  // uid 65534 reaches the work store
-  mkdir(S.plugins.c_str(), 0755);
+  S.tool = testlib::Tool{argv[2], S.store};
   mkdir(S.conf.c_str(), 0755);
-  if (symlink(plugin, (S.plugins + "/libapppass.so").c_str()) != 0) Die("symlink failed");
   if (oath_init() != OATH_OK) Die("oath_init failed");
   S.tool.Ok({"init"});
-  sasltest::Enroll(S.tool, "alice");
-  S.cred = sasltest::Create(S.tool, "alice", "phone");
-  S.revoked = sasltest::Create(S.tool, "alice", "old phone");
+  testlib::Enroll(S.tool, "alice");
+  S.cred = testlib::Create(S.tool, "alice", "phone");
+  S.revoked = testlib::Create(S.tool, "alice", "old phone");
   S.tool.Ok({"revoke", "alice", S.revoked.id});
   // The stock plugins' password for alice is her app password.
-  const sasltest::RunResult pw =
-      sasltest::Run({argv[4], "-p", "-c", "-f", S.sasldb, "-u", "test.example", "alice"}, S.cred.password);
+  const testlib::RunResult pw =
+      testlib::Run({argv[4], "-p", "-c", "-f", S.sasldb, "-u", "test.example", "alice"}, S.cred.password);
   if (pw.status != 0) Die("saslpasswd2 failed");
   chmod(S.sasldb.c_str(), 0644);
 
@@ -566,7 +629,7 @@ int main(int argc, char** argv) {
   if (S.long_run) AllocationSweep(true);
   TokenLengths();
   oath_done();
-  sasltest::Run({"/bin/rm", "-rf", S.dir});
-  std::printf("%d checks, %d failed\n", sasltest::g_checks, sasltest::g_failures);
-  return sasltest::g_failures == 0 ? 0 : 1;
+  testlib::Run({"/bin/rm", "-rf", S.dir});
+  std::printf("%d checks, %d failed\n", testlib::g_checks, testlib::g_failures);
+  return testlib::g_failures == 0 ? 0 : 1;
 }

@@ -22,22 +22,16 @@
 #include <string>
 #include <vector>
 
-#include "../sasl/sasl_test_util.h"
+#include "../lib/pam_conv.h"
+#include "../lib/sasl_harness.h"
+#include "../lib/store_fixture.h"
 
 using namespace sasltest;
+using namespace testlib;
 
 namespace {
 
 std::string g_pam_password;
-
-int Conv(int n, const struct pam_message** msg, struct pam_response** resp, void*) {
-  auto* r = static_cast<pam_response*>(std::calloc(static_cast<std::size_t>(n), sizeof(pam_response)));
-  if (r == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < n; ++i)
-    if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF) r[i].resp = strdup(g_pam_password.c_str());
-  *resp = r;
-  return PAM_SUCCESS;
-}
 
 // Descriptors of a program this process executes: "FD TARGET" lines.
 std::vector<std::string> ChildDescriptors(const std::string& lister) {
@@ -74,7 +68,7 @@ int CountFds() {
 int Pam(const char* service, const std::string& password, const std::string& lister = "",
         const std::string& store = "") {
   g_pam_password = password;
-  const pam_conv conv{Conv, nullptr};
+  const pam_conv conv{testlib::PasswordConv, &g_pam_password};
   pam_handle_t* h = nullptr;
   if (pam_start(service, "alice", &conv, &h) != PAM_SUCCESS) Die("pam_start failed");
   const int rc = pam_authenticate(h, 0);

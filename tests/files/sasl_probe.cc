@@ -15,12 +15,14 @@
 #include <string>
 #include <vector>
 
-#include "../sasl/sasl_test_util.h"
+#include "../lib/sasl_harness.h"
+#include "../lib/store_fixture.h"
 
 using namespace sasltest;
+using namespace testlib;
 
 // What the plugin logs to syslog while plug_init runs is captured too
-// (tests/sasl/syslog_capture.cc).
+// (tests/lib/sasl_syslog_capture.cc).
 
 namespace {
 

@@ -33,11 +33,9 @@ if [[ $(id -u) -ne 0 ]]; then
     echo "# skipped: needs root (chown, mknod)"
     exit 77
 fi
-TMP=$(mktemp -d /tmp/apppass-files.XXXXXX)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
-# shellcheck source-path=SCRIPTDIR source=../cli/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
+setup_tmp /tmp/apppass-files.XXXXXX
 for t in oathtool mkfifo mknod timeout; do
     command -v "$t" >/dev/null || { echo "not ok - $t is not installed"; exit 1; }
 done

@@ -19,22 +19,15 @@ PLUGIN=$(realpath -e "$4")
 FD_LEAKS=$(realpath -e "$5")
 FD_LIST=$(realpath -e "$6")
 ROUNDS=$7
-TMP=$(mktemp -d /tmp/apppass-fdleaks.XXXXXX)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
-# shellcheck source-path=SCRIPTDIR source=../cli/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
-command -v oathtool >/dev/null || { echo "not ok - oathtool is not installed"; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
+setup_tmp /tmp/apppass-fdleaks.XXXXXX
+require_tools oathtool
 
 S=$TMP/store
-new_store_with_user "$S" alice
-PW=$(tool --db "$S" create alice --name phone --scope imap --scope smtp --json | json_get password)
-json=$(tool --db "$S" create alice --name old --scope imap --scope smtp --json)
-OLD_PW=$(json_get password <<<"$json")
-OLD_ID=$(json_get id <<<"$json")
+store_with_passwords "$S"
 json=$(tool --db "$S" create alice --name tablet --json)
 TABLET_ID=$(json_get id <<<"$json")
-tool --db "$S" revoke alice "$OLD_ID" >/dev/null
 
 services=$TMP/services
 mkdir "$services"

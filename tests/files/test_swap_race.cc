@@ -36,25 +36,16 @@
 #include <string>
 #include <vector>
 
+#include "../lib/report.h"
 #include "store.h"
 #include "usage.h"
 #include "verifier.h"
 
 namespace {
 
-int g_failures = 0;
-
-void Report(bool ok, const std::string& name, const std::string& why = "") {
-  if (!ok) ++g_failures;
-  std::printf("%s - %s%s%s\n", ok ? "ok" : "not ok", name.c_str(), why.empty() ? "" : ": ",
-              why.c_str());
-  std::fflush(stdout);
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "swap race: %s\n", what.c_str());
-  std::exit(2);
-}
+using testlib::Die;
+using testlib::g_failures;
+using testlib::Report;
 
 std::string Sh(const std::string& cmd) {
   FILE* p = ::popen(cmd.c_str(), "r");

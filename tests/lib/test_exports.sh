@@ -32,10 +32,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/apppass-exports.XXXXXX")
 cleanup() { rm -rf -- "$tmp"; }
 trap cleanup EXIT
 
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+# shellcheck source-path=SCRIPTDIR source=report.sh
+source "$(dirname "${BASH_SOURCE[0]}")/report.sh"
 
 if [ "$lib_name" = 1 ]; then
   case $(basename -- "$file") in
@@ -94,5 +92,4 @@ else
   not_ok "dlopen(RTLD_NOW) loads it and dlsym finds the entry points (and none of: ${absent[*]:-})"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

@@ -41,8 +41,10 @@ extern "C" {
 
 #include <nlohmann/json.hpp>
 
+#include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
-#include "../lib/totp_now.h"
+#include "../lib/report.h"
+#include "../lib/store_fixture.h"
 
 extern char** environ;
 
@@ -52,8 +54,8 @@ namespace fs = std::filesystem;
 
 constexpr const char* kStepEnv = "APPPASS_PAM_TEST_DIR";
 
-int g_failures = 0;
-int g_checks = 0;
+using testlib::g_checks;
+using testlib::g_failures;
 
 struct Paths {
   std::string module, tool, wrapper_modules, pam_deny;
@@ -61,130 +63,26 @@ struct Paths {
 };
 Paths g;
 
-void Report(bool ok, const std::string& name, const std::string& why = "") {
-  ++g_checks;
-  if (ok) {
-    std::printf("ok - %s\n", name.c_str());
-  } else {
-    ++g_failures;
-    std::printf("not ok - %s%s%s\n", name.c_str(), why.empty() ? "" : ": ", why.c_str());
-  }
-  std::fflush(stdout);
-}
-
-[[noreturn]] void Die(const std::string& what) {
-  std::fprintf(stderr, "test_pam_module: %s\n", what.c_str());
-  std::exit(2);
-}
+using testlib::Die;
+using testlib::Report;
 
 // ---------------------------------------------------------------------------------------
-// The admin tool.
+// The admin tool on the test's store (tests/lib/store_fixture.h).
 
-struct ToolResult {
-  int status = -1;  // exit status, or -1 if it did not exit normally
-  std::string out;
-};
-
-// The tool's environment: ours without pam_wrapper (the tool uses no PAM).
-std::vector<std::string> ToolEnvironment() {
-  std::vector<std::string> env;
-  for (char** e = environ; *e != nullptr; ++e) {
-    const std::string_view v(*e);
-    if (v.starts_with("LD_PRELOAD=") || v.starts_with("PAM_WRAPPER")) continue;
-    env.emplace_back(v);
-  }
-  return env;
-}
-
-ToolResult RunTool(const std::vector<std::string>& args) {
-  std::vector<std::string> argv_s = {g.tool, "--db", g.store};
-  argv_s.insert(argv_s.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s = ToolEnvironment();
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  int fds[2];
-  if (pipe2(fds, O_CLOEXEC) != 0) Die("pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, g.tool.c_str(), &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  close(fds[1]);
-  ToolResult r;
-  if (rc != 0) {
-    close(fds[0]);
-    Die("cannot run " + g.tool + ": " + std::strerror(rc));
-  }
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(fds[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) r.out.append(buf, static_cast<std::size_t>(n));
-  close(fds[0]);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-nlohmann::json ToolJson(const std::vector<std::string>& args) {
-  ToolResult r = RunTool(args);
-  std::string cmd;
-  for (const auto& a : args) cmd += " " + a;
-  if (r.status != 0) Die("apppass" + cmd + " exited with " + std::to_string(r.status));
-  try {
-    return nlohmann::json::parse(r.out);
-  } catch (const std::exception& e) {
-    Die("apppass" + cmd + " printed no JSON: " + e.what());
-  }
-}
-
-void ToolOk(const std::vector<std::string>& args) {
-  ToolResult r = RunTool(args);
-  if (r.status != 0) {
-    std::string cmd;
-    for (const auto& a : args) cmd += " " + a;
-    Die("apppass" + cmd + " exited with " + std::to_string(r.status));
-  }
-}
-
-std::string TotpNow(const std::string& base32) {
-  std::string code = testlib::TotpCodeNow(base32);
-  if (code.empty()) Die("no TOTP code from apppass mfa enroll's secret");
-  return code;
-}
-
-void EnrollUser(const std::string& user) {
-  const nlohmann::json e = ToolJson({"mfa", "enroll", user, "--json"});
-  ToolOk({"mfa", "confirm", user, TotpNow(e.at("secret").get<std::string>())});
-}
-
-struct Cred {
-  std::string id, password;
-};
-
+testlib::Tool Tool() { return {g.tool, g.store}; }
+nlohmann::json ToolJson(const std::vector<std::string>& args) { return Tool().Json(args); }
+void ToolOk(const std::vector<std::string>& args) { Tool().Ok(args); }
+void EnrollUser(const std::string& user) { testlib::Enroll(Tool(), user); }
+using testlib::Cred;
 Cred CreatePassword(const std::string& user, const std::string& name,
                     const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {"create", user, "--name", name, "--json"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  const nlohmann::json j = ToolJson(args);
-  return {j.at("id").get<std::string>(), j.at("password").get<std::string>()};
+  return testlib::Create(Tool(), user, name, extra);
 }
 
 // ---------------------------------------------------------------------------------------
 // Service files (step 1).
 
-void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::trunc);
-  f << text;
-  if (!f) Die("cannot write " + path);
-}
+using testlib::WriteFile;
 
 void WriteServices() {
   fs::create_directory(g.services);
@@ -224,41 +122,9 @@ void WriteServices() {
 // ---------------------------------------------------------------------------------------
 // Conversation and transactions (step 2).
 
-struct Conv {
-  std::vector<std::string> echo_off;  // answers to password prompts, in order
-  std::vector<std::string> echo_on;   // answers to user name prompts, in order
-  std::size_t off_asked = 0, on_asked = 0;
-};
-
-int ConvFn(int num_msg, const struct pam_message** msg, struct pam_response** resp, void* data) {
-  auto* c = static_cast<Conv*>(data);
-  if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
-  auto* r = static_cast<pam_response*>(std::calloc(static_cast<size_t>(num_msg), sizeof(pam_response)));
-  if (r == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < num_msg; ++i) {
-    const std::string* answer = nullptr;
-    switch (msg[i]->msg_style) {
-      case PAM_PROMPT_ECHO_OFF:
-        if (c->off_asked < c->echo_off.size()) answer = &c->echo_off[c->off_asked];
-        ++c->off_asked;
-        break;
-      case PAM_PROMPT_ECHO_ON:
-        if (c->on_asked < c->echo_on.size()) answer = &c->echo_on[c->on_asked];
-        ++c->on_asked;
-        break;
-      default:
-        continue;  // PAM_ERROR_MSG, PAM_TEXT_INFO: nothing to answer
-    }
-    if (answer == nullptr) {  // nothing left to say: the conversation fails
-      for (int j = 0; j < i; ++j) std::free(r[j].resp);
-      std::free(r);
-      return PAM_CONV_ERR;
-    }
-    r[i].resp = strdup(answer->c_str());
-  }
-  *resp = r;
-  return PAM_SUCCESS;
-}
+// Answers from lists, one for each prompt style (tests/lib/pam_conv.h).
+using Conv = testlib::ScriptedConv;
+constexpr auto* ConvFn = &testlib::ScriptedConvFn;
 
 // Redirects fd 2 into a file for the length of one transaction.
 class StderrCapture {

@@ -48,10 +48,8 @@ service_file mail-pop3 "db=$store" scope=pop3
 preload=$wrapper
 if [ -n "${APPPASS_TEST_PRELOAD:-}" ]; then preload=$APPPASS_TEST_PRELOAD:$wrapper; fi
 
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
+# shellcheck source-path=SCRIPTDIR source=../lib/report.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/report.sh"
 
 apppass() { env -u LD_PRELOAD "$apppass_bin" --db "$store" "$@"; }
 json_get() {  # KEY: prints the value of KEY of the JSON object on stdin
@@ -233,5 +231,4 @@ else
   sed 's/^/#   /' "$tmp/quiet"
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

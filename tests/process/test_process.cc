@@ -44,15 +44,17 @@
 #include <sstream>
 #include <thread>
 
+#include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
-#include "../sasl/sasl_test_util.h"
+#include "../lib/sasl_harness.h"
+#include "../lib/store_fixture.h"
 #include "env_registry.h"
 
 namespace {
 
 namespace fs = std::filesystem;
-using sasltest::Die;
-using sasltest::Report;
+using testlib::Die;
+using testlib::Report;
 
 constexpr const char* kStepEnv = "APPPASS_PROCESS_TEST_DIR";
 constexpr const char* kService = "imap";
@@ -67,20 +69,9 @@ Paths g;
 // ---------------------------------------------------------------------------------------
 // PAM and SASL, one authentication each.
 
-int ConvFn(int num_msg, const struct pam_message** msg, struct pam_response** resp, void* data) {
-  if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
-  auto* r = static_cast<pam_response*>(std::calloc(static_cast<size_t>(num_msg), sizeof(pam_response)));
-  if (r == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < num_msg; ++i)
-    if (msg[i]->msg_style == PAM_PROMPT_ECHO_OFF)
-      r[i].resp = strdup(static_cast<const std::string*>(data)->c_str());
-  *resp = r;
-  return PAM_SUCCESS;
-}
-
 // pam_start, pam_authenticate, pam_end: the authenticate result.
 int Pam(const std::string& user, const std::string& password) {
-  pam_conv conv{ConvFn, const_cast<std::string*>(&password)};
+  pam_conv conv{testlib::PasswordConv, const_cast<std::string*>(&password)};
   pam_handle_t* pamh = nullptr;
   int rc = pam_start(kService, user.c_str(), &conv, &pamh);
   if (rc != PAM_SUCCESS) return rc == PAM_SUCCESS ? PAM_SYSTEM_ERR : rc;
@@ -209,10 +200,10 @@ std::vector<apppass::envreg::EnvInfo> EnvsOn(const std::string& dir) {
 // ---------------------------------------------------------------------------------------
 // Setup.
 
-sasltest::Tool g_tool;
+testlib::Tool g_tool;
 
 void InitStoreAndSasl() {
-  g_tool = sasltest::Tool{g.tool, g.store};
+  g_tool = testlib::Tool{g.tool, g.store};
   g_tool.Ok({"init"});
   sasltest::g_harness.server_path = fs::path(g.plugin).parent_path();
   sasltest::g_harness.conf_dir = g.sasl_conf;
@@ -224,9 +215,9 @@ void InitStoreAndSasl() {
 
 int RunFork() {
   InitStoreAndSasl();
-  sasltest::Enroll(g_tool, "alice");
-  const sasltest::Cred p = sasltest::Create(g_tool, "alice", "phone");
-  const sasltest::Cred q = sasltest::Create(g_tool, "alice", "tablet");
+  testlib::Enroll(g_tool, "alice");
+  const testlib::Cred p = testlib::Create(g_tool, "alice", "phone");
+  const testlib::Cred q = testlib::Create(g_tool, "alice", "tablet");
   sasltest::InitSasl(false);
   const pid_t parent = getpid();
   const std::string lock = g.store + "/lock.mdb";
@@ -246,7 +237,7 @@ int RunFork() {
   if (child == 0) {
     close(fds[0]);
     const pid_t self = getpid();
-    sasltest::g_failures = 0;
+    testlib::g_failures = 0;
     envs = EnvsOn(g.store);
     Report(envs.size() == 1 && envs[0].pid == parent && !envs[0].open,
            "child: the environment it inherited is the parent's, not usable here");
@@ -274,7 +265,7 @@ int RunFork() {
     // Writes after the fork are seen by the child's environment.
     g_tool.Ok({"revoke", "alice", q.id});
     Both("alice", q.password, false, "child: PAM and SASL refuse a password revoked after the fork");
-    const sasltest::Cred n = sasltest::Create(g_tool, "alice", "laptop");
+    const testlib::Cred n = testlib::Create(g_tool, "alice", "laptop");
     Both("alice", n.password, true, "child: PAM and SASL accept a password created after the fork");
     Both("alice", kWrong, false, "child: PAM and SASL refuse a wrong password");
     Both("bob", p.password, false, "child: PAM and SASL refuse alice's password for bob");
@@ -282,7 +273,7 @@ int RunFork() {
         static_cast<ssize_t>(n.password.size()))
       _exit(3);
     std::fflush(nullptr);
-    _exit(sasltest::g_failures == 0 ? 0 : 1);
+    _exit(testlib::g_failures == 0 ? 0 : 1);
   }
   close(fds[1]);
   char buf[128];
@@ -304,9 +295,9 @@ int RunFork() {
   Report(envs.size() == 1 && envs[0].pid == parent && envs[0].open,
          "parent: still its one environment on the store");
   // A reader table without slots left by the child (mdb_stat -rr clears and counts them).
-  const sasltest::RunResult r = sasltest::Run({"/usr/bin/mdb_stat", "-rr", g.store});
+  const testlib::RunResult r = testlib::Run({"/usr/bin/mdb_stat", "-rr", g.store});
   // (mdb_stat exits 1 after -rr whatever it found: only its report counts.)
-  Report(sasltest::Contains(r.out, " 0 stale readers cleared"),
+  Report(testlib::Contains(r.out, " 0 stale readers cleared"),
          "mdb_stat -rr: no stale reader slot", r.out);
   sasltest::DoneSasl(false);
   return 0;
@@ -334,10 +325,10 @@ std::vector<double> TimePam(const std::string& pw, int n, int* failures) {
 
 int RunShared(int writes) {
   InitStoreAndSasl();
-  sasltest::Enroll(g_tool, "alice");
-  sasltest::Enroll(g_tool, "bob");
-  const sasltest::Cred p = sasltest::Create(g_tool, "alice", "phone");
-  const sasltest::Cred r = sasltest::Create(g_tool, "alice", "old");
+  testlib::Enroll(g_tool, "alice");
+  testlib::Enroll(g_tool, "bob");
+  const testlib::Cred p = testlib::Create(g_tool, "alice", "phone");
+  const testlib::Cred r = testlib::Create(g_tool, "alice", "old");
   g_tool.Ok({"revoke", "alice", r.id});
   const std::string lock = g.store + "/lock.mdb";
   const std::string usage_lock = g.store + "/usage/lock.mdb";
@@ -372,8 +363,8 @@ int RunShared(int writes) {
     std::string last_id;
     for (int i = 0; i < writes; ++i) {
       // Long names make the store grow past what the verifiers mapped.
-      const sasltest::Cred c =
-          sasltest::Create(g_tool, "bob", "w" + std::to_string(i) + std::string(56, 'x'),
+      const testlib::Cred c =
+          testlib::Create(g_tool, "bob", "w" + std::to_string(i) + std::string(56, 'x'),
                            {"--max-active", "1000"});
       auto say = [&](const std::string& line) {
         if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(2);
@@ -484,7 +475,7 @@ int RunShared(int writes) {
         std::ifstream capf(g.dir + "/capture");
         for (std::string l; std::getline(capf, l);)
           if (l.find("SYSLOG") != std::string::npos) std::printf("# %s\n", l.c_str());
-        const sasltest::RunResult list = g_tool.Run({"list", user, "--revoked", "--json"});
+        const testlib::RunResult list = g_tool.Run({"list", user, "--revoked", "--json"});
         Report(false, std::string(pam ? "PAM" : "SASL") + (accept ? " accepts " : " refuses ") +
                           user + "'s password",
                "got " + std::to_string(rc) + ", again " + std::to_string(again) + "; " + list.out);
@@ -555,9 +546,9 @@ int RunShared(int writes) {
 
 int RunThreads(int writes) {
   InitStoreAndSasl();
-  sasltest::Enroll(g_tool, "alice");
-  sasltest::Enroll(g_tool, "bob");
-  const sasltest::Cred p = sasltest::Create(g_tool, "alice", "phone");
+  testlib::Enroll(g_tool, "alice");
+  testlib::Enroll(g_tool, "bob");
+  const testlib::Cred p = testlib::Create(g_tool, "alice", "phone");
   sasltest::InitSasl(false);
   const std::uint64_t opened_at_init = apppass::envreg::OpenedCount();
   const off_t data_before = StatOf(g.store + "/data.mdb").st_size;
@@ -567,7 +558,7 @@ int RunThreads(int writes) {
   std::vector<std::thread> threads;
   for (int t = 0; t < 4; ++t) {
     threads.emplace_back([&, t] {
-      // One SASL thread: the harness's log callback (sasl_test_util.h) is not thread-safe.
+      // One SASL thread: the harness's log callback (tests/lib/sasl_harness.h) is not thread-safe.
       const bool pam = t != 0;
       for (long i = 0; !stop.load() || i < 20; ++i) {
         const bool accept = i % 2 == 0;
@@ -579,9 +570,9 @@ int RunThreads(int writes) {
       }
     });
   }
-  std::vector<sasltest::Cred> created;
+  std::vector<testlib::Cred> created;
   for (int i = 0; i < writes; ++i)
-    created.push_back(sasltest::Create(g_tool, "bob", "t" + std::to_string(i) + std::string(56, 'x'),
+    created.push_back(testlib::Create(g_tool, "bob", "t" + std::to_string(i) + std::string(56, 'x'),
                                        {"--max-active", "1000"}));
   stop = true;
   for (auto& t : threads) t.join();
@@ -626,14 +617,14 @@ int main(int argc, char** argv) {
   const char* dir = std::getenv(kStepEnv);
   if (dir == nullptr) {
     // Step 1: service files and SASL config, then again under pam_wrapper.
-    g.dir = sasltest::MakeTempDir("apppass-process");
+    g.dir = testlib::MakeTempDir("apppass-process");
     g.store = g.dir + "/store";
     fs::create_directory(g.dir + "/services");
     fs::create_directory(g.dir + "/sasl");
     const std::string line = g.module + " db=" + g.store + "\n";
-    sasltest::WriteFile(g.dir + "/services/other", "");
-    sasltest::WriteFile(g.dir + "/services/" + kService, "auth required " + line + "account required " + line);
-    sasltest::WriteFile(g.dir + "/sasl/" + std::string(kApp) + ".conf",
+    testlib::WriteFile(g.dir + "/services/other", "");
+    testlib::WriteFile(g.dir + "/services/" + kService, "auth required " + line + "account required " + line);
+    testlib::WriteFile(g.dir + "/sasl/" + std::string(kApp) + ".conf",
                         "mech_list: PLAIN LOGIN\napppass_db: " + g.store + "\n");
     return pamtest::RerunUnderPamWrapper(argv, kStepEnv, g.dir, g.dir + "/services", "test_process",
                                          false);
@@ -645,6 +636,6 @@ int main(int argc, char** argv) {
   if (scenario == "fork") RunFork();
   else if (scenario == "threads") RunThreads(writes);
   else RunShared(writes);
-  std::printf("# %d checks, %d failed\n", sasltest::g_checks, sasltest::g_failures);
-  return sasltest::g_failures == 0 ? 0 : 1;
+  std::printf("# %d checks, %d failed\n", testlib::g_checks, testlib::g_failures);
+  return testlib::g_failures == 0 ? 0 : 1;
 }

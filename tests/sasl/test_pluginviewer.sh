@@ -24,15 +24,8 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/apppass-sasl-viewer.XXXXXX")
 cleanup() { rm -rf -- "$tmp"; }
 trap cleanup EXIT
 
-passed=0
-failed=0
-ok() { echo "ok - $1"; passed=$((passed + 1)); }
-not_ok() { echo "not ok - $1"; failed=$((failed + 1)); }
-check() {   # check DESCRIPTION COMMAND...
-  local what=$1
-  shift
-  if "$@"; then ok "$what"; else not_ok "$what"; fi
-}
+# shellcheck source-path=SCRIPTDIR source=../lib/report.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/report.sh"
 
 mkdir "$tmp/ours" "$tmp/conf"
 ln -s "$plugin" "$tmp/ours/libapppass.so"
@@ -120,5 +113,4 @@ else
   show
 fi
 
-echo "$passed passed, $failed failed"
-[ "$failed" = 0 ]
+finish

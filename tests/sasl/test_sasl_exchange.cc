@@ -20,14 +20,16 @@
 #include <map>
 #include <thread>
 
-#include "sasl_test_util.h"
+#include "../lib/sasl_harness.h"
+#include "../lib/store_fixture.h"
 
 // What a plugin logs to syslog while plug_init runs is captured too
-// (syslog_capture.cc).
+// (tests/lib/sasl_syslog_capture.cc).
 
 namespace {
 
 using namespace sasltest;
+using namespace testlib;
 
 struct Setup {
   std::string dir, store, ours, stock, conf, sasldb;

@@ -10,11 +10,13 @@
 #include <algorithm>
 #include <climits>
 
-#include "sasl_test_util.h"
+#include "../lib/sasl_harness.h"
+#include "../lib/store_fixture.h"
 
 namespace {
 
 using namespace sasltest;
+using namespace testlib;
 using Msg = std::optional<std::string>;  // nullopt: the client sent no data (NULL)
 
 struct Row {

@@ -78,6 +78,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "../lib/pam_conv.h"
+#include "../lib/report.h"
 #include "../lib/totp_now.h"
 #include "admin.h"
 #include "password.h"
@@ -96,19 +98,9 @@ using Clock = std::chrono::steady_clock;
 // ---------------------------------------------------------------------------------------
 // Reporting.
 
-int g_failures = 0;
-int g_checks = 0;
-
-void Report(bool ok, const std::string& name, const std::string& why = "") {
-  ++g_checks;
-  if (ok) {
-    std::printf("ok - %s\n", name.c_str());
-  } else {
-    ++g_failures;
-    std::printf("not ok - %s%s%s\n", name.c_str(), why.empty() ? "" : ": ", why.c_str());
-  }
-  std::fflush(stdout);
-}
+using testlib::g_checks;
+using testlib::g_failures;
+using testlib::Report;
 
 // A failure inside a loop: reported once per distinct name, counted every time.
 std::map<std::string, long> g_loop_failures;
@@ -445,30 +437,12 @@ struct Answer {
 
 // --- PAM: pam_start_confdir / pam_authenticate / pam_end per verification.
 
-struct ConvData {
-  const std::string* password;
-};
-
-int PamConv(int num_msg, const struct pam_message** msg, struct pam_response** resp, void* data) {
-  const auto* d = static_cast<ConvData*>(data);
-  if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
-  auto* r = static_cast<pam_response*>(std::calloc(static_cast<size_t>(num_msg), sizeof(pam_response)));
-  if (r == nullptr) return PAM_BUF_ERR;
-  for (int i = 0; i < num_msg; ++i) {
-    if (msg[i]->msg_style != PAM_PROMPT_ECHO_OFF) continue;
-    r[i].resp = strdup(d->password->c_str());
-  }
-  *resp = r;
-  return PAM_SUCCESS;
-}
-
 std::string PamService = "imap";
 
 Answer PamVerify(const std::string& user, const std::string& password) {
   Answer a;
   g_lastlog.clear();
-  ConvData d{&password};
-  const pam_conv conv{PamConv, &d};
+  const pam_conv conv{testlib::PasswordConv, const_cast<std::string*>(&password)};
   pam_handle_t* ph = nullptr;
   int rc = pam_start_confdir(PamService.c_str(), user.c_str(), &conv, P.pamdir.c_str(), &ph);
   if (rc != PAM_SUCCESS) {

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "../lib/report.h"
 #include "admin.h"
 #include "password.h"
 #include "store_internal.h"
@@ -33,17 +34,8 @@ using namespace apppass;
 namespace {
 
 constexpr std::int64_t kNow = 1'800'000'000;
-int g_failures = 0;
-
-void Report(bool ok, const std::string& name, const std::string& why = "") {
-  if (ok) {
-    std::printf("ok - %s\n", name.c_str());
-  } else {
-    ++g_failures;
-    std::printf("not ok - %s%s%s\n", name.c_str(), why.empty() ? "" : ": ", why.c_str());
-  }
-  std::fflush(stdout);
-}
+using testlib::g_failures;
+using testlib::Report;
 
 [[noreturn]] void Die(const std::string& what, const Status& s = Status::Ok()) {
   std::fprintf(stderr, "test_verify_paths: %s%s%s\n", what.c_str(), s.ok() ? "" : ": ",

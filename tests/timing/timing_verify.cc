@@ -58,6 +58,7 @@
 #include <string>
 #include <vector>
 
+#include "../lib/report.h"
 #include "admin.h"
 #include "password.h"
 #include "store_internal.h"
@@ -72,17 +73,8 @@ constexpr std::int64_t kNow = 1'800'000'000;
 constexpr std::int64_t kVerifyNow = kNow + 7200;
 constexpr double kThreshold = 10.0;  // |t| the issue allows; dudect's "definitely leaks"
 
-int g_failures = 0;
-
-void Report(bool ok, const std::string& name, const std::string& why = "") {
-  if (ok) {
-    std::printf("ok - %s\n", name.c_str());
-  } else {
-    ++g_failures;
-    std::printf("not ok - %s%s%s\n", name.c_str(), why.empty() ? "" : ": ", why.c_str());
-  }
-  std::fflush(stdout);
-}
+using testlib::g_failures;
+using testlib::Report;
 
 [[noreturn]] void Die(const std::string& what, const Status& s = Status::Ok()) {
   std::fprintf(stderr, "timing_verify: %s%s%s\n", what.c_str(), s.ok() ? "" : ": ",

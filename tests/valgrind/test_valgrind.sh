@@ -23,19 +23,13 @@ PAMTESTER=$4
 PROBE=$(realpath -e "$5")
 PLUGIN=$(realpath -e "$6")
 VALGRIND=$7
-TMP=$(mktemp -d /tmp/apppass-valgrind.XXXXXX)
-cleanup() { rm -rf "$TMP"; }
-trap cleanup EXIT
-# shellcheck source-path=SCRIPTDIR source=../cli/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
-command -v oathtool >/dev/null || { echo "not ok - oathtool is not installed"; exit 1; }
+# shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
+setup_tmp /tmp/apppass-valgrind.XXXXXX
+require_tools oathtool
 
 S=$TMP/store
-new_store_with_user "$S" alice
-PW=$(tool --db "$S" create alice --name phone --scope imap --scope smtp --json | json_get password)
-json=$(tool --db "$S" create alice --name old --scope imap --scope smtp --json)
-OLD_PW=$(json_get password <<<"$json")
-tool --db "$S" revoke alice "$(json_get id <<<"$json")" >/dev/null
+store_with_passwords "$S"
 WRONG=abcd-efgh-jkmn-pqrs-tuvw
 
 services=$TMP/services

@@ -1,4 +1,4 @@
-// Helpers shared by the CMocka unit tests of common/: the CMocka include dance for C++,
+// Helpers shared by the CMocka unit tests (tests/unit, tests/sasl): the CMocka include dance for C++,
 // assertions that print a Status or Outcome on failure, a temporary directory that removes
 // itself, TOTP codes computed independently with liboath, and a store with a confirmed user.
 //

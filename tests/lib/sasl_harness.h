@@ -1,176 +1,25 @@
-// Helpers shared by the in-process SASL tests: reporting, the admin tool, TOTP codes,
-// scratch files, and a harness around the real libsasl2 server and client APIs that loads
-// plugins from a given path and reads the application's config from a given directory
-// (never /etc/sasl2 or the system plugin path).
-//
-// Each test prints "ok - ..." / "not ok - ..." per check and exits non-zero when one
-// failed. Header-only: each test program is one translation unit.
+// A harness around the real libsasl2 server and client APIs for the in-process SASL tests
+// (tests/sasl, tests/faults, tests/files): it loads plugins from a given path and reads
+// the application's config from a given directory (never /etc/sasl2 or the system plugin
+// path), and keeps every line libsasl and the plugins log (with sasl_syslog_capture.cc,
+// also what they send to syslog). Reporting, the admin tool and TOTP codes are in
+// report.h, run.h and store_fixture.h. Header-only: each test program is one translation
+// unit.
 #pragma once
 
-#include <fcntl.h>
-#include <liboath/oath.h>
 #include <sasl/sasl.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
-#include <cerrno>
-#include <cstdio>
-#include <cstdlib>
-#include <cstring>
-#include <ctime>
-#include <fstream>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include "../lib/totp_now.h"
-
-extern char** environ;
+#include "report.h"
 
 namespace sasltest {
 
-inline int g_failures = 0;
-inline int g_checks = 0;
+using testlib::Die;
 
-inline void Report(bool ok, const std::string& name, const std::string& why = "") {
-  ++g_checks;
-  if (ok) {
-    std::printf("ok - %s\n", name.c_str());
-  } else {
-    ++g_failures;
-    std::printf("not ok - %s%s%s\n", name.c_str(), why.empty() ? "" : ": ", why.c_str());
-  }
-  std::fflush(stdout);
-}
-
-[[noreturn]] inline void Die(const std::string& what) {
-  std::fprintf(stderr, "sasl test: %s\n", what.c_str());
-  std::exit(2);
-}
-
-inline std::string MakeTempDir(const char* prefix) {
-  std::string tmpl = std::string("/tmp/") + prefix + ".XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) Die("mkdtemp failed");
-  return tmpl;
-}
-
-inline void WriteFile(const std::string& path, const std::string& text) {
-  std::ofstream f(path, std::ios::trunc);
-  f << text;
-  if (!f) Die("cannot write " + path);
-}
-
-inline bool Contains(std::string_view hay, std::string_view needle) {
-  return hay.find(needle) != std::string_view::npos;
-}
-
-// ---------------------------------------------------------------------------------------
-// Running programs (the admin tool, saslpasswd2).
-
-struct RunResult {
-  int status = -1;  // exit status, or -1 if it did not exit normally
-  std::string out;
-};
-
-// Runs argv[0] with our environment minus LD_PRELOAD; `input` goes to its stdin.
-inline RunResult Run(const std::vector<std::string>& args, const std::string& input = "") {
-  std::vector<std::string> argv_s = args;
-  std::vector<char*> argv;
-  for (auto& a : argv_s) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  std::vector<std::string> env_s;
-  for (char** e = environ; *e != nullptr; ++e)
-    if (!std::string_view(*e).starts_with("LD_PRELOAD=")) env_s.emplace_back(*e);
-  std::vector<char*> envp;
-  for (auto& e : env_s) envp.push_back(e.data());
-  envp.push_back(nullptr);
-
-  int out[2], in[2];
-  if (pipe2(out, O_CLOEXEC) != 0 || pipe2(in, O_CLOEXEC) != 0) Die("pipe failed");
-  posix_spawn_file_actions_t fa;
-  posix_spawn_file_actions_init(&fa);
-  posix_spawn_file_actions_adddup2(&fa, out[1], STDOUT_FILENO);
-  posix_spawn_file_actions_adddup2(&fa, in[0], STDIN_FILENO);
-  pid_t pid = -1;
-  const int rc = posix_spawn(&pid, argv_s[0].c_str(), &fa, nullptr, argv.data(), envp.data());
-  posix_spawn_file_actions_destroy(&fa);
-  close(out[1]);
-  close(in[0]);
-  if (rc != 0) Die("cannot run " + argv_s[0] + ": " + std::strerror(rc));
-  if (!input.empty() &&
-      write(in[1], input.data(), input.size()) != static_cast<ssize_t>(input.size()))
-    Die("cannot write to " + argv_s[0]);
-  close(in[1]);
-  RunResult r;
-  char buf[4096];
-  ssize_t n;
-  while ((n = read(out[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-    if (n > 0) r.out.append(buf, static_cast<std::size_t>(n));
-  close(out[0]);
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  r.status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  return r;
-}
-
-// The admin tool on one store.
-struct Tool {
-  std::string path, store;
-
-  RunResult Run(const std::vector<std::string>& args, const std::string& input = "") const {
-    std::vector<std::string> a = {path, "--db", store};
-    a.insert(a.end(), args.begin(), args.end());
-    return sasltest::Run(a, input);
-  }
-  void Ok(const std::vector<std::string>& args) const {
-    const RunResult r = Run(args);
-    if (r.status != 0) Die("apppass " + Join(args) + " exited with " + std::to_string(r.status));
-  }
-  nlohmann::json Json(const std::vector<std::string>& args) const {
-    const RunResult r = Run(args);
-    if (r.status != 0) Die("apppass " + Join(args) + " exited with " + std::to_string(r.status));
-    try {
-      return nlohmann::json::parse(r.out);
-    } catch (const std::exception& e) {
-      Die("apppass " + Join(args) + " printed no JSON: " + e.what());
-    }
-  }
-  static std::string Join(const std::vector<std::string>& args) {
-    std::string s;
-    for (const auto& a : args) s += (s.empty() ? "" : " ") + a;
-    return s;
-  }
-};
-
-inline std::string TotpNow(const std::string& base32) {
-  std::string code = testlib::TotpCodeNow(base32);
-  if (code.empty()) Die("no TOTP code from apppass mfa enroll's secret");
-  return code;
-}
-
-// App passwords are only issued to users with confirmed MFA.
-inline void Enroll(const Tool& tool, const std::string& user) {
-  const nlohmann::json e = tool.Json({"mfa", "enroll", user, "--json"});
-  tool.Ok({"mfa", "confirm", user, TotpNow(e.at("secret").get<std::string>())});
-}
-
-struct Cred {
-  std::string id, password;
-};
-
-inline Cred Create(const Tool& tool, const std::string& user, const std::string& name,
-                   const std::vector<std::string>& extra = {}) {
-  std::vector<std::string> args = {"create", user, "--name", name, "--json"};
-  args.insert(args.end(), extra.begin(), extra.end());
-  const nlohmann::json j = tool.Json(args);
-  return {j.at("id").get<std::string>(), j.at("password").get<std::string>()};
-}
-
-// ---------------------------------------------------------------------------------------
 // libsasl2 harness. One application per process (sasl_server_init is per process).
 
 inline std::vector<std::string> g_log;  // every line libsasl and the plugins logged

@@ -7,7 +7,7 @@
 #include <cstdio>
 #include <string>
 
-#include "sasl_test_util.h"
+#include "sasl_harness.h"
 
 namespace {
 void CaptureSyslog(const char* format, va_list ap) {

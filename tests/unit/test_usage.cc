@@ -1,0 +1,134 @@
+// Unit tests of usage.h: last use and its throttling, the usage record, and refusing an
+// unsafe usage database. The fixture is store_fixture.h.
+
+// The fixture brings the headers of common/ these tests use, the standard headers and,
+// last, test_util.h (CMocka).
+#include "store_fixture.h"
+
+namespace apppass {
+namespace {
+
+using namespace storetest;
+
+void test_usage(void** state) {
+  Fixture& f = Fx(state);
+  UsageDb db;
+  ASSERT_OK(UsageDb::Open(f.dir, true, &db));
+  Usage u;
+  ASSERT_CODE(db.Get("id1", &u), kNotFound);
+  auto use = [](std::int64_t t, const char* service, const char* rhost) {
+    return Usage{.version = kUsageVersion, .time = t, .service = service, .rhost = rhost};
+  };
+  auto expect = [&](std::int64_t t, const char* service, const char* rhost) {
+    Usage got;
+    ASSERT_OK(db.Get("id1", &got));
+    if (got.time != t || got.service != service || got.rhost != rhost)
+      fail_msg("last use is %lld %s %s, want %lld %s %s", static_cast<long long>(got.time),
+               got.service.c_str(), got.rhost.c_str(), static_cast<long long>(t), service, rhost);
+  };
+  ASSERT_OK(db.Record("id1", use(1000, "imap", "h1"), 60));
+  expect(1000, "imap", "h1");
+  // Within the interval, same service and host: the first time stays.
+  ASSERT_OK(db.Record("id1", use(1030, "imap", "h1"), 60));
+  expect(1000, "imap", "h1");
+  ASSERT_OK(db.Record("id1", use(1059, "imap", "h1"), 60));
+  expect(1000, "imap", "h1");
+  ASSERT_OK(db.Record("id1", use(1060, "imap", "h1"), 60));
+  expect(1060, "imap", "h1");
+  // Another service or host is written at once.
+  ASSERT_OK(db.Record("id1", use(1061, "pop3", "h1"), 60));
+  expect(1061, "pop3", "h1");
+  ASSERT_OK(db.Record("id1", use(1062, "pop3", "h2"), 60));
+  expect(1062, "pop3", "h2");
+  // No throttling with an interval of 0.
+  ASSERT_OK(db.Record("id1", use(1063, "pop3", "h2"), 0));
+  expect(1063, "pop3", "h2");
+  // Other credentials are independent.
+  ASSERT_OK(db.Record("id2", use(5, "smtp", "h3"), 60));
+  expect(1063, "pop3", "h2");
+  ASSERT_OK(db.Get("id2", &u));
+  assert_int_equal(u.time, 5);
+  // Removal.
+  ASSERT_OK(db.Remove("id1"));
+  ASSERT_CODE(db.Get("id1", &u), kNotFound);
+  ASSERT_OK(db.Remove("id1"));
+  // Survives reopening (committed).
+  db = UsageDb();
+  UsageDb ro;
+  ASSERT_OK(UsageDb::Open(f.dir, false, &ro));
+  ASSERT_OK(ro.Get("id2", &u));
+  assert_int_equal(u.time, 5);
+  // A read-only handle cannot record.
+  assert_false(ro.Record("id3", use(1, "imap", "h"), 0).ok());
+  ASSERT_CODE(ro.Get("id3", &u), kNotFound);
+}
+
+// RecordIn: what the PAM module calls, opening the database itself (read-only first).
+void test_usage_record_in(void** state) {
+  Fixture& f = Fx(state);
+  auto use = [](std::int64_t t, const char* rhost) {
+    return Usage{.version = kUsageVersion, .time = t, .service = "imap", .rhost = rhost};
+  };
+  auto time_of = [&](const char* id) {
+    UsageDb ro;
+    ASSERT_OK(UsageDb::Open(f.dir, false, &ro));
+    Usage got;
+    ASSERT_OK(ro.Get(id, &got));
+    return got.time;
+  };
+  ASSERT_OK(UsageDb::RecordIn(f.dir, "id1", use(1000, "h1"), 60));
+  assert_int_equal(time_of("id1"), 1000);
+  // Throttled: answered from the read-only look, nothing written.
+  ASSERT_OK(UsageDb::RecordIn(f.dir, "id1", use(1030, "h1"), 60));
+  assert_int_equal(time_of("id1"), 1000);
+  // Another host, or the interval over: written.
+  ASSERT_OK(UsageDb::RecordIn(f.dir, "id1", use(1031, "h2"), 60));
+  assert_int_equal(time_of("id1"), 1031);
+  ASSERT_OK(UsageDb::RecordIn(f.dir, "id1", use(1091, "h2"), 60));
+  assert_int_equal(time_of("id1"), 1091);
+  // While this process holds the database open for writing (a SASL plugin beside the PAM
+  // module), both steps share that environment.
+  {
+    UsageDb held;
+    ASSERT_OK(UsageDb::Open(f.dir, true, &held));
+    ASSERT_OK(UsageDb::RecordIn(f.dir, "id2", use(7, "h1"), 60));
+    Usage got;
+    ASSERT_OK(held.Get("id2", &got));
+    assert_int_equal(got.time, 7);
+  }
+  // Nothing is left open.
+  for (const auto& e : envreg::List()) assert_true(e.dir.find("/usage") == std::string::npos);
+  // A missing database is an error, not a crash.
+  std::error_code ec;
+  std::filesystem::remove_all(f.F("usage"), ec);
+  ASSERT_CODE(UsageDb::RecordIn(f.dir, "id1", use(2000, "h1"), 60), kUnavailable);
+}
+
+void test_usage_refuses_unsafe(void** state) {
+  Fixture& f = Fx(state);
+  UsageDb db;
+  assert_int_equal(chmod(f.F("usage/data.mdb").c_str(), 0666), 0);
+  ASSERT_CODE(UsageDb::Open(f.dir, true, &db), kUnavailable);
+  assert_int_equal(chmod(f.F("usage/data.mdb").c_str(), 0660), 0);
+  ASSERT_OK(UsageDb::Open(f.dir, true, &db));
+  db = UsageDb();
+  assert_int_equal(chmod(f.F("usage").c_str(), 0777), 0);
+  ASSERT_CODE(UsageDb::Open(f.dir, true, &db), kUnavailable);
+  assert_int_equal(chmod(f.F("usage").c_str(), 0750), 0);
+  assert_int_equal(unlink(f.F("usage/data.mdb").c_str()), 0);
+  ASSERT_CODE(UsageDb::Open(f.dir, true, &db), kUnavailable);
+  ASSERT_CODE(UsageDb::Open(f.tmp.Join("nonexistent"), false, &db), kUnavailable);
+}
+
+}  // namespace
+}  // namespace apppass
+
+int main() {
+  using namespace apppass;
+  const struct CMUnitTest tests[] = {
+      STORE_TEST(test_usage),
+      STORE_TEST(test_usage_record_in),
+      STORE_TEST(test_usage_refuses_unsafe),
+  };
+  return cmocka_run_group_tests_name("usage", tests, nullptr, nullptr);
+}
