@@ -23,7 +23,8 @@ std::string UserIdKey(const std::string& user, std::string_view id) {
 }
 
 // Decodes the credential record `rec` stored under `hash`, refusing a damaged one.
-Status DecodeStored(const Store& store, std::string_view hash, std::string_view rec, Credential* c) {
+Status DecodeStored(const Store& store, std::string_view hash, std::string_view rec,
+                    Credential* c) {
   if (!store.CredentialIntact(hash, rec))
     return Status::Unavailable(
         "a credential record is damaged (its integrity tag does not match); run 'apppass check'");
@@ -50,7 +51,8 @@ Status LoadUserCreds(const Store& store, const StoreTxn& txn, const std::string&
   return cur.status();
 }
 
-Status PutCred(const Store& store, const StoreTxn& txn, std::string_view hash, const Credential& c) {
+Status PutCred(const Store& store, const StoreTxn& txn, std::string_view hash,
+               const Credential& c) {
   return txn.Put(Table::kCreds, hash, store.SealCredential(hash, EncodeCredential(c)));
 }
 
@@ -61,7 +63,8 @@ Status RevokeLocked(const Store& store, const StoreTxn& txn, const std::string& 
   if (!s.ok()) return s;
   for (auto& [hash, c] : creds) {
     if (c.revoked) continue;
-    if (!sel.all && !(!sel.id.empty() && c.id == sel.id) && !(!sel.name.empty() && c.name == sel.name))
+    if (!sel.all && !(!sel.id.empty() && c.id == sel.id) &&
+        !(!sel.name.empty() && c.name == sel.name))
       continue;
     c.revoked = now;
     if (!(s = PutCred(store, txn, hash, c)).ok()) return s;
@@ -153,7 +156,8 @@ Status MfaConfirm(const Store& store, const std::string& user, std::string_view 
   Status s = BeginUserUpdate(store, user, &txn, &u, &found);
   if (!s.ok()) return s;
   if (!found)
-    return Status::NotFound(fmt::format("{} has no MFA enrollment; run 'apppass mfa enroll {}'", user, user));
+    return Status::NotFound(
+        fmt::format("{} has no MFA enrollment; run 'apppass mfa enroll {}'", user, user));
   SecretBuffer secret;
   if (!(s = UnsealSecret(store.mfa_key(), u.sealed_secret, &secret)).ok()) return s;
   if (!(s = AcceptCode(secret, code, now, &u)).ok()) return s;
@@ -214,7 +218,10 @@ Status MfaReset(const Store& store, const std::string& user, std::int64_t now, i
   if (!s.ok() && !s.IsNotFound()) return s;
   const bool had_enrollment = s.ok();
   std::vector<std::string> ids;
-  if (!(s = RevokeLocked(store, txn, user, RevokeSelector{.id = {}, .name = {}, .all = true}, now, &ids)).ok()) return s;
+  if (!(s = RevokeLocked(store, txn, user, RevokeSelector{.id = {}, .name = {}, .all = true}, now,
+                         &ids))
+           .ok())
+    return s;
   if (!had_enrollment && ids.empty())
     return Status::NotFound(fmt::format("{} has no MFA enrollment and no app passwords", user));
   if (!(s = txn.Del(Table::kUsers, user)).ok()) return s;
@@ -244,10 +251,10 @@ Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t
   UserRecord u;
   if (enrolled && !(s = DecodeUser(rec, &u)).ok()) return s;
   if (!enrolled || u.mfa != MfaState::kConfirmed)
-    return Status::PermissionDenied(fmt::format(
-        "{} has no confirmed MFA enrollment; run 'apppass mfa enroll {}' and "
-        "'apppass mfa confirm {}' first. No app password was created.",
-        req.user, req.user, req.user));
+    return Status::PermissionDenied(
+        fmt::format("{} has no confirmed MFA enrollment; run 'apppass mfa enroll {}' and "
+                    "'apppass mfa confirm {}' first. No app password was created.",
+                    req.user, req.user, req.user));
 
   std::vector<std::pair<std::string, Credential>> creds;
   if (!(s = LoadUserCreds(store, txn, req.user, &creds)).ok()) return s;
@@ -314,7 +321,8 @@ Status ListPasswords(const Store& store, const std::string& user, bool include_r
   std::string_view k, v;
   while (cur.Next(&k, &v)) {
     const auto nul = k.find('\0');
-    if (nul == std::string_view::npos) return Status::Unavailable("store inconsistent: bad user_ids key");
+    if (nul == std::string_view::npos)
+      return Status::Unavailable("store inconsistent: bad user_ids key");
     std::string_view hash, rec;
     s = txn.Get(Table::kIds, k.substr(nul + 1), &hash);
     if (s.ok()) s = txn.Get(Table::kCreds, hash, &rec);

@@ -70,8 +70,7 @@ struct Created {
 // Creates an app password. PermissionDenied without confirmed MFA or at the limit;
 // InvalidArgument for a bad user name or label (ValidateNewUserName, ValidateNewLabel),
 // scope or expiry; AlreadyExists for a duplicate name.
-Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now,
-                      Created* out);
+Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now, Created* out);
 
 struct Listed {
   Credential cred;
@@ -84,7 +83,7 @@ Status ListPasswords(const Store& store, const std::string& user, bool include_r
                      std::vector<Listed>* out);
 
 struct RevokeSelector {
-  std::string id;    // one of these three
+  std::string id;  // one of these three
   std::string name;
   bool all = false;
 };

@@ -8,12 +8,9 @@ namespace {
 
 LogSeverity SeverityOf(Outcome o) {
   switch (o) {
-    case Outcome::kAccepted:
-      return LogSeverity::kInfo;
-    case Outcome::kUnavailable:
-      return LogSeverity::kError;
-    default:
-      return LogSeverity::kNotice;
+    case Outcome::kAccepted: return LogSeverity::kInfo;
+    case Outcome::kUnavailable: return LogSeverity::kError;
+    default: return LogSeverity::kNotice;
   }
 }
 

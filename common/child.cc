@@ -31,7 +31,9 @@ bool WriteAll(int fd, std::string_view data) {
 
 [[noreturn]] void Child(int out, const std::function<std::string()>& fn) {
   for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL}) ::signal(sig, SIG_DFL);
-  struct rlimit none {0, 0};
+  struct rlimit none {
+    0, 0
+  };
   ::setrlimit(RLIMIT_CORE, &none);
   int code = kChildThrew;
   try {
@@ -101,7 +103,9 @@ ChildResult RunInChild(const std::function<std::string()>& fn, std::chrono::mill
       killed = true;
       break;
     }
-    struct pollfd pfd {p[0], POLLIN, 0};
+    struct pollfd pfd {
+      p[0], POLLIN, 0
+    };
     const int pr = ::poll(&pfd, 1, static_cast<int>(std::min<long long>(left, 1000)));
     if (pr < 0 && errno != EINTR) break;
     if (pr <= 0) continue;

@@ -39,8 +39,8 @@ struct ChildResult {
 };
 
 // Exit statuses of the child besides 0.
-inline constexpr int kChildThrew = 3;       // `fn` threw
-inline constexpr int kChildWriteFailed = 2; // the report could not be written
+inline constexpr int kChildThrew = 3;        // `fn` threw
+inline constexpr int kChildWriteFailed = 2;  // the report could not be written
 
 // Runs `fn` in a forked child and returns its report. In the child: stdout and stderr are
 // flushed before the fork so no buffered output is written twice; crash signals (SIGSEGV,

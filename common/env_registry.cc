@@ -18,11 +18,11 @@ struct Entry {
   std::string dir;
   dev_t dev = 0;
   ino_t ino = 0;
-  pid_t pid = 0;             // immutable: the process that opened it
-  MDB_env* env = nullptr;    // null once closed as inherited
+  pid_t pid = 0;           // immutable: the process that opened it
+  MDB_env* env = nullptr;  // null once closed as inherited
   bool read_only = true;
-  int refs = 0;              // guarded by the registry's mutex
-  pthread_rwlock_t rw;       // transactions shared, map resizes exclusive
+  int refs = 0;         // guarded by the registry's mutex
+  pthread_rwlock_t rw;  // transactions shared, map resizes exclusive
   std::mutex dbi_mu;
 };
 
@@ -37,10 +37,10 @@ constexpr int kMaxEnvs = 32;
 // while another library's destructor may still release a handle at exit.
 struct Registry {
   pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
-  pid_t pid = 0;                 // the process `open` belongs to
-  Entry* open[kMaxEnvs];         // this process's environments
+  pid_t pid = 0;          // the process `open` belongs to
+  Entry* open[kMaxEnvs];  // this process's environments
   int nopen = 0;
-  Entry* inherited[kMaxEnvs];    // a parent's, closed here, still referenced
+  Entry* inherited[kMaxEnvs];  // a parent's, closed here, still referenced
   int ninherited = 0;
   std::uint64_t opened = 0, shared = 0;
 };
@@ -115,9 +115,10 @@ Held* FindHeld(const Entry* e) {
 }
 
 Status NotThisProcess(const Entry* e) {
-  return Status::Unavailable(fmt::format(
-      "the store {} was opened by process {} before a fork; it must be opened again in "
-      "this process", e != nullptr ? e->dir : "?", e != nullptr ? e->pid : 0));
+  return Status::Unavailable(
+      fmt::format("the store {} was opened by process {} before a fork; it must be opened again in "
+                  "this process",
+                  e != nullptr ? e->dir : "?", e != nullptr ? e->pid : 0));
 }
 
 }  // namespace
@@ -128,11 +129,12 @@ Status Acquire(const OpenSpec& spec, Entry** out) {
   Locked lock;
   DropInherited(r);
   const std::string lock_path = spec.dir + "/lock.mdb";
-  struct stat st{};
+  struct stat st {};
   bool missing = false;
   if (::lstat(lock_path.c_str(), &st) != 0) {
     if (errno != ENOENT)
-      return Status::Unavailable(fmt::format("cannot stat {}: {}", lock_path, std::strerror(errno)));
+      return Status::Unavailable(
+          fmt::format("cannot stat {}: {}", lock_path, std::strerror(errno)));
     if (!spec.lock_may_be_missing)
       return Status::NotFound(fmt::format("{} does not exist", lock_path));
     missing = true;
@@ -149,7 +151,8 @@ Status Acquire(const OpenSpec& spec, Entry** out) {
       if (e->read_only && !spec.read_only)
         return Status::Unavailable(fmt::format(
             "the store {} is open read-only in this process; close it before opening it "
-            "for writing", spec.dir));
+            "for writing",
+            spec.dir));
       ++e->refs;
       ++r.shared;
       *out = e;
@@ -157,7 +160,8 @@ Status Acquire(const OpenSpec& spec, Entry** out) {
     }
   }
   if (r.nopen == kMaxEnvs)
-    return Status::Unavailable(fmt::format("cannot open {}: too many stores open in this process", spec.dir));
+    return Status::Unavailable(
+        fmt::format("cannot open {}: too many stores open in this process", spec.dir));
   MDB_env* env = nullptr;
   Status s = spec.open(&env);
   if (!s.ok()) return s;
@@ -165,7 +169,7 @@ Status Acquire(const OpenSpec& spec, Entry** out) {
   // directory; a lock.mdb swapped since our lstat (only root can) would make this a second
   // environment on a file already open here. Then the new one is left open: closing it
   // would drop the other one's locks.
-  struct stat now{};
+  struct stat now {};
   const bool same = ::lstat(lock_path.c_str(), &now) == 0 && S_ISREG(now.st_mode) &&
                     (missing || (now.st_dev == st.st_dev && now.st_ino == st.st_ino));
   const bool clash = same && std::any_of(r.open + 0, r.open + r.nopen, [&](const Entry* e) {
@@ -227,7 +231,8 @@ Status HoldShared(Entry* e) {
     return Status::Internal("too many stores with transactions open in one thread");
   const int rc = pthread_rwlock_rdlock(&e->rw);
   if (rc != 0)
-    return Status::Unavailable(fmt::format("cannot lock the store {}: {}", e->dir, std::strerror(rc)));
+    return Status::Unavailable(
+        fmt::format("cannot lock the store {}: {}", e->dir, std::strerror(rc)));
   t_held[t_nheld++] = Held{e, 1};
   return Status::Ok();
 }
@@ -247,7 +252,8 @@ Status WithExclusive(Entry* e, const std::function<int(MDB_env*)>& fn, int* rc) 
         "the store {} cannot be remapped while this thread has a transaction open on it", e->dir));
   const int lrc = pthread_rwlock_wrlock(&e->rw);
   if (lrc != 0)
-    return Status::Unavailable(fmt::format("cannot lock the store {}: {}", e->dir, std::strerror(lrc)));
+    return Status::Unavailable(
+        fmt::format("cannot lock the store {}: {}", e->dir, std::strerror(lrc)));
   *rc = fn(e->env);
   pthread_rwlock_unlock(&e->rw);
   return Status::Ok();

@@ -47,8 +47,8 @@ namespace apppass::envreg {
 struct Entry;  // one environment; opaque
 
 struct OpenSpec {
-  std::string dir;           // the directory holding data.mdb and lock.mdb
-  bool read_only = true;     // MDB_RDONLY; a read-only request may share a writable one
+  std::string dir;        // the directory holding data.mdb and lock.mdb
+  bool read_only = true;  // MDB_RDONLY; a read-only request may share a writable one
   // Whether lock.mdb may be missing (LMDB then creates it); otherwise NotFound.
   bool lock_may_be_missing = false;
   // Checks DIR/lock.mdb, whose lstat is `st`, before it is used. `may_open` is false when
@@ -76,8 +76,7 @@ APPPASS_SHARED_API Status HoldShared(Entry* e);
 APPPASS_SHARED_API void DropShared(Entry* e);
 // Runs `fn` with no transaction of this process active on `e` (for mdb_env_set_mapsize).
 // Unavailable when the calling thread itself holds `e` (it would wait for itself).
-APPPASS_SHARED_API Status WithExclusive(Entry* e, const std::function<int(MDB_env*)>& fn,
-                                        int* rc);
+APPPASS_SHARED_API Status WithExclusive(Entry* e, const std::function<int(MDB_env*)>& fn, int* rc);
 // Serializes transactions that call mdb_dbi_open on `e`.
 APPPASS_SHARED_API void LockDbiOpen(Entry* e);
 APPPASS_SHARED_API void UnlockDbiOpen(Entry* e);

@@ -24,10 +24,11 @@ Fd& Fd::operator=(Fd&& o) noexcept {
 }
 
 std::string ModeFix(const std::string& path, const FileRule& rule) {
-  return fmt::format("chmod {} {}", rule.directory           ? "o-w,g-w"
-                                    : !rule.allow_group_read ? "go-rwx"
-                                    : rule.allow_group_write ? "o-rwx"
-                                                             : "go-w,o-r",
+  return fmt::format("chmod {} {}",
+                     rule.directory           ? "o-w,g-w"
+                     : !rule.allow_group_read ? "go-rwx"
+                     : rule.allow_group_write ? "o-rwx"
+                                              : "go-w,o-r",
                      path);
 }
 
@@ -35,13 +36,14 @@ Status CheckStat(const std::string& path, const struct stat& st, const FileRule&
   if (S_ISLNK(st.st_mode))
     return Status::Unavailable(fmt::format("{} is a symbolic link; refusing to use it", path));
   if (rule.directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode))
-    return Status::Unavailable(fmt::format("{} is not a {}", path,
-                                           rule.directory ? "directory" : "regular file"));
+    return Status::Unavailable(
+        fmt::format("{} is not a {}", path, rule.directory ? "directory" : "regular file"));
   if (st.st_uid != 0 && st.st_uid != ::geteuid() && st.st_uid != rule.other_owner)
     return Status::Unavailable(
         rule.other_owner == static_cast<uid_t>(-1)
             ? fmt::format("{} is owned by uid {}; it must be owned by root (or by the user "
-                          "running this)", path, st.st_uid)
+                          "running this)",
+                          path, st.st_uid)
             : fmt::format("{} is owned by uid {}; it must be owned by root or uid {}", path,
                           st.st_uid, rule.other_owner));
   const mode_t forbidden = S_IWOTH | (rule.allow_group_write ? 0 : S_IWGRP) |
@@ -65,7 +67,7 @@ Status OpenChecked(const std::string& given, const FileRule& rule, Fd* fd, struc
     const int e = errno;
     if (e == ENOENT) return Status::NotFound(fmt::format("{} does not exist", path));
     // O_NOFOLLOW | O_DIRECTORY on a symlink fails with ENOTDIR, not ELOOP.
-    struct stat lst{};
+    struct stat lst {};
     if (e == ELOOP || (e == ENOTDIR && ::lstat(path.c_str(), &lst) == 0 && S_ISLNK(lst.st_mode)))
       return Status::Unavailable(fmt::format("{} is a symbolic link; refusing to use it", path));
     if (e == ENOTDIR && rule.directory)
@@ -89,8 +91,7 @@ Status ReadExact(int fd, unsigned char* out, std::size_t len, const std::string&
   while (got < len) {
     const ssize_t r = ::read(fd, out + got, len - got);
     if (r < 0 && errno == EINTR) continue;
-    if (r <= 0)
-      return Status::Unavailable(fmt::format("{} is truncated or unreadable", path));
+    if (r <= 0) return Status::Unavailable(fmt::format("{} is truncated or unreadable", path));
     got += static_cast<std::size_t>(r);
   }
   return Status::Ok();

@@ -14,10 +14,10 @@
 namespace apppass {
 
 struct FileRule {
-  bool directory = false;         // expect a directory (else a regular file)
-  bool allow_group_write = false; // lock and usage files: the verifiers' group writes them
-  bool allow_world_read = true;   // keys: never readable by everyone
-  bool allow_group_read = true;   // mfa.key: readable by its owner only
+  bool directory = false;          // expect a directory (else a regular file)
+  bool allow_group_write = false;  // lock and usage files: the verifiers' group writes them
+  bool allow_world_read = true;    // keys: never readable by everyone
+  bool allow_group_read = true;    // mfa.key: readable by its owner only
   // Also trusted as the owner, besides root and the effective uid (a user's own OTP
   // state file, read by 'mfa import'). -1: nobody else.
   uid_t other_owner = static_cast<uid_t>(-1);

@@ -21,16 +21,18 @@ Status LmdbStatus(int rc, std::string_view what) {
   if (rc == MDB_SUCCESS) return Status::Ok();
   if (rc == MDB_NOTFOUND) return Status::NotFound(fmt::format("{}: not found", what));
   if (rc == MDB_MAP_FULL)
-    return Status::Unavailable(fmt::format(
-        "{}: the store is full (LMDB map size reached); nothing was changed", what));
+    return Status::Unavailable(
+        fmt::format("{}: the store is full (LMDB map size reached); nothing was changed", what));
   if (rc == ENOSPC || rc == EDQUOT)
     return Status::Unavailable(fmt::format(
         "{}: no space left on the filesystem ({}); nothing was changed. Free some space and run "
-        "it again", what, std::strerror(rc)));
+        "it again",
+        what, std::strerror(rc)));
   if (rc == EFBIG)
     return Status::Unavailable(fmt::format(
         "{}: the file may not grow: the file size limit (ulimit -f) is reached; nothing was "
-        "changed. Raise the limit and run it again", what));
+        "changed. Raise the limit and run it again",
+        what));
   if (rc == MDB_CORRUPTED || rc == MDB_PAGE_NOTFOUND || rc == MDB_INVALID ||
       rc == MDB_VERSION_MISMATCH)
     return Status::Unavailable(fmt::format("{}: the store is corrupt or not an apppass store ({})",
@@ -54,7 +56,7 @@ Status WriteStatus(MDB_env* env, int rc, std::string_view what) {
   // filesystem gets the same clear answer either way (tests/cli/test_full_store.sh).
   if (rc == EIO && env != nullptr) {
     const char* path = nullptr;
-    struct statvfs fs{};
+    struct statvfs fs {};
     if (mdb_env_get_path(env, &path) == MDB_SUCCESS && path != nullptr &&
         ::statvfs(path, &fs) == 0 && fs.f_bfree * fs.f_frsize < (std::uint64_t{64} << 10))
       rc = ENOSPC;
@@ -105,7 +107,7 @@ Status OpenNew(const std::string& dir, unsigned flags, std::size_t mapsize, MDB_
   // The checked directory, and the descriptors open before LMDB opens its files by path:
   // afterwards, what LMDB opened must be the files in this directory (lmdb_files.h).
   Fd dir_fd;
-  struct stat dir_st{};
+  struct stat dir_st {};
   Status s = OpenChecked(dir, Layout(StoreFile::kDir).rule, &dir_fd, &dir_st);
   if (s.IsNotFound()) return Status::Unavailable(s.message());
   if (!s.ok()) return s;
@@ -139,7 +141,7 @@ Status LmdbEnv::Open(const std::string& dir, unsigned flags, std::size_t mapsize
     if (!may_open) return CheckLockInUse(path, st);
     // The reader table must be writable by the verifiers' group; only refuse others.
     Fd fd;
-    struct stat opened{};
+    struct stat opened {};
     return OpenChecked(path, Layout(StoreFile::kLock).rule, &fd, &opened);
   };
   spec.open = [&](MDB_env** env) { return OpenNew(dir, flags, mapsize, env); };
@@ -250,8 +252,10 @@ Status LmdbTxn::OpenDb(const char* name, bool create, MDB_dbi* dbi) const {
   }
   const int rc = mdb_dbi_open(txn_, name, create ? MDB_CREATE : 0, dbi);
   if (rc == MDB_NOTFOUND)
-    return Status::Unavailable(fmt::format("the store has no '{}' table; is it an apppass store "
-                                           "(run 'apppass init')?", name));
+    return Status::Unavailable(
+        fmt::format("the store has no '{}' table; is it an apppass store "
+                    "(run 'apppass init')?",
+                    name));
   return LmdbStatus(rc, fmt::format("opening table {}", name));
 }
 

@@ -20,9 +20,7 @@ namespace apppass {
 // Converts an LMDB return code into a Status, naming `what` was being done.
 Status LmdbStatus(int rc, std::string_view what);
 
-inline MDB_val ToVal(std::string_view s) {
-  return MDB_val{s.size(), const_cast<char*>(s.data())};
-}
+inline MDB_val ToVal(std::string_view s) { return MDB_val{s.size(), const_cast<char*>(s.data())}; }
 inline std::string_view FromVal(const MDB_val& v) {
   return {static_cast<const char*>(v.mv_data), v.mv_size};
 }

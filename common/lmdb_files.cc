@@ -66,7 +66,8 @@ Status CheckEnvFiles(MDB_env* env, const std::string& dir, int dir_fd,
   const std::string data_path = dir + "/data.mdb";
   const std::string lock_path = dir + "/lock.mdb";
   // What the checked directory holds now: never a symlink (AT_SYMLINK_NOFOLLOW).
-  struct stat data{}, lock{}, st{};
+  struct stat data {
+  }, lock{}, st{};
   if (::fstatat(dir_fd, "data.mdb", &data, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(data.st_mode))
     return Changed(data_path);
   const bool have_lock =
@@ -91,7 +92,8 @@ Status CheckEnvFiles(MDB_env* env, const std::string& dir, int dir_fd,
   if (static_cast<std::uint64_t>(st.st_size) < needed)
     return Status::Unavailable(fmt::format(
         "{} is truncated ({} bytes; its pages need {}): the store is corrupt, restore it "
-        "from a backup", data_path, st.st_size, needed));
+        "from a backup",
+        data_path, st.st_size, needed));
   if (!known) return Status::Ok();
 
   bool known_after = false;

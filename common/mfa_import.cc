@@ -21,7 +21,8 @@ namespace apppass {
 
 namespace {
 
-constexpr std::string_view kSupported = "apppass imports only time-based codes of 6 digits every 30 s";
+constexpr std::string_view kSupported =
+    "apppass imports only time-based codes of 6 digits every 30 s";
 
 // Splits `s` into lines ('\n'; a trailing '\r' is dropped), numbered from 1.
 class Lines {
@@ -77,9 +78,8 @@ bool ParseInt(std::string_view s, std::int64_t min, std::int64_t max, std::int64
 
 // Each returns a Status that names the file (and line) and says what is wrong.
 Status Malformed(std::string_view path, int line, std::string_view what) {
-  return Status::InvalidArgument(
-      line > 0 ? fmt::format("{} line {}: {}", LogText(path), line, what)
-               : fmt::format("{}: {}", LogText(path), what));
+  return Status::InvalidArgument(line > 0 ? fmt::format("{} line {}: {}", LogText(path), line, what)
+                                          : fmt::format("{}: {}", LogText(path), what));
 }
 Status Refused(std::string_view path, std::string_view what) {
   return Status::PermissionDenied(fmt::format("{}: {}", LogText(path), what));
@@ -88,10 +88,12 @@ Status Refused(std::string_view path, std::string_view what) {
 // Checks a decoded secret's length.
 Status CheckSecretLength(std::size_t bytes, std::string_view path, int line) {
   if (bytes < kMinImportSecretBytes)
-    return Malformed(path, line, fmt::format("the secret has only {} bits; at least {} are needed",
-                                             bytes * 8, kMinImportSecretBytes * 8));
+    return Malformed(path, line,
+                     fmt::format("the secret has only {} bits; at least {} are needed", bytes * 8,
+                                 kMinImportSecretBytes * 8));
   if (bytes > kMaxImportSecretBytes)
-    return Malformed(path, line, fmt::format("the secret is longer than {} bytes", kMaxImportSecretBytes));
+    return Malformed(path, line,
+                     fmt::format("the secret is longer than {} bytes", kMaxImportSecretBytes));
   return Status::Ok();
 }
 
@@ -110,12 +112,9 @@ Status DecodeBase32(std::string_view text, std::string_view path, SecretBuffer* 
     if (ch == '1') ch = 'L';
     if (ch == '8') ch = 'B';
     unsigned v = 0;
-    if (ch >= 'A' && ch <= 'Z')
-      v = static_cast<unsigned>(ch - 'A');
-    else if (ch >= 'a' && ch <= 'z')
-      v = static_cast<unsigned>(ch - 'a');
-    else if (ch >= '2' && ch <= '7')
-      v = static_cast<unsigned>(ch - '2' + 26);
+    if (ch >= 'A' && ch <= 'Z') v = static_cast<unsigned>(ch - 'A');
+    else if (ch >= 'a' && ch <= 'z') v = static_cast<unsigned>(ch - 'a');
+    else if (ch >= '2' && ch <= '7') v = static_cast<unsigned>(ch - '2' + 26);
     else {
       ok = false;
       break;
@@ -144,8 +143,10 @@ Status DecodeHex(std::string_view text, std::string_view path, int line, SecretB
       text.find_first_not_of("0123456789abcdefABCDEF") != std::string_view::npos)
     return Malformed(path, line, "the secret is not hexadecimal");
   if (text.size() / 2 > kOathMaxSecret)
-    return Malformed(path, line, fmt::format("the secret is longer than {} bytes, which pam_oath "
-                                             "cannot use either", kOathMaxSecret));
+    return Malformed(path, line,
+                     fmt::format("the secret is longer than {} bytes, which pam_oath "
+                                 "cannot use either",
+                                 kOathMaxSecret));
   Status s = CheckSecretLength(text.size() / 2, path, line);
   if (!s.ok()) return s;
   SecretBuffer raw(text.size() / 2);
@@ -192,7 +193,8 @@ Status ReadOtpFile(const std::string& path, std::optional<uid_t> user_uid, Secre
 Status CheckText(std::string_view contents, std::string_view path) {
   if (contents.size() > kMaxOtpFileBytes)
     return Malformed(path, 0, "larger than 64 KiB; not an OTP file");
-  if (contents.find('\0') != std::string_view::npos) return Malformed(path, 0, "contains NUL bytes");
+  if (contents.find('\0') != std::string_view::npos)
+    return Malformed(path, 0, "contains NUL bytes");
   return Status::Ok();
 }
 
@@ -225,7 +227,8 @@ Status ParseGoogleAuthenticator(std::string_view contents, std::string_view path
     if (line.size() < 3 || line[1] != ' ')
       return Malformed(path, n, "an option line must start with '\" ' and a name");
     const std::vector<std::string_view> f = Fields(line.substr(2));
-    if (f.empty() || line[2] == ' ' || line[2] == '\t' || f[0].front() < 'A' || f[0].front() > 'Z' ||
+    if (f.empty() || line[2] == ' ' || line[2] == '\t' || f[0].front() < 'A' ||
+        f[0].front() > 'Z' ||
         f[0].find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != std::string_view::npos)
       return Malformed(path, n, "an option name must be upper-case letters, digits and '_'");
     const std::string name(f[0]);
@@ -278,7 +281,8 @@ Status ParseGoogleAuthenticator(std::string_view contents, std::string_view path
     }
     if (!good) return Malformed(path, n, fmt::format("bad value for option {}", name));
   }
-  if (disabled) return Refused(path, "one-time passwords are disabled for this user (OTP_DISABLED)");
+  if (disabled)
+    return Refused(path, "one-time passwords are disabled for this user (OTP_DISABLED)");
   if (hotp)
     return Refused(path, fmt::format("a counter-based (HOTP) enrollment (HOTP_COUNTER) cannot be "
                                      "imported: {}. Enroll with 'apppass mfa enroll' instead",
@@ -286,8 +290,8 @@ Status ParseGoogleAuthenticator(std::string_view contents, std::string_view path
   if (!totp)
     return Refused(path, "no TOTP_AUTH line: not a time-based (TOTP) enrollment; not imported");
   if (step != 30)
-    return Refused(path, fmt::format("codes change every {} s (STEP_SIZE {}); {}", step, step,
-                                     kSupported));
+    return Refused(
+        path, fmt::format("codes change every {} s (STEP_SIZE {}); {}", step, step, kSupported));
   r.source = std::string(kSourceGoogleAuthenticator);
   *out = std::move(r);
   return Status::Ok();
@@ -300,9 +304,9 @@ Status ParseOathUsersFile(std::string_view contents, std::string_view user, std:
   if (!(s = ValidateUserName(user)).ok()) return s;
   ExistingTotp r;
   int entries = 0;
-  std::vector<int> usable;     // line numbers of HOTP/T30[/6] entries
-  int counter_line = 0;        // first counter-based (HOTP, HOTP/E...) entry
-  int other_line = 0;          // first time-based entry of another step or length
+  std::vector<int> usable;  // line numbers of HOTP/T30[/6] entries
+  int counter_line = 0;     // first counter-based (HOTP, HOTP/E...) entry
+  int other_line = 0;       // first time-based entry of another step or length
   std::string other_type;
   Lines lines(contents);
   std::string_view line;
@@ -340,8 +344,9 @@ Status ParseOathUsersFile(std::string_view contents, std::string_view user, std:
                                      "import one: remove the others first",
                                      LogText(user), usable.size(), usable[0], usable[1]));
   if (usable.empty() && other_line != 0)
-    return Refused(path, fmt::format("{}'s entry (line {}) is of type {}; {} (HOTP/T30 or HOTP/T30/6)",
-                                     LogText(user), other_line, other_type, kSupported));
+    return Refused(path,
+                   fmt::format("{}'s entry (line {}) is of type {}; {} (HOTP/T30 or HOTP/T30/6)",
+                               LogText(user), other_line, other_type, kSupported));
   if (usable.empty())
     return Refused(path, fmt::format("{}'s entry (line {}) is counter-based (HOTP) and cannot be "
                                      "imported: {} (HOTP/T30 or HOTP/T30/6). Enroll with "

@@ -30,8 +30,9 @@ void Tag(SecretBytes tag_key, std::string_view table_key, std::string_view body,
 }  // namespace
 
 void DeriveTagKey(SecretBytes hash_key, std::span<unsigned char, kTagKeyBytes> out) {
-  crypto_generichash(out.data(), out.size(), reinterpret_cast<const unsigned char*>(kContext.data()),
-                     kContext.size(), hash_key.data(), hash_key.size());
+  crypto_generichash(out.data(), out.size(),
+                     reinterpret_cast<const unsigned char*>(kContext.data()), kContext.size(),
+                     hash_key.data(), hash_key.size());
 }
 
 Status DeriveTagKey(SecretBytes hash_key, SecretBuffer* out) {

@@ -111,9 +111,14 @@ std::string_view MfaStateName(MfaState s) {
 }
 
 std::string EncodeCredential(const Credential& c) {
-  json j = {{"v", kCredentialVersion}, {"id", c.id},       {"user", c.user},
-            {"name", c.name},          {"scopes", c.scopes}, {"created", c.created},
-            {"expires", OptInt(c.expires)}, {"revoked", OptInt(c.revoked)}};
+  json j = {{"v", kCredentialVersion},
+            {"id", c.id},
+            {"user", c.user},
+            {"name", c.name},
+            {"scopes", c.scopes},
+            {"created", c.created},
+            {"expires", OptInt(c.expires)},
+            {"revoked", OptInt(c.revoked)}};
   DismantleOnExit dismantle(j);
   return j.dump();
 }
@@ -164,14 +169,10 @@ Status DecodeUser(std::string_view data, UserRecord* out) try {
   std::string state;
   if (!GetString(j, "user", &out->user)) return Corrupt("user", "user");
   if (!GetString(j, "mfa", &state)) return Corrupt("user", "mfa");
-  if (state == "pending")
-    out->mfa = MfaState::kPending;
-  else if (state == "confirmed")
-    out->mfa = MfaState::kConfirmed;
-  else if (state == "none")
-    out->mfa = MfaState::kNone;
-  else
-    return Corrupt("user", "mfa");
+  if (state == "pending") out->mfa = MfaState::kPending;
+  else if (state == "confirmed") out->mfa = MfaState::kConfirmed;
+  else if (state == "none") out->mfa = MfaState::kNone;
+  else return Corrupt("user", "mfa");
   if (!GetString(j, "secret", &out->sealed_secret)) return Corrupt("user", "secret");
   if (!GetInt(j, "enrolled", &out->enrolled)) return Corrupt("user", "enrolled");
   if (!GetOptInt(j, "confirmed", &out->confirmed)) return Corrupt("user", "confirmed");

@@ -24,11 +24,11 @@ inline constexpr int kUsageVersion = 1;
 // One app password, indexed by the keyed hash of the password.
 struct Credential {
   int version = kCredentialVersion;
-  std::string id;                  // short random hex id, unique in the store
+  std::string id;  // short random hex id, unique in the store
   std::string user;
-  std::string name;                // the label ("iPhone mail")
-  std::vector<std::string> scopes; // empty: every service the module is configured for
-  std::int64_t created = 0;        // unix seconds
+  std::string name;                 // the label ("iPhone mail")
+  std::vector<std::string> scopes;  // empty: every service the module is configured for
+  std::int64_t created = 0;         // unix seconds
   std::optional<std::int64_t> expires;
   std::optional<std::int64_t> revoked;  // kept as a tombstone so logs can say "revoked"
 };
@@ -46,10 +46,10 @@ struct UserRecord {
   int version = kUserVersion;
   std::string user;
   MfaState mfa = MfaState::kNone;
-  std::string sealed_secret;       // hex of nonce || secretbox(secret)
+  std::string sealed_secret;  // hex of nonce || secretbox(secret)
   std::int64_t enrolled = 0;
   std::optional<std::int64_t> confirmed;
-  std::int64_t last_step = -1;     // the last TOTP time step accepted: never accepted again
+  std::int64_t last_step = -1;  // the last TOTP time step accepted: never accepted again
   // Where the secret came from: kSourceApppass (made by 'mfa enroll') or the PAM module
   // whose enrollment 'mfa import' accepted ("google-authenticator", "oath"). Optional in
   // the record (version 1 without it means "apppass"): 1..32 of [a-z0-9-].

@@ -35,9 +35,7 @@ class SecretBuffer {
   void resize(std::size_t n) { size_ = n; }
   // Appends one byte; returns false when full.
   bool push_back(unsigned char c);
-  std::string_view view() const {
-    return {reinterpret_cast<const char*>(data_), size_};
-  }
+  std::string_view view() const { return {reinterpret_cast<const char*>(data_), size_}; }
   // The bytes in use, as std::string converts to std::string_view.
   operator SecretBytes() const { return {data_, size_}; }  // NOLINT(google-explicit-constructor)
   // Copies `s` in; returns false (and stays empty) when it does not fit.

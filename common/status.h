@@ -32,10 +32,10 @@ class Status {
  public:
   enum class Code {
     kOk,
-    kNotFound,         // the thing asked for does not exist
-    kInvalidArgument,  // bad input from the caller (name, option, password format)
-    kUnavailable,      // the store cannot be used (missing, unreadable, unsafe, corrupt)
-    kPermissionDenied, // refused by a rule (no confirmed MFA, limit reached)
+    kNotFound,          // the thing asked for does not exist
+    kInvalidArgument,   // bad input from the caller (name, option, password format)
+    kUnavailable,       // the store cannot be used (missing, unreadable, unsafe, corrupt)
+    kPermissionDenied,  // refused by a rule (no confirmed MFA, limit reached)
     kAlreadyExists,
     kInternal,
   };
@@ -73,7 +73,9 @@ class Status {
 
  private:
   Status(Code code, std::string msg, std::string fix)
-      : code_(code), summary_size_(msg.size()), message_(WithFixText(msg, fix)),
+      : code_(code),
+        summary_size_(msg.size()),
+        message_(WithFixText(msg, fix)),
         fix_(std::move(fix)) {}
   Code code_ = Code::kOk;
   std::size_t summary_size_ = 0;

@@ -14,8 +14,8 @@
 #include <fmt/format.h>
 
 #include "files.h"
-#include "store_layout.h"
 #include "record_tag.h"
+#include "store_layout.h"
 #include "text.h"
 #include "usage.h"
 
@@ -40,7 +40,8 @@ Status CheckMapSize(std::size_t size) {
 // Writes a fresh random key to `path`, which must not exist.
 Status CreateKey(const std::string& path, mode_t mode, gid_t gid) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
-  if (!fd.valid()) return Status::Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
+  if (!fd.valid())
+    return Status::Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
   SecretBuffer key(kKeyBytes);
   if (!key.valid()) return Status::Internal("out of secure memory");
   randombytes_buf(key.data(), kKeyBytes);
@@ -62,7 +63,7 @@ Status CreateKey(const std::string& path, mode_t mode, gid_t gid) {
 // descriptor of lock.mdb would drop LMDB's locks.
 Status AllocateReaderTable(const std::string& path) {
   Fd fd(::open(path.c_str(), O_RDWR | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC));
-  struct stat st{};
+  struct stat st {};
   if (!fd.valid() || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
     return Status::Unavailable(fmt::format("cannot open {}: {}", path, std::strerror(errno)));
   const int rc = ::posix_fallocate(fd.get(), 0, st.st_size);
@@ -76,29 +77,33 @@ Status AllocateReaderTable(const std::string& path) {
 Status SetMode(const std::string& path, mode_t mode, gid_t gid) {
   if (::chmod(path.c_str(), mode) != 0 ||
       (gid != static_cast<gid_t>(-1) && ::lchown(path.c_str(), 0, gid) != 0))
-    return Status::Unavailable(fmt::format("cannot set owner/mode of {}: {}", path, std::strerror(errno)));
+    return Status::Unavailable(
+        fmt::format("cannot set owner/mode of {}: {}", path, std::strerror(errno)));
   return Status::Ok();
 }
 
 Status CheckStoreFiles(const std::string& dir, bool admin) {
   Fd fd;
-  struct stat st{};
+  struct stat st {};
   Status s = OpenChecked(dir, Layout(StoreFile::kDir).rule, &fd, &st);
   if (s.IsNotFound())
-    return Status::Unavailable(fmt::format("store {} does not exist (create it with 'apppass init')", dir));
+    return Status::Unavailable(
+        fmt::format("store {} does not exist (create it with 'apppass init')", dir));
   if (!s.ok()) return s;
   s = OpenChecked(StorePath(dir, StoreFile::kData), Layout(StoreFile::kData).rule, &fd, &st);
   if (s.IsNotFound())
-    return Status::Unavailable(fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", dir));
+    return Status::Unavailable(
+        fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", dir));
   if (!s.ok()) return s;
   if (st.st_size == 0)
     return Status::Unavailable(fmt::format("{}/data.mdb is empty: the store is corrupt", dir));
   // LmdbEnv::Open checks lock.mdb, without opening it when this process has the store
   // open already: closing a descriptor of it would drop the process's LMDB locks.
   if (!admin && ::lstat(StorePath(dir, StoreFile::kLock).c_str(), &st) != 0 && errno == ENOENT)
-    return Status::Unavailable(fmt::format(
-        "{}/lock.mdb does not exist; verifiers need it (mode 0660, group of the mail "
-        "services)", dir));
+    return Status::Unavailable(
+        fmt::format("{}/lock.mdb does not exist; verifiers need it (mode 0660, group of the mail "
+                    "services)",
+                    dir));
   return Status::Ok();
 }
 
@@ -117,9 +122,9 @@ std::optional<std::size_t> ParseMapSize(std::string_view v) {
 
 Status ReadKey(const std::string& path, std::span<unsigned char, kKeyBytes> out, bool owner_only) {
   Fd fd;
-  struct stat st{};
-  Status s = OpenChecked(path, Layout(owner_only ? StoreFile::kMfaKey : StoreFile::kKey).rule,
-                         &fd, &st);
+  struct stat st {};
+  Status s =
+      OpenChecked(path, Layout(owner_only ? StoreFile::kMfaKey : StoreFile::kKey).rule, &fd, &st);
   if (s.IsNotFound()) return Status::Unavailable(fmt::format("key file {} is missing", path));
   if (!s.ok()) return s;
   if (st.st_size != static_cast<off_t>(kKeyBytes))
@@ -142,29 +147,34 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   const bool admin = mode == Mode::kAdmin;
   Status s = CheckStoreFiles(dir, admin);
   if (!s.ok()) return s;
-  struct stat lock_st{};
+  struct stat lock_st {};
   const bool lock_missing = ::lstat(StorePath(dir, StoreFile::kLock).c_str(), &lock_st) != 0;
   Store store;
   store.dir_ = dir;
   store.keys_ = SecretBuffer(kKeyBytes + kTagKeyBytes);
   if (!store.keys_.valid()) return Status::Internal("out of secure memory");
   unsigned char* const keys = store.keys_.data();
-  if (!(s = ReadKey(StorePath(dir, StoreFile::kKey), std::span<unsigned char, kKeyBytes>(keys, kKeyBytes))).ok())
+  if (!(s = ReadKey(StorePath(dir, StoreFile::kKey),
+                    std::span<unsigned char, kKeyBytes>(keys, kKeyBytes)))
+           .ok())
     return s;
   DeriveTagKey(SecretBytes(keys, kKeyBytes),
                std::span<unsigned char, kTagKeyBytes>(keys + kKeyBytes, kTagKeyBytes));
   store.keys_.resize(kKeyBytes + kTagKeyBytes);
   // mfa.key seals the TOTP secrets: the verifiers' group must not read it.
-  if (admin && !(s = LoadKey(StorePath(dir, StoreFile::kMfaKey), &store.mfa_key_, true)).ok()) return s;
+  if (admin && !(s = LoadKey(StorePath(dir, StoreFile::kMfaKey), &store.mfa_key_, true)).ok())
+    return s;
   s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : kMapInUse, &store.env_);
   if (!s.ok()) return s;
 
   // The data file LMDB opened must be the one checked above (no swap in between).
   mdb_filehandle_t lfd;
-  struct stat opened{}, checked{};
+  struct stat opened {
+  }, checked{};
   if (mdb_env_get_fd(store.env_.get(), &lfd) != MDB_SUCCESS || ::fstat(lfd, &opened) != 0 ||
-      ::lstat(StorePath(dir, StoreFile::kData).c_str(), &checked) != 0 || opened.st_ino != checked.st_ino ||
-      opened.st_dev != checked.st_dev || !S_ISREG(checked.st_mode))
+      ::lstat(StorePath(dir, StoreFile::kData).c_str(), &checked) != 0 ||
+      opened.st_ino != checked.st_ino || opened.st_dev != checked.st_dev ||
+      !S_ISREG(checked.st_mode))
     return Status::Unavailable(fmt::format("{}/data.mdb changed while it was being opened", dir));
   // Checked on LMDB's own descriptor too: no writer but the owner (files.h).
   if (!(s = CheckStat(StorePath(dir, StoreFile::kData), opened, Layout(StoreFile::kData).rule))
@@ -173,7 +183,8 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   // LMDB just recreated the reader table (admin only): give it back to the verifiers.
   if (admin && lock_missing &&
       !(s = SetMode(StorePath(dir, StoreFile::kLock), Layout(StoreFile::kLock).mode,
-                    ::geteuid() == 0 ? checked.st_gid : static_cast<gid_t>(-1))).ok())
+                    ::geteuid() == 0 ? checked.st_gid : static_cast<gid_t>(-1)))
+           .ok())
     return s;
   if (admin) {
     // A writer killed between writing its commit and publishing it leaves that commit
@@ -194,13 +205,14 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   if (!(s = txn.OpenDb("meta", false, &d.meta)).ok()) return s;
   std::string_view schema;
   s = txn.Get(d.meta, "schema", &schema);
-  if (!s.ok()) return Status::Unavailable(fmt::format("{} has no schema version; not an apppass store?", dir));
+  if (!s.ok())
+    return Status::Unavailable(fmt::format("{} has no schema version; not an apppass store?", dir));
   if (schema == "1") {
     store.schema_ = 1;
   } else if (schema != std::to_string(kSchemaVersion)) {
-    return Status::Unavailable(fmt::format(
-        "store {} has schema version '{}', this apppass understands 1 to {}", dir,
-        LogSafe(schema, 16), kSchemaVersion));
+    return Status::Unavailable(
+        fmt::format("store {} has schema version '{}', this apppass understands 1 to {}", dir,
+                    LogSafe(schema, 16), kSchemaVersion));
   }
   if (!(s = txn.OpenDb("creds", false, &d.creds)).ok()) return s;
   if (!(s = txn.OpenDb("ids", false, &d.ids)).ok()) return s;
@@ -265,16 +277,21 @@ Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
   }
   {
     LmdbEnv env;
-    if (!(s = LmdbEnv::Open(dir, 0, map_size != 0 ? map_size : kDefaultMapSize, &env)).ok()) return s;
+    if (!(s = LmdbEnv::Open(dir, 0, map_size != 0 ? map_size : kDefaultMapSize, &env)).ok())
+      return s;
     LmdbTxn txn;
     if (!(s = LmdbTxn::Begin(env, true, &txn)).ok()) return s;
     StoreDbs d;
-    for (auto [name, dbi] : {std::pair{"meta", &d.meta}, {"creds", &d.creds}, {"ids", &d.ids},
-                             {"user_ids", &d.user_ids}, {"users", &d.users}}) {
+    for (auto [name, dbi] : {std::pair{"meta", &d.meta},
+                             {"creds", &d.creds},
+                             {"ids", &d.ids},
+                             {"user_ids", &d.user_ids},
+                             {"users", &d.users}}) {
       if (!(s = txn.OpenDb(name, true, dbi)).ok()) return s;
     }
     if (!(s = txn.Put(d.meta, "schema", std::to_string(kSchemaVersion))).ok()) return s;
-    if (map_size != 0 && !(s = txn.Put(d.meta, "map_size", std::to_string(map_size))).ok()) return s;
+    if (map_size != 0 && !(s = txn.Put(d.meta, "map_size", std::to_string(map_size))).ok())
+      return s;
     if (!(s = txn.Commit()).ok()) return s;
   }
   for (const StoreFile f : {StoreFile::kData, StoreFile::kLock}) {
@@ -285,8 +302,8 @@ Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
   const std::string usage = StorePath(dir, StoreFile::kUsageDir);
   if (::mkdir(usage.c_str(), Layout(StoreFile::kUsageDir).mode) != 0)
     return Status::Unavailable(fmt::format("cannot create {}: {}", usage, std::strerror(errno)));
-  if (!(s = SetMode(usage, Layout(StoreFile::kUsageDir).mode,
-                    GroupOf(StoreFile::kUsageDir, gid))).ok())
+  if (!(s = SetMode(usage, Layout(StoreFile::kUsageDir).mode, GroupOf(StoreFile::kUsageDir, gid)))
+           .ok())
     return s;
   {
     LmdbEnv env;
@@ -318,18 +335,18 @@ Status Store::Init(const std::string& dir, const std::string& group, std::size_t
   if (::mkdir(dir.c_str(), Layout(StoreFile::kDir).mode) != 0 && errno != EEXIST)
     return Status::Unavailable(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
   Fd dfd;
-  struct stat st{};
+  struct stat st {};
   Status s = OpenChecked(dir, Layout(StoreFile::kDir).rule, &dfd, &st);
   if (!s.ok()) return s;
-  struct stat tmp{};
+  struct stat tmp {};
   // What init moves into place: the top-level entries of the layout.
   constexpr StoreFile kTop[] = {StoreFile::kKey, StoreFile::kMfaKey, StoreFile::kData,
                                 StoreFile::kLock, StoreFile::kUsageDir};
   for (const StoreFile f : kTop) {
     if (::lstat(StorePath(dir, f).c_str(), &tmp) == 0)
-      return Status::AlreadyExists(fmt::format(
-          "{} already holds an apppass store ({} exists); init leaves it as it is", dir,
-          Layout(f).rel));
+      return Status::AlreadyExists(
+          fmt::format("{} already holds an apppass store ({} exists); init leaves it as it is", dir,
+                      Layout(f).rel));
   }
   if (!(s = SetMode(dir, Layout(StoreFile::kDir).mode, GroupOf(StoreFile::kDir, gid))).ok())
     return s;
@@ -338,15 +355,16 @@ Status Store::Init(const std::string& dir, const std::string& group, std::size_t
   // so a failed init leaves nothing behind and can simply be run again.
   std::string staging = dir + "/.init-XXXXXX";
   if (::mkdtemp(staging.data()) == nullptr)
-    return Status::Unavailable(fmt::format("cannot create a directory in {}: {}", dir, std::strerror(errno)));
+    return Status::Unavailable(
+        fmt::format("cannot create a directory in {}: {}", dir, std::strerror(errno)));
   s = BuildStore(staging, gid, map_size);
   // data.mdb and key go last: a store "exists" once they do.
   for (const StoreFile f : {StoreFile::kMfaKey, StoreFile::kUsageDir, StoreFile::kLock,
                             StoreFile::kData, StoreFile::kKey}) {
     if (!s.ok()) break;
     if (::rename(StorePath(staging, f).c_str(), StorePath(dir, f).c_str()) != 0)
-      s = Status::Unavailable(fmt::format("cannot move {} into {}: {}", Layout(f).rel, dir,
-                                          std::strerror(errno)));
+      s = Status::Unavailable(
+          fmt::format("cannot move {} into {}: {}", Layout(f).rel, dir, std::strerror(errno)));
   }
   std::error_code ec;
   std::filesystem::remove_all(staging, ec);
@@ -358,7 +376,8 @@ Status Store::SetMapSize(std::size_t size) {
   if (!s.ok()) return s;
   MDB_envinfo info{};
   MDB_stat st{};
-  if (mdb_env_info(env_.get(), &info) != MDB_SUCCESS || mdb_env_stat(env_.get(), &st) != MDB_SUCCESS)
+  if (mdb_env_info(env_.get(), &info) != MDB_SUCCESS ||
+      mdb_env_stat(env_.get(), &st) != MDB_SUCCESS)
     return Status::Unavailable("cannot read the store's size");
   const std::size_t used = (info.me_last_pgno + 1) * std::size_t{st.ms_psize};
   if (size < used)

@@ -28,18 +28,21 @@ Status StoreChecker::CheckFiles(SecretBuffer* mfa_key, SecretBuffer* tag_key) {
   struct stat st {};
   Status s = OpenChecked(dir_, Layout(StoreFile::kDir).rule, &fd, &st);
   if (s.IsNotFound())
-    return Status::Unavailable(fmt::format("store {} does not exist (create it with 'apppass init')", dir_));
+    return Status::Unavailable(
+        fmt::format("store {} does not exist (create it with 'apppass init')", dir_));
   if (!s.ok()) return s;
   s = OpenChecked(StorePath(dir_, StoreFile::kData), Layout(StoreFile::kData).rule, &fd, &st);
   if (s.IsNotFound())
-    return Status::Unavailable(fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", dir_));
+    return Status::Unavailable(
+        fmt::format("{} has no data.mdb; is it an apppass store (run 'apppass init')?", dir_));
   if (!s.ok()) return s;
   // Reading needs the reader table, so that a writer cannot reuse pages being read.
   s = OpenChecked(StorePath(dir_, StoreFile::kLock), Layout(StoreFile::kLock).rule, &fd, &st);
   if (s.IsNotFound())
     return Status::Unavailable(fmt::format(
         "{}/lock.mdb (the reader table) does not exist, so verifiers cannot open the store; "
-        "any other apppass command recreates it, e.g. 'apppass --db {} list'", dir_, dir_));
+        "any other apppass command recreates it, e.g. 'apppass --db {} list'",
+        dir_, dir_));
   if (!s.ok()) return s;
   SecretBuffer hash_key;
   CheckKey("key", false, &hash_key);
@@ -91,10 +94,13 @@ using nlohmann::json;
 json ToJson(const CheckReport& r) {
   json f = json::array();
   for (const auto& x : r.findings)
-    f.push_back({{"level", static_cast<int>(x.level)}, {"table", x.table}, {"key", x.key},
-                 {"message", x.message}, {"fix", x.fix}});
-  return {{"users", r.users}, {"credentials", r.credentials}, {"active", r.active},
-          {"revoked", r.revoked}, {"expired", r.expired}, {"usage", r.usage_records},
+    f.push_back({{"level", static_cast<int>(x.level)},
+                 {"table", x.table},
+                 {"key", x.key},
+                 {"message", x.message},
+                 {"fix", x.fix}});
+  return {{"users", r.users},     {"credentials", r.credentials}, {"active", r.active},
+          {"revoked", r.revoked}, {"expired", r.expired},         {"usage", r.usage_records},
           {"findings", f}};
 }
 
@@ -106,9 +112,10 @@ void FromJson(const json& j, CheckReport* r) {
   r->expired = j.at("expired").get<std::size_t>();
   r->usage_records = j.at("usage").get<std::size_t>();
   for (const auto& x : j.at("findings"))
-    r->findings.push_back(CheckFinding{static_cast<CheckLevel>(x.at("level").get<int>()),
-                                       x.at("table").get<std::string>(), x.at("key").get<std::string>(),
-                                       x.at("message").get<std::string>(), x.at("fix").get<std::string>()});
+    r->findings.push_back(
+        CheckFinding{static_cast<CheckLevel>(x.at("level").get<int>()),
+                     x.at("table").get<std::string>(), x.at("key").get<std::string>(),
+                     x.at("message").get<std::string>(), x.at("fix").get<std::string>()});
 }
 
 // The child: reads the store and reports {"ok":..., "message":..., "report":...}.
@@ -142,29 +149,32 @@ Status CheckStore(const std::string& dir, const CheckOptions& opts, CheckReport*
   Status s = checker.CheckFiles(&mfa_key, &tag_key);
   if (!s.ok()) return s;
 
-  const ChildResult run = RunInChild(
-      [&] { return ChildReport(dir, opts, mfa_key, tag_key); },
-      std::chrono::seconds(opts.timeout_seconds), std::numeric_limits<std::size_t>::max());
+  const ChildResult run = RunInChild([&] { return ChildReport(dir, opts, mfa_key, tag_key); },
+                                     std::chrono::seconds(opts.timeout_seconds),
+                                     std::numeric_limits<std::size_t>::max());
   if (run.end == ChildResult::End::kNotRun) return Status::Internal(run.error);
 
   const std::string what = "data.mdb";
   if (run.end == ChildResult::End::kTimedOut) {
-    checker.Problem("lmdb", what,
-                    fmt::format("reading the store did not finish within {} s (damaged pages that loop?)",
-                                opts.timeout_seconds));
+    checker.Problem(
+        "lmdb", what,
+        fmt::format("reading the store did not finish within {} s (damaged pages that loop?)",
+                    opts.timeout_seconds));
   } else if (run.end == ChildResult::End::kSignaled) {
     checker.Problem("lmdb", what,
                     fmt::format("store pages are corrupt (reading them crashed with {})",
                                 SignalName(run.signal)));
   } else if (!run.ok()) {
-    checker.Problem("lmdb", what,
-                    fmt::format("reading the store failed (the checking process exited with status {})",
-                                run.exit_status));
+    checker.Problem(
+        "lmdb", what,
+        fmt::format("reading the store failed (the checking process exited with status {})",
+                    run.exit_status));
   } else {
     const json j = json::parse(run.report, nullptr, /*allow_exceptions=*/false);
     if (j.is_discarded() || !j.is_object() || !j.contains("ok"))
       return Status::Internal("the checking process sent an unreadable report");
-    if (!j["ok"].get<bool>()) return Status::Unavailable(j.value("message", std::string("cannot open the store")));
+    if (!j["ok"].get<bool>())
+      return Status::Unavailable(j.value("message", std::string("cannot open the store")));
     try {
       CheckReport child;
       FromJson(j.at("report"), &child);
@@ -191,7 +201,8 @@ std::string FormatCheckText(const std::string& dir, const CheckReport& r) {
     if (!f.fix.empty()) out += "; fix: " + f.fix;
     out += '\n';
   }
-  const std::size_t problems = r.Count(CheckLevel::kProblem), warnings = r.Count(CheckLevel::kWarning);
+  const std::size_t problems = r.Count(CheckLevel::kProblem),
+                    warnings = r.Count(CheckLevel::kWarning);
   out += fmt::format(
       "store {}: {} user{}, {} app password{} ({} active, {} revoked, {} expired), {} problem{}, "
       "{} warning{}\n",
@@ -203,12 +214,18 @@ std::string FormatCheckText(const std::string& dir, const CheckReport& r) {
 std::string FormatCheckJson(const std::string& dir, const CheckReport& r) {
   json f = json::array();
   for (const auto& x : r.findings)
-    f.push_back({{"status", CheckLevelName(x.level)}, {"table", x.table}, {"key", x.key},
-                 {"message", x.message}, {"fix", x.fix}});
+    f.push_back({{"status", CheckLevelName(x.level)},
+                 {"table", x.table},
+                 {"key", x.key},
+                 {"message", x.message},
+                 {"fix", x.fix}});
   const json j = {{"store", dir},
                   {"users", r.users},
                   {"credentials",
-                   {{"total", r.credentials}, {"active", r.active}, {"revoked", r.revoked}, {"expired", r.expired}}},
+                   {{"total", r.credentials},
+                    {"active", r.active},
+                    {"revoked", r.revoked},
+                    {"expired", r.expired}}},
                   {"usage_records", r.usage_records},
                   {"problems", r.Count(CheckLevel::kProblem)},
                   {"warnings", r.Count(CheckLevel::kWarning)},
@@ -217,4 +234,3 @@ std::string FormatCheckJson(const std::string& dir, const CheckReport& r) {
 }
 
 }  // namespace apppass
-

@@ -8,7 +8,8 @@
 //             as LMDB's own count says, no read error; unknown tables are a warning
 //   meta      "schema" is one this build knows (1, untagged records, is a warning);
 //             "map_size" (when set) is a valid size
-//   creds     key is a 32-byte hash; the record's tag matches (record_tag.h); it decodes, its version is known, its id,
+//   creds     key is a 32-byte hash; the record's tag matches (record_tag.h); it decodes, its
+//   version is known, its id,
 //             label and scopes are well formed; ids[id] points back to it; user_ids has
 //             it; a credential that is not revoked has a confirmed enrollment of its user
 //             (create requires one; mfa reset revokes before it deletes the enrollment)

@@ -31,10 +31,11 @@ class StoreChecker {
 
   void Add(CheckLevel level, std::string table, std::string key, std::string message,
            std::string fix) {
-    r_.findings.push_back(CheckFinding{level, std::move(table), std::move(key),
-                                       std::move(message), std::move(fix)});
+    r_.findings.push_back(
+        CheckFinding{level, std::move(table), std::move(key), std::move(message), std::move(fix)});
   }
-  void Problem(std::string table, std::string key, std::string message, std::string fix = kRestore) {
+  void Problem(std::string table, std::string key, std::string message,
+               std::string fix = kRestore) {
     Add(CheckLevel::kProblem, std::move(table), std::move(key), std::move(message), std::move(fix));
   }
   void Warning(std::string table, std::string key, std::string message, std::string fix) {
@@ -72,7 +73,7 @@ class StoreChecker {
   CheckReport& r_;
   Table meta_, creds_, ids_, user_ids_, users_;
   std::map<std::string, Credential> decoded_;  // hash -> credential, for records that decode
-  const SecretBuffer* tag_key_ = nullptr;       // record_tag.h; set by CheckContents
+  const SecretBuffer* tag_key_ = nullptr;      // record_tag.h; set by CheckContents
 };
 
 }  // namespace apppass::internal

@@ -79,14 +79,17 @@ void StoreChecker::Walk(const LmdbTxn& txn, MDB_dbi dbi, const std::string& name
   std::string prev;
   for (rc = cur.Get(&k, &v, MDB_FIRST); rc == MDB_SUCCESS; rc = cur.Get(&k, &v, MDB_NEXT)) {
     if (!inside(k) || !inside(v)) {
-      Problem("lmdb", name, fmt::format("table {} is damaged: entry {} claims {} bytes beyond the end "
-                                        "of data.mdb", name, n + 1, inside(k) ? v.mv_size : k.mv_size));
+      Problem("lmdb", name,
+              fmt::format("table {} is damaged: entry {} claims {} bytes beyond the end "
+                          "of data.mdb",
+                          name, n + 1, inside(k) ? v.mv_size : k.mv_size));
       return;
     }
     std::string key(FromVal(k));
     // Keys out of order mean damaged pages (and would make a loop run forever).
     if (n > 0 && key <= prev) {
-      Problem("lmdb", name, fmt::format("table {} is damaged: keys out of order after {} entries", name, n));
+      Problem("lmdb", name,
+              fmt::format("table {} is damaged: keys out of order after {} entries", name, n));
       return;
     }
     ++n;
@@ -94,13 +97,15 @@ void StoreChecker::Walk(const LmdbTxn& txn, MDB_dbi dbi, const std::string& name
     prev = std::move(key);
   }
   if (rc != MDB_NOTFOUND) {
-    Problem("lmdb", name, fmt::format("table {} is damaged: reading stopped after {} entries: {}", name,
-                                      n, mdb_strerror(rc)));
+    Problem("lmdb", name,
+            fmt::format("table {} is damaged: reading stopped after {} entries: {}", name, n,
+                        mdb_strerror(rc)));
     return;
   }
   if (n != st.ms_entries)
-    Problem("lmdb", name, fmt::format("table {} is damaged: {} entries read, LMDB counts {}", name, n,
-                                      st.ms_entries));
+    Problem("lmdb", name,
+            fmt::format("table {} is damaged: {} entries read, LMDB counts {}", name, n,
+                        st.ms_entries));
 }
 
 void StoreChecker::WalkTables(const LmdbTxn& txn) {
@@ -111,7 +116,8 @@ void StoreChecker::WalkTables(const LmdbTxn& txn) {
     bool known = false;
     for (const char* t : kTables) known = known || name == t;
     if (!known)
-      Warning("lmdb", LogSafe(name), fmt::format("data.mdb has a table apppass does not use: {}", LogSafe(name)),
+      Warning("lmdb", LogSafe(name),
+              fmt::format("data.mdb has a table apppass does not use: {}", LogSafe(name)),
               "none needed if you put it there; apppass ignores it");
   }
   Table* dest[] = {&meta_, &creds_, &ids_, &user_ids_, &users_};
@@ -119,11 +125,13 @@ void StoreChecker::WalkTables(const LmdbTxn& txn) {
     MDB_dbi dbi = 0;
     const int rc = mdb_dbi_open(txn.get(), kTables[i], 0, &dbi);
     if (rc == MDB_NOTFOUND) {
-      Problem("lmdb", kTables[i], fmt::format("the table {} is missing: not an apppass store, or damaged", kTables[i]));
+      Problem("lmdb", kTables[i],
+              fmt::format("the table {} is missing: not an apppass store, or damaged", kTables[i]));
       continue;
     }
     if (rc != MDB_SUCCESS) {
-      Problem("lmdb", kTables[i], fmt::format("the table {} cannot be opened: {}", kTables[i], mdb_strerror(rc)));
+      Problem("lmdb", kTables[i],
+              fmt::format("the table {} cannot be opened: {}", kTables[i], mdb_strerror(rc)));
       continue;
     }
     Walk(txn, dbi, kTables[i], dest[i]);
@@ -140,11 +148,11 @@ void StoreChecker::CheckUsage() {
     return;
   }
   Fd fd;
-  Status s = OpenChecked(StorePath(dir_, StoreFile::kUsageData),
-                         Layout(StoreFile::kUsageData).rule, &fd, &st);
+  Status s = OpenChecked(StorePath(dir_, StoreFile::kUsageData), Layout(StoreFile::kUsageData).rule,
+                         &fd, &st);
   if (s.ok())
-    s = OpenChecked(StorePath(dir_, StoreFile::kUsageLock), Layout(StoreFile::kUsageLock).rule,
-                    &fd, &st);
+    s = OpenChecked(StorePath(dir_, StoreFile::kUsageLock), Layout(StoreFile::kUsageLock).rule, &fd,
+                    &st);
   LmdbEnv env;
   if (s.ok()) s = LmdbEnv::Open(udir, MDB_RDONLY, kMapInUse, &env);
   LmdbTxn txn;
@@ -162,7 +170,8 @@ void StoreChecker::CheckUsage() {
     ++r_.usage_records;
     Usage u;
     if (!DecodeUsage(v, &u).ok())
-      Warning("usage", LogSafe(id, 32), "a last-use record does not decode", "none needed: it is rewritten at the next use");
+      Warning("usage", LogSafe(id, 32), "a last-use record does not decode",
+              "none needed: it is rewritten at the next use");
     else if (!ids_.contains(id))
       Warning("usage", LogSafe(id, 32), "a last-use record of an id the store does not have",
               "none needed: it is never shown");

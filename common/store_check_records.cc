@@ -42,10 +42,12 @@ void StoreChecker::CheckMeta() {
                 "schema version 1: credential records carry no integrity tags, so damage to "
                 "one is not detected",
                 fmt::format("any admin command upgrades the store to schema {}, e.g. 'apppass "
-                            "--db {} list'", kSchemaVersion, dir_));
+                            "--db {} list'",
+                            kSchemaVersion, dir_));
       else if (v != std::to_string(kSchemaVersion))
         Problem("meta", "schema",
-                fmt::format("schema version is {}, this apppass understands 1 to {}: verifiers refuse the store",
+                fmt::format("schema version is {}, this apppass understands 1 to {}: verifiers "
+                            "refuse the store",
                             LogQuoted(v, 32), kSchemaVersion),
                 "if a newer apppass wrote it, upgrade apppass; else " + std::string(kRestore));
     } else if (k == "map_size") {
@@ -73,7 +75,8 @@ void StoreChecker::CheckCreds() {
   for (const auto& [hash, rec] : creds_) {
     if (hash.size() != kHashBytes) {
       Problem("creds", HashKey(hash),
-              fmt::format("a credential key is {} bytes long, not a {}-byte hash", hash.size(), kHashBytes));
+              fmt::format("a credential key is {} bytes long, not a {}-byte hash", hash.size(),
+                          kHashBytes));
       continue;
     }
     // Schema 1 records carry no tag (the warning on meta/schema says so).
@@ -91,21 +94,18 @@ void StoreChecker::CheckCreds() {
     if (!s.ok()) {
       const bool newer = s.message().find("newer than") != std::string::npos;
       Problem("creds", HashKey(hash),
-              fmt::format("a credential record does not decode: {}; verifying its password fails", s.message()),
+              fmt::format("a credential record does not decode: {}; verifying its password fails",
+                          s.message()),
               newer ? "upgrade apppass to the version that wrote it" : kRestore);
       continue;
     }
     decoded_.emplace(hash, c);
     ++r_.credentials;
-    if (c.revoked)
-      ++r_.revoked;
-    else if (c.expires && *c.expires <= opts_.now)
-      ++r_.expired;
-    else
-      ++r_.active;
+    if (c.revoked) ++r_.revoked;
+    else if (c.expires && *c.expires <= opts_.now) ++r_.expired;
+    else ++r_.active;
     const std::string who = Who(c);
-    if (!IsCredentialId(c.id))
-      Problem("creds", who, "the id is not 8 lowercase hex digits");
+    if (!IsCredentialId(c.id)) Problem("creds", who, "the id is not 8 lowercase hex digits");
     if (!ValidateLabel(c.name).ok())
       Problem("creds", who, fmt::format("the label {} is not valid", LogQuoted(c.name, 64)));
     for (const auto& sc : c.scopes)
@@ -113,17 +113,20 @@ void StoreChecker::CheckCreds() {
         Problem("creds", who, fmt::format("the scope {} is not valid", LogQuoted(sc, 40)));
     auto [it, fresh] = first_hash_of_id.emplace(c.id, hash);
     if (!fresh)
-      Problem("creds", who, fmt::format("two credential records ({} and {}) have this id", HashKey(it->second),
-                                        HashKey(hash)));
+      Problem("creds", who,
+              fmt::format("two credential records ({} and {}) have this id", HashKey(it->second),
+                          HashKey(hash)));
     const auto id = ids_.find(c.id);
     if (id == ids_.end())
       Problem("creds", who,
               "has no ids entry: the password still verifies, but cannot be listed or revoked",
               std::string(kRestore) + "; until then 'apppass mfa reset' does not revoke it either");
     else if (id->second != hash)
-      Problem("creds", who,
-              fmt::format("ids points to another record ({}) for this id: the password still verifies, "
-                          "but cannot be listed or revoked", HashKey(id->second)));
+      Problem(
+          "creds", who,
+          fmt::format("ids points to another record ({}) for this id: the password still verifies, "
+                      "but cannot be listed or revoked",
+                      HashKey(id->second)));
     if (!user_ids_.contains(c.user + '\0' + c.id))
       Problem("creds", who,
               "is missing from user_ids: it is not listed for its user, and revoking the user's "
@@ -132,10 +135,11 @@ void StoreChecker::CheckCreds() {
       const auto u = users_.find(c.user);
       UserRecord rec_u;
       if (u == users_.end())
-        Problem("creds", who,
-                "is not revoked, but its user has no MFA enrollment (create requires a confirmed one, "
-                "mfa reset revokes first)",
-                fmt::format("apppass revoke {} {}", LogSafe(c.user), LogSafe(c.id, 16)));
+        Problem(
+            "creds", who,
+            "is not revoked, but its user has no MFA enrollment (create requires a confirmed one, "
+            "mfa reset revokes first)",
+            fmt::format("apppass revoke {} {}", LogSafe(c.user), LogSafe(c.id, 16)));
       else if (DecodeUser(u->second, &rec_u).ok() && rec_u.mfa != MfaState::kConfirmed)
         Problem("creds", who,
                 fmt::format("is not revoked, but its user's MFA enrollment is {}, not confirmed",
@@ -148,16 +152,19 @@ void StoreChecker::CheckCreds() {
 void StoreChecker::CheckIds() {
   for (const auto& [id, hash] : ids_) {
     const std::string key = LogSafe(id, 32);
-    if (!IsCredentialId(id)) Problem("ids", key, "the key is not a credential id (8 lowercase hex digits)");
+    if (!IsCredentialId(id))
+      Problem("ids", key, "the key is not a credential id (8 lowercase hex digits)");
     const auto c = creds_.find(hash);
     if (hash.size() != kHashBytes || c == creds_.end()) {
-      Problem("ids", key, "points to no credential record: listing and revoking this user's "
-                          "passwords fail with 'store inconsistent'");
+      Problem("ids", key,
+              "points to no credential record: listing and revoking this user's "
+              "passwords fail with 'store inconsistent'");
       continue;
     }
     const auto d = decoded_.find(hash);
     if (d != decoded_.end() && d->second.id != id)
-      Problem("ids", key, fmt::format("points to the record of another id ({})", LogSafe(d->second.id, 16)));
+      Problem("ids", key,
+              fmt::format("points to the record of another id ({})", LogSafe(d->second.id, 16)));
   }
 }
 
@@ -165,23 +172,27 @@ void StoreChecker::CheckUserIds() {
   for (const auto& [k, v] : user_ids_) {
     const auto nul = k.find('\0');
     if (nul == std::string::npos || k.find('\0', nul + 1) != std::string::npos) {
-      Problem("user_ids", LogSafe(k), "the key is not USER NUL ID: listing everyone's passwords fails");
+      Problem("user_ids", LogSafe(k),
+              "the key is not USER NUL ID: listing everyone's passwords fails");
       continue;
     }
     const std::string user = k.substr(0, nul), id = k.substr(nul + 1);
     const std::string key = LogSafe(user) + "/" + LogSafe(id, 16);
-    if (!v.empty()) Warning("user_ids", key, "the value is not empty", "none needed: it is ignored");
+    if (!v.empty())
+      Warning("user_ids", key, "the value is not empty", "none needed: it is ignored");
     const auto h = ids_.find(id);
     if (h == ids_.end()) {
-      Problem("user_ids", key, "names an id that ids does not have: listing and revoking this user's "
-                               "passwords fail with 'store inconsistent'");
+      Problem("user_ids", key,
+              "names an id that ids does not have: listing and revoking this user's "
+              "passwords fail with 'store inconsistent'");
       continue;
     }
     const auto d = decoded_.find(h->second);
     if (d != decoded_.end() && d->second.user != user)
       Problem("user_ids", key,
               fmt::format("lists the credential of another user ({}) under this one: that user "
-                          "could revoke it, and its own user cannot", LogSafe(d->second.user)));
+                          "could revoke it, and its own user cannot",
+                          LogSafe(d->second.user)));
   }
 }
 
@@ -212,8 +223,10 @@ void StoreChecker::CheckUsers(const SecretBuffer& mfa_key) {
     if (mfa_key.size() == kKeyBytes) {
       SecretBuffer secret;
       if (!UnsealSecret(mfa_key, u.sealed_secret, &secret).ok())
-        Problem("users", key, "the TOTP secret does not open with mfa.key (wrong key, or damaged)",
-                fmt::format("restore the matching mfa.key, or 'apppass mfa reset {}' and enroll again", key));
+        Problem(
+            "users", key, "the TOTP secret does not open with mfa.key (wrong key, or damaged)",
+            fmt::format("restore the matching mfa.key, or 'apppass mfa reset {}' and enroll again",
+                        key));
     }
   }
 }
@@ -226,15 +239,18 @@ void StoreChecker::CheckCounts() {
     ++active[c.user];
     auto [it, fresh] = labels.emplace(std::pair{c.user, c.name}, c.id);
     if (!fresh)
-      Problem("creds", Who(c),
-              fmt::format("has the same label {} as active id {} of this user (create refuses that)",
-                          LogQuoted(c.name, 64), LogSafe(it->second, 16)),
-              fmt::format("revoke one of them: apppass revoke {} {}", LogSafe(c.user), LogSafe(c.id, 16)));
+      Problem(
+          "creds", Who(c),
+          fmt::format("has the same label {} as active id {} of this user (create refuses that)",
+                      LogQuoted(c.name, 64), LogSafe(it->second, 16)),
+          fmt::format("revoke one of them: apppass revoke {} {}", LogSafe(c.user),
+                      LogSafe(c.id, 16)));
   }
   for (const auto& [user, n] : active)
     if (n > kDefaultMaxActive)
       Warning("creds", LogSafe(user),
-              fmt::format("{} active app passwords, more than the default limit of {}", n, kDefaultMaxActive),
+              fmt::format("{} active app passwords, more than the default limit of {}", n,
+                          kDefaultMaxActive),
               "none needed if 'create --max-active' allowed it; else revoke the unused ones");
 }
 

@@ -16,12 +16,12 @@ enum class StoreFile { kDir, kKey, kMfaKey, kData, kLock, kUsageDir, kUsageData,
 
 struct StoreEntry {
   StoreFile id;
-  const char* rel;     // path inside the store directory; "" for the directory itself
+  const char* rel;  // path inside the store directory; "" for the directory itself
   bool directory;
-  mode_t mode;         // what init gives it
-  bool grouped;        // root:GROUP (the verifiers' group); else root's group
-  FileRule rule;       // what opening it requires (OpenChecked, CheckStat)
-  const char* what;    // for people: "the password-hash key"
+  mode_t mode;       // what init gives it
+  bool grouped;      // root:GROUP (the verifiers' group); else root's group
+  FileRule rule;     // what opening it requires (OpenChecked, CheckStat)
+  const char* what;  // for people: "the password-hash key"
 };
 
 // In StoreFile order; the directory first, each directory before what it holds.

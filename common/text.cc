@@ -150,13 +150,11 @@ std::string TerminalSafe(std::string_view s) {
       ++i;
       continue;
     }
-    if (cp < 0x20 || cp == 0x7F)
-      out += fmt::format("\\x{:02x}", static_cast<unsigned>(cp));
+    if (cp < 0x20 || cp == 0x7F) out += fmt::format("\\x{:02x}", static_cast<unsigned>(cp));
     else if ((cp >= 0x80 && cp <= 0x9F) || IsInvisible(cp))
       out += cp <= 0xFFFF ? fmt::format("\\u{:04x}", static_cast<unsigned>(cp))
                           : fmt::format("\\U{:08x}", static_cast<unsigned>(cp));
-    else
-      out.append(s.substr(i, len));
+    else out.append(s.substr(i, len));
     i += len;
   }
   return out;
@@ -189,9 +187,13 @@ Status ValidateText(std::string_view what, std::string_view s, std::size_t max) 
 
 }  // namespace
 
-Status ValidateUserName(std::string_view user) { return ValidateText("user name", user, kMaxUserLength); }
+Status ValidateUserName(std::string_view user) {
+  return ValidateText("user name", user, kMaxUserLength);
+}
 
-Status ValidateLabel(std::string_view label) { return ValidateText("name", label, kMaxLabelLength); }
+Status ValidateLabel(std::string_view label) {
+  return ValidateText("name", label, kMaxLabelLength);
+}
 
 namespace {
 
@@ -218,7 +220,8 @@ Status ValidateNewLabel(std::string_view label) {
 
 Status ValidateScope(std::string_view scope) {
   if (scope.empty() || scope.size() > kMaxScopeLength)
-    return Status::InvalidArgument(fmt::format("scope must be 1 to {} characters", kMaxScopeLength));
+    return Status::InvalidArgument(
+        fmt::format("scope must be 1 to {} characters", kMaxScopeLength));
   for (std::size_t i = 0; i < scope.size(); ++i) {
     const char c = scope[i];
     const bool alnum = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9');
@@ -234,11 +237,26 @@ std::optional<std::int64_t> ParseDuration(std::string_view text) {
   if (text.empty()) return std::nullopt;
   std::int64_t unit = 1;
   switch (text.back()) {
-    case 's': unit = 1; text.remove_suffix(1); break;
-    case 'm': unit = 60; text.remove_suffix(1); break;
-    case 'h': unit = 3600; text.remove_suffix(1); break;
-    case 'd': unit = 86400; text.remove_suffix(1); break;
-    case 'w': unit = 7 * 86400; text.remove_suffix(1); break;
+    case 's':
+      unit = 1;
+      text.remove_suffix(1);
+      break;
+    case 'm':
+      unit = 60;
+      text.remove_suffix(1);
+      break;
+    case 'h':
+      unit = 3600;
+      text.remove_suffix(1);
+      break;
+    case 'd':
+      unit = 86400;
+      text.remove_suffix(1);
+      break;
+    case 'w':
+      unit = 7 * 86400;
+      text.remove_suffix(1);
+      break;
     default: break;
   }
   std::int64_t n = 0;
@@ -266,10 +284,8 @@ std::string LogSafe(std::string_view value, std::size_t max_len) {
   out.reserve(value.size());
   for (char ch : value) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c > 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '=')
-      out.push_back(ch);
-    else
-      out += fmt::format("\\x{:02x}", c);
+    if (c > 0x20 && c < 0x7F && c != '"' && c != '\\' && c != '=') out.push_back(ch);
+    else out += fmt::format("\\x{:02x}", c);
   }
   if (cut) out += "...";
   if (out.empty()) out.push_back('-');  // never an empty field: keeps "key=value" parseable
@@ -280,10 +296,8 @@ std::string LogText(std::string_view value, std::size_t max_len) {
   std::string out;
   for (char ch : value.substr(0, max_len)) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\')
-      out.push_back(ch);
-    else
-      out += fmt::format("\\x{:02x}", c);
+    if (c >= 0x20 && c < 0x7F && c != '"' && c != '\\') out.push_back(ch);
+    else out += fmt::format("\\x{:02x}", c);
   }
   if (value.size() > max_len) out += "...";
   return out;

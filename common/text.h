@@ -12,9 +12,9 @@
 
 namespace apppass {
 
-inline constexpr std::size_t kMaxUserLength = 256;   // bytes
-inline constexpr std::size_t kMaxLabelLength = 64;   // bytes
-inline constexpr std::size_t kMaxScopeLength = 32;   // bytes
+inline constexpr std::size_t kMaxUserLength = 256;  // bytes
+inline constexpr std::size_t kMaxLabelLength = 64;  // bytes
+inline constexpr std::size_t kMaxScopeLength = 32;  // bytes
 inline constexpr std::size_t kMaxScopes = 16;
 
 // True when `s` is well-formed UTF-8 (no overlongs, no surrogates, <= U+10FFFF).

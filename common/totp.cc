@@ -20,11 +20,10 @@ std::string PercentEncode(std::string_view s) {
   std::string out;
   for (char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-        c == '-' || c == '.' || c == '_' || c == '~' || c == '@')
+    if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+        c == '.' || c == '_' || c == '~' || c == '@')
       out.push_back(ch);
-    else
-      out += fmt::format("%{:02X}", c);
+    else out += fmt::format("%{:02X}", c);
   }
   return out;
 }
@@ -43,8 +42,8 @@ Status TotpBase32(const SecretBuffer& secret, SecretBuffer* out) {
   if (!OathReady()) return Status::Internal("liboath failed to initialize");
   char* b32 = nullptr;
   size_t len = 0;
-  if (oath_base32_encode(reinterpret_cast<const char*>(secret.data()), secret.size(), &b32,
-                         &len) != OATH_OK)
+  if (oath_base32_encode(reinterpret_cast<const char*>(secret.data()), secret.size(), &b32, &len) !=
+      OATH_OK)
     return Status::Internal("base32 encoding failed");
   while (len > 0 && b32[len - 1] == '=') --len;
   SecretBuffer result(len + 1);
@@ -65,8 +64,7 @@ std::string TotpUri(std::string_view issuer, std::string_view user, std::string_
 Status TotpCheck(const SecretBuffer& secret, std::string_view code, std::int64_t now,
                  std::int64_t last_step, std::int64_t* step) {
   if (!OathReady()) return Status::Internal("liboath failed to initialize");
-  if (code.size() != kTotpDigits ||
-      code.find_first_not_of("0123456789") != std::string_view::npos)
+  if (code.size() != kTotpDigits || code.find_first_not_of("0123456789") != std::string_view::npos)
     return Status::PermissionDenied("the code must be 6 digits");
   const std::string otp(code);
   int pos = 0;

@@ -17,7 +17,7 @@ namespace apppass {
 inline constexpr std::size_t kTotpSecretBytes = 20;  // 160 bits, as RFC 4226 recommends
 inline constexpr unsigned kTotpDigits = 6;
 inline constexpr unsigned kTotpStep = 30;
-inline constexpr std::size_t kTotpWindow = 1;        // one step of clock drift either way
+inline constexpr std::size_t kTotpWindow = 1;  // one step of clock drift either way
 
 // A new random TOTP secret (raw bytes). !valid() on allocation failure.
 SecretBuffer NewTotpSecret();

@@ -13,15 +13,14 @@ namespace apppass {
 Status UsageDb::Open(const std::string& store_dir, bool write, UsageDb* out) {
   const std::string dir = store_dir + "/usage";
   Fd fd;
-  struct stat st{};
+  struct stat st {};
   Status s = OpenChecked(dir, FileRule{.directory = true}, &fd, &st);
   if (s.ok()) s = OpenChecked(dir + "/data.mdb", FileRule{.allow_group_write = true}, &fd, &st);
   const auto data_size = static_cast<std::size_t>(st.st_size);
   UsageDb db;
   // Readers map what is in use; writers that plus some room to grow.
   const std::size_t mapsize =
-      write ? std::max<std::size_t>(kUsageMapSize, data_size + kUsageMapSlack)
-            : kMapInUse;
+      write ? std::max<std::size_t>(kUsageMapSize, data_size + kUsageMapSlack) : kMapInUse;
   // LmdbEnv::Open checks lock.mdb (never by opening it while this process has it open).
   if (s.ok())
     s = LmdbEnv::Open(dir, write ? MDB_NOMETASYNC : MDB_RDONLY, mapsize, &db.env_,

@@ -18,7 +18,7 @@
 namespace apppass {
 
 inline constexpr std::int64_t kDefaultUsageInterval = 60;  // seconds
-inline constexpr std::size_t kMaxUsageField = 255;  // bytes of service or host kept
+inline constexpr std::size_t kMaxUsageField = 255;         // bytes of service or host kept
 // Address space a recording verifier maps beyond what is in use: room for ~100,000 new
 // records, small enough for hosts with an address-space limit.
 inline constexpr std::size_t kUsageMapSlack = std::size_t{16} << 20;

@@ -101,9 +101,9 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   if (password.empty() || password.size() > kMaxPasswordInput ||
       password.find('\0') != std::string_view::npos) {
     d.outcome = Outcome::kBadInput;
-    d.detail = password.empty() ? "empty password"
+    d.detail = password.empty()                      ? "empty password"
                : password.size() > kMaxPasswordInput ? "password longer than 512 bytes"
-                                                      : "password contains a NUL byte";
+                                                     : "password contains a NUL byte";
     return d;
   }
   SecretBuffer normalized(kMaxPasswordInput);
@@ -140,8 +140,8 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
     sodium_memzero(hash, sizeof hash);
     return fail(rc);
   }
-  const bool key_match = !empty && SameBytes({reinterpret_cast<const char*>(hash), kHashBytes},
-                                             FromVal(key));
+  const bool key_match =
+      !empty && SameBytes({reinterpret_cast<const char*>(hash), kHashBytes}, FromVal(key));
   // The key the search landed on, for the record's tag (the decoy's is never valid). It
   // points into the read transaction's pages, which stay put until it ends.
   static constexpr char kNoKey[kHashBytes] = {};
@@ -182,7 +182,8 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   // in "revoked" must not make a revoked password valid.
   const bool intact = store.CredentialIntact(landed, rec);
   if (key_match && !intact) {
-    d.detail = "the credential record is damaged (its integrity tag does not match); run 'apppass check'";
+    d.detail =
+        "the credential record is damaged (its integrity tag does not match); run 'apppass check'";
     return d;  // kUnavailable
   }
   Credential c;

@@ -23,9 +23,9 @@ enum class Outcome {
   kWrongPassword,  // not an app password of this user (or not one at all)
   kRevoked,
   kExpired,
-  kOutOfScope,     // valid, but not for this service
-  kBadInput,       // user or password unusable (empty, too long, NUL, bad UTF-8)
-  kUnavailable,    // the store could not be read
+  kOutOfScope,   // valid, but not for this service
+  kBadInput,     // user or password unusable (empty, too long, NUL, bad UTF-8)
+  kUnavailable,  // the store could not be read
 };
 
 // Stable lowercase name used in logs ("accepted", "wrong-password", ...).
@@ -33,7 +33,7 @@ std::string_view OutcomeName(Outcome o);
 
 struct Decision {
   Outcome outcome = Outcome::kUnavailable;  // fail closed until decided
-  std::string id;      // the matched credential, when one matched
+  std::string id;                           // the matched credential, when one matched
   std::string name;
   std::string detail;  // for kBadInput / kUnavailable: why (never the password)
 };

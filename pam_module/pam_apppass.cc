@@ -49,14 +49,10 @@ void Syslog(pam_handle_t* pamh, int level, const std::string& line) {
 
 int SyslogLevel(apppass::LogSeverity severity) {
   switch (severity) {
-    case apppass::LogSeverity::kInfo:
-      return LOG_INFO;
-    case apppass::LogSeverity::kNotice:
-      return LOG_NOTICE;
-    case apppass::LogSeverity::kWarning:
-      return LOG_WARNING;
-    case apppass::LogSeverity::kError:
-      break;
+    case apppass::LogSeverity::kInfo: return LOG_INFO;
+    case apppass::LogSeverity::kNotice: return LOG_NOTICE;
+    case apppass::LogSeverity::kWarning: return LOG_WARNING;
+    case apppass::LogSeverity::kError: break;
   }
   return LOG_ERR;
 }
@@ -106,10 +102,12 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
       // Opened per login: nothing of the store stays in the host between logins.
       return apppass::UsageDb::RecordIn(opts.db, id, use, opts.usage_interval);
     };
-  const apppass::AuthResult r = apppass::Authenticate(
-      {.store = s.ok() ? &store : nullptr, .unavailable = s.message(), .ctx = ctx,
-       .password = password, .now = std::time(nullptr)},
-      record_use);
+  const apppass::AuthResult r = apppass::Authenticate({.store = s.ok() ? &store : nullptr,
+                                                       .unavailable = s.message(),
+                                                       .ctx = ctx,
+                                                       .password = password,
+                                                       .now = std::time(nullptr)},
+                                                      record_use);
   for (const apppass::LogLine& line : r.log) Syslog(pamh, SyslogLevel(line.severity), line.text);
   if (r.decision.outcome == apppass::Outcome::kUnavailable) return PAM_AUTHINFO_UNAVAIL;
   if (r.decision.outcome != apppass::Outcome::kAccepted) return PAM_AUTH_ERR;
@@ -126,8 +124,8 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
 
 extern "C" {
 
-__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int,
-                                                                int argc, const char** argv) {
+__attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int, int argc,
+                                                               const char** argv) {
   try {
     return Authenticate(pamh, argc, argv);
   } catch (...) {

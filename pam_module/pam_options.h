@@ -23,7 +23,7 @@ struct ModuleOptions {
                                       // at LOG_DEBUG
   bool use_first_pass = false;        // handled by pam_get_authtok; accepted here
   bool try_first_pass = false;
-  bool no_usage = false;              // no_usage: do not record last use
+  bool no_usage = false;                                // no_usage: do not record last use
   std::int64_t usage_interval = kDefaultUsageInterval;  // usage_interval=SECONDS between
                                                         // last-use writes
 };

@@ -9,14 +9,10 @@ void Log(const sasl_utils_t* utils, int level, const std::string& line) {
 
 int SaslLevel(LogSeverity severity) {
   switch (severity) {
-    case LogSeverity::kInfo:
-      return SASL_LOG_NOTE;
-    case LogSeverity::kNotice:
-      return SASL_LOG_FAIL;
-    case LogSeverity::kWarning:
-      return SASL_LOG_WARN;
-    case LogSeverity::kError:
-      break;
+    case LogSeverity::kInfo: return SASL_LOG_NOTE;
+    case LogSeverity::kNotice: return SASL_LOG_FAIL;
+    case LogSeverity::kWarning: return SASL_LOG_WARN;
+    case LogSeverity::kError: break;
   }
   return SASL_LOG_ERR;
 }

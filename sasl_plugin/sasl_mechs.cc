@@ -77,10 +77,12 @@ int Decide(const Plugin& g, const ProcessState& st, const sasl_server_params_t* 
     record_use = [&g, &st](std::string_view id, const Usage& use) {
       return st.usage.Record(id, use, g.opts.usage_interval);
     };
-  const AuthResult r = Authenticate(
-      {.store = st.fail_code == SASL_OK ? &st.store : nullptr, .unavailable = st.fail_detail,
-       .ctx = ctx, .password = password, .now = std::time(nullptr)},
-      record_use);
+  const AuthResult r = Authenticate({.store = st.fail_code == SASL_OK ? &st.store : nullptr,
+                                     .unavailable = st.fail_detail,
+                                     .ctx = ctx,
+                                     .password = password,
+                                     .now = std::time(nullptr)},
+                                    record_use);
   for (const LogLine& line : r.log) Log(sp->utils, SaslLevel(line.severity), line.text);
   const Decision& d = r.decision;
   switch (d.outcome) {
@@ -94,12 +96,8 @@ int Decide(const Plugin& g, const ProcessState& st, const sasl_server_params_t* 
       oparams->decode = nullptr;
       oparams->param_version = 0;
       return SASL_OK;
-    case Outcome::kUnavailable:
-      SetError(sp, "app password store unavailable");
-      return SASL_UNAVAIL;
-    default:
-      SetError(sp, "authentication failed");
-      return SASL_BADAUTH;
+    case Outcome::kUnavailable: SetError(sp, "app password store unavailable"); return SASL_UNAVAIL;
+    default: SetError(sp, "authentication failed"); return SASL_BADAUTH;
   }
 }
 
@@ -121,8 +119,8 @@ int PlainStep(Conn& c, sasl_server_params_t* sp, std::string_view in, sasl_out_p
   if (other_identity && !g.opts.allow_authzid) {
     Log(sp->utils, SASL_LOG_FAIL,
         FormatEarlyRefusal(ctx, "refused", "authzid-not-allowed",
-                                    "PLAIN authorization identity differs from the user "
-                                    "(apppass_allow_authzid is off)"));
+                           "PLAIN authorization identity differs from the user "
+                           "(apppass_allow_authzid is off)"));
     SetError(sp, "authorization identity not permitted");
     return SASL_NOAUTHZ;
   }
@@ -178,9 +176,7 @@ int LoginStep(Conn& c, sasl_server_params_t* sp, std::string_view in, const char
       ctx.user = user;
       return Decide(g, *st, sp, ctx, in, oparams);
     }
-    default:
-      SetError(sp, "LOGIN exchange already finished");
-      return SASL_BADPROT;
+    default: SetError(sp, "LOGIN exchange already finished"); return SASL_BADPROT;
   }
 }
 

@@ -4,8 +4,8 @@
 // each, through the real admin API), then times the verification's work for each outcome
 // (internal::VerifyUnpadded: Verify() itself never returns before its time floor, see
 // verifier.h) and prints median and 99th percentile in microseconds, plus the cost of
-// opening the store (what the PAM module pays per transaction). It prints figures; it asserts only that every
-// outcome is the right one, never a time (timed assertions flake on busy machines).
+// opening the store (what the PAM module pays per transaction). It prints figures; it asserts only
+// that every outcome is the right one, never a time (timed assertions flake on busy machines).
 //
 // Usage: bench_verify [USERS...]   (default: 1000 10000 100000)
 #include <liboath/oath.h>
@@ -73,7 +73,8 @@ void Run(int users) {
   if (!s.ok()) Die("init", s);
   Store admin;
   if (!(s = Store::Open(dir, Store::Mode::kAdmin, &admin)).ok()) Die("open", s);
-  mdb_env_set_flags(apppass::internal::StoreAccess::env(admin).get(), MDB_NOSYNC, 1);  // building only; verifiers unaffected
+  mdb_env_set_flags(apppass::internal::StoreAccess::env(admin).get(), MDB_NOSYNC,
+                    1);  // building only; verifiers unaffected
 
   std::vector<std::string> names, passwords;
   for (int u = 0; u < users; ++u) {
@@ -102,29 +103,35 @@ void Run(int users) {
   const int n = static_cast<int>(passwords.size());
   auto expect = [](const Decision& d, Outcome o) {
     if (d.outcome != o) {
-      std::fprintf(stderr, "bench_verify: wrong outcome %s\n", std::string(OutcomeName(d.outcome)).c_str());
+      std::fprintf(stderr, "bench_verify: wrong outcome %s\n",
+                   std::string(OutcomeName(d.outcome)).c_str());
       std::exit(1);
     }
   };
   const std::string wrong = "abcd-efgh-jkmn-pqrs-tuvw";
   Figures ok = Time(20000, [&](int i) {
-    expect(internal::VerifyUnpadded(verify, names[i % n], passwords[i % n], "imap", kNow), Outcome::kAccepted);
+    expect(internal::VerifyUnpadded(verify, names[i % n], passwords[i % n], "imap", kNow),
+           Outcome::kAccepted);
   });
   Figures bad = Time(20000, [&](int i) {
-    expect(internal::VerifyUnpadded(verify, names[i % n], wrong, "imap", kNow), Outcome::kWrongPassword);
+    expect(internal::VerifyUnpadded(verify, names[i % n], wrong, "imap", kNow),
+           Outcome::kWrongPassword);
   });
   Figures unknown = Time(20000, [&](int i) {
-    expect(internal::VerifyUnpadded(verify, "nobody" + std::to_string(i), wrong, "imap", kNow), Outcome::kUnknownUser);
+    expect(internal::VerifyUnpadded(verify, "nobody" + std::to_string(i), wrong, "imap", kNow),
+           Outcome::kUnknownUser);
   });
   Figures scope = Time(20000, [&](int i) {
-    expect(internal::VerifyUnpadded(verify, names[i % n], passwords[i % n], "smtp", kNow), Outcome::kOutOfScope);
+    expect(internal::VerifyUnpadded(verify, names[i % n], passwords[i % n], "smtp", kNow),
+           Outcome::kOutOfScope);
   });
   std::error_code ec;
   const auto bytes = std::filesystem::file_size(dir + "/data.mdb", ec);
-  std::printf("%8d users %8d passwords  data.mdb %6.1f MiB | open %6.1f/%6.1f | accepted %5.1f/%5.1f | "
-              "wrong %5.1f/%5.1f | unknown user %5.1f/%5.1f | out of scope %5.1f/%5.1f  (us, median/p99)\n",
-              users, users * 2, static_cast<double>(bytes) / (1 << 20), open.median, open.p99,
-              ok.median, ok.p99, bad.median, bad.p99, unknown.median, unknown.p99, scope.median, scope.p99);
+  std::printf(
+      "%8d users %8d passwords  data.mdb %6.1f MiB | open %6.1f/%6.1f | accepted %5.1f/%5.1f | "
+      "wrong %5.1f/%5.1f | unknown user %5.1f/%5.1f | out of scope %5.1f/%5.1f  (us, median/p99)\n",
+      users, users * 2, static_cast<double>(bytes) / (1 << 20), open.median, open.p99, ok.median,
+      ok.p99, bad.median, bad.p99, unknown.median, unknown.p99, scope.median, scope.p99);
   std::fflush(stdout);
   std::filesystem::remove_all(dir, ec);
 }

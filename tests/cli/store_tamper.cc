@@ -182,11 +182,17 @@ int main(int argc, char** argv) {
         t.Put("users", user, u.dump());
       }
       char id[17];
-      std::snprintf(id, sizeof id, "%08lx", static_cast<unsigned long>(0x10000000L + (i & 0xfffffff)));
+      std::snprintf(id, sizeof id, "%08lx",
+                    static_cast<unsigned long>(0x10000000L + (i & 0xfffffff)));
       std::string hash(32, '\0');
       for (auto& c : hash) c = static_cast<char>(rng());
-      const nlohmann::json c = {{"v", 1}, {"id", id}, {"user", user}, {"name", "bulk " + std::to_string(i)},
-                                {"scopes", {"imap"}}, {"created", 1700000000}, {"expires", nullptr},
+      const nlohmann::json c = {{"v", 1},
+                                {"id", id},
+                                {"user", user},
+                                {"name", "bulk " + std::to_string(i)},
+                                {"scopes", {"imap"}},
+                                {"created", 1700000000},
+                                {"expires", nullptr},
                                 {"revoked", nullptr}};
       t.Put("creds", hash, Seal(dir, hash, c.dump()));
       t.Put("ids", id, hash);

@@ -76,11 +76,11 @@ F Next(const char* name) {
 }
 
 // Configuration and counters (a process runs one scenario at a time).
-std::atomic<long> g_fail_at{0};      // 0: no allocation fault
+std::atomic<long> g_fail_at{0};  // 0: no allocation fault
 std::atomic<bool> g_sodium_fail{false};
 std::atomic<long> g_count{0};
 std::atomic<long> g_fired_at{0};
-std::atomic<long> g_marker{0};       // g_count at the first mdb_txn_abort/reset, + 1
+std::atomic<long> g_marker{0};  // g_count at the first mdb_txn_abort/reset, + 1
 
 long EnvLong(const char* name) {
   const char* v = std::getenv(name);
@@ -190,9 +190,10 @@ FAULT_EXPORT void* realloc(void* p, std::size_t n) {
   if (real == nullptr) real = Next<ReallocFn>("realloc");
   if (InArena(p) || real == nullptr) {  // move an early block out of the arena
     void* q = real == nullptr ? ArenaAlloc(n) : malloc(n);
-    const std::size_t room = InArena(p) ? static_cast<std::size_t>(g_arena + sizeof g_arena -
-                                                                    static_cast<unsigned char*>(p))
-                                        : 0;
+    const std::size_t room =
+        InArena(p)
+            ? static_cast<std::size_t>(g_arena + sizeof g_arena - static_cast<unsigned char*>(p))
+            : 0;
     if (q != nullptr && p != nullptr) std::memcpy(q, p, n < room ? n : room);
     return q;
   }

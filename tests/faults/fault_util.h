@@ -43,14 +43,10 @@ inline bool FaultLibLoaded() { return dlsym(RTLD_DEFAULT, "apppass_fault_reload"
 
 // Sets the library's variables and makes it read them (and reset its counters).
 inline void FaultSet(long alloc_nth, bool sodium_init_fails) {
-  if (alloc_nth > 0)
-    setenv("APPPASS_FAULT_ALLOC_NTH", std::to_string(alloc_nth).c_str(), 1);
-  else
-    unsetenv("APPPASS_FAULT_ALLOC_NTH");
-  if (sodium_init_fails)
-    setenv("APPPASS_FAULT_SODIUM_INIT", "1", 1);
-  else
-    unsetenv("APPPASS_FAULT_SODIUM_INIT");
+  if (alloc_nth > 0) setenv("APPPASS_FAULT_ALLOC_NTH", std::to_string(alloc_nth).c_str(), 1);
+  else unsetenv("APPPASS_FAULT_ALLOC_NTH");
+  if (sodium_init_fails) setenv("APPPASS_FAULT_SODIUM_INIT", "1", 1);
+  else unsetenv("APPPASS_FAULT_SODIUM_INIT");
   auto reload = reinterpret_cast<void (*)()>(dlsym(RTLD_DEFAULT, "apppass_fault_reload"));
   if (reload == nullptr) Die("libapppass_fault.so is not preloaded");
   reload();
@@ -76,7 +72,8 @@ struct ChildResult {
   std::string out;
   std::string Describe() const {
     if (timed_out) return "hung (killed after the time limit)";
-    if (signal != 0) return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
+    if (signal != 0)
+      return "killed by signal " + std::to_string(signal) + " (" + strsignal(signal) + ")";
     if (!exited) return "exited with status " + std::to_string(status);
     return "ok";
   }
@@ -215,8 +212,10 @@ inline std::vector<Damage> DeterministicDamage(const std::string& cred_id) {
          Patch(f, kPage + 16, "\xde\xad\xbe\xef");
        }},
       {"data.mdb truncated to one page", [](const std::string& f) { Truncate(f, kPage); }},
-      {"data.mdb truncated to its two meta pages", [](const std::string& f) { Truncate(f, 2 * kPage); }},
-      {"data.mdb truncated to half", [](const std::string& f) {
+      {"data.mdb truncated to its two meta pages",
+       [](const std::string& f) { Truncate(f, 2 * kPage); }},
+      {"data.mdb truncated to half",
+       [](const std::string& f) {
          Truncate(f, static_cast<off_t>(FileSize(f) / 2 / kPage * kPage));
        }},
       {"data.mdb empty", [](const std::string& f) { Truncate(f, 0); }},
@@ -237,7 +236,8 @@ inline std::vector<Damage> DeterministicDamage(const std::string& cred_id) {
          const std::string data = ReadAll(f);
          for (std::size_t p : FindAll(f, rec)) {
            const std::size_t r = data.find("\"revoked\"", p);
-           if (r != std::string::npos) Patch(f, r + 3, std::string(1, static_cast<char>(data[r + 3] ^ 0x01)));
+           if (r != std::string::npos)
+             Patch(f, r + 3, std::string(1, static_cast<char>(data[r + 3] ^ 0x01)));
          }
        }},
       {"credential record of a newer version (\"v\":9)",

@@ -17,7 +17,7 @@
 typedef int (*AuthFn)(pam_handle_t*, int, int, const char**);
 
 __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pamh, int flags,
-                                                                int argc, const char** argv) {
+                                                               int argc, const char** argv) {
   char env[64];
   if (argc < 1) return PAM_SERVICE_ERR;
   /* "=ignore": stand in for a module that answers PAM_IGNORE (the stacks' self-test). */
@@ -39,7 +39,7 @@ __attribute__((visibility("default"))) int pam_sm_authenticate(pam_handle_t* pam
 }
 
 __attribute__((visibility("default"))) int pam_sm_setcred(pam_handle_t* pamh, int flags, int argc,
-                                                           const char** argv) {
+                                                          const char** argv) {
   (void)pamh;
   (void)flags;
   (void)argc;

@@ -86,11 +86,11 @@ void WriteServices() {
     const std::string permit = "auth required " + P.pam_permit + "\n";
     testlib::WriteFile(P.services + "/" + f.name + "-req", pre + "auth required " + mod + permit);
     testlib::WriteFile(P.services + "/" + f.name + "-die",
-                        pre + "auth [success=done ignore=ignore default=die] " + mod + permit);
+                       pre + "auth [success=done ignore=ignore default=die] " + mod + permit);
     testlib::WriteFile(P.services + "/" + f.name + "-deny",
-                        pre + "auth sufficient " + mod + "auth required " + P.pam_deny + "\n");
+                       pre + "auth sufficient " + mod + "auth required " + P.pam_deny + "\n");
     testlib::WriteFile(P.services + "/" + f.name + "-permit",
-                        pre + "auth sufficient " + P.spy + " " + mod + permit);
+                       pre + "auth sufficient " + P.spy + " " + mod + permit);
   }
   // The same stacks around a stand-in that answers PAM_IGNORE: the self-test that shows
   // the stacks let an IGNORE through where the checks say they would.
@@ -98,9 +98,9 @@ void WriteServices() {
   const std::string permit = "auth required " + P.pam_permit + "\n";
   testlib::WriteFile(P.services + "/ignore-req", "auth required " + ignore + permit);
   testlib::WriteFile(P.services + "/ignore-die",
-                      "auth [success=done ignore=ignore default=die] " + ignore + permit);
+                     "auth [success=done ignore=ignore default=die] " + ignore + permit);
   testlib::WriteFile(P.services + "/ignore-deny",
-                      "auth sufficient " + ignore + "auth required " + P.pam_deny + "\n");
+                     "auth sufficient " + ignore + "auth required " + P.pam_deny + "\n");
   testlib::WriteFile(P.services + "/ignore-permit", "auth sufficient " + ignore + permit);
 }
 
@@ -116,11 +116,11 @@ struct Case {
   std::string service;
   std::string user = "alice";
   Conv conv;
-  bool nobody = false;        // authenticate as uid/gid 65534
-  bool sodium_fails = false;  // sodium_init() returns -1
-  long alloc_nth = 0;         // the Nth allocation in pam_authenticate fails
+  bool nobody = false;            // authenticate as uid/gid 65534
+  bool sodium_fails = false;      // sodium_init() returns -1
+  long alloc_nth = 0;             // the Nth allocation in pam_authenticate fails
   const char* authtok = nullptr;  // PAM_AUTHTOK for pam_set_items.so (nullptr: unset)
-  bool pamtest = false;       // drive it through libpamtest instead of the raw API
+  bool pamtest = false;           // drive it through libpamtest instead of the raw API
 };
 
 struct Tx {
@@ -193,7 +193,8 @@ std::string DoTx(Case c) {
   } else {
     pam_handle_t* ph = nullptr;
     const pam_conv pc{ConvFn, &c.conv};
-    if (pam_start(c.service.c_str(), c.user.c_str(), &pc, &ph) != PAM_SUCCESS) Die("pam_start failed");
+    if (pam_start(c.service.c_str(), c.user.c_str(), &pc, &ph) != PAM_SUCCESS)
+      Die("pam_start failed");
     if (c.nobody && !faults::BecomeNobody()) Die("cannot become nobody");
     faults::FaultSet(c.alloc_nth, c.sodium_fails);  // counts from here
     rc = pam_authenticate(ph, 0);
@@ -207,8 +208,8 @@ std::string DoTx(Case c) {
   std::fflush(stderr);
   dup2(saved, STDERR_FILENO);
   close(saved);
-  std::string out = fmt::format("{} {} {} {} {} {} {:.6f}", rc, spy, c.conv.asked(), stats.allocations,
-                                stats.fired_at, stats.marker, secs);
+  std::string out = fmt::format("{} {} {} {} {} {} {:.6f}", rc, spy, c.conv.asked(),
+                                stats.allocations, stats.fired_at, stats.marker, secs);
   for (const std::string& l : DecisionLines(faults::ReadAll(cap))) out += "\n" + l;
   unlink(cap.c_str());
   return out;
@@ -222,8 +223,8 @@ Tx Parse(const ChildResult& r) {
   std::string first;
   std::getline(in, first);
   std::istringstream nums(first);
-  if (!(nums >> t.rc >> t.spy_rc >> t.asked >> t.stats.allocations >> t.stats.fired_at >> t.stats.marker >>
-        t.seconds)) {
+  if (!(nums >> t.rc >> t.spy_rc >> t.asked >> t.stats.allocations >> t.stats.fired_at >>
+        t.stats.marker >> t.seconds)) {
     // The child's own code failed (it says why): never read as a PAM code (0 is PAM_SUCCESS).
     t.child.exited = false;
     t.rc = t.spy_rc = -1;
@@ -246,7 +247,8 @@ Tx RunTx(const Case& c) {
       int frames = 0;
       std::vector<std::string> tail;
       for (std::string l; std::getline(in, l);) {
-        if (l.find("    #") == 0 && frames < 6) t.crash_frames += (frames++ ? " | " : "") + l.substr(4, 160);
+        if (l.find("    #") == 0 && frames < 6)
+          t.crash_frames += (frames++ ? " | " : "") + l.substr(4, 160);
         if (l.find("PWRAP_") == std::string::npos && !l.empty()) tail.push_back(l);
       }
       // Without a sanitizer's stack, the last words of the process.
@@ -275,7 +277,8 @@ std::string LogText(const Tx& t) {
 std::string CheckLog(const Tx& t, const std::string& reason) {
   if (t.log.size() != 1)
     return std::to_string(t.log.size()) + " decision lines, want 1: " + LogText(t);
-  if (t.log[0].find(reason) == std::string::npos) return "log lacks '" + reason + "': " + LogText(t);
+  if (t.log[0].find(reason) == std::string::npos)
+    return "log lacks '" + reason + "': " + LogText(t);
   return "";
 }
 
@@ -304,7 +307,8 @@ void Matrix(const std::string& fault, const std::string& family, Case c, int wan
     }
     if (why.empty()) why = CheckLog(t, reason);
     Report(why.empty(),
-           name + ": " + (std::string(stack) == "permit" ? "module " + RcName(t.spy_rc) : RcName(t.rc)),
+           name + ": " +
+               (std::string(stack) == "permit" ? "module " + RcName(t.spy_rc) : RcName(t.rc)),
            why);
   }
 }
@@ -331,7 +335,8 @@ struct Store {
 };
 
 void Chown(const std::string& path, gid_t gid, mode_t mode) {
-  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0) Die("cannot chown " + path);
+  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0)
+    Die("cannot chown " + path);
 }
 
 // The work store as the mail services' group would have it: group 65534 (nogroup).
@@ -368,9 +373,11 @@ void FaultMatrix(const Store& s) {
     const bool want_pass = st == "req" || st == "die" || st == "permit";
     const bool ok = t.child.exited && (t.rc == PAM_SUCCESS) == want_pass &&
                     (st != "permit" || t.spy_rc == PAM_IGNORE);
-    Report(ok, "self-test: a module answering PAM_IGNORE " +
-                   std::string(want_pass ? "passes" : "does not pass") + " the " + st + " stack",
-           t.child.exited ? "stack " + RcName(t.rc) + ", spy " + RcName(t.spy_rc) : t.child.Describe());
+    Report(ok,
+           "self-test: a module answering PAM_IGNORE " +
+               std::string(want_pass ? "passes" : "does not pass") + " the " + st + " stack",
+           t.child.exited ? "stack " + RcName(t.rc) + ", spy " + RcName(t.spy_rc)
+                          : t.child.Describe());
   }
 
   // --- Store missing.
@@ -382,10 +389,26 @@ void FaultMatrix(const Store& s) {
   nobody.nobody = true;
   Control("as nobody with a readable store", "work", nobody, [&] { WorkForNobody(s); });
   const std::pair<std::string, std::function<void()>> perms[] = {
-      {"key unreadable", [&] { WorkForNobody(s); Chown(P.work + "/key", 0, 0640); }},
-      {"data.mdb unreadable", [&] { WorkForNobody(s); Chown(P.work + "/data.mdb", 0, 0640); }},
-      {"lock.mdb not writable", [&] { WorkForNobody(s); Chown(P.work + "/lock.mdb", 65534, 0640); }},
-      {"store directory not searchable", [&] { WorkForNobody(s); Chown(P.work, 0, 0750); }},
+      {"key unreadable",
+       [&] {
+         WorkForNobody(s);
+         Chown(P.work + "/key", 0, 0640);
+       }},
+      {"data.mdb unreadable",
+       [&] {
+         WorkForNobody(s);
+         Chown(P.work + "/data.mdb", 0, 0640);
+       }},
+      {"lock.mdb not writable",
+       [&] {
+         WorkForNobody(s);
+         Chown(P.work + "/lock.mdb", 65534, 0640);
+       }},
+      {"store directory not searchable",
+       [&] {
+         WorkForNobody(s);
+         Chown(P.work, 0, 0750);
+       }},
   };
   for (const auto& [what, prepare] : perms)
     Matrix("permission denied: " + what, "work", nobody, PAM_AUTHINFO_UNAVAIL, "reason=unavailable",
@@ -394,10 +417,11 @@ void FaultMatrix(const Store& s) {
   // --- Corrupt pages.
   Control("an undamaged copy", "work", Answer(pw), [&] { faults::CopyStore(P.store, P.work); });
   for (const faults::Damage& d : faults::DeterministicDamage(s.cred.id))
-    Matrix("corrupt: " + d.name, "work", Answer(pw), PAM_AUTHINFO_UNAVAIL, "reason=unavailable", [&] {
-      faults::CopyStore(P.store, P.work);
-      d.apply(P.work + "/data.mdb");
-    });
+    Matrix("corrupt: " + d.name, "work", Answer(pw), PAM_AUTHINFO_UNAVAIL, "reason=unavailable",
+           [&] {
+             faults::CopyStore(P.store, P.work);
+             d.apply(P.work + "/data.mdb");
+           });
 
   // --- Reader table full: another process holds every slot.
   {
@@ -466,7 +490,8 @@ void RandomCorruption(const Store& s) {
       const Tx t = RunTx(c);
       if (!t.child.exited) {
         ++crashed;
-        if (first_crash.empty()) first_crash = where + ": " + t.child.Describe() + " " + t.crash_frames;
+        if (first_crash.empty())
+          first_crash = where + ": " + t.child.Describe() + " " + t.crash_frames;
       } else if (t.rc == PAM_SUCCESS) {
         ++(right ? accepted_right : accepted_wrong);
         if (!right) std::printf("# wrong password accepted after damage at %s\n", where.c_str());
@@ -475,16 +500,17 @@ void RandomCorruption(const Store& s) {
       }
     }
   }
-  std::printf("# random data-page garbage: %d stores (seed %llu), %d authentications in %.1f s: "
-              "wrong password refused %d, accepted %d; right password accepted %d (damage "
-              "elsewhere), refused %d; crashed %d\n",
-              rounds, static_cast<unsigned long long>(seed), 2 * rounds, faults::Since(t0),
-              refused_wrong, accepted_wrong, accepted_right, refused_right, crashed);
+  std::printf(
+      "# random data-page garbage: %d stores (seed %llu), %d authentications in %.1f s: "
+      "wrong password refused %d, accepted %d; right password accepted %d (damage "
+      "elsewhere), refused %d; crashed %d\n",
+      rounds, static_cast<unsigned long long>(seed), 2 * rounds, faults::Since(t0), refused_wrong,
+      accepted_wrong, accepted_right, refused_right, crashed);
   if (!first_crash.empty()) std::printf("# first crash: %s\n", first_crash.c_str());
-  Report(accepted_wrong == 0,
-         "random garbage in data pages (" + std::to_string(rounds) +
-             " stores): a wrong password is never accepted (" + std::to_string(crashed) +
-             " of " + std::to_string(2 * rounds) + " authentications crashed, reported above)");
+  Report(accepted_wrong == 0, "random garbage in data pages (" + std::to_string(rounds) +
+                                  " stores): a wrong password is never accepted (" +
+                                  std::to_string(crashed) + " of " + std::to_string(2 * rounds) +
+                                  " authentications crashed, reported above)");
 }
 
 // The admin tool grows data.mdb between authentications of one long-lived process.
@@ -493,28 +519,34 @@ void MapResized(const Store& s) {
   const testlib::Tool tool{P.tool, P.work};
   const std::size_t before = faults::FileSize(P.work + "/data.mdb");
   const int creates = 120;
-  const ChildResult r = RunChild([&] {
-    auto one = [&](const std::string& pw) {
-      Case c = Answer(pw);
-      c.service = "work-req";
-      const Tx t = Parse(ChildResult{true, 0, 0, false, DoTx(c)});
-      return t.rc;
-    };
-    std::string out = std::to_string(one(s.cred.password));
-    std::string last;
-    for (int i = 0; i < creates; ++i)
-      last = testlib::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
-    out += " " + std::to_string(one(s.cred.password)) + " " + std::to_string(one(last)) + " " +
-           std::to_string(one(kWrong));
-    return out;
-  }, 300);
+  const ChildResult r = RunChild(
+      [&] {
+        auto one = [&](const std::string& pw) {
+          Case c = Answer(pw);
+          c.service = "work-req";
+          const Tx t = Parse(ChildResult{true, 0, 0, false, DoTx(c)});
+          return t.rc;
+        };
+        std::string out = std::to_string(one(s.cred.password));
+        std::string last;
+        for (int i = 0; i < creates; ++i)
+          last =
+              testlib::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"})
+                  .password;
+        out += " " + std::to_string(one(s.cred.password)) + " " + std::to_string(one(last)) + " " +
+               std::to_string(one(kWrong));
+        return out;
+      },
+      300);
   const std::size_t after = faults::FileSize(P.work + "/data.mdb");
   int a = -1, b = -1, c = -1, d = -1;
   std::istringstream(r.out) >> a >> b >> c >> d;
-  std::printf("# map resized: data.mdb grew from %zu to %zu bytes (%d creates) between "
-              "authentications of one process\n", before, after, creates);
-  Report(r.exited && a == PAM_SUCCESS && b == PAM_SUCCESS && c == PAM_SUCCESS && d == PAM_AUTH_ERR &&
-             after > before,
+  std::printf(
+      "# map resized: data.mdb grew from %zu to %zu bytes (%d creates) between "
+      "authentications of one process\n",
+      before, after, creates);
+  Report(r.exited && a == PAM_SUCCESS && b == PAM_SUCCESS && c == PAM_SUCCESS &&
+             d == PAM_AUTH_ERR && after > before,
          "map resized by the admin tool: the same process still accepts old and new passwords "
          "and refuses a wrong one",
          r.exited ? r.out : r.Describe());
@@ -539,7 +571,8 @@ void AllocationSweep(const Store& s) {
     const Tx clean = RunTx(c);
     const long total = clean.stats.allocations;
     if (!clean.child.exited || total <= 0 || clean.rc != (right ? PAM_SUCCESS : PAM_AUTH_ERR)) {
-      Report(false, "allocation count of one authentication", clean.child.Describe() + " " + RcName(clean.rc));
+      Report(false, "allocation count of one authentication",
+             clean.child.Describe() + " " + RcName(clean.rc));
       continue;
     }
     const long step = P.long_run || total <= 1500 ? 1 : total / 1500 + 1;
@@ -554,22 +587,25 @@ void AllocationSweep(const Store& s) {
       std::string why;
       if (!t.child.exited) {
         ++crashes;
-        why = "allocation " + std::to_string(n) + ": the process " + t.child.Describe() + " " + t.crash_frames;
+        why = "allocation " + std::to_string(n) + ": the process " + t.child.Describe() + " " +
+              t.crash_frames;
       } else if (t.rc == PAM_SUCCESS) {
         // Success is right only for the right password, and only when the verifier decided
         // before the fault, or decided "accepted" despite it (a failure it tolerates, such
         // as in the decoy decoding that only evens out the timing): its accepted line says so.
-        const bool after = t.stats.fired_at == 0 || (t.stats.marker >= 0 && t.stats.fired_at > t.stats.marker);
-        const bool decided = CheckLog(t, "accepted service=good-req user=alice rhost=- id=" + s.cred.id).empty();
+        const bool after =
+            t.stats.fired_at == 0 || (t.stats.marker >= 0 && t.stats.fired_at > t.stats.marker);
+        const bool decided =
+            CheckLog(t, "accepted service=good-req user=alice rhost=- id=" + s.cred.id).empty();
         if (!right || !(after || decided))
           why = "allocation " + std::to_string(n) + " failed (decision at " +
                 std::to_string(t.stats.marker) + ") and the stack passed";
-        else
-          ++(after ? ok_after : ok_tolerated);
+        else ++(after ? ok_after : ok_tolerated);
       } else if (t.rc == PAM_IGNORE) {
         why = "allocation " + std::to_string(n) + ": PAM_IGNORE";
       } else {
-        ++(t.stats.marker >= 0 && t.stats.fired_at > t.stats.marker ? refused_after : refused_before);
+        ++(t.stats.marker >= 0 && t.stats.fired_at > t.stats.marker ? refused_after
+                                                                    : refused_before);
       }
       if (!why.empty()) {
         ++bad;
@@ -578,13 +614,14 @@ void AllocationSweep(const Store& s) {
       }
     }
     const std::string& pw = kind.label;
-    std::printf("# allocation sweep, %s password: %ld allocations per authentication (decision after "
-                "%ld), %d failed one at a time%s in %.1f s: refused %d (fault before the decision) + "
-                "%d (after); accepted %d (fault after the decision) + %d (a failure the verifier "
-                "tolerates, its accepted line logged); crashed %d\n",
-                pw.c_str(), total, clean.stats.marker, tried,
-                step > 1 ? (" (every " + std::to_string(step) + "th)").c_str() : "", faults::Since(t0),
-                refused_before, refused_after, ok_after, ok_tolerated, crashes);
+    std::printf(
+        "# allocation sweep, %s password: %ld allocations per authentication (decision after "
+        "%ld), %d failed one at a time%s in %.1f s: refused %d (fault before the decision) + "
+        "%d (after); accepted %d (fault after the decision) + %d (a failure the verifier "
+        "tolerates, its accepted line logged); crashed %d\n",
+        pw.c_str(), total, clean.stats.marker, tried,
+        step > 1 ? (" (every " + std::to_string(step) + "th)").c_str() : "", faults::Since(t0),
+        refused_before, refused_after, ok_after, ok_tolerated, crashes);
     Report(bad == 0,
            "allocation failure, " + pw + " password: each of " + std::to_string(tried) +
                " allocations failed in turn: no crash, " +
@@ -607,14 +644,16 @@ void TokenLengths(const Store& s) {
   };
   const std::vector<Row> rows = {
       {"app password + spaces to 511 bytes", pad(pw, 511, ' '), PAM_SUCCESS, "accepted"},
-      {"app password + spaces to 512 bytes (the limit)", pad(pw, 512, ' '), PAM_SUCCESS, "accepted"},
+      {"app password + spaces to 512 bytes (the limit)", pad(pw, 512, ' '), PAM_SUCCESS,
+       "accepted"},
       {"app password + dashes to 512 bytes", pad(pw, 512, '-'), PAM_SUCCESS, "accepted"},
       {"app password + spaces to 513 bytes", pad(pw, 513, ' '), PAM_AUTH_ERR,
        "reason=bad-input detail=\"password longer than 512 bytes\""},
       {"app password + dashes to 513 bytes", pad(pw, 513, '-'), PAM_AUTH_ERR, "reason=bad-input"},
       {"spaces to 513 bytes, then the app password", std::string(513 - pw.size(), ' ') + pw,
        PAM_AUTH_ERR, "reason=bad-input"},
-      {"app password + spaces to 64 KiB", pad(pw, 64 * 1024, ' '), PAM_AUTH_ERR, "reason=bad-input"},
+      {"app password + spaces to 64 KiB", pad(pw, 64 * 1024, ' '), PAM_AUTH_ERR,
+       "reason=bad-input"},
       {"app password + spaces to 1 MiB", pad(pw, 1 << 20, ' '), PAM_AUTH_ERR, "reason=bad-input"},
       {"app password + 'x' junk to 512 bytes", pad(pw, 512, 'x'), PAM_AUTH_ERR,
        "reason=wrong-password"},
@@ -637,9 +676,9 @@ void TokenLengths(const Store& s) {
       else if (t.seconds >= 1.0) why = fmt::format("took {:.3f} s (bound 1 s)", t.seconds);
       else why = CheckLog(t, row.reason);
       Report(why.empty(),
-             fmt::format("token length [libpamtest, {}]: {} ({} bytes): {} in {:.3f} ms", stack, row.name,
-                         row.password.size(), row.want == PAM_SUCCESS ? "accepted" : "refused",
-                         t.seconds * 1000),
+             fmt::format("token length [libpamtest, {}]: {} ({} bytes): {} in {:.3f} ms", stack,
+                         row.name, row.password.size(),
+                         row.want == PAM_SUCCESS ? "accepted" : "refused", t.seconds * 1000),
              why);
     }
   }
@@ -671,9 +710,10 @@ int RunChecks() {
 
 int main(int argc, char** argv) {
   if (argc != 7 && argc != 8) {
-    std::fprintf(stderr,
-                 "usage: %s MODULE APPPASS_TOOL SPY WRAPPER_MODULE_DIR PAM_DENY PAM_PERMIT [--long]\n",
-                 argv[0]);
+    std::fprintf(
+        stderr,
+        "usage: %s MODULE APPPASS_TOOL SPY WRAPPER_MODULE_DIR PAM_DENY PAM_PERMIT [--long]\n",
+        argv[0]);
     return 2;
   }
   P.module = argv[1];
@@ -684,7 +724,8 @@ int main(int argc, char** argv) {
   P.pam_permit = argv[6];
   P.long_run = argc == 8 && std::string(argv[7]) == "--long";
   for (const std::string* p : {&P.module, &P.tool, &P.spy, &P.pam_deny, &P.pam_permit})
-    if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0) Die("not an absolute, readable path: " + *p);
+    if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0)
+      Die("not an absolute, readable path: " + *p);
 
   const char* dir = std::getenv(kStepEnv);
   if (dir == nullptr) {
@@ -694,7 +735,8 @@ int main(int argc, char** argv) {
     P.work = P.dir + "/work";
     P.services = P.dir + "/services";
     WriteServices();
-    return pamtest::RerunUnderPamWrapper(argv, kStepEnv, P.dir, P.services, "test_pam_faults", true);
+    return pamtest::RerunUnderPamWrapper(argv, kStepEnv, P.dir, P.services, "test_pam_faults",
+                                         true);
   }
   P.dir = dir;
   P.store = P.dir + "/store";

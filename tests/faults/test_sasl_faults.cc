@@ -42,9 +42,9 @@ namespace fs = std::filesystem;
 using faults::ChildResult;
 using faults::RunChild;
 using sasltest::CodeName;
-using testlib::Die;
 using sasltest::g_harness;
 using sasltest::g_log;
+using testlib::Die;
 using testlib::Report;
 
 struct Setup {
@@ -67,8 +67,9 @@ bool IsDecisionLine(const std::string& l) {
 // The application: our plugin and the stock ones, the store in `db`, the stock sasldb.
 void WriteConf(const std::string& db) {
   testlib::WriteFile(S.conf + "/faults.conf", "mech_list: PLAIN LOGIN\napppass_db: " + db +
-                                                   "\npwcheck_method: auxprop\nauxprop_plugin: "
-                                                   "sasldb\nsasldb_path: " + S.sasldb + "\n");
+                                                  "\npwcheck_method: auxprop\nauxprop_plugin: "
+                                                  "sasldb\nsasldb_path: " +
+                                                  S.sasldb + "\n");
 }
 
 // REQUIRES: WriteConf(db) (before dropping privileges: the config directory is root's).
@@ -133,21 +134,24 @@ std::string Exchange(const std::string& mech, const std::string& user, const std
   unsigned outlen = 0;
   if (rc == SASL_OK) {
     if (mech == "PLAIN") {
-      rc = sasl_server_start(conn, "PLAIN", msg.data(), static_cast<unsigned>(msg.size()), &out, &outlen);
+      rc = sasl_server_start(conn, "PLAIN", msg.data(), static_cast<unsigned>(msg.size()), &out,
+                             &outlen);
     } else {
       rc = sasl_server_start(conn, "LOGIN", nullptr, 0, &out, &outlen);
       if (rc == SASL_CONTINUE)
         rc = sasl_server_step(conn, user.data(), static_cast<unsigned>(user.size()), &out, &outlen);
       if (rc == SASL_CONTINUE)
         rc = null_password ? sasl_server_step(conn, nullptr, 0, &out, &outlen)
-                           : sasl_server_step(conn, pw.data(), static_cast<unsigned>(pw.size()), &out, &outlen);
+                           : sasl_server_step(conn, pw.data(), static_cast<unsigned>(pw.size()),
+                                              &out, &outlen);
     }
   }
   const double secs = faults::Since(t0);
   const faults::FaultStats st = faults::FaultGet();
   faults::FaultSet(0, false);
   if (conn != nullptr) sasl_dispose(&conn);
-  std::string text = fmt::format("{} {} {} {} {:.6f}", rc, st.fired_at, st.marker, st.allocations, secs);
+  std::string text =
+      fmt::format("{} {} {} {} {:.6f}", rc, st.fired_at, st.marker, st.allocations, secs);
   for (std::size_t i = mark; i < g_log.size(); ++i)
     if (IsDecisionLine(g_log[i])) text += "\n" + g_log[i];
   return text;
@@ -168,7 +172,8 @@ std::vector<Ex> ParseAll(const ChildResult& r) {
   std::size_t start = 0;
   while (start <= r.out.size()) {
     const std::size_t end = r.out.find('\x1e', start);
-    const std::string part = r.out.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    const std::string part =
+        r.out.substr(start, end == std::string::npos ? std::string::npos : end - start);
     Ex e;
     std::istringstream in(part);
     std::string first;
@@ -200,8 +205,10 @@ std::string LogText(const Ex& e) {
 std::string Judge(const Ex& e, int want, const std::string& needle) {
   if (!e.ran) return "the exchange did not run";
   if (e.rc != want) return "got " + CodeName(e.rc) + ", want " + CodeName(want) + "; " + LogText(e);
-  if (e.log.size() != 1) return std::to_string(e.log.size()) + " decision lines, want 1: " + LogText(e);
-  if (e.log[0].find(needle) == std::string::npos) return "log lacks '" + needle + "': " + LogText(e);
+  if (e.log.size() != 1)
+    return std::to_string(e.log.size()) + " decision lines, want 1: " + LogText(e);
+  if (e.log[0].find(needle) == std::string::npos)
+    return "log lacks '" + needle + "': " + LogText(e);
   return "";
 }
 
@@ -232,14 +239,17 @@ void AtInit(const std::string& fault, const std::string& db, const Setting& how,
             const std::string& needle, const std::function<void()>& prepare = {}) {
   if (prepare) prepare();
   const ChildResult r = InServer(db, how, [] {
-    return Join({Exchange("PLAIN", "alice", S.cred.password), Exchange("LOGIN", "alice", S.cred.password)});
+    return Join(
+        {Exchange("PLAIN", "alice", S.cred.password), Exchange("LOGIN", "alice", S.cred.password)});
   });
   const std::vector<Ex> ex = ParseAll(r);
   int i = 0;
   for (const char* mech : {"PLAIN", "LOGIN"}) {
-    std::string why = !r.exited ? "the server process " + r.Describe()
-                      : ex.size() != 2 ? "no result" : Judge(ex[static_cast<std::size_t>(i)], want, needle);
-    Report(why.empty(), fault + " [" + mech + "]: " + CodeName(want) + ", not handed to the stock plugin", why);
+    std::string why = !r.exited        ? "the server process " + r.Describe()
+                      : ex.size() != 2 ? "no result"
+                                       : Judge(ex[static_cast<std::size_t>(i)], want, needle);
+    Report(why.empty(),
+           fault + " [" + mech + "]: " + CodeName(want) + ", not handed to the stock plugin", why);
     ++i;
   }
 }
@@ -247,15 +257,19 @@ void AtInit(const std::string& fault, const std::string& db, const Setting& how,
 void Control(const std::string& what, const std::string& db, const Setting& how,
              const std::function<void()>& prepare = {}) {
   if (prepare) prepare();
-  const ChildResult r = InServer(db, how, [] { return Exchange("PLAIN", "alice", S.cred.password); });
+  const ChildResult r =
+      InServer(db, how, [] { return Exchange("PLAIN", "alice", S.cred.password); });
   const std::vector<Ex> ex = ParseAll(r);
   const std::string why = !r.exited ? "the server process " + r.Describe()
-                          : ex.empty() ? "no result" : Judge(ex[0], SASL_OK, "apppass: accepted service=smtp user=alice");
+                          : ex.empty()
+                              ? "no result"
+                              : Judge(ex[0], SASL_OK, "apppass: accepted service=smtp user=alice");
   Report(why.empty(), "control, " + what + ": accepted", why);
 }
 
 void Chown(const std::string& path, gid_t gid, mode_t mode) {
-  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0) Die("cannot chown " + path);
+  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0)
+    Die("cannot chown " + path);
 }
 
 void WorkForNobody() {
@@ -293,13 +307,30 @@ void FaultMatrix() {
   nobody.nobody = true;
   Control("as nobody with a readable store", S.work, nobody, WorkForNobody);
   const std::pair<std::string, std::function<void()>> perms[] = {
-      {"key unreadable", [] { WorkForNobody(); Chown(S.work + "/key", 0, 0640); }},
-      {"data.mdb unreadable", [] { WorkForNobody(); Chown(S.work + "/data.mdb", 0, 0640); }},
-      {"lock.mdb not writable", [] { WorkForNobody(); Chown(S.work + "/lock.mdb", 65534, 0640); }},
-      {"store directory not searchable", [] { WorkForNobody(); Chown(S.work, 0, 0750); }},
+      {"key unreadable",
+       [] {
+         WorkForNobody();
+         Chown(S.work + "/key", 0, 0640);
+       }},
+      {"data.mdb unreadable",
+       [] {
+         WorkForNobody();
+         Chown(S.work + "/data.mdb", 0, 0640);
+       }},
+      {"lock.mdb not writable",
+       [] {
+         WorkForNobody();
+         Chown(S.work + "/lock.mdb", 65534, 0640);
+       }},
+      {"store directory not searchable",
+       [] {
+         WorkForNobody();
+         Chown(S.work, 0, 0750);
+       }},
   };
   for (const auto& [what, prepare] : perms)
-    AtInit("permission denied: " + what, S.work, nobody, SASL_UNAVAIL, "reason=unavailable", prepare);
+    AtInit("permission denied: " + what, S.work, nobody, SASL_UNAVAIL, "reason=unavailable",
+           prepare);
 
   for (const faults::Damage& d : faults::DeterministicDamage(S.cred.id))
     AtInit("corrupt: " + d.name, S.work, plain, SASL_UNAVAIL, "reason=unavailable", [&] {
@@ -331,15 +362,18 @@ void FaultMatrix() {
     });
     const std::vector<Ex> ex = ParseAll(r);
     const bool ran = r.exited && ex.size() == 4;
-    Report(ran && Judge(ex[0], SASL_OK, "accepted").empty(), "reader table: accepted before it fills",
-           ran ? LogText(ex[0]) : r.Describe());
+    Report(ran && Judge(ex[0], SASL_OK, "accepted").empty(),
+           "reader table: accepted before it fills", ran ? LogText(ex[0]) : r.Describe());
     for (std::size_t i : {1u, 2u}) {
       const std::string why = ran ? Judge(ex[i], SASL_UNAVAIL, "MDB_READERS_FULL") : r.Describe();
-      Report(why.empty(), std::string("reader table full after plug_init [") + (i == 1 ? "PLAIN" : "LOGIN") +
-                              "]: SASL_UNAVAIL, not handed to the stock plugin", why);
+      Report(why.empty(),
+             std::string("reader table full after plug_init [") + (i == 1 ? "PLAIN" : "LOGIN") +
+                 "]: SASL_UNAVAIL, not handed to the stock plugin",
+             why);
     }
     Report(ran && Judge(ex[3], SASL_OK, "accepted").empty(),
-           "reader table released: the same server accepts again", ran ? LogText(ex[3]) : r.Describe());
+           "reader table released: the same server accepts again",
+           ran ? LogText(ex[3]) : r.Describe());
   }
 
   // Missing and empty passwords.
@@ -349,11 +383,14 @@ void FaultMatrix() {
                    Exchange("LOGIN", "alice", "", 0, true)});
     });
     const std::vector<Ex> ex = ParseAll(r);
-    const char* names[] = {"PLAIN empty password", "LOGIN empty password", "LOGIN no password data (NULL)"};
+    const char* names[] = {"PLAIN empty password", "LOGIN empty password",
+                           "LOGIN no password data (NULL)"};
     for (std::size_t i = 0; i < 3; ++i) {
-      const std::string why = r.exited && ex.size() == 3 ? Judge(ex[i], SASL_BADPROT, "reason=no-password")
-                                                         : r.Describe();
-      Report(why.empty(), std::string(names[i]) + ": SASL_BADPROT, not handed to the stock plugin", why);
+      const std::string why = r.exited && ex.size() == 3
+                                  ? Judge(ex[i], SASL_BADPROT, "reason=no-password")
+                                  : r.Describe();
+      Report(why.empty(), std::string(names[i]) + ": SASL_BADPROT, not handed to the stock plugin",
+             why);
     }
   }
 }
@@ -370,7 +407,9 @@ void MapResized() {
         const testlib::Tool tool{S.tool.path, S.work};
         std::string last;
         for (int i = 0; i < creates; ++i)
-          last = testlib::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"}).password;
+          last =
+              testlib::Create(tool, "alice", "grow-" + std::to_string(i), {"--max-active", "1000"})
+                  .password;
         for (const char* mech : {"PLAIN", "LOGIN"}) {
           parts.push_back(Exchange(mech, "alice", S.cred.password));
           parts.push_back(Exchange(mech, "alice", last));
@@ -380,11 +419,13 @@ void MapResized() {
       },
       300);
   const std::size_t after = faults::FileSize(S.work + "/data.mdb");
-  std::printf("# map resized: data.mdb grew from %zu to %zu bytes (%d creates) under a running server\n",
-              before, after, creates);
+  std::printf(
+      "# map resized: data.mdb grew from %zu to %zu bytes (%d creates) under a running server\n",
+      before, after, creates);
   const std::vector<Ex> ex = ParseAll(r);
   const bool ran = r.exited && ex.size() == 7;
-  Report(ran && Judge(ex[0], SASL_OK, "accepted").empty(), "map resized: accepted before", ran ? "" : r.Describe());
+  Report(ran && Judge(ex[0], SASL_OK, "accepted").empty(), "map resized: accepted before",
+         ran ? "" : r.Describe());
   for (std::size_t m = 0; m < 2; ++m) {
     const std::string mech = m == 0 ? "PLAIN" : "LOGIN";
     const std::size_t b = 1 + 3 * m;
@@ -392,7 +433,9 @@ void MapResized() {
     if (why.empty()) why = Judge(ex[b + 1], SASL_OK, "accepted");
     if (why.empty()) why = Judge(ex[b + 2], SASL_BADAUTH, "reason=wrong-password");
     Report(why.empty() && after > before,
-           "map resized by the admin tool [" + mech + "]: old and new passwords accepted, a wrong one refused", why);
+           "map resized by the admin tool [" + mech +
+               "]: old and new passwords accepted, a wrong one refused",
+           why);
   }
 }
 
@@ -411,7 +454,8 @@ void CorruptUnderServer() {
       std::mt19937_64 local(round_seed);
       const std::string first = Exchange("PLAIN", "alice", kWrong);  // maps the pages
       faults::RandomDamage(S.work + "/data.mdb", local);
-      return Join({first, Exchange("PLAIN", "alice", kWrong), Exchange("LOGIN", "alice", S.cred.password)});
+      return Join(
+          {first, Exchange("PLAIN", "alice", kWrong), Exchange("LOGIN", "alice", S.cred.password)});
     });
     const std::vector<Ex> ex = ParseAll(r);
     if (!r.exited || ex.size() != 3) {
@@ -419,18 +463,21 @@ void CorruptUnderServer() {
       if (first_crash.empty()) first_crash = r.Describe();
       continue;
     }
-    if (ex[1].rc == SASL_OK) ++accepted_wrong; else ++refused;
+    if (ex[1].rc == SASL_OK) ++accepted_wrong;
+    else ++refused;
     if (ex[2].rc == SASL_OK) ++accepted_right;
   }
-  std::printf("# pages damaged under a running server: %d rounds (seed %llu) in %.1f s: wrong password "
-              "refused %d, accepted %d; right password still accepted %d; server crashed %d%s%s\n",
-              rounds, static_cast<unsigned long long>(seed), faults::Since(t0), refused, accepted_wrong,
-              accepted_right, crashed, first_crash.empty() ? "" : ", first: ", first_crash.c_str());
+  std::printf(
+      "# pages damaged under a running server: %d rounds (seed %llu) in %.1f s: wrong password "
+      "refused %d, accepted %d; right password still accepted %d; server crashed %d%s%s\n",
+      rounds, static_cast<unsigned long long>(seed), faults::Since(t0), refused, accepted_wrong,
+      accepted_right, crashed, first_crash.empty() ? "" : ", first: ", first_crash.c_str());
   // At least one round ran (not every server crashed or lacked the plugin under test).
   const bool any_ran = refused + accepted_wrong > 0;
-  Report(accepted_wrong == 0 && any_ran, "random garbage in the pages of a running server's store (" +
-                                  std::to_string(rounds) + " rounds): a wrong password is never accepted (" +
-                                  std::to_string(crashed) + " crashed, reported above)");
+  Report(accepted_wrong == 0 && any_ran,
+         "random garbage in the pages of a running server's store (" + std::to_string(rounds) +
+             " rounds): a wrong password is never accepted (" + std::to_string(crashed) +
+             " crashed, reported above)");
 }
 
 // Allocation failure at every allocation of one exchange, in a server forked per case.
@@ -441,7 +488,8 @@ void AllocationSweep(bool after_fork) {
     std::string label, password;
     bool right;
   };
-  const Kind kinds[] = {{"right", S.cred.password, true}, {"wrong", kWrong, false},
+  const Kind kinds[] = {{"right", S.cred.password, true},
+                        {"wrong", kWrong, false},
                         {"revoked", S.revoked.password, false}};
   for (const char* mech : {"PLAIN", "LOGIN"}) {
     for (const Kind& kind : kinds) {
@@ -450,53 +498,56 @@ void AllocationSweep(bool after_fork) {
         return after_fork ? RunChild(body) : InServer(S.store, Setting{}, body);
       };
       auto sweep = [&] {
-            const std::vector<Ex> clean = ParseAll(one([&] { return Exchange(mech, "alice", kind.password); }));
-            const long total = clean.empty() ? 0 : clean[0].allocations;
-            int crashes = 0, bad = 0, ok = 0, refused = 0, tried = 0;
-            std::string first_bad;
-            const long step = S.long_run || total <= 1500 ? 1 : total / 1500 + 1;
-            // APPPASS_FAULTS_ONLY="MECH KIND N": just that case (to trace it).
-            const char* only = std::getenv("APPPASS_FAULTS_ONLY");
-            for (long n = 1; n <= total + 1; n += step) {
-              if (only != nullptr && fmt::format("{} {} {}", mech, kind.label, n) != only) continue;
-              ++tried;
-              // A server process of its own for each case, as each new smtpd is (or a
-              // child forked from one server).
-              const ChildResult c = one([&] {
-                if (std::getenv("APPPASS_FAULTS_VERBOSE") != nullptr) {
-                  signal(SIGSEGV, CrashHandler);
-                  signal(SIGABRT, CrashHandler);
-                }
-                return Exchange(mech, "alice", kind.password, n);
-              });
-              const std::vector<Ex> e = ParseAll(c);
-              std::string why;
-              if (!c.exited || e.empty() || !e[0].ran) {
-                ++crashes;
-                why = fmt::format("allocation {}: {}", n, c.Describe());
-              } else if (e[0].rc == SASL_OK) {
-                const bool after = e[0].fired == 0 || (e[0].marker >= 0 && e[0].fired > e[0].marker);
-                const bool decided = e[0].log.size() == 1 &&
-                                     e[0].log[0].find("accepted service=smtp user=alice rhost=192.0.2.7 id=" +
-                                                      S.cred.id) != std::string::npos;
-                if (!kind.right || !(after || decided))
-                  why = fmt::format("allocation {} failed (decision at {}) and SASL_OK came back; log: {}", n,
-                                    e[0].marker, LogText(e[0]));
-                else
-                  ++ok;
-              } else {
-                ++refused;
-              }
-              if (!why.empty()) {
-                ++bad;
-                if (first_bad.empty()) first_bad = why;
-                std::printf("#   %s %s: %s\n", mech, kind.label.c_str(), why.c_str());
-              }
+        const std::vector<Ex> clean =
+            ParseAll(one([&] { return Exchange(mech, "alice", kind.password); }));
+        const long total = clean.empty() ? 0 : clean[0].allocations;
+        int crashes = 0, bad = 0, ok = 0, refused = 0, tried = 0;
+        std::string first_bad;
+        const long step = S.long_run || total <= 1500 ? 1 : total / 1500 + 1;
+        // APPPASS_FAULTS_ONLY="MECH KIND N": just that case (to trace it).
+        const char* only = std::getenv("APPPASS_FAULTS_ONLY");
+        for (long n = 1; n <= total + 1; n += step) {
+          if (only != nullptr && fmt::format("{} {} {}", mech, kind.label, n) != only) continue;
+          ++tried;
+          // A server process of its own for each case, as each new smtpd is (or a
+          // child forked from one server).
+          const ChildResult c = one([&] {
+            if (std::getenv("APPPASS_FAULTS_VERBOSE") != nullptr) {
+              signal(SIGSEGV, CrashHandler);
+              signal(SIGABRT, CrashHandler);
             }
-            return fmt::format("{} {} {} {} {} {} {}\n{}", total, tried, ok, refused, crashes, bad,
-                               clean.empty() ? -1 : clean[0].rc, first_bad);
+            return Exchange(mech, "alice", kind.password, n);
+          });
+          const std::vector<Ex> e = ParseAll(c);
+          std::string why;
+          if (!c.exited || e.empty() || !e[0].ran) {
+            ++crashes;
+            why = fmt::format("allocation {}: {}", n, c.Describe());
+          } else if (e[0].rc == SASL_OK) {
+            const bool after = e[0].fired == 0 || (e[0].marker >= 0 && e[0].fired > e[0].marker);
+            const bool decided =
+                e[0].log.size() == 1 &&
+                e[0].log[0].find("accepted service=smtp user=alice rhost=192.0.2.7 id=" +
+                                 S.cred.id) != std::string::npos;
+            if (!kind.right || !(after || decided))
+              why = fmt::format(
+                  "allocation {} failed (decision at {}) and SASL_OK came back; log: {}", n,
+                  e[0].marker, LogText(e[0]));
+            else ++ok;
+          } else {
+            ++refused;
+          }
+          if (!why.empty()) {
+            ++bad;
+            if (first_bad.empty()) first_bad = why;
+            std::printf("#   %s %s: %s\n", mech, kind.label.c_str(), why.c_str());
+          }
+        }
+        return fmt::format("{} {} {} {} {} {} {}\n{}", total, tried, ok, refused, crashes, bad,
+                           clean.empty() ? -1 : clean[0].rc, first_bad);
       };
-      const ChildResult r = after_fork ? InServer(S.store, Setting{}, sweep, 600) : RunChild(sweep, 600);
+      const ChildResult r =
+          after_fork ? InServer(S.store, Setting{}, sweep, 600) : RunChild(sweep, 600);
       std::istringstream in(r.out);
       long total = 0;
       int tried = 0, ok = 0, refused = 0, crashes = 0, bad = 0, clean_rc = -999;
@@ -505,16 +556,20 @@ void AllocationSweep(bool after_fork) {
       std::getline(in, first_bad);
       std::getline(in, first_bad);
       const std::string where = after_fork ? " (forked server)" : "";
-      std::printf("# allocation sweep%s, %s, %s password: %ld allocations per exchange, %d failed one at a "
-                  "time: accepted %d, refused %d, crashed %d\n",
-                  where.c_str(), mech, kind.label.c_str(), total, tried, ok, refused, crashes);
+      std::printf(
+          "# allocation sweep%s, %s, %s password: %ld allocations per exchange, %d failed one at a "
+          "time: accepted %d, refused %d, crashed %d\n",
+          where.c_str(), mech, kind.label.c_str(), total, tried, ok, refused, crashes);
       const bool clean_ok = clean_rc == (kind.right ? SASL_OK : SASL_BADAUTH);
       Report(r.exited && clean_ok && total > 0 && bad == 0,
-             fmt::format("allocation failure{}, {}, {} password: each of {} allocations failed in turn: no "
-                         "crash, {}",
-                         where, mech, kind.label, tried,
-                         kind.right ? "SASL_OK only when the plugin decided accepted" : "never SASL_OK"),
-             !r.exited ? r.Describe() : !clean_ok ? "clean run: " + CodeName(clean_rc) : first_bad);
+             fmt::format(
+                 "allocation failure{}, {}, {} password: each of {} allocations failed in turn: no "
+                 "crash, {}",
+                 where, mech, kind.label, tried,
+                 kind.right ? "SASL_OK only when the plugin decided accepted" : "never SASL_OK"),
+             !r.exited   ? r.Describe()
+             : !clean_ok ? "clean run: " + CodeName(clean_rc)
+                         : first_bad);
     }
   }
 }
@@ -536,11 +591,13 @@ void TokenLengths() {
       {"app password + dashes to 512 bytes", pad(pw, 512, '-'), SASL_OK, "accepted"},
       {"app password + spaces to 513 bytes", pad(pw, 513, ' '), SASL_BADPROT, "reason=bad-input"},
       {"app password + dashes to 513 bytes", pad(pw, 513, '-'), SASL_BADPROT, "reason=bad-input"},
-      {"spaces to 513 bytes, then the app password", std::string(513 - pw.size(), ' ') + pw, SASL_BADPROT,
+      {"spaces to 513 bytes, then the app password", std::string(513 - pw.size(), ' ') + pw,
+       SASL_BADPROT, "reason=bad-input"},
+      {"app password + spaces to 64 KiB", pad(pw, 64 * 1024, ' '), SASL_BADPROT,
        "reason=bad-input"},
-      {"app password + spaces to 64 KiB", pad(pw, 64 * 1024, ' '), SASL_BADPROT, "reason=bad-input"},
       {"app password + spaces to 1 MiB", pad(pw, 1 << 20, ' '), SASL_BADPROT, "reason=bad-input"},
-      {"app password + 'x' junk to 512 bytes", pad(pw, 512, 'x'), SASL_BADAUTH, "reason=wrong-password"},
+      {"app password + 'x' junk to 512 bytes", pad(pw, 512, 'x'), SASL_BADAUTH,
+       "reason=wrong-password"},
       {"511 bytes of 'a'", std::string(511, 'a'), SASL_BADAUTH, "reason=wrong-password"},
       {"512 bytes of 'a'", std::string(512, 'a'), SASL_BADAUTH, "reason=wrong-password"},
       {"513 bytes of 'a'", std::string(513, 'a'), SASL_BADPROT, "reason=bad-input"},
@@ -549,19 +606,22 @@ void TokenLengths() {
   const ChildResult r = InServer(S.store, Setting{}, [&] {
     std::vector<std::string> parts;
     for (const Row& row : rows)
-      for (const char* mech : {"PLAIN", "LOGIN"}) parts.push_back(Exchange(mech, "alice", row.password));
+      for (const char* mech : {"PLAIN", "LOGIN"})
+        parts.push_back(Exchange(mech, "alice", row.password));
     return Join(parts);
   });
   const std::vector<Ex> ex = ParseAll(r);
   std::size_t i = 0;
   for (const Row& row : rows) {
     for (const char* mech : {"PLAIN", "LOGIN"}) {
-      std::string why = !r.exited || ex.size() != 2 * rows.size() ? "server " + r.Describe() : Judge(ex[i], row.want, row.needle);
+      std::string why = !r.exited || ex.size() != 2 * rows.size()
+                            ? "server " + r.Describe()
+                            : Judge(ex[i], row.want, row.needle);
       const double ms = i < ex.size() ? ex[i].secs * 1000 : 0;
       if (why.empty() && ms >= 1000) why = fmt::format("took {:.3f} ms (bound 1 s)", ms);
       Report(why.empty(),
-             fmt::format("token length [{}]: {} ({} bytes): {} in {:.3f} ms", mech, row.name, row.password.size(),
-                         CodeName(row.want), ms),
+             fmt::format("token length [{}]: {} ({} bytes): {} in {:.3f} ms", mech, row.name,
+                         row.password.size(), CodeName(row.want), ms),
              why);
       ++i;
     }
@@ -572,7 +632,8 @@ void TokenLengths() {
 
 int main(int argc, char** argv) {
   if (argc != 5 && argc != 6) {
-    std::fprintf(stderr, "usage: %s PLUGIN APPPASS_TOOL STOCK_PLUGIN_DIR SASLPASSWD2 [--long]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s PLUGIN APPPASS_TOOL STOCK_PLUGIN_DIR SASLPASSWD2 [--long]\n",
+                 argv[0]);
     return 2;
   }
   char plugin[PATH_MAX];
@@ -613,8 +674,8 @@ int main(int argc, char** argv) {
   S.revoked = testlib::Create(S.tool, "alice", "old phone");
   S.tool.Ok({"revoke", "alice", S.revoked.id});
   // The stock plugins' password for alice is her app password.
-  const testlib::RunResult pw =
-      testlib::Run({argv[4], "-p", "-c", "-f", S.sasldb, "-u", "test.example", "alice"}, S.cred.password);
+  const testlib::RunResult pw = testlib::Run(
+      {argv[4], "-p", "-c", "-f", S.sasldb, "-u", "test.example", "alice"}, S.cred.password);
   if (pw.status != 0) Die("saslpasswd2 failed");
   chmod(S.sasldb.c_str(), 0644);
 

@@ -127,13 +127,34 @@ int main(int argc, char** argv) {
   auto round = [&](long i) {
     int got = 0, want = 0;
     switch (i % 7) {
-      case 0: got = Pam("imap", pw); want = PAM_SUCCESS; break;
-      case 1: got = Pam("imap", wrong); want = PAM_AUTH_ERR; break;
-      case 2: got = Pam("imap", revoked); want = PAM_AUTH_ERR; break;
-      case 3: got = Pam("imapbad", pw); want = PAM_AUTHINFO_UNAVAIL; break;
-      case 4: got = Sasl(pw); want = SASL_OK; break;
-      case 5: got = Sasl(wrong); want = SASL_BADAUTH; break;
-      default: got = Sasl(revoked); want = SASL_BADAUTH; break;
+      case 0:
+        got = Pam("imap", pw);
+        want = PAM_SUCCESS;
+        break;
+      case 1:
+        got = Pam("imap", wrong);
+        want = PAM_AUTH_ERR;
+        break;
+      case 2:
+        got = Pam("imap", revoked);
+        want = PAM_AUTH_ERR;
+        break;
+      case 3:
+        got = Pam("imapbad", pw);
+        want = PAM_AUTHINFO_UNAVAIL;
+        break;
+      case 4:
+        got = Sasl(pw);
+        want = SASL_OK;
+        break;
+      case 5:
+        got = Sasl(wrong);
+        want = SASL_BADAUTH;
+        break;
+      default:
+        got = Sasl(revoked);
+        want = SASL_BADAUTH;
+        break;
     }
     if (got != want && bad_answers++ == 0)
       first_bad = "round " + std::to_string(i) + ": got " + std::to_string(got) + ", want " +
@@ -146,12 +167,13 @@ int main(int argc, char** argv) {
   const int after_100 = CountFds();
   for (long i = 100; i < rounds; ++i) round(i);
   const int after_all = CountFds();
-  const double secs =
-      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  std::printf("# descriptors: %d at start, %d with the SASL store open; %d after 100, %d after "
-              "%ld authentications (%.1f s, %.0f per second)\n",
-              at_start, before, after_100, after_all, rounds, secs, static_cast<double>(rounds) / secs);
-  Report(bad_answers == 0, "every one of the " + std::to_string(rounds) + " answers was the expected one",
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf(
+      "# descriptors: %d at start, %d with the SASL store open; %d after 100, %d after "
+      "%ld authentications (%.1f s, %.0f per second)\n",
+      at_start, before, after_100, after_all, rounds, secs, static_cast<double>(rounds) / secs);
+  Report(bad_answers == 0,
+         "every one of the " + std::to_string(rounds) + " answers was the expected one",
          std::to_string(bad_answers) + " wrong, first " + first_bad);
   Report(after_100 == before && after_all == before,
          "descriptor count constant over " + std::to_string(rounds) + " authentications",

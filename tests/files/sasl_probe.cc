@@ -54,7 +54,8 @@ int main(int argc, char** argv) {
     args.erase(args.begin());
   }
   if (args.size() < 4 || args.size() % 2 != 0) {
-    std::fprintf(stderr, "usage: sasl_probe [--login] PLUGIN STORE USER PASSWORD [USER PASSWORD...]\n");
+    std::fprintf(stderr,
+                 "usage: sasl_probe [--login] PLUGIN STORE USER PASSWORD [USER PASSWORD...]\n");
     return 2;
   }
   const std::string dir = MakeTempDir("apppass-sasl-probe");

@@ -84,7 +84,7 @@ void Swapper(const std::string& target, std::atomic<long>* swaps) {
     swaps->fetch_add(1, std::memory_order_relaxed);
   }
   // Leave the real file in place.
-  struct stat st{};
+  struct stat st {};
   if (::lstat(bad.c_str(), &st) == 0 && (S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)))
     ::renameat2(AT_FDCWD, target.c_str(), AT_FDCWD, bad.c_str(), RENAME_EXCHANGE);
   std::_Exit(0);
@@ -114,8 +114,7 @@ void Verifier(const std::string& db, const std::string& pw, const std::string& o
       const apppass::Usage use{.time = now, .service = "imap", .rhost = "192.0.2.7"};
       if (apppass::UsageDb::Open(db, true, &usage).ok() && usage.Record(d.id, use, 0).ok())
         c->usage_recorded.fetch_add(1);
-      else
-        c->usage_refused.fetch_add(1);
+      else c->usage_refused.fetch_add(1);
     } else if (d.outcome == apppass::Outcome::kUnavailable) c->unavailable.fetch_add(1);
     else c->wrong_refusal.fetch_add(1);
   }
@@ -146,15 +145,16 @@ int main(int argc, char** argv) {
   };
   apppass(good, "init");
   const auto enroll = nlohmann::json::parse(apppass(good, "mfa enroll alice --json"));
-  const std::string code =
-      Sh("oathtool --totp -b " + enroll.at("secret").get<std::string>());
+  const std::string code = Sh("oathtool --totp -b " + enroll.at("secret").get<std::string>());
   apppass(good, "mfa confirm alice " + code.substr(0, 6));
   const std::string pw = nlohmann::json::parse(apppass(good, "create alice --name a --json"))
-                             .at("password").get<std::string>();
+                             .at("password")
+                             .get<std::string>();
   Sh("cp -a " + good + " " + other);
   const std::string other_pw =
       nlohmann::json::parse(apppass(other, "create alice --name evil --json"))
-          .at("password").get<std::string>();
+          .at("password")
+          .get<std::string>();
 
   // Held open for the whole test: the other store's reader table is then live, with its
   // own last transaction id. A verifier reading it through a swapped lock.mdb would pick
@@ -186,14 +186,16 @@ int main(int argc, char** argv) {
   if (std::getenv("SWAP_DATA_FIFO") != nullptr)
     scenarios.push_back({"data.mdb <-> FIFO (known limit)", db + "/data.mdb", "fifo"});
   const int kVerifiers = 3;
-  auto* c = static_cast<Counters*>(::mmap(nullptr, sizeof(Counters) + sizeof(std::atomic<long>),
-                                          PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
+  auto* c =
+      static_cast<Counters*>(::mmap(nullptr, sizeof(Counters) + sizeof(std::atomic<long>),
+                                    PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0));
   if (c == MAP_FAILED) Die("mmap");
   auto* swaps = reinterpret_cast<std::atomic<long>*>(c + 1);
   long total_opens = 0, total_swaps = 0;
 
   for (const Scenario& sc : scenarios) {
-    if (const char* only = std::getenv("SWAP_ONLY"); only != nullptr && sc.name.find(only) == std::string::npos)
+    if (const char* only = std::getenv("SWAP_ONLY");
+        only != nullptr && sc.name.find(only) == std::string::npos)
       continue;
     new (c) Counters{};
     new (swaps) std::atomic<long>(0);
@@ -204,7 +206,8 @@ int main(int argc, char** argv) {
     } else if (::symlink(sc.bad.substr(8).c_str(), bad.c_str()) != 0) {
       Die("symlink");
     }
-    const auto other_usage_before = Sh("md5sum " + other + "/usage/data.mdb " + other + "/data.mdb");
+    const auto other_usage_before =
+        Sh("md5sum " + other + "/usage/data.mdb " + other + "/data.mdb");
     const pid_t swapper = ::fork();
     if (swapper == 0) Swapper(sc.target, swaps);
     std::vector<pid_t> verifiers;
@@ -236,16 +239,18 @@ int main(int argc, char** argv) {
     const long opens = c->opens, refused = c->refused, accepted = c->accepted;
     total_opens += opens;
     total_swaps += swaps->load();
-    std::printf("# %s: %ld swaps, %ld opens: %ld refused, %ld opened (%ld accepted the real "
-                "password, %ld unavailable at verify), other store's password accepted %ld times\n",
-                sc.name.c_str(), swaps->load(), opens, refused, opens - refused, accepted,
-                c->unavailable.load(), c->other_accepted.load());
+    std::printf(
+        "# %s: %ld swaps, %ld opens: %ld refused, %ld opened (%ld accepted the real "
+        "password, %ld unavailable at verify), other store's password accepted %ld times\n",
+        sc.name.c_str(), swaps->load(), opens, refused, opens - refused, accepted,
+        c->unavailable.load(), c->other_accepted.load());
     std::printf("#   last use: %ld recorded, %ld refused\n", c->usage_recorded.load(),
                 c->usage_refused.load());
     Report(swapper_ok && swaps->load() > 100, sc.name + ": the swapper ran",
            std::to_string(swaps->load()) + " swaps");
     Report(hangs == 0, sc.name + ": no verifier hung", std::to_string(hangs) + " hung");
-    Report(crashes == 0, sc.name + ": no verifier crashed", std::to_string(crashes) + " crashed:" + how);
+    Report(crashes == 0, sc.name + ": no verifier crashed",
+           std::to_string(crashes) + " crashed:" + how);
     Report(c->other_accepted == 0, sc.name + ": the other store's password never accepted",
            std::to_string(c->other_accepted.load()) + " accepts");
     // Known gap (docs/reliability.md, "Known limits"): when data.mdb (or the whole
@@ -254,8 +259,8 @@ int main(int argc, char** argv) {
     // refuses it, and the next readers may pick the previous snapshot until a writer
     // commits. Only someone who may write the store directory (root) can cause it; the
     // other store's password is still never accepted (asserted above). Counted, not failed.
-    const bool data_swap = sc.name.rfind("data.mdb <-> symlink", 0) == 0 ||
-                           sc.name.rfind("store directory", 0) == 0;
+    const bool data_swap =
+        sc.name.rfind("data.mdb <-> symlink", 0) == 0 || sc.name.rfind("store directory", 0) == 0;
     if (data_swap)
       std::printf("# known gap: the real password refused as wrong %ld times (stale snapshot)\n",
                   c->wrong_refusal.load());

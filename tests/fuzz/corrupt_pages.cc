@@ -84,8 +84,8 @@ int main(int argc, char** argv) {
     return 2;
   }
   const long trials = std::strtol(argv[1], nullptr, 10);
-  const unsigned seed = argc > 2 ? static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10))
-                                 : std::random_device{}();
+  const unsigned seed =
+      argc > 2 ? static_cast<unsigned>(std::strtoul(argv[2], nullptr, 10)) : std::random_device{}();
   fuzzutil::MakeStore();
   const std::string data = fuzzutil::TheStore().dir + "/data.mdb";
   const std::string pristine = ReadAll(data);
@@ -126,7 +126,8 @@ int main(int argc, char** argv) {
     }
     Result r;
     if (WIFSIGNALED(st)) r = WTERMSIG(st) == SIGALRM ? kHang : kCrash;
-    else if (WIFEXITED(st) && WEXITSTATUS(st) >= kExitBase && WEXITSTATUS(st) < kExitBase + kResults)
+    else if (WIFEXITED(st) && WEXITSTATUS(st) >= kExitBase &&
+             WEXITSTATUS(st) < kExitBase + kResults)
       r = static_cast<Result>(WEXITSTATUS(st) - kExitBase);
     else r = kCrash;  // ASan reports a SEGV in LMDB and exits non-zero
     ++counts[kKinds[kind]][r];
@@ -139,7 +140,8 @@ int main(int argc, char** argv) {
     for (int r = 0; r < kResults; ++r) std::printf(" %s=%ld", kNames[r], c[r]);
     std::printf("\n");
   }
-  std::printf("%s - %ld damaged stores: no wrong acceptance\n", wrong == 0 ? "ok" : "not ok", trials);
+  std::printf("%s - %ld damaged stores: no wrong acceptance\n", wrong == 0 ? "ok" : "not ok",
+              trials);
   std::printf("%s - %ld damaged stores: no hang\n", hangs == 0 ? "ok" : "not ok", trials);
   return wrong == 0 && hangs == 0 ? 0 : 1;
 }

@@ -81,8 +81,7 @@ int pam_get_item(const pam_handle_t* pamh, int item_type, const void** item) {
       if (pamh->rhost_rc != PAM_SUCCESS) return pamh->rhost_rc;
       *item = pamh->rhost_set ? pamh->rhost.c_str() : nullptr;
       return PAM_SUCCESS;
-    default:
-      return PAM_BAD_ITEM;
+    default: return PAM_BAD_ITEM;
   }
 }
 
@@ -190,9 +189,9 @@ Request Parse(std::string_view in) {
       repeat = fuzzutil::Number(d.value, -1);
     } else if (d.key == "arg" && r.args.size() < 12) {
       r.args.push_back(value);
-      static const std::string_view kPlain[] = {"debug", "use_first_pass", "try_first_pass",
-                                                "no_usage", "usage_interval=0",
-                                                "usage_interval=60"};
+      static const std::string_view kPlain[] = {
+          "debug",    "use_first_pass",   "try_first_pass",
+          "no_usage", "usage_interval=0", "usage_interval=60"};
       bool plain = false;
       for (auto p : kPlain) plain |= value == p;
       if (value.starts_with("scope=")) {
@@ -264,7 +263,8 @@ Outcome Transaction(const Request& r) {
     for (const auto& a : r.args) elsewhere |= a.find(pw_c) != std::string::npos;
     if (!elsewhere)
       for (const auto& line : h.log)
-        if (line.find(pw_c) != std::string::npos) Fail("the password is in a log line: " + Show(line));
+        if (line.find(pw_c) != std::string::npos)
+          Fail("the password is in a log line: " + Show(line));
   }
   return o;
 }
@@ -283,12 +283,11 @@ void CheckOutcome(const Request& r, const Outcome& o) {
 
   const pam_handle_t& h = r.handle;
   const std::string pw_c(h.authtok.c_str());
-  const std::string service = !r.scope.empty()                                    ? r.scope
+  const std::string service = !r.scope.empty()                               ? r.scope
                               : h.service_rc == PAM_SUCCESS && h.service_set ? h.service
-                                                                                  : "";
-  const bool calls_ok = h.user_rc == PAM_SUCCESS && !h.user_null &&
-                        h.authtok_rc == PAM_SUCCESS && !h.authtok_null &&
-                        h.set_data_rc == PAM_SUCCESS;
+                                                                             : "";
+  const bool calls_ok = h.user_rc == PAM_SUCCESS && !h.user_null && h.authtok_rc == PAM_SUCCESS &&
+                        !h.authtok_null && h.set_data_rc == PAM_SUCCESS;
   const fuzzutil::StoredCred* c = fuzzutil::Explains(h.user, pw_c, service);
   if (o.auth1 == PAM_SUCCESS) {
     if (!calls_ok) Fail("PAM_SUCCESS although a libpam call failed");

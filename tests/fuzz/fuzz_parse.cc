@@ -45,7 +45,8 @@ bool IsScope(std::string_view s) {
   if (s.empty() || s.size() > 32) return false;
   auto ok = [](char c) { return (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9'); };
   if (!ok(s[0])) return false;
-  return std::all_of(s.begin(), s.end(), [&](char c) { return ok(c) || c == '.' || c == '_' || c == '-'; });
+  return std::all_of(s.begin(), s.end(),
+                     [&](char c) { return ok(c) || c == '.' || c == '_' || c == '-'; });
 }
 
 // Well-formed UTF-8 by the table of the Unicode standard (3.9, table 3-7), written
@@ -64,7 +65,8 @@ bool Utf8Reference(std::string_view s) {
     else if (c >= 0xC2 && c <= 0xDF && in(1, 0x80, 0xBF)) len = 2;
     else if (c == 0xE0 && in(1, 0xA0, 0xBF) && in(2, 0x80, 0xBF)) len = 3;
     else if (((c >= 0xE1 && c <= 0xEC) || c == 0xEE || c == 0xEF) && in(1, 0x80, 0xBF) &&
-             in(2, 0x80, 0xBF)) len = 3;
+             in(2, 0x80, 0xBF))
+      len = 3;
     else if (c == 0xED && in(1, 0x80, 0x9F) && in(2, 0x80, 0xBF)) len = 3;
     else if (c == 0xF0 && in(1, 0x90, 0xBF) && in(2, 0x80, 0xBF) && in(3, 0x80, 0xBF)) len = 4;
     else if (c >= 0xF1 && c <= 0xF3 && in(1, 0x80, 0xBF) && in(2, 0x80, 0xBF) && in(3, 0x80, 0xBF))
@@ -114,7 +116,8 @@ void ModuleOptions(std::string_view in) {
   if (s1.ok() != want_ok)
     Fail("ParseModuleOptions " + std::string(s1.ok() ? "accepted" : "refused") + " " +
          Show(std::string(in)) + ": " + s1.message());
-  if (s1.ok() && (a.db != want.db || a.scope != want.scope || a.usage_interval != want.usage_interval))
+  if (s1.ok() &&
+      (a.db != want.db || a.scope != want.scope || a.usage_interval != want.usage_interval))
     Fail("ParseModuleOptions kept other values than the last ones");
   if (!s1.ok() && s1.code() != apppass::Status::Code::kInvalidArgument)
     Fail("ParseModuleOptions failed with another code than InvalidArgument");
@@ -142,7 +145,8 @@ void SaslOptions(std::string_view in) {
   if (s1.IsNotFound() != !any) Fail("ParseSaslOptions: NotFound exactly when nothing is set");
   if (!s1.ok()) return;
   const char* db = lookup("apppass_db");
-  if (db == nullptr || db[0] != '/' || a.db != db) Fail("ParseSaslOptions: db not the absolute apppass_db");
+  if (db == nullptr || db[0] != '/' || a.db != db)
+    Fail("ParseSaslOptions: db not the absolute apppass_db");
   auto yes = [](const char* v) {
     return v != nullptr && (!std::strcmp(v, "yes") || !std::strcmp(v, "true") ||
                             !std::strcmp(v, "on") || !std::strcmp(v, "1"));
@@ -151,8 +155,10 @@ void SaslOptions(std::string_view in) {
     Fail("ParseSaslOptions: allow_authzid is not what was written");
   if (a.usage != (lookup("apppass_usage") == nullptr || yes(lookup("apppass_usage"))))
     Fail("ParseSaslOptions: usage is not what was written");
-  if (!a.scope.empty() && !IsScope(a.scope)) Fail("ParseSaslOptions accepted scope " + Show(a.scope));
-  if (a.usage_interval < 0 || a.usage_interval > 86400) Fail("ParseSaslOptions: interval out of range");
+  if (!a.scope.empty() && !IsScope(a.scope))
+    Fail("ParseSaslOptions accepted scope " + Show(a.scope));
+  if (a.usage_interval < 0 || a.usage_interval > 86400)
+    Fail("ParseSaslOptions: interval out of range");
 }
 
 void Password(std::string_view in) {
@@ -160,12 +166,15 @@ void Password(std::string_view in) {
   if (!out1.valid() || !out2.valid()) Fail("sodium_malloc");
   const apppass::Status s1 = apppass::NormalizePassword(in, out1);
   const apppass::Status s2 = apppass::NormalizePassword(in, out2);
-  if (!Same(s1, s2) || out1.view() != out2.view()) Fail("NormalizePassword answered differently twice");
+  if (!Same(s1, s2) || out1.view() != out2.view())
+    Fail("NormalizePassword answered differently twice");
   const std::string n = fuzzutil::Normalize(in);
   bool want = !in.empty() && in.size() <= apppass::kMaxPasswordInput && n.size() == 20;
   for (char c : n) want &= apppass::kPasswordAlphabet.find(c) != std::string_view::npos;
-  if (s1.ok() != want) Fail("NormalizePassword " + std::string(s1.ok() ? "accepted " : "refused ") + Show(in));
-  if (s1.ok() ? out1.view() != n : out1.size() != 0) Fail("NormalizePassword output " + Show(out1.view()));
+  if (s1.ok() != want)
+    Fail("NormalizePassword " + std::string(s1.ok() ? "accepted " : "refused ") + Show(in));
+  if (s1.ok() ? out1.view() != n : out1.size() != 0)
+    Fail("NormalizePassword output " + Show(out1.view()));
 }
 
 void Messages(std::string_view in) {
@@ -185,11 +194,15 @@ void Messages(std::string_view in) {
     p = in.substr(b + 1);
     want = z.size() <= 256 && !c.empty() && c.size() <= 256 && !p.empty() && p.size() <= 512;
   }
-  if (e1.has_value() == want) Fail("ParsePlain " + std::string(want ? "refused " : "accepted ") + Show(in));
-  if (want && (m1.authzid != z || m1.authcid != c || m1.password != p)) Fail("ParsePlain split wrongly");
-  if (!want && (!m1.authcid.empty() || !m1.password.empty())) Fail("ParsePlain left fields after an error");
+  if (e1.has_value() == want)
+    Fail("ParsePlain " + std::string(want ? "refused " : "accepted ") + Show(in));
+  if (want && (m1.authzid != z || m1.authcid != c || m1.password != p))
+    Fail("ParsePlain split wrongly");
+  if (!want && (!m1.authcid.empty() || !m1.password.empty()))
+    Fail("ParsePlain left fields after an error");
   // Views point into the input: nothing was copied.
-  if (want && (m1.password.data() < in.data() || m1.password.data() + m1.password.size() > in.data() + in.size()))
+  if (want && (m1.password.data() < in.data() ||
+               m1.password.data() + m1.password.size() > in.data() + in.size()))
     Fail("ParsePlain copied the password");
   const bool nul = in.find('\0') != std::string_view::npos;
   if (apppass::CheckLoginUser(in).has_value() != (in.empty() || in.size() > 256 || nul))
@@ -201,7 +214,8 @@ void Messages(std::string_view in) {
 void Text(std::string_view in) {
   const bool utf8 = apppass::IsValidUtf8(in);
   if (utf8 != apppass::IsValidUtf8(in)) Fail("IsValidUtf8 answered differently twice");
-  if (utf8 != Utf8Reference(in)) Fail("IsValidUtf8 says " + std::to_string(utf8) + " for " + Show(in));
+  if (utf8 != Utf8Reference(in))
+    Fail("IsValidUtf8 says " + std::to_string(utf8) + " for " + Show(in));
   bool control = false;
   for (std::size_t i = 0; i < in.size(); ++i) {
     const auto ch = static_cast<unsigned char>(in[i]);
@@ -212,7 +226,8 @@ void Text(std::string_view in) {
   if (user_ok != (!in.empty() && in.size() <= 256 && utf8 && !control))
     Fail("ValidateUserName " + std::string(user_ok ? "accepted " : "refused ") + Show(in));
   const bool label_ok = apppass::ValidateLabel(in).ok();
-  if (label_ok && (in.empty() || in.size() > 64 || !utf8 || control)) Fail("ValidateLabel accepted " + Show(in));
+  if (label_ok && (in.empty() || in.size() > 64 || !utf8 || control))
+    Fail("ValidateLabel accepted " + Show(in));
   if (apppass::ValidateScope(in).ok() != IsScope(in)) Fail("ValidateScope " + Show(in));
   if (const auto d = apppass::ParseDuration(in); d && (*d <= 0 || *d > 100LL * 366 * 86400))
     Fail("ParseDuration gave " + std::to_string(*d) + " for " + Show(in));
@@ -220,11 +235,13 @@ void Text(std::string_view in) {
   std::memcpy(&t, in.data(), std::min(in.size(), sizeof t));
   const std::string iso = apppass::FormatIsoUtc(t);
   // Years before 1000 or after 9999 have other widths; the shape stays.
-  if (iso != "invalid-time" && (iso.size() < 17 || iso.back() != 'Z' || iso.find('T') == std::string::npos))
+  if (iso != "invalid-time" &&
+      (iso.size() < 17 || iso.back() != 'Z' || iso.find('T') == std::string::npos))
     Fail("FormatIsoUtc gave " + iso);
   for (std::size_t max : {std::size_t{0}, std::size_t{1}, std::size_t{40}, std::size_t{128}}) {
     const std::string safe = apppass::LogSafe(in, max);
-    if (safe.empty() || safe.size() > 4 * max + 4) Fail("LogSafe length " + std::to_string(safe.size()));
+    if (safe.empty() || safe.size() > 4 * max + 4)
+      Fail("LogSafe length " + std::to_string(safe.size()));
     for (char ch : safe) {
       const auto c = static_cast<unsigned char>(ch);
       if (c <= 0x20 || c >= 0x7f || c == '"' || c == '=') Fail("LogSafe let through " + Show(safe));

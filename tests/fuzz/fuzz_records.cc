@@ -20,8 +20,8 @@
 
 #include "fuzz_util.h"
 #include "password.h"
-#include "store_internal.h"
 #include "records.h"
+#include "store_internal.h"
 #include "text.h"
 #include "verifier.h"
 
@@ -52,7 +52,8 @@ bool Same(const apppass::Status& a, const apppass::Status& b) {
 }
 
 template <typename Rec, typename Dec, typename Enc>
-apppass::Status DecodeChecked(std::string_view in, Rec* out, Dec decode, Enc encode, const char* what) {
+apppass::Status DecodeChecked(std::string_view in, Rec* out, Dec decode, Enc encode,
+                              const char* what) {
   Rec a, b;
   const apppass::Status s1 = decode(in, &a);
   const apppass::Status s2 = decode(in, &b);
@@ -80,8 +81,10 @@ apppass::Status DecodeChecked(std::string_view in, Rec* out, Dec decode, Enc enc
 void VerifyAgainst(const std::string& rec) {
   {
     apppass::LmdbTxn txn;
-    fuzzutil::Check(apppass::LmdbTxn::Begin(apppass::internal::StoreAccess::env(g_store), true, &txn), "begin");
-    fuzzutil::Check(txn.Put(apppass::internal::StoreAccess::dbs(g_store).creds, g_hash, rec), "put");
+    fuzzutil::Check(
+        apppass::LmdbTxn::Begin(apppass::internal::StoreAccess::env(g_store), true, &txn), "begin");
+    fuzzutil::Check(txn.Put(apppass::internal::StoreAccess::dbs(g_store).creds, g_hash, rec),
+                    "put");
     fuzzutil::Check(txn.Commit(), "commit");
   }
   apppass::Credential c;
@@ -96,11 +99,13 @@ void VerifyAgainst(const std::string& rec) {
     else if (c.user != pw.user) want = apppass::Outcome::kWrongPassword;
     else if (c.revoked) want = apppass::Outcome::kRevoked;
     else if (c.expires && *c.expires <= now) want = apppass::Outcome::kExpired;
-    else if (!c.scopes.empty() && std::find(c.scopes.begin(), c.scopes.end(), "imap") == c.scopes.end())
+    else if (!c.scopes.empty() &&
+             std::find(c.scopes.begin(), c.scopes.end(), "imap") == c.scopes.end())
       want = apppass::Outcome::kOutOfScope;
     if (d.outcome != want)
-      Fail("Verify on record " + Show(rec) + " gave " + std::string(apppass::OutcomeName(d.outcome)) +
-           ", the record calls for " + std::string(apppass::OutcomeName(want)));
+      Fail("Verify on record " + Show(rec) + " gave " +
+           std::string(apppass::OutcomeName(d.outcome)) + ", the record calls for " +
+           std::string(apppass::OutcomeName(want)));
   }
 }
 
@@ -109,7 +114,8 @@ void Credential(std::string_view in) {
   const apppass::Status s =
       DecodeChecked(in, &c, apppass::DecodeCredential, apppass::EncodeCredential, "credential");
   if (s.ok()) {
-    if (!apppass::ValidateUserName(c.user).ok()) Fail("credential with invalid user " + Show(c.user));
+    if (!apppass::ValidateUserName(c.user).ok())
+      Fail("credential with invalid user " + Show(c.user));
     if (c.scopes.size() > apppass::kMaxScopes) Fail("credential with too many scopes");
     if (c.id.empty()) Fail("credential without id");
   }

@@ -100,7 +100,8 @@ Exchange Parse(std::string_view in) {
       mangle = value;
     }
   }
-  if (!mangle.empty() && e.messages.back()) *e.messages.back() = fuzzutil::Mangle(*e.messages.back(), mangle);
+  if (!mangle.empty() && e.messages.back())
+    *e.messages.back() = fuzzutil::Mangle(*e.messages.back(), mangle);
   return e;
 }
 
@@ -182,8 +183,8 @@ void Check(const Exchange& e, const Result& r, const std::vector<std::string>& l
     if (plain && !authzid.empty() && authzid != authcid)
       Fail("SASL_OK with authorization identity " + Show(authzid) + " for " + Show(authcid));
     if (fuzzutil::Explains(r.username, password, e.service) == nullptr)
-      Fail("SASL_OK for user " + Show(r.username) + " password " + Show(password) +
-           " service " + Show(e.service) + ": no stored app password explains it");
+      Fail("SASL_OK for user " + Show(r.username) + " password " + Show(password) + " service " +
+           Show(e.service) + ": no stored app password explains it");
   } else {
     // A plainly valid PLAIN exchange must succeed.
     const fuzzutil::StoredCred* c = fuzzutil::Explains(authcid, password, e.service);
@@ -196,10 +197,12 @@ void Check(const Exchange& e, const Result& r, const std::vector<std::string>& l
   const std::string pw_c(password);
   const std::string n = fuzzutil::Normalize(pw_c);
   for (const auto& c : fuzzutil::TheStore().creds) secret |= n == c.bare;
-  if (secret && authcid.find(pw_c) == std::string::npos && authzid.find(pw_c) == std::string::npos &&
-      e.service.find(pw_c) == std::string::npos && e.remote.find(pw_c) == std::string::npos)
+  if (secret && authcid.find(pw_c) == std::string::npos &&
+      authzid.find(pw_c) == std::string::npos && e.service.find(pw_c) == std::string::npos &&
+      e.remote.find(pw_c) == std::string::npos)
     for (const auto& line : log)
-      if (line.find(pw_c) != std::string::npos) Fail("the password is in a log line: " + Show(line));
+      if (line.find(pw_c) != std::string::npos)
+        Fail("the password is in a log line: " + Show(line));
 }
 
 }  // namespace

@@ -65,7 +65,7 @@ struct StoredCred {
   std::string display;  // as shown to the user, e.g. "abcd-efgh-jkmn-pqrs-tuvw"
   std::string bare;     // the 20 alphabet characters
   std::vector<std::string> scopes;
-  bool active = true;   // false: revoked or expired
+  bool active = true;  // false: revoked or expired
   std::string id;
 };
 
@@ -123,9 +123,9 @@ inline std::string Totp(const apppass::SecretBuffer& base32, std::int64_t now) {
       oath_base32_decode(b32.c_str(), b32.size(), &secret, &len) != OATH_OK)
     Fail("cannot decode the enrollment secret");
   char otp[16] = {};
-  const int rc = oath_totp_generate(secret, len, static_cast<time_t>(now),
-                                    OATH_TOTP_DEFAULT_TIME_STEP_SIZE, OATH_TOTP_DEFAULT_START_TIME,
-                                    6, otp);
+  const int rc =
+      oath_totp_generate(secret, len, static_cast<time_t>(now), OATH_TOTP_DEFAULT_TIME_STEP_SIZE,
+                         OATH_TOTP_DEFAULT_START_TIME, 6, otp);
   std::free(secret);
   if (rc != OATH_OK) Fail("oath_totp_generate failed");
   return otp;
@@ -174,8 +174,11 @@ inline void MakeStore(apppass::Store* keep_open = nullptr) {
                         {"bob", "laptop", {"smtp"}, 0},
                         {"zo\xc3\xab", "tablet", {}, 0}};
   for (const Want& w : wants) {
-    apppass::CreateRequest req{.user = w.user, .name = w.name, .scopes = w.scopes,
-                               .expires = std::nullopt, .max_active = apppass::kDefaultMaxActive};
+    apppass::CreateRequest req{.user = w.user,
+                               .name = w.name,
+                               .scopes = w.scopes,
+                               .expires = std::nullopt,
+                               .max_active = apppass::kDefaultMaxActive};
     std::int64_t t = now;
     if (w.kind == 2) {  // created in the past, expired a minute ago
       t = now - 3600;
@@ -189,8 +192,12 @@ inline void MakeStore(apppass::Store* keep_open = nullptr) {
                                      now, &ids),
             "revoke");
     }
-    StoredCred sc{.user = w.user, .display = std::string(c.password.view()), .bare = {},
-                  .scopes = w.scopes, .active = w.kind == 0, .id = c.cred.id};
+    StoredCred sc{.user = w.user,
+                  .display = std::string(c.password.view()),
+                  .bare = {},
+                  .scopes = w.scopes,
+                  .active = w.kind == 0,
+                  .id = c.cred.id};
     sc.bare = Normalize(sc.display);
     if (sc.bare.size() != 20) Fail("unexpected password format " + sc.display);
     fs.creds.push_back(std::move(sc));

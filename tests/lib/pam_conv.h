@@ -56,8 +56,8 @@ struct ScriptedConv {
   std::size_t asked() const { return off_asked + on_asked; }
 };
 
-inline int ScriptedConvFn(int num_msg, const struct pam_message** msg,
-                          struct pam_response** resp, void* appdata) {
+inline int ScriptedConvFn(int num_msg, const struct pam_message** msg, struct pam_response** resp,
+                          void* appdata) {
   auto* c = static_cast<ScriptedConv*>(appdata);
   if (num_msg <= 0 || num_msg > PAM_MAX_NUM_MSG) return PAM_CONV_ERR;
   using Mode = ScriptedConv::Mode;

@@ -101,34 +101,20 @@ inline void DoneSasl(bool with_client) {
 
 inline std::string CodeName(int rc) {
   switch (rc) {
-    case SASL_OK:
-      return "SASL_OK";
-    case SASL_CONTINUE:
-      return "SASL_CONTINUE";
-    case SASL_FAIL:
-      return "SASL_FAIL";
-    case SASL_NOMEM:
-      return "SASL_NOMEM";
-    case SASL_NOMECH:
-      return "SASL_NOMECH";
-    case SASL_BADPROT:
-      return "SASL_BADPROT";
-    case SASL_BADPARAM:
-      return "SASL_BADPARAM";
-    case SASL_BADAUTH:
-      return "SASL_BADAUTH";
-    case SASL_NOAUTHZ:
-      return "SASL_NOAUTHZ";
-    case SASL_NOUSER:
-      return "SASL_NOUSER";
-    case SASL_UNAVAIL:
-      return "SASL_UNAVAIL";
-    case SASL_ENCRYPT:
-      return "SASL_ENCRYPT";
-    case SASL_TOOWEAK:
-      return "SASL_TOOWEAK";
-    default:
-      return "rc=" + std::to_string(rc);
+    case SASL_OK: return "SASL_OK";
+    case SASL_CONTINUE: return "SASL_CONTINUE";
+    case SASL_FAIL: return "SASL_FAIL";
+    case SASL_NOMEM: return "SASL_NOMEM";
+    case SASL_NOMECH: return "SASL_NOMECH";
+    case SASL_BADPROT: return "SASL_BADPROT";
+    case SASL_BADPARAM: return "SASL_BADPARAM";
+    case SASL_BADAUTH: return "SASL_BADAUTH";
+    case SASL_NOAUTHZ: return "SASL_NOAUTHZ";
+    case SASL_NOUSER: return "SASL_NOUSER";
+    case SASL_UNAVAIL: return "SASL_UNAVAIL";
+    case SASL_ENCRYPT: return "SASL_ENCRYPT";
+    case SASL_TOOWEAK: return "SASL_TOOWEAK";
+    default: return "rc=" + std::to_string(rc);
   }
 }
 

@@ -50,8 +50,8 @@ inline std::vector<std::string> PrivateLibraries(const std::string& file, std::s
       *error = file + " needs " + name + ", which is not found";
       return {};
     }
-    const bool system = path.starts_with("/lib") || path.starts_with("/usr/") ||
-                        path.starts_with("/opt/");
+    const bool system =
+        path.starts_with("/lib") || path.starts_with("/usr/") || path.starts_with("/opt/");
     if (system) continue;
     libs.push_back(path);
   }

@@ -1,5 +1,5 @@
-// Helpers shared by the CMocka unit tests (tests/unit, tests/sasl): the CMocka include dance for C++,
-// assertions that print a Status or Outcome on failure, a temporary directory that removes
+// Helpers shared by the CMocka unit tests (tests/unit, tests/sasl): the CMocka include dance for
+// C++, assertions that print a Status or Outcome on failure, a temporary directory that removes
 // itself, TOTP codes computed independently with liboath, and a store with a confirmed user.
 //
 // A failed CMocka assertion longjmps out of the test, skipping C++ destructors; tests that
@@ -27,10 +27,10 @@
 // cmocka.h needs these first and has no extern "C" of its own. It also defines macros
 // with common names (fail, skip, ...) that break standard headers included after it:
 // include this file last.
+#include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
-#include <csetjmp>
 extern "C" {
 #include <cmocka.h>
 }
@@ -39,20 +39,13 @@ namespace apppass::test {
 
 inline const char* CodeName(Status::Code c) {
   switch (c) {
-    case Status::Code::kOk:
-      return "Ok";
-    case Status::Code::kNotFound:
-      return "NotFound";
-    case Status::Code::kInvalidArgument:
-      return "InvalidArgument";
-    case Status::Code::kUnavailable:
-      return "Unavailable";
-    case Status::Code::kPermissionDenied:
-      return "PermissionDenied";
-    case Status::Code::kAlreadyExists:
-      return "AlreadyExists";
-    case Status::Code::kInternal:
-      return "Internal";
+    case Status::Code::kOk: return "Ok";
+    case Status::Code::kNotFound: return "NotFound";
+    case Status::Code::kInvalidArgument: return "InvalidArgument";
+    case Status::Code::kUnavailable: return "Unavailable";
+    case Status::Code::kPermissionDenied: return "PermissionDenied";
+    case Status::Code::kAlreadyExists: return "AlreadyExists";
+    case Status::Code::kInternal: return "Internal";
   }
   return "?";
 }

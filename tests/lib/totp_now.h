@@ -17,8 +17,9 @@ inline std::string TotpCodeNow(const std::string& base32) {
   size_t len = 0;
   if (oath_base32_decode(base32.c_str(), base32.size(), &secret, &len) != OATH_OK) return "";
   char otp[16] = {};
-  const int rc = oath_totp_generate(secret, len, std::time(nullptr), OATH_TOTP_DEFAULT_TIME_STEP_SIZE,
-                                    OATH_TOTP_DEFAULT_START_TIME, 6, otp);
+  const int rc =
+      oath_totp_generate(secret, len, std::time(nullptr), OATH_TOTP_DEFAULT_TIME_STEP_SIZE,
+                         OATH_TOTP_DEFAULT_START_TIME, 6, otp);
   std::free(secret);
   return rc == OATH_OK ? std::string(otp) : std::string();
 }

@@ -103,10 +103,10 @@ void WriteServices() {
   WriteFile(g.services + "/badopt-relative-db", both(" db=relative/store"));
   WriteFile(g.services + "/badopt-interval", both(db + " usage_interval=soon"));
   WriteFile(g.services + "/badopt-scope", both(db + " scope=IMAP!"));
-  WriteFile(g.services + "/firstpass",
-            "auth required " + set_items + "\n" + "auth required " + mod + db + " use_first_pass\n");
-  WriteFile(g.services + "/tryfirstpass",
-            "auth required " + set_items + "\n" + "auth required " + mod + db + " try_first_pass\n");
+  WriteFile(g.services + "/firstpass", "auth required " + set_items + "\n" + "auth required " +
+                                           mod + db + " use_first_pass\n");
+  WriteFile(g.services + "/tryfirstpass", "auth required " + set_items + "\n" + "auth required " +
+                                              mod + db + " try_first_pass\n");
   WriteFile(g.services + "/sufficient",
             "auth sufficient " + mod + db + "\n" + "auth required " + g.pam_deny + "\n");
   WriteFile(g.services + "/successdone", "auth [success=done default=ignore] " + mod + db + "\n" +
@@ -193,12 +193,18 @@ const char* OpName(pamtest_ops op) {
 
 std::string RcName(int rc) {
   static const std::pair<int, const char*> kNames[] = {
-      {PAM_SUCCESS, "PAM_SUCCESS"},           {PAM_AUTH_ERR, "PAM_AUTH_ERR"},
-      {PAM_AUTHINFO_UNAVAIL, "PAM_AUTHINFO_UNAVAIL"}, {PAM_SERVICE_ERR, "PAM_SERVICE_ERR"},
-      {PAM_USER_UNKNOWN, "PAM_USER_UNKNOWN"}, {PAM_PERM_DENIED, "PAM_PERM_DENIED"},
-      {PAM_IGNORE, "PAM_IGNORE"},             {PAM_CONV_ERR, "PAM_CONV_ERR"},
-      {PAM_SYSTEM_ERR, "PAM_SYSTEM_ERR"},     {PAM_BUF_ERR, "PAM_BUF_ERR"},
-      {PAM_CRED_ERR, "PAM_CRED_ERR"},         {PAM_ACCT_EXPIRED, "PAM_ACCT_EXPIRED"},
+      {PAM_SUCCESS, "PAM_SUCCESS"},
+      {PAM_AUTH_ERR, "PAM_AUTH_ERR"},
+      {PAM_AUTHINFO_UNAVAIL, "PAM_AUTHINFO_UNAVAIL"},
+      {PAM_SERVICE_ERR, "PAM_SERVICE_ERR"},
+      {PAM_USER_UNKNOWN, "PAM_USER_UNKNOWN"},
+      {PAM_PERM_DENIED, "PAM_PERM_DENIED"},
+      {PAM_IGNORE, "PAM_IGNORE"},
+      {PAM_CONV_ERR, "PAM_CONV_ERR"},
+      {PAM_SYSTEM_ERR, "PAM_SYSTEM_ERR"},
+      {PAM_BUF_ERR, "PAM_BUF_ERR"},
+      {PAM_CRED_ERR, "PAM_CRED_ERR"},
+      {PAM_ACCT_EXPIRED, "PAM_ACCT_EXPIRED"},
       {PAM_ABORT, "PAM_ABORT"},
   };
   for (const auto& [v, n] : kNames)
@@ -221,13 +227,13 @@ struct Outcome {
   std::string why;       // when !ok
   std::string captured;  // the transaction's stderr
   std::vector<std::string> log;
-  int last_rc = 0;       // what the last operation returned, when ok
+  int last_rc = 0;  // what the last operation returned, when ok
 };
 
 // One transaction: pam_start(service, user), PAM_RHOST if given, the operations in order,
 // pam_end.
-Outcome Transaction(const char* service, const char* user, Conv& conv, std::initializer_list<Expect> ops,
-                    const char* rhost = nullptr) {
+Outcome Transaction(const char* service, const char* user, Conv& conv,
+                    std::initializer_list<Expect> ops, const char* rhost = nullptr) {
   std::vector<pam_testcase> cases;
   for (const Expect& e : ops) {
     pam_testcase tc{};
@@ -241,7 +247,8 @@ Outcome Transaction(const char* service, const char* user, Conv& conv, std::init
   pam_handle_t* ph = nullptr;
   if (rhost != nullptr) {
     const pam_conv pc{ConvFn, &conv};
-    if (pam_start(service, user, &pc, &ph) != PAM_SUCCESS || pam_set_item(ph, PAM_RHOST, rhost) != PAM_SUCCESS) {
+    if (pam_start(service, user, &pc, &ph) != PAM_SUCCESS ||
+        pam_set_item(ph, PAM_RHOST, rhost) != PAM_SUCCESS) {
       if (ph != nullptr) pam_end(ph, PAM_SYSTEM_ERR);
       cap.Finish();
       o.why = "pam_start or pam_set_item failed";
@@ -249,10 +256,12 @@ Outcome Transaction(const char* service, const char* user, Conv& conv, std::init
     }
   }
   // With a handle, libpamtest uses it (and still calls pam_end).
-  const pamtest_err err = _pamtest_conv(service, user, ConvFn, &conv, cases.data(), cases.size(), ph);
+  const pamtest_err err =
+      _pamtest_conv(service, user, ConvFn, &conv, cases.data(), cases.size(), ph);
   o.captured = cap.Finish();
   o.log = SyslogLines(o.captured);
-  const pam_testcase* f = err == PAMTEST_ERR_CASE ? _pamtest_failed_case(cases.data(), cases.size()) : nullptr;
+  const pam_testcase* f =
+      err == PAMTEST_ERR_CASE ? _pamtest_failed_case(cases.data(), cases.size()) : nullptr;
   if (err == PAMTEST_ERR_OK) {
     o.ok = true;
     o.last_rc = cases.back().op_rv;
@@ -265,8 +274,7 @@ Outcome Transaction(const char* service, const char* user, Conv& conv, std::init
     if (f != nullptr)
       o.why = std::string(OpName(f->pam_operation)) + " returned " + RcName(f->op_rv) + ", want " +
               (f->expected_rv == kNotSuccess ? "anything else" : RcName(f->expected_rv));
-    else
-      o.why = "a case failed";
+    else o.why = "a case failed";
   } else {
     o.why = std::string("libpamtest: ") + pamtest_strerror(err);
   }
@@ -323,7 +331,8 @@ void Check(const std::string& name, const char* service, const char* user, Conv 
   const Outcome o = Transaction(service, user, conv, ops);
   if (!o.ok) return Report(false, name, o.why + "; log: " + LogText(o));
   for (const auto& n : log_needles)
-    if (!LogHas(o, n)) return Report(false, name, "no log line with '" + n + "'; log: " + LogText(o));
+    if (!LogHas(o, n))
+      return Report(false, name, "no log line with '" + n + "'; log: " + LogText(o));
   if (!secret.empty()) {
     std::string bare = secret;  // the normalized form has no dashes
     std::erase(bare, '-');
@@ -334,7 +343,9 @@ void Check(const std::string& name, const char* service, const char* user, Conv 
     }
   }
   // For "anything but PAM_SUCCESS", say what it was.
-  Report(true, std::data(ops)[ops.size() - 1].rc == kNotSuccess ? name + " (" + RcName(o.last_rc) + ")" : name);
+  Report(true, std::data(ops)[ops.size() - 1].rc == kNotSuccess
+                   ? name + " (" + RcName(o.last_rc) + ")"
+                   : name);
 }
 
 Conv Password(std::string pw) {
@@ -346,7 +357,9 @@ Conv Password(std::string pw) {
 // Sets an environment variable for pam_set_items.so for the length of a scope.
 class ScopedEnv {
  public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) { setenv(name, value.c_str(), 1); }
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    setenv(name, value.c_str(), 1);
+  }
   ~ScopedEnv() { unsetenv(name_); }
   ScopedEnv(const ScopedEnv&) = delete;
   ScopedEnv& operator=(const ScopedEnv&) = delete;
@@ -390,12 +403,13 @@ int RunChecks() {
         Password(all.password), {kAuthOk, kAcctOk, kSetcredOk},
         {"accepted service=imap user=alice rhost=- id=" + all.id + " name=laptop"}, all.password);
   Check("right password typed without dashes, upper case, spaced: accepted", "imap", "alice",
-        Password(Normalizable(all.password)), {kAuthOk, kAcctOk}, {"accepted service=imap user=alice"});
+        Password(Normalizable(all.password)), {kAuthOk, kAcctOk},
+        {"accepted service=imap user=alice"});
   Check("wrong password: PAM_AUTH_ERR", "imap", "alice", Password("abcd-efgh-jkmn-pqrs-tuvw"),
         {kAuthErr}, {"refused service=imap user=alice rhost=- reason=wrong-password"},
         "abcd-efgh-jkmn-pqrs-tuvw");
-  Check("another user's password: PAM_AUTH_ERR", "imap", "alice", Password(bobs.password), {kAuthErr},
-        {"refused service=imap user=alice", "reason=wrong-password"}, bobs.password);
+  Check("another user's password: PAM_AUTH_ERR", "imap", "alice", Password(bobs.password),
+        {kAuthErr}, {"refused service=imap user=alice", "reason=wrong-password"}, bobs.password);
   Check("unknown user: PAM_AUTH_ERR", "imap", "carol", Password(all.password), {kAuthErr},
         {"refused service=imap user=carol", "reason=unknown-user"}, all.password);
   Check("user name given at the prompt: accepted", "imap", nullptr,
@@ -405,38 +419,42 @@ int RunChecks() {
           return c;
         }(),
         {kAuthOk, kAcctOk}, {"accepted service=imap user=alice"});
-  Check("no user (conversation fails): PAM_AUTH_ERR", "imap", nullptr, Password(all.password), {kAuthErr},
-        {"reason=no-user"});
+  Check("no user (conversation fails): PAM_AUTH_ERR", "imap", nullptr, Password(all.password),
+        {kAuthErr}, {"reason=no-user"});
   Check("no password (conversation fails): PAM_AUTH_ERR", "imap", "alice", Conv{}, {kAuthErr},
         {"reason=no-password"});
 
   // --- Revocation and expiry.
-  Check("password before revocation: accepted", "imap", "alice", Password(doomed.password), {kAuthOk},
-        {"accepted service=imap user=alice rhost=- id=" + doomed.id});
+  Check("password before revocation: accepted", "imap", "alice", Password(doomed.password),
+        {kAuthOk}, {"accepted service=imap user=alice rhost=- id=" + doomed.id});
   ToolOk({"revoke", "alice", doomed.id});
   Check("revoked password: PAM_AUTH_ERR", "imap", "alice", Password(doomed.password), {kAuthErr},
-        {"refused service=imap user=alice rhost=- reason=revoked id=" + doomed.id}, doomed.password);
+        {"refused service=imap user=alice rhost=- reason=revoked id=" + doomed.id},
+        doomed.password);
   const Cred expiring = CreatePassword("alice", "short", {"--expires", "1s"});
   sleep(2);
   Check("expired password: PAM_AUTH_ERR", "imap", "alice", Password(expiring.password), {kAuthErr},
-        {"refused service=imap user=alice rhost=- reason=expired id=" + expiring.id}, expiring.password);
+        {"refused service=imap user=alice rhost=- reason=expired id=" + expiring.id},
+        expiring.password);
 
   // --- Scopes.
-  Check("password scoped to pop3 on imap: PAM_AUTH_ERR", "imap", "alice", Password(pop3.password), {kAuthErr},
-        {"refused service=imap user=alice rhost=- reason=out-of-scope id=" + pop3.id}, pop3.password);
+  Check("password scoped to pop3 on imap: PAM_AUTH_ERR", "imap", "alice", Password(pop3.password),
+        {kAuthErr}, {"refused service=imap user=alice rhost=- reason=out-of-scope id=" + pop3.id},
+        pop3.password);
   Check("password scoped to pop3 on pop3: accepted", "pop3", "alice", Password(pop3.password),
         {kAuthOk, kAcctOk}, {"accepted service=pop3 user=alice rhost=- id=" + pop3.id});
-  Check("password scoped to pop3 with scope=pop3 in the service file: accepted", "mail-pop3", "alice",
-        Password(pop3.password), {kAuthOk, kAcctOk}, {"accepted service=pop3 user=alice"});
+  Check("password scoped to pop3 with scope=pop3 in the service file: accepted", "mail-pop3",
+        "alice", Password(pop3.password), {kAuthOk, kAcctOk}, {"accepted service=pop3 user=alice"});
   Check("unscoped password with scope=pop3: accepted", "mail-pop3", "alice", Password(all.password),
         {kAuthOk}, {"accepted service=pop3"});
 
   // --- Store and configuration problems.
   Check("missing store directory: PAM_AUTHINFO_UNAVAIL", "nostore", "alice", Password(all.password),
-        {{PAMTEST_AUTHENTICATE, PAM_AUTHINFO_UNAVAIL}}, {"error service=nostore user=alice", "reason=unavailable"},
-        all.password);
-  Check("empty store directory: PAM_AUTHINFO_UNAVAIL", "emptystore", "alice", Password(all.password),
-        {{PAMTEST_AUTHENTICATE, PAM_AUTHINFO_UNAVAIL}}, {"reason=unavailable"}, all.password);
+        {{PAMTEST_AUTHENTICATE, PAM_AUTHINFO_UNAVAIL}},
+        {"error service=nostore user=alice", "reason=unavailable"}, all.password);
+  Check("empty store directory: PAM_AUTHINFO_UNAVAIL", "emptystore", "alice",
+        Password(all.password), {{PAMTEST_AUTHENTICATE, PAM_AUTHINFO_UNAVAIL}},
+        {"reason=unavailable"}, all.password);
   for (const char* svc : {"badopt", "badopt-relative-db", "badopt-interval", "badopt-scope"})
     Check(std::string("bad module option (") + svc + "): PAM_SERVICE_ERR", svc, "alice",
           Password(all.password), {{PAMTEST_AUTHENTICATE, PAM_SERVICE_ERR}}, {"reason=bad-option"},
@@ -455,7 +473,9 @@ int RunChecks() {
     const Outcome o = Transaction("firstpass", "alice", c, {kAuthOk});
     Report(o.ok && c.off_asked == 0 && LogHas(o, "accepted service=firstpass user=alice"),
            "use_first_pass: token from the module above is used, no prompt",
-           !o.ok ? o.why : c.off_asked ? "prompted" : "log: " + LogText(o));
+           !o.ok         ? o.why
+           : c.off_asked ? "prompted"
+                         : "log: " + LogText(o));
   }
   {
     Conv c = Password(all.password);
@@ -468,7 +488,8 @@ int RunChecks() {
     Conv c = Password(all.password);
     const Outcome o = Transaction("firstpass", "alice", c, {kAuthErr});
     Report(o.ok && c.off_asked == 0 && LogHas(o, "reason=wrong-password"),
-           "use_first_pass with a wrong token: PAM_AUTH_ERR, no prompt", !o.ok ? o.why : LogText(o));
+           "use_first_pass with a wrong token: PAM_AUTH_ERR, no prompt",
+           !o.ok ? o.why : LogText(o));
   }
   {
     ScopedEnv tok("PAM_AUTHTOK", all.password);
@@ -490,28 +511,32 @@ int RunChecks() {
   }
   {
     Conv c = Password("wrong");
-    const Outcome o = Transaction("imap", "alice", c, {kAuthErr}, "x rhost=evil reason=forged\naccepted service=imap");
-    Report(o.ok && o.log.size() == 1 && !Forged(o) &&
-               LogHas(o, "rhost=x\\x20rhost\\x3devil\\x20reason\\x3dforged\\x0aaccepted\\x20service\\x3dimap "
-                         "reason=wrong-password"),
-           "hostile PAM_RHOST is escaped in the log line", !o.ok ? o.why : LogText(o));
+    const Outcome o = Transaction("imap", "alice", c, {kAuthErr},
+                                  "x rhost=evil reason=forged\naccepted service=imap");
+    Report(
+        o.ok && o.log.size() == 1 && !Forged(o) &&
+            LogHas(o,
+                   "rhost="
+                   "x\\x20rhost\\x3devil\\x20reason\\x3dforged\\x0aaccepted\\x20service\\x3dimap "
+                   "reason=wrong-password"),
+        "hostile PAM_RHOST is escaped in the log line", !o.ok ? o.why : LogText(o));
   }
-  Check("sufficient + pam_deny, module refuses: PAM_AUTH_ERR", "sufficient", "alice", Password("nope"),
-        {kAuthErr});
-  Check("sufficient + pam_deny, module accepts: PAM_SUCCESS", "sufficient", "alice", Password(all.password),
-        {kAuthOk});
+  Check("sufficient + pam_deny, module refuses: PAM_AUTH_ERR", "sufficient", "alice",
+        Password("nope"), {kAuthErr});
+  Check("sufficient + pam_deny, module accepts: PAM_SUCCESS", "sufficient", "alice",
+        Password(all.password), {kAuthOk});
   Check("sufficient + pam_deny, revoked password: PAM_AUTH_ERR", "sufficient", "alice",
         Password(doomed.password), {kAuthErr}, {"reason=revoked"});
-  Check("[success=done default=ignore] + pam_deny, module refuses: PAM_AUTH_ERR", "successdone", "alice",
-        Password("nope"), {kAuthErr});
-  Check("[success=done default=ignore] + pam_deny, module accepts: PAM_SUCCESS", "successdone", "alice",
-        Password(all.password), {kAuthOk});
+  Check("[success=done default=ignore] + pam_deny, module refuses: PAM_AUTH_ERR", "successdone",
+        "alice", Password("nope"), {kAuthErr});
+  Check("[success=done default=ignore] + pam_deny, module accepts: PAM_SUCCESS", "successdone",
+        "alice", Password(all.password), {kAuthOk});
 
   // --- acct_mgmt and setcred.
-  Check("acct_mgmt without authentication in the transaction: not PAM_SUCCESS", "acctonly", "alice", Conv{},
-        {{PAMTEST_ACCOUNT, kNotSuccess}});
-  Check("acct_mgmt after a refused authentication: not PAM_SUCCESS", "imap", "alice", Password("nope"),
-        {kAuthErr, {PAMTEST_ACCOUNT, kNotSuccess}});
+  Check("acct_mgmt without authentication in the transaction: not PAM_SUCCESS", "acctonly", "alice",
+        Conv{}, {{PAMTEST_ACCOUNT, kNotSuccess}});
+  Check("acct_mgmt after a refused authentication: not PAM_SUCCESS", "imap", "alice",
+        Password("nope"), {kAuthErr, {PAMTEST_ACCOUNT, kNotSuccess}});
   {
     // Authenticate alice, then switch PAM_USER to bob: acct_mgmt must not vouch for bob.
     Conv c = Password(all.password);
@@ -538,23 +563,30 @@ int RunChecks() {
         {kAuthOk, kSetcredOk, {PAMTEST_SETCRED, PAM_SUCCESS, PAM_DELETE_CRED}});
 
   // --- Bad input: never PAM_SUCCESS, never a crash.
-  Check("empty password: PAM_AUTH_ERR", "imap", "alice", Password(""), {kAuthErr}, {"reason=bad-input"});
-  Check("1 MiB password: PAM_AUTH_ERR", "imap", "alice", Password(std::string(1 << 20, 'a')), {kAuthErr});
+  Check("empty password: PAM_AUTH_ERR", "imap", "alice", Password(""), {kAuthErr},
+        {"reason=bad-input"});
+  Check("1 MiB password: PAM_AUTH_ERR", "imap", "alice", Password(std::string(1 << 20, 'a')),
+        {kAuthErr});
   Check("valid password padded past 512 bytes: PAM_AUTH_ERR", "imap", "alice",
-        Password(all.password + std::string(600, ' ')), {kAuthErr}, {"reason=bad-input"}, all.password);
-  Check("password of another alphabet: PAM_AUTH_ERR", "imap", "alice", Password("pässwörd-ü"), {kAuthErr});
-  Check("invalid UTF-8 user name: PAM_AUTH_ERR", "imap", "al\xff\xfeice", Password(all.password), {kAuthErr},
-        {"reason=bad-input"}, all.password);
-  Check("1 MiB user name: PAM_AUTH_ERR", "imap", std::string(1 << 20, 'a').c_str(), Password(all.password),
-        {kAuthErr}, {}, all.password);
-  Check("empty user name: PAM_AUTH_ERR", "imap", "", Password(all.password), {kAuthErr}, {}, all.password);
-  Check("user name with a control character: PAM_AUTH_ERR", "imap", "alice\n", Password(all.password),
-        {kAuthErr}, {}, all.password);
+        Password(all.password + std::string(600, ' ')), {kAuthErr}, {"reason=bad-input"},
+        all.password);
+  Check("password of another alphabet: PAM_AUTH_ERR", "imap", "alice", Password("pässwörd-ü"),
+        {kAuthErr});
+  Check("invalid UTF-8 user name: PAM_AUTH_ERR", "imap", "al\xff\xfeice", Password(all.password),
+        {kAuthErr}, {"reason=bad-input"}, all.password);
+  Check("1 MiB user name: PAM_AUTH_ERR", "imap", std::string(1 << 20, 'a').c_str(),
+        Password(all.password), {kAuthErr}, {}, all.password);
+  Check("empty user name: PAM_AUTH_ERR", "imap", "", Password(all.password), {kAuthErr}, {},
+        all.password);
+  Check("user name with a control character: PAM_AUTH_ERR", "imap", "alice\n",
+        Password(all.password), {kAuthErr}, {}, all.password);
   {
     Conv c = Password("wrong");
     const Outcome o = Transaction("imap", "x\naccepted service=imap user=alice", c, {kAuthErr});
     Report(o.ok && o.log.size() == 1 && !Forged(o) &&
-               LogHas(o, "user=x\\x0aaccepted\\x20service\\x3dimap\\x20user\\x3dalice rhost=- reason=bad-input"),
+               LogHas(o,
+                      "user=x\\x0aaccepted\\x20service\\x3dimap\\x20user\\x3dalice rhost=- "
+                      "reason=bad-input"),
            "user name with a newline cannot forge a log line", !o.ok ? o.why : LogText(o));
   }
   // A NUL inside a password cannot be passed: PAM strings are C strings.
@@ -577,7 +609,8 @@ int RunChecks() {
 
 int main(int argc, char** argv) {
   if (argc != 5) {
-    std::fprintf(stderr, "usage: %s MODULE APPPASS_TOOL PAM_WRAPPER_MODULE_DIR PAM_DENY\n", argv[0]);
+    std::fprintf(stderr, "usage: %s MODULE APPPASS_TOOL PAM_WRAPPER_MODULE_DIR PAM_DENY\n",
+                 argv[0]);
     return 2;
   }
   g.module = argv[1];
@@ -585,19 +618,22 @@ int main(int argc, char** argv) {
   g.wrapper_modules = argv[3];
   g.pam_deny = argv[4];
   for (const std::string* p : {&g.module, &g.tool, &g.pam_deny})
-    if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0) Die("not an absolute, readable path: " + *p);
+    if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0)
+      Die("not an absolute, readable path: " + *p);
 
   const char* dir = std::getenv(kStepEnv);
   if (dir == nullptr) {
     // Step 1: the service files, then start again under pam_wrapper.
     const char* tmp = std::getenv("TMPDIR");
-    std::string templ = std::string(tmp != nullptr && *tmp == '/' ? tmp : "/tmp") + "/apppass-pamtest.XXXXXX";
+    std::string templ =
+        std::string(tmp != nullptr && *tmp == '/' ? tmp : "/tmp") + "/apppass-pamtest.XXXXXX";
     if (mkdtemp(templ.data()) == nullptr) Die("mkdtemp failed");
     g.dir = templ;
     g.store = g.dir + "/store";
     g.services = g.dir + "/services";
     WriteServices();
-    return pamtest::RerunUnderPamWrapper(argv, kStepEnv, g.dir, g.services, "test_pam_module", true);
+    return pamtest::RerunUnderPamWrapper(argv, kStepEnv, g.dir, g.services, "test_pam_module",
+                                         true);
   }
 
   // Step 2: under pam_wrapper.

@@ -28,8 +28,8 @@
 // Prints "ok - ..." / "not ok - ..." per check; exits 1 if any check failed.
 
 #include <fcntl.h>
-#include <signal.h>
 #include <security/pam_appl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -96,8 +96,8 @@ bool Both(const std::string& user, const std::string& pw, bool accept, const std
           bool report = true) {
   const int p = Pam(user, pw);
   const int s = Sasl(user, pw);
-  const bool ok = accept ? (p == PAM_SUCCESS && s == SASL_OK)
-                         : (p == PAM_AUTH_ERR && s == SASL_BADAUTH);
+  const bool ok =
+      accept ? (p == PAM_SUCCESS && s == SASL_OK) : (p == PAM_AUTH_ERR && s == SASL_BADAUTH);
   ++(ok ? g_answers.right : g_answers.wrong);
   if (report || !ok)
     Report(ok, what, ok ? "" : "pam " + std::to_string(p) + ", sasl " + sasltest::CodeName(s));
@@ -108,7 +108,7 @@ bool Both(const std::string& user, const std::string& pw, bool accept, const std
 // What the process holds.
 
 struct stat StatOf(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (stat(path.c_str(), &st) != 0) Die("cannot stat " + path);
   return st;
 }
@@ -149,13 +149,14 @@ bool HoldsReadLock(const std::string& path, pid_t pid) {
 
 // Descriptors of this process open on `path`'s file.
 int DescriptorsOf(const std::string& path) {
-  struct stat want{};
+  struct stat want {};
   if (stat(path.c_str(), &want) != 0) return -1;
   int n = 0;
   std::error_code ec;
   for (const auto& e : fs::directory_iterator("/proc/self/fd", ec)) {
-    struct stat st{};
-    if (stat(e.path().c_str(), &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino) ++n;
+    struct stat st {};
+    if (stat(e.path().c_str(), &st) == 0 && st.st_dev == want.st_dev && st.st_ino == want.st_ino)
+      ++n;
   }
   return n;
 }
@@ -172,7 +173,7 @@ pid_t GetLkOwner(const std::string& path) {
     close(fds[0]);
     pid_t owner = -1;
     const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct flock fl{};
+    struct flock fl {};
     fl.l_type = F_WRLCK;
     fl.l_whence = SEEK_SET;
     fl.l_start = 0;
@@ -244,27 +245,27 @@ int RunFork() {
     const std::uint64_t opened_before = apppass::envreg::OpenedCount();
     Report(Pam("alice", p.password) == PAM_SUCCESS, "child: PAM accepts the app password");
     envs = EnvsOn(g.store);
-    const auto own = std::count_if(envs.begin(), envs.end(), [&](const auto& e) {
-      return e.open && e.pid == self;
-    });
+    const auto own = std::count_if(envs.begin(), envs.end(),
+                                   [&](const auto& e) { return e.open && e.pid == self; });
     Report(own == 0 && apppass::envreg::OpenedCount() > opened_before,
            "child: PAM opened an environment of the child's own (and closed it at pam_end)");
     Report(Sasl("alice", p.password) == SASL_OK, "child: SASL accepts the app password");
     envs = EnvsOn(g.store);
-    const bool inherited_closed = std::all_of(envs.begin(), envs.end(), [&](const auto& e) {
-      return e.pid == self ? e.open : !e.open;
-    });
-    const auto mine = std::count_if(envs.begin(), envs.end(), [&](const auto& e) {
-      return e.open && e.pid == self;
-    });
+    const bool inherited_closed = std::all_of(
+        envs.begin(), envs.end(), [&](const auto& e) { return e.pid == self ? e.open : !e.open; });
+    const auto mine = std::count_if(envs.begin(), envs.end(),
+                                    [&](const auto& e) { return e.open && e.pid == self; });
     Report(mine == 1 && inherited_closed,
-           "child: SASL reopened the store: one environment, the child's; the inherited one is closed");
-    Report(HoldsReadLock(lock, self), "child: /proc/locks shows the child's own read lock on lock.mdb");
+           "child: SASL reopened the store: one environment, the child's; the inherited one is "
+           "closed");
+    Report(HoldsReadLock(lock, self),
+           "child: /proc/locks shows the child's own read lock on lock.mdb");
     Report(DescriptorsOf(lock) == 1, "child: one descriptor of lock.mdb",
            std::to_string(DescriptorsOf(lock)));
     // Writes after the fork are seen by the child's environment.
     g_tool.Ok({"revoke", "alice", q.id});
-    Both("alice", q.password, false, "child: PAM and SASL refuse a password revoked after the fork");
+    Both("alice", q.password, false,
+         "child: PAM and SASL refuse a password revoked after the fork");
     const testlib::Cred n = testlib::Create(g_tool, "alice", "laptop");
     Both("alice", n.password, true, "child: PAM and SASL accept a password created after the fork");
     Both("alice", kWrong, false, "child: PAM and SASL refuse a wrong password");
@@ -286,7 +287,8 @@ int RunFork() {
 
   Report(HoldsReadLock(lock, parent),
          "parent: still holds its read lock after the child closed the inherited environment");
-  Report(GetLkOwner(lock) == parent, "parent: F_GETLK from another process finds the parent's lock");
+  Report(GetLkOwner(lock) == parent,
+         "parent: F_GETLK from another process finds the parent's lock");
   Both("alice", p.password, true, "parent: PAM and SASL still accept the app password");
   Both("alice", q.password, false, "parent: PAM and SASL refuse the password the child revoked");
   Report(!n_pw.empty(), "the child created a password");
@@ -297,8 +299,8 @@ int RunFork() {
   // A reader table without slots left by the child (mdb_stat -rr clears and counts them).
   const testlib::RunResult r = testlib::Run({"/usr/bin/mdb_stat", "-rr", g.store});
   // (mdb_stat exits 1 after -rr whatever it found: only its report counts.)
-  Report(testlib::Contains(r.out, " 0 stale readers cleared"),
-         "mdb_stat -rr: no stale reader slot", r.out);
+  Report(testlib::Contains(r.out, " 0 stale readers cleared"), "mdb_stat -rr: no stale reader slot",
+         r.out);
   sasltest::DoneSasl(false);
   return 0;
 }
@@ -318,7 +320,8 @@ std::vector<double> TimePam(const std::string& pw, int n, int* failures) {
   for (int i = 0; i < n; ++i) {
     const auto t0 = std::chrono::steady_clock::now();
     if (Pam("alice", pw) != PAM_SUCCESS) ++*failures;
-    us.push_back(std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
+    us.push_back(
+        std::chrono::duration<double, std::micro>(std::chrono::steady_clock::now() - t0).count());
   }
   return us;
 }
@@ -341,13 +344,15 @@ int RunShared(int writes) {
 
   sasltest::InitSasl(false);
   const std::uint64_t opened_at_init = apppass::envreg::OpenedCount();
-  Report(opened_at_init >= 2 && EnvsOn(g.store).size() == 1 && EnvsOn(g.store + "/usage").size() == 1,
-         "sasl_server_init: the plugin opened the store and the usage database");
+  Report(
+      opened_at_init >= 2 && EnvsOn(g.store).size() == 1 && EnvsOn(g.store + "/usage").size() == 1,
+      "sasl_server_init: the plugin opened the store and the usage database");
   const auto shared = TimePam(p.password, 300, &timing_failures);
   Report(timing_failures == 0, "600 timed PAM transactions accepted");
-  std::printf("# PAM transaction (pam_start..pam_end, accepted), median of 300: %.1f us with the "
-              "environment opened per transaction, %.1f us sharing the SASL plugin's\n",
-              MedianUs(alone), MedianUs(shared));
+  std::printf(
+      "# PAM transaction (pam_start..pam_end, accepted), median of 300: %.1f us with the "
+      "environment opened per transaction, %.1f us sharing the SASL plugin's\n",
+      MedianUs(alone), MedianUs(shared));
 
   const off_t data_before = StatOf(g.store + "/data.mdb").st_size;
   // The writer: the admin tool in other processes, reporting each create once it has
@@ -363,9 +368,8 @@ int RunShared(int writes) {
     std::string last_id;
     for (int i = 0; i < writes; ++i) {
       // Long names make the store grow past what the verifiers mapped.
-      const testlib::Cred c =
-          testlib::Create(g_tool, "bob", "w" + std::to_string(i) + std::string(56, 'x'),
-                           {"--max-active", "1000"});
+      const testlib::Cred c = testlib::Create(
+          g_tool, "bob", "w" + std::to_string(i) + std::string(56, 'x'), {"--max-active", "1000"});
       auto say = [&](const std::string& line) {
         if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(2);
       };
@@ -406,7 +410,8 @@ int RunShared(int writes) {
   auto drain = [&] {
     char buf[4096];
     ssize_t n;
-    while ((n = read(fds[0], buf, sizeof buf)) > 0) pending.append(buf, static_cast<std::size_t>(n));
+    while ((n = read(fds[0], buf, sizeof buf)) > 0)
+      pending.append(buf, static_cast<std::size_t>(n));
     if (n == 0) writer_done = true;
     for (std::size_t nl; (nl = pending.find('\n')) != std::string::npos; pending.erase(0, nl + 1)) {
       std::istringstream f(pending.substr(0, nl));
@@ -450,8 +455,8 @@ int RunShared(int writes) {
     auto check = [&](const std::string& user, const std::string& pw, bool accept,
                      const std::string& active_id = "") {
       const int rc = pam ? Pam(user, pw) : Sasl(user, pw);
-      const bool ok = accept ? rc == (pam ? PAM_SUCCESS : SASL_OK)
-                             : rc == (pam ? PAM_AUTH_ERR : SASL_BADAUTH);
+      const bool ok =
+          accept ? rc == (pam ? PAM_SUCCESS : SASL_OK) : rc == (pam ? PAM_AUTH_ERR : SASL_BADAUTH);
       if (!active_id.empty()) {
         drain();
         if (!active.contains(active_id)) {
@@ -476,8 +481,9 @@ int RunShared(int writes) {
         for (std::string l; std::getline(capf, l);)
           if (l.find("SYSLOG") != std::string::npos) std::printf("# %s\n", l.c_str());
         const testlib::RunResult list = g_tool.Run({"list", user, "--revoked", "--json"});
-        Report(false, std::string(pam ? "PAM" : "SASL") + (accept ? " accepts " : " refuses ") +
-                          user + "'s password",
+        Report(false,
+               std::string(pam ? "PAM" : "SASL") + (accept ? " accepts " : " refuses ") + user +
+                   "'s password",
                "got " + std::to_string(rc) + ", again " + std::to_string(again) + "; " + list.out);
       }
     };
@@ -532,8 +538,11 @@ int RunShared(int writes) {
               g_answers.right + g_answers.wrong, secs, static_cast<long long>(data_before / 1024),
               static_cast<long long>(data.st_size / 1024));
   // Accepted or refused as the store says now, after everything.
-  if (!active.empty()) Both("bob", active.rbegin()->second, true, "bob's newest password is accepted at the end");
-  if (!revoked.empty()) Both("bob", revoked.begin()->second, false, "bob's first revoked password is refused at the end");
+  if (!active.empty())
+    Both("bob", active.rbegin()->second, true, "bob's newest password is accepted at the end");
+  if (!revoked.empty())
+    Both("bob", revoked.begin()->second, false,
+         "bob's first revoked password is refused at the end");
   sasltest::DoneSasl(false);
   Report(EnvsOn(g.store).empty(), "sasl_server_done: the environments are closed");
   return 0;
@@ -573,7 +582,7 @@ int RunThreads(int writes) {
   std::vector<testlib::Cred> created;
   for (int i = 0; i < writes; ++i)
     created.push_back(testlib::Create(g_tool, "bob", "t" + std::to_string(i) + std::string(56, 'x'),
-                                       {"--max-active", "1000"}));
+                                      {"--max-active", "1000"}));
   stop = true;
   for (auto& t : threads) t.join();
   Report(wrong.load() == 0 && right.load() > 0,
@@ -583,7 +592,8 @@ int RunThreads(int writes) {
          std::to_string(wrong.load()) + " wrong");
   long bob_right = 0;
   for (const auto& c : created)
-    bob_right += (Pam("bob", c.password) == PAM_SUCCESS && Sasl("bob", c.password) == SASL_OK) ? 1 : 0;
+    bob_right +=
+        (Pam("bob", c.password) == PAM_SUCCESS && Sasl("bob", c.password) == SASL_OK) ? 1 : 0;
   Report(bob_right == writes, "afterwards PAM and SASL accept each of the " +
                                   std::to_string(writes) + " new app passwords");
   const auto envs = EnvsOn(g.store);
@@ -600,7 +610,8 @@ int RunThreads(int writes) {
 
 int main(int argc, char** argv) {
   if (argc < 5 || argc > 6) {
-    std::fprintf(stderr, "usage: %s fork|shared|threads PAM_MODULE SASL_PLUGIN APPPASS_TOOL [WRITES]\n",
+    std::fprintf(stderr,
+                 "usage: %s fork|shared|threads PAM_MODULE SASL_PLUGIN APPPASS_TOOL [WRITES]\n",
                  argv[0]);
     return 2;
   }
@@ -612,7 +623,8 @@ int main(int argc, char** argv) {
   if (scenario != "fork" && scenario != "shared" && scenario != "threads")
     Die("unknown scenario " + scenario);
   for (const std::string* p : {&g.module, &g.plugin, &g.tool})
-    if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0) Die("not an absolute, readable path: " + *p);
+    if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0)
+      Die("not an absolute, readable path: " + *p);
 
   const char* dir = std::getenv(kStepEnv);
   if (dir == nullptr) {
@@ -623,9 +635,10 @@ int main(int argc, char** argv) {
     fs::create_directory(g.dir + "/sasl");
     const std::string line = g.module + " db=" + g.store + "\n";
     testlib::WriteFile(g.dir + "/services/other", "");
-    testlib::WriteFile(g.dir + "/services/" + kService, "auth required " + line + "account required " + line);
+    testlib::WriteFile(g.dir + "/services/" + kService,
+                       "auth required " + line + "account required " + line);
     testlib::WriteFile(g.dir + "/sasl/" + std::string(kApp) + ".conf",
-                        "mech_list: PLAIN LOGIN\napppass_db: " + g.store + "\n");
+                       "mech_list: PLAIN LOGIN\napppass_db: " + g.store + "\n");
     return pamtest::RerunUnderPamWrapper(argv, kStepEnv, g.dir, g.dir + "/services", "test_process",
                                          false);
   }

@@ -164,10 +164,14 @@ void ForeignMechanismsListsOthers(void**) {
 
 int main() {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(PlainSplitsThreeFields),      cmocka_unit_test(PlainRefusesBadShapes),
-      cmocka_unit_test(PlainBoundsEveryField),       cmocka_unit_test(LoginFields),
-      cmocka_unit_test(OptionsNotConfigured),        cmocka_unit_test(OptionsDefaultsAndValues),
-      cmocka_unit_test(OptionsRefusedWithTheirName), cmocka_unit_test(ForeignMechanismsListsOthers),
+      cmocka_unit_test(PlainSplitsThreeFields),
+      cmocka_unit_test(PlainRefusesBadShapes),
+      cmocka_unit_test(PlainBoundsEveryField),
+      cmocka_unit_test(LoginFields),
+      cmocka_unit_test(OptionsNotConfigured),
+      cmocka_unit_test(OptionsDefaultsAndValues),
+      cmocka_unit_test(OptionsRefusedWithTheirName),
+      cmocka_unit_test(ForeignMechanismsListsOthers),
       cmocka_unit_test(OptionsMessages),
   };
   return cmocka_run_group_tests_name("sasl_parse", tests, nullptr, nullptr);

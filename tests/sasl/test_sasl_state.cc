@@ -126,12 +126,11 @@ void test_fork_reopens_and_keeps_old_snapshot(void** state) {
   const pid_t pid = fork();
   if (pid == 0) {
     const auto after = ss.Current(f.opts, nullptr);
-    const bool ok = after.get() != before.get() && after->pid == getpid() &&
-                    after->fail_code == SASL_OK &&
-                    VerifyWith(*after, f.password) == Outcome::kAccepted &&
-                    before.use_count() >= 1 &&
-                    VerifyWith(*before, f.password) == Outcome::kUnavailable &&
-                    ss.Current(f.opts, nullptr).get() == after.get();
+    const bool ok =
+        after.get() != before.get() && after->pid == getpid() && after->fail_code == SASL_OK &&
+        VerifyWith(*after, f.password) == Outcome::kAccepted && before.use_count() >= 1 &&
+        VerifyWith(*before, f.password) == Outcome::kUnavailable &&
+        ss.Current(f.opts, nullptr).get() == after.get();
     _exit(ok ? 0 : 1);
   }
   int status = 0;
@@ -159,10 +158,11 @@ void test_threads_verify_at_once(void** state) {
         const RecordUse record = [&st](std::string_view id, const Usage& use) {
           return st->usage.Record(id, use, 0);
         };
-        const AuthResult r = Authenticate(
-            {.store = &st->store, .ctx = {"smtp", "alice", "192.0.2.7"}, .password = pw,
-             .now = kNow + i},
-            record);
+        const AuthResult r = Authenticate({.store = &st->store,
+                                           .ctx = {"smtp", "alice", "192.0.2.7"},
+                                           .password = pw,
+                                           .now = kNow + i},
+                                          record);
         const bool ok = accept ? r.decision.outcome == Outcome::kAccepted && r.log.size() == 1
                                : r.decision.outcome == Outcome::kWrongPassword;
         ++(ok ? right : wrong);

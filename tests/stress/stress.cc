@@ -110,7 +110,7 @@ void LoopFailure(const std::string& name, const std::string& why) {
 
 pid_t g_driver_pid = 0;
 std::atomic<int>* g_stop = nullptr;  // the verifiers' stop flag, once shared memory exists
-std::string g_tmpdir;  // removed by Die() in the driver process
+std::string g_tmpdir;                // removed by Die() in the driver process
 
 [[noreturn]] void Die(const std::string& what) {
   std::fprintf(stderr, "stress_driver: %s\n", what.c_str());
@@ -133,15 +133,15 @@ double Seconds(Clock::time_point since) {
 struct Config {
   std::string mode, module, plugin, tool;
   int users = 8;
-  long ops = 1000;            // tool operations, at least
-  int kill_pct = 0;           // % of operations that get a SIGKILL at a random delay
+  long ops = 1000;                  // tool operations, at least
+  int kill_pct = 0;                 // % of operations that get a SIGKILL at a random delay
   int pam = 0, sasl = 0, core = 0;  // verifier processes of each kind
-  long verifications = 0;     // verifications in total, at least
-  int seconds = 600;          // give up (and fail) after this long
+  long verifications = 0;           // verifications in total, at least
+  int seconds = 600;                // give up (and fail) after this long
   bool allow_unavailable = false;
-  int reader_kills = 300;     // readers: readers killed inside a read transaction
-  int write_cycles = 150;     // readers: create+revoke cycles per bloat phase
-  int verifier_kills = 150;   // readers: looping PAM/SASL verifiers killed at random
+  int reader_kills = 300;    // readers: readers killed inside a read transaction
+  int write_cycles = 150;    // readers: create+revoke cycles per bloat phase
+  int verifier_kills = 150;  // readers: looping PAM/SASL verifiers killed at random
 };
 Config C;
 
@@ -177,7 +177,8 @@ extern "C" __attribute__((visibility("default"))) void __syslog_chk(int, int, co
   CaptureLog(format, ap);
   va_end(ap);
 }
-extern "C" __attribute__((visibility("default"))) void vsyslog(int, const char* format, va_list ap) {
+extern "C" __attribute__((visibility("default"))) void vsyslog(int, const char* format,
+                                                               va_list ap) {
   CaptureLog(format, ap);
 }
 extern "C" __attribute__((visibility("default"))) void __vsyslog_chk(int, int, const char* format,
@@ -245,7 +246,8 @@ void SharedError(const std::string& what) {
 }
 
 void MapShared() {
-  void* p = mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+  void* p =
+      mmap(nullptr, sizeof(Shared), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
   if (p == MAP_FAILED) Die("mmap failed");
   shm = new (p) Shared();
   g_stop = &shm->stop;
@@ -255,8 +257,8 @@ void MapShared() {
 // Running the admin tool, optionally SIGKILLing it after a delay.
 
 struct ToolResult {
-  int status = -1;     // exit status, or -1 if it did not exit normally
-  bool killed = false; // ended by our SIGKILL
+  int status = -1;      // exit status, or -1 if it did not exit normally
+  bool killed = false;  // ended by our SIGKILL
   std::string out, err;
   double ms = 0;
 };
@@ -303,7 +305,8 @@ ToolResult RunTool(const std::vector<std::string>& args, long kill_after_us = -1
   while (open_fds > 0) {
     int timeout_ms = 1000;
     if (kill_after_us >= 0 && !kill_sent) {
-      const auto left = std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
+      const auto left =
+          std::chrono::duration_cast<std::chrono::microseconds>(deadline - Clock::now()).count();
       if (left <= 0) {
         kill(pid, SIGKILL);
         kill_sent = true;
@@ -311,7 +314,9 @@ ToolResult RunTool(const std::vector<std::string>& args, long kill_after_us = -1
       }
       // poll has millisecond resolution: sleep out short remainders exactly.
       if (left < 1000) {
-        struct timespec ts{0, static_cast<long>(left) * 1000};
+        struct timespec ts {
+          0, static_cast<long>(left) * 1000
+        };
         nanosleep(&ts, nullptr);
         continue;
       }
@@ -353,8 +358,8 @@ std::string Join(const std::vector<std::string>& args) {
 }
 
 std::string Describe(const std::vector<std::string>& args, const ToolResult& r) {
-  return "apppass " + Join(args) + ": exit " + std::to_string(r.status) + ", stderr: " +
-         r.err.substr(0, 300);
+  return "apppass " + Join(args) + ": exit " + std::to_string(r.status) +
+         ", stderr: " + r.err.substr(0, 300);
 }
 
 nlohmann::json ToolJson(const std::vector<std::string>& args) {
@@ -518,7 +523,8 @@ Answer SaslVerify(const std::string& user, const std::string& password) {
   msg += password;
   const char* out = nullptr;
   unsigned outlen = 0;
-  rc = sasl_server_start(conn, "PLAIN", msg.data(), static_cast<unsigned>(msg.size()), &out, &outlen);
+  rc = sasl_server_start(conn, "PLAIN", msg.data(), static_cast<unsigned>(msg.size()), &out,
+                         &outlen);
   sasl_dispose(&conn);
   a.raw = "sasl rc=" + std::to_string(rc) + " log=" + g_lastlog.substr(0, 200);
   a.reason = rc == SASL_OK ? "accepted" : ReasonOf(g_lastlog);
@@ -594,14 +600,15 @@ std::string Judge(Expect e, const Answer& a) {
   const bool refused = a.verdict == Verdict::kRefuse;
   const std::string& r = a.reason;
   switch (e) {
-    case Expect::kAccept:
-      return refused ? "refused an active password" : "";
+    case Expect::kAccept: return refused ? "refused an active password" : "";
     case Expect::kRevoked:
       if (!refused) return "accepted a revoked password";
       return r.empty() || r == "revoked" ? "" : "refused, but not as revoked";
     case Expect::kForeign:
       if (!refused) return "accepted a password that is not the user's";
-      return r.empty() || r == "wrong-password" || r == "unknown-user" ? "" : "refused for the wrong reason";
+      return r.empty() || r == "wrong-password" || r == "unknown-user"
+                 ? ""
+                 : "refused for the wrong reason";
     case Expect::kEither:
       if (!refused) return "";
       return r.empty() || r == "revoked" ? "" : "refused, but not as revoked";
@@ -618,7 +625,8 @@ std::string Judge(Expect e, const Answer& a) {
   // With kills, the tool's runs are what is counted: the writer (tool and driver) goes
   // first on a machine with fewer cores than verifiers, which still take all that is left.
   if (C.kill_pct > 0 && setpriority(PRIO_PROCESS, 0, 10) != 0) SharedError("setpriority failed");
-  std::mt19937_64 rng(static_cast<std::uint64_t>(getpid()) * 7919u + static_cast<std::uint64_t>(idx));
+  std::mt19937_64 rng(static_cast<std::uint64_t>(getpid()) * 7919u +
+                      static_cast<std::uint64_t>(idx));
   if (kind == kSasl) SaslInit();
   const int nusers = shm->nusers;
   while (shm->stop.load() == 0) {
@@ -635,14 +643,17 @@ std::string Judge(Expect e, const Answer& a) {
       expect = Expect::kForeign;
     } else {
       // Half the time one of the newest credentials (those being revoked right now).
-      const std::uint32_t i = rng() % 2 == 0 ? n - 1 - static_cast<std::uint32_t>(rng() % std::min<std::uint32_t>(n, 32))
-                                             : static_cast<std::uint32_t>(rng() % n);
+      const std::uint32_t i =
+          rng() % 2 == 0
+              ? n - 1 - static_cast<std::uint32_t>(rng() % std::min<std::uint32_t>(n, 32))
+              : static_cast<std::uint32_t>(rng() % n);
       slot = &shm->slots[i];
       s1 = slot->state.load();
       password = slot->password;
       if (pick >= 70 && nusers > 1) {
         // Someone else's password.
-        const std::uint32_t other = (slot->user + 1 + static_cast<std::uint32_t>(rng() % (nusers - 1))) % nusers;
+        const std::uint32_t other =
+            (slot->user + 1 + static_cast<std::uint32_t>(rng() % (nusers - 1))) % nusers;
         user = shm->users[other];
         expect = Expect::kForeign;
         slot = nullptr;
@@ -669,7 +680,9 @@ std::string Judge(Expect e, const Answer& a) {
     else if (a.verdict == Verdict::kUnavailable) {
       st.unavailable++;
       const int u = shm->nunavailable.fetch_add(1);
-      if (u < 8) std::snprintf(shm->unavailable[u], sizeof shm->unavailable[u], "%s: %s", KindName(kind), a.raw.c_str());
+      if (u < 8)
+        std::snprintf(shm->unavailable[u], sizeof shm->unavailable[u], "%s: %s", KindName(kind),
+                      a.raw.c_str());
     }
     if (!why.empty()) {
       st.wrong++;
@@ -723,9 +736,9 @@ void StopWorkers(const std::vector<pid_t>& pids) {
 struct UserState {
   std::string name;
   enum Mfa { kNone, kPending, kConfirmed } mfa = kConfirmed;
-  std::string secret;                 // of a pending enrollment
-  std::set<std::string> orphans;      // names of credentials whose create was killed after commit
-  int active = 0;                     // known active + revoking slots
+  std::string secret;             // of a pending enrollment
+  std::set<std::string> orphans;  // names of credentials whose create was killed after commit
+  int active = 0;                 // known active + revoking slots
 };
 
 struct SlotInfo {
@@ -735,8 +748,8 @@ struct SlotInfo {
 
 struct Driver {
   std::vector<UserState> users;
-  std::vector<SlotInfo> slots;         // index = shm slot
-  std::vector<std::uint32_t> active;   // shm slots that are active
+  std::vector<SlotInfo> slots;        // index = shm slot
+  std::vector<std::uint32_t> active;  // shm slots that are active
   std::mt19937_64 rng{20261122};
   long name_counter = 0;
   double ewma_ms = 0;
@@ -753,7 +766,9 @@ struct Driver {
     const std::uint64_t old = s.state.load();
     s.state.store((((old >> 2) + 1) << 2) | k);
   }
-  SlotKind StateOf(std::uint32_t i) const { return static_cast<SlotKind>(shm->slots[i].state.load() & 3); }
+  SlotKind StateOf(std::uint32_t i) const {
+    return static_cast<SlotKind>(shm->slots[i].state.load() & 3);
+  }
 
   void RemoveActive(std::uint32_t i) {
     active.erase(std::remove(active.begin(), active.end(), i), active.end());
@@ -780,7 +795,9 @@ struct Driver {
       if (kill_after >= 0) kill_missed[kind]++;
       ewma_ms = ewma_ms == 0 ? r.ms : 0.9 * ewma_ms + 0.1 * r.ms;
       if (r.status == 0) acked[kind]++;
-      else LoopFailure("every operation that was not killed succeeds (" + kind + ")", Describe(args, r));
+      else
+        LoopFailure("every operation that was not killed succeeds (" + kind + ")",
+                    Describe(args, r));
     }
     return r;
   }
@@ -792,12 +809,13 @@ struct Driver {
     const std::string name = NewName();
     const std::vector<std::string> args = {"create", us.name, "--name", name, "--json"};
     const ToolResult r = Op("create", args);
-    if (r.status != 0) return Resolve([&](const Listing& l) {
-      auto it = l.by_name.find({us.name, name});
-      if (it == l.by_name.end()) return;
-      us.orphans.insert(name);  // committed, password never seen
-      killed_committed["create"]++;
-    });
+    if (r.status != 0)
+      return Resolve([&](const Listing& l) {
+        auto it = l.by_name.find({us.name, name});
+        if (it == l.by_name.end()) return;
+        us.orphans.insert(name);  // committed, password never seen
+        killed_committed["create"]++;
+      });
     if (r.status != 0) return;
     std::string id, password;
     try {
@@ -857,13 +875,14 @@ struct Driver {
     UserState& us = users[u];
     const std::string name = *us.orphans.begin();
     const ToolResult r = Op("revoke-unacknowledged", {"revoke", us.name, "--name", name});
-    if (r.status != 0) return Resolve([&](const Listing& l) {
-      auto it = l.by_name.find({us.name, name});
-      if (it == l.by_name.end() || it->second.revoked) {
-        us.orphans.erase(name);
-        killed_committed["revoke-unacknowledged"]++;
-      }
-    });
+    if (r.status != 0)
+      return Resolve([&](const Listing& l) {
+        auto it = l.by_name.find({us.name, name});
+        if (it == l.by_name.end() || it->second.revoked) {
+          us.orphans.erase(name);
+          killed_committed["revoke-unacknowledged"]++;
+        }
+      });
     if (r.status == 0) us.orphans.erase(name);
   }
 
@@ -899,13 +918,14 @@ struct Driver {
   void EnrollOp(int u) {
     UserState& us = users[u];
     const ToolResult r = Op("mfa-enroll", {"mfa", "enroll", us.name, "--json"});
-    if (r.status != 0) return Resolve([&](const Listing&) {
-      // Committed or not, the secret was never seen: enroll again (allowed while pending).
-      us.mfa = MfaStateNow(u);
-      us.secret.clear();
-      if (us.mfa == UserState::kPending) killed_committed["mfa-enroll"]++;
-      if (us.mfa == UserState::kConfirmed) LoopFailure("a killed enroll never confirms", us.name);
-    });
+    if (r.status != 0)
+      return Resolve([&](const Listing&) {
+        // Committed or not, the secret was never seen: enroll again (allowed while pending).
+        us.mfa = MfaStateNow(u);
+        us.secret.clear();
+        if (us.mfa == UserState::kPending) killed_committed["mfa-enroll"]++;
+        if (us.mfa == UserState::kConfirmed) LoopFailure("a killed enroll never confirms", us.name);
+      });
     try {
       us.secret = nlohmann::json::parse(r.out).at("secret").get<std::string>();
       us.mfa = UserState::kPending;
@@ -917,10 +937,11 @@ struct Driver {
   void ConfirmOp(int u) {
     UserState& us = users[u];
     const ToolResult r = Op("mfa-confirm", {"mfa", "confirm", us.name, TotpNow(us.secret)});
-    if (r.status != 0) return Resolve([&](const Listing&) {
-      us.mfa = MfaStateNow(u);
-      if (us.mfa == UserState::kConfirmed) killed_committed["mfa-confirm"]++;
-    });
+    if (r.status != 0)
+      return Resolve([&](const Listing&) {
+        us.mfa = MfaStateNow(u);
+        if (us.mfa == UserState::kConfirmed) killed_committed["mfa-confirm"]++;
+      });
     if (r.status == 0) us.mfa = UserState::kConfirmed;
   }
 
@@ -962,7 +983,9 @@ struct Driver {
     ++checks;
     if (has_check) {
       const ToolResult r = RunTool({"check"});
-      if (r.status != 0) LoopFailure("apppass check is clean after every kill", Describe({"check"}, r) + r.out.substr(0, 300));
+      if (r.status != 0)
+        LoopFailure("apppass check is clean after every kill",
+                    Describe({"check"}, r) + r.out.substr(0, 300));
     }
     const std::vector<std::string> args = {"list", "--revoked", "--json"};
     const ToolResult r = RunTool(args);
@@ -985,7 +1008,8 @@ struct Driver {
     }
     resolve(l);
     CheckAcknowledged(l);
-    check_ms_total += static_cast<long>(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
+    check_ms_total +=
+        static_cast<long>(std::chrono::duration<double, std::milli>(Clock::now() - t0).count());
   }
 
   void CheckAcknowledged(const Listing& l) {
@@ -1012,7 +1036,8 @@ struct Driver {
       for (const auto& us : users)
         if (us.name == x.user && us.orphans.count(x.name) != 0) orphan = true;
       if (!orphan && !x.revoked)
-        LoopFailure("the store holds no active credential nobody created", "id " + id + " user " + x.user + " name " + x.name);
+        LoopFailure("the store holds no active credential nobody created",
+                    "id " + id + " user " + x.user + " name " + x.name);
     }
     // The store opens for verifying; MFA states are as acknowledged; every active
     // password verifies and the newest revoked ones are refused as revoked.
@@ -1025,16 +1050,17 @@ struct Driver {
     for (std::size_t u = 0; u < users.size(); ++u) {
       apppass::UserRecord rec;
       const apppass::Status m = apppass::MfaGet(store, users[u].name, &rec);
-      const UserState::Mfa now = m.IsNotFound() ? UserState::kNone
+      const UserState::Mfa now = m.IsNotFound()                             ? UserState::kNone
                                  : rec.mfa == apppass::MfaState::kConfirmed ? UserState::kConfirmed
-                                 : rec.mfa == apppass::MfaState::kPending ? UserState::kPending
-                                                                           : UserState::kNone;
+                                 : rec.mfa == apppass::MfaState::kPending   ? UserState::kPending
+                                                                            : UserState::kNone;
       if ((!m.ok() && !m.IsNotFound()) || now != users[u].mfa)
         LoopFailure("every acknowledged MFA operation is in the store", users[u].name);
     }
     const auto now = std::time(nullptr);
     for (std::uint32_t i : active) {
-      const auto d = apppass::Verify(store, users[slots[i].user].name, shm->slots[i].password, "imap", now);
+      const auto d =
+          apppass::Verify(store, users[slots[i].user].name, shm->slots[i].password, "imap", now);
       if (d.outcome != apppass::Outcome::kAccepted)
         LoopFailure("every acknowledged active password verifies after a kill",
                     slots[i].id + ": " + std::string(apppass::OutcomeName(d.outcome)));
@@ -1043,7 +1069,8 @@ struct Driver {
     for (std::uint32_t i = static_cast<std::uint32_t>(slots.size()); i-- > 0 && n < 100;) {
       if (StateOf(i) != kRevoked) continue;
       ++n;
-      const auto d = apppass::Verify(store, users[slots[i].user].name, shm->slots[i].password, "imap", now);
+      const auto d =
+          apppass::Verify(store, users[slots[i].user].name, shm->slots[i].password, "imap", now);
       if (d.outcome != apppass::Outcome::kRevoked)
         LoopFailure("every acknowledged revoke refuses its password after a kill",
                     slots[i].id + ": " + std::string(apppass::OutcomeName(d.outcome)));
@@ -1058,8 +1085,7 @@ struct Driver {
       const UserState& us = users[u];
       if (us.mfa == UserState::kNone || (us.mfa == UserState::kPending && us.secret.empty()))
         need_enroll.push_back(u);
-      else if (us.mfa == UserState::kPending)
-        need_confirm.push_back(u);
+      else if (us.mfa == UserState::kPending) need_confirm.push_back(u);
       if (!us.orphans.empty()) with_orphans.push_back(u);
       if (us.mfa == UserState::kConfirmed) {
         ++confirmed;
@@ -1104,14 +1130,16 @@ void PrintWorkerFigures(const std::vector<pid_t>& pids, double secs) {
   std::printf("# verifier processes:");
   for (int k = 0; k < kNumKinds; ++k)
     if (procs[k] > 0) std::printf(" %s=%d", KindName(k), procs[k]);
-  std::printf("\n# verifications: %llu in %.1f s (%.0f/s);",
-              static_cast<unsigned long long>(total), secs, static_cast<double>(total) / secs);
+  std::printf("\n# verifications: %llu in %.1f s (%.0f/s);", static_cast<unsigned long long>(total),
+              secs, static_cast<double>(total) / secs);
   for (int k = 0; k < kNumKinds; ++k)
-    if (procs[k] > 0) std::printf(" %s=%llu", KindName(k), static_cast<unsigned long long>(by_kind[k]));
-  std::printf("\n# judged: must-accept=%llu must-refuse-revoked=%llu must-refuse-foreign=%llu "
-              "overlapping-a-revoke=%llu\n",
-              static_cast<unsigned long long>(exp_acc), static_cast<unsigned long long>(exp_rev),
-              static_cast<unsigned long long>(exp_for), static_cast<unsigned long long>(overl));
+    if (procs[k] > 0)
+      std::printf(" %s=%llu", KindName(k), static_cast<unsigned long long>(by_kind[k]));
+  std::printf(
+      "\n# judged: must-accept=%llu must-refuse-revoked=%llu must-refuse-foreign=%llu "
+      "overlapping-a-revoke=%llu\n",
+      static_cast<unsigned long long>(exp_acc), static_cast<unsigned long long>(exp_rev),
+      static_cast<unsigned long long>(exp_for), static_cast<unsigned long long>(overl));
   std::printf("# answers: accepted=%llu refused=%llu unavailable=%llu wrong=%llu\n",
               static_cast<unsigned long long>(acc), static_cast<unsigned long long>(ref),
               static_cast<unsigned long long>(unavailable), static_cast<unsigned long long>(wrong));
@@ -1145,7 +1173,11 @@ int RunWorkload() {
   }
   const ToolResult help = RunTool({"check", "--help"});
   d.has_check = help.status == 0;
-  Report(true, std::string("apppass check is ") + (d.has_check ? "used after every kill" : "not in this tool yet: apppass list and the core check after every kill"));
+  Report(
+      true,
+      std::string("apppass check is ") +
+          (d.has_check ? "used after every kill"
+                       : "not in this tool yet: apppass list and the core check after every kill"));
 
   const auto start = Clock::now();
   const std::uintmax_t size0 = DataSize();
@@ -1159,8 +1191,9 @@ int RunWorkload() {
     }
     d.Step();
     if (++ops % 1000 == 0)
-      std::printf("# progress: %ld operations, %ld checks after kills, %llu verifications, %.0f s\n", ops,
-                  d.checks, static_cast<unsigned long long>(shm->verifications.load()), Seconds(start));
+      std::printf(
+          "# progress: %ld operations, %ld checks after kills, %llu verifications, %.0f s\n", ops,
+          d.checks, static_cast<unsigned long long>(shm->verifications.load()), Seconds(start));
     std::fflush(stdout);
   }
   // A last full check, as after a kill.
@@ -1175,27 +1208,33 @@ int RunWorkload() {
   std::printf("# operations: %ld in %.1f s; tool runs %ld, mean %.1f ms\n", ops, secs, d.tool_runs,
               d.tool_ms_total / static_cast<double>(std::max(1L, d.tool_runs)));
   for (const auto& [k, n] : d.attempted) {
-    std::printf("#   %-22s attempted=%ld acknowledged=%ld killed=%ld (of which had committed: %ld) "
-                "kill-landed-after-exit=%ld\n",
-                k.c_str(), n, d.acked[k], d.killed[k], d.killed_committed[k], d.kill_missed[k]);
+    std::printf(
+        "#   %-22s attempted=%ld acknowledged=%ld killed=%ld (of which had committed: %ld) "
+        "kill-landed-after-exit=%ld\n",
+        k.c_str(), n, d.acked[k], d.killed[k], d.killed_committed[k], d.kill_missed[k]);
     att += n;
     ack += d.acked[k];
     kil += d.killed[k];
     missed += d.kill_missed[k];
   }
-  std::printf("# totals: operations=%ld acknowledged=%ld kills=%ld checks-after-kill=%ld (mean %.1f ms)\n",
-              att, ack, kil, d.checks, static_cast<double>(d.check_ms_total) / static_cast<double>(std::max(1L, d.checks)));
+  std::printf(
+      "# totals: operations=%ld acknowledged=%ld kills=%ld checks-after-kill=%ld (mean %.1f ms)\n",
+      att, ack, kil, d.checks,
+      static_cast<double>(d.check_ms_total) / static_cast<double>(std::max(1L, d.checks)));
   std::printf("# credentials: acknowledged creates=%zu active=%zu data.mdb %ju -> %ju bytes\n",
               d.slots.size(), d.active.size(), size0, DataSize());
   PrintWorkerFigures(pids, secs);
-  Report(att >= C.ops, "at least " + std::to_string(C.ops) + " tool operations", std::to_string(att));
-  if (C.kill_pct > 0) Report(kil > 0 && d.checks >= kil, "every kill was followed by the checks",
-                             std::to_string(kil) + " kills, " + std::to_string(d.checks) + " checks");
+  Report(att >= C.ops, "at least " + std::to_string(C.ops) + " tool operations",
+         std::to_string(att));
+  if (C.kill_pct > 0)
+    Report(kil > 0 && d.checks >= kil, "every kill was followed by the checks",
+           std::to_string(kil) + " kills, " + std::to_string(d.checks) + " checks");
   for (const auto& [name, n] : g_loop_failures)
     std::printf("# failure counted %ld times: %s\n", n, name.c_str());
   if (g_loop_failures.empty())
-    Report(true, "after every kill: the store opened, every acknowledged operation was there, "
-                 "the next writer proceeded");
+    Report(true,
+           "after every kill: the store opened, every acknowledged operation was there, "
+           "the next writer proceeded");
   return 0;
 }
 
@@ -1317,7 +1356,8 @@ int RunReaders() {
     const apppass::Status s = apppass::Store::Open(P.store, apppass::Store::Mode::kVerify, &holder);
     if (!s.ok()) Die("cannot open the store: " + s.message());
     apppass::LmdbTxn t;
-    if (!apppass::LmdbTxn::Begin(apppass::internal::StoreAccess::env(holder), false, &t).ok()) Die("cannot read the store");
+    if (!apppass::LmdbTxn::Begin(apppass::internal::StoreAccess::env(holder), false, &t).ok())
+      Die("cannot read the store");
   }
   MDB_envinfo info{};
   mdb_env_info(apppass::internal::StoreAccess::env(holder).get(), &info);
@@ -1335,18 +1375,23 @@ int RunReaders() {
     max_dead = std::max(max_dead, Readers(holder).dead);
   }
   const ReaderCount after_kills = Readers(holder);
-  std::printf("# reader table: %u slots; %d readers killed inside a read transaction; "
-              "%d got a slot; most dead slots seen at once: %d; dead slots now: %d\n",
-              maxreaders, C.reader_kills, got_slot, max_dead, after_kills.dead);
+  std::printf(
+      "# reader table: %u slots; %d readers killed inside a read transaction; "
+      "%d got a slot; most dead slots seen at once: %d; dead slots now: %d\n",
+      maxreaders, C.reader_kills, got_slot, max_dead, after_kills.dead);
   Report(C.reader_kills > static_cast<int>(maxreaders),
          "more readers killed than the reader table has slots",
          std::to_string(C.reader_kills) + " <= " + std::to_string(maxreaders));
-  Report(got_slot == C.reader_kills, "every new reader got a slot after dead readers filled the table",
-         std::to_string(C.reader_kills - got_slot) + " of " + std::to_string(C.reader_kills) + " did not");
+  Report(got_slot == C.reader_kills,
+         "every new reader got a slot after dead readers filled the table",
+         std::to_string(C.reader_kills - got_slot) + " of " + std::to_string(C.reader_kills) +
+             " did not");
   for (int kind : {kPam, kSasl, kCore}) {
     const Answer a = VerifyInChild(kind, user, good.password);
     Report(a.verdict == Verdict::kAccept,
-           std::string("after the kills, a new ") + KindName(kind) + " verifier accepts a valid password", a.raw);
+           std::string("after the kills, a new ") + KindName(kind) +
+               " verifier accepts a valid password",
+           a.raw);
   }
 
   // (2) Bloat. Each cycle: a reader begins a transaction (pinning the current snapshot),
@@ -1357,7 +1402,8 @@ int RunReaders() {
   long cycle = 100;
   for (int i = 0; i < C.write_cycles; ++i) {
     const pid_t pid = ForkReaderInTxn(fds[1]);
-    if (!AwaitReader(fds[0])) LoopFailure("readers get a slot during the write cycles", "cycle " + std::to_string(i));
+    if (!AwaitReader(fds[0]))
+      LoopFailure("readers get a slot during the write cycles", "cycle " + std::to_string(i));
     WriteCycle(user, ++cycle);
     KillAndReap(pid);
   }
@@ -1372,11 +1418,13 @@ int RunReaders() {
   const std::uintmax_t size_pinned = DataSize();
   KillAndReap(pinned);
   const std::uintmax_t grow_killed = size_killed - size0, grow_pinned = size_pinned - size_killed;
-  std::printf("# data.mdb over %d create+revoke cycles: %ju -> %ju bytes (+%ju) with a reader "
-              "killed in each cycle; +%ju more with one live reader pinning a snapshot; dead "
-              "slots after the cycles: %d\n",
-              C.write_cycles, size0, size_killed, grow_killed, grow_pinned, after_cycles.dead);
-  Report(grow_pinned > 0, "a live reader pinning a snapshot makes data.mdb grow (the measure works)");
+  std::printf(
+      "# data.mdb over %d create+revoke cycles: %ju -> %ju bytes (+%ju) with a reader "
+      "killed in each cycle; +%ju more with one live reader pinning a snapshot; dead "
+      "slots after the cycles: %d\n",
+      C.write_cycles, size0, size_killed, grow_killed, grow_pinned, after_cycles.dead);
+  Report(grow_pinned > 0,
+         "a live reader pinning a snapshot makes data.mdb grow (the measure works)");
   Report(grow_killed * 4 < grow_pinned,
          "killed readers do not pin pages: data.mdb grows less than a quarter of the pinned growth",
          "+" + std::to_string(grow_killed) + " vs +" + std::to_string(grow_pinned));
@@ -1409,10 +1457,14 @@ int RunReaders() {
     // point of the next few verifications.
     const auto t0 = Clock::now();
     while (shm->stats[0].total.load() == before && Seconds(t0) < 20) {
-      struct timespec ts{0, 200000};
+      struct timespec ts {
+        0, 200000
+      };
       nanosleep(&ts, nullptr);
     }
-    struct timespec ts{0, static_cast<long>(rng() % 3000000)};
+    struct timespec ts {
+      0, static_cast<long>(rng() % 3000000)
+    };
     nanosleep(&ts, nullptr);
     KillAndReap(pid);
     ++killed;
@@ -1421,19 +1473,22 @@ int RunReaders() {
   for (int kind : {kPam, kSasl}) {
     const Answer a = VerifyInChild(kind, user, good.password);
     Report(a.verdict == Verdict::kAccept,
-           std::string("after ") + std::to_string(killed) + " killed verifiers, a new " + KindName(kind) +
-               " verifier accepts a valid password (and records last use)", a.raw);
+           std::string("after ") + std::to_string(killed) + " killed verifiers, a new " +
+               KindName(kind) + " verifier accepts a valid password (and records last use)",
+           a.raw);
   }
   const nlohmann::json list = ToolJson({"list", user, "--json"});
   bool used = false;
   for (const auto& item : list)
     if (item.at("id") == good.id) used = item.at("last_service").is_string();
-  Report(used, "last use was recorded despite writers killed inside their transactions", list.dump());
+  Report(used, "last use was recorded despite writers killed inside their transactions",
+         list.dump());
   const WorkerStats& st = shm->stats[0];
-  std::printf("# %d PAM/SASL verifiers killed at random (0-3 ms after a verification), %llu "
-              "verifications between them, %llu wrong; dead slots in the main table now: %d\n",
-              killed, static_cast<unsigned long long>(st.total.load()),
-              static_cast<unsigned long long>(st.wrong.load()), after_verifiers.dead);
+  std::printf(
+      "# %d PAM/SASL verifiers killed at random (0-3 ms after a verification), %llu "
+      "verifications between them, %llu wrong; dead slots in the main table now: %d\n",
+      killed, static_cast<unsigned long long>(st.total.load()),
+      static_cast<unsigned long long>(st.wrong.load()), after_verifiers.dead);
   Report(st.wrong.load() == 0, "the killed verifiers gave no wrong answer before they died");
   const int nerr = std::min(shm->nerrors.load(), 32);
   for (int i = 0; i < nerr; ++i) std::printf("#   wrong: %s\n", shm->errors[i]);
@@ -1479,7 +1534,8 @@ int main(int argc, char** argv) {
   for (int i = 5; i < argc; ++i)
     if (!ParseArg(argv[i])) Die(std::string("bad argument ") + argv[i]);
   for (const std::string* p : {&C.module, &C.plugin, &C.tool})
-    if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0) Die("not an absolute, readable path: " + *p);
+    if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0)
+      Die("not an absolute, readable path: " + *p);
   if (C.mode != "workload" && C.mode != "readers") Die("unknown mode " + C.mode);
   if (C.pam + C.sasl + C.core > kMaxWorkers) Die("too many verifier processes");
   g_driver_pid = getpid();

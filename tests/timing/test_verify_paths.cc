@@ -85,7 +85,8 @@ void PutRaw(const std::string& dir, MDB_dbi StoreDbs::*table, std::string_view k
   Status s = Store::Open(dir, Store::Mode::kAdmin, &a);
   if (!s.ok()) Die("open admin", s);
   LmdbTxn txn;
-  if (!(s = LmdbTxn::Begin(apppass::internal::StoreAccess::env(a), true, &txn)).ok()) Die("begin", s);
+  if (!(s = LmdbTxn::Begin(apppass::internal::StoreAccess::env(a), true, &txn)).ok())
+    Die("begin", s);
   if (!(s = txn.Put(apppass::internal::StoreAccess::dbs(a).*table, key, value)).ok()) Die("put", s);
   if (!(s = txn.Commit()).ok()) Die("commit", s);
 }
@@ -123,10 +124,12 @@ int main() {
     Store a;
     if (!(s = Store::Open(dir, Store::Mode::kAdmin, &a)).ok()) Die("open admin", s);
     if (!(s = CreatePassword(a, {.user = "alice", .name = "phone", .scopes = {"imap"}}, kNow,
-                             &alice_pw)).ok())
+                             &alice_pw))
+             .ok())
       Die("create", s);
     if (!(s = CreatePassword(a, {.user = "bob", .name = "laptop", .scopes = {"imap"}}, kNow,
-                             &bob_pw)).ok())
+                             &bob_pw))
+             .ok())
       Die("create", s);
   }
   // Two keys: a random hash sorts after both with probability 1/3, so 96 guesses take
@@ -135,7 +138,8 @@ int main() {
          "96 random passwords (some sorting after every key): wrong-password, no id", seen);
   Decision d = VerifyOnce(dir, "alice", alice_pw.password.view());
   Report(d.outcome == Outcome::kAccepted && d.id == alice_pw.cred.id && d.name == "phone",
-         "alice's own password: accepted with its id and name", std::string(OutcomeName(d.outcome)));
+         "alice's own password: accepted with its id and name",
+         std::string(OutcomeName(d.outcome)));
   d = VerifyOnce(dir, "alice", bob_pw.password.view());
   Report(d.outcome == Outcome::kWrongPassword && d.id.empty() && d.name.empty(),
          "bob's password for alice: wrong-password, nothing of bob's copied out",
@@ -171,8 +175,11 @@ int main() {
     unsigned char h[kHashBytes];
     a.HashPassword(norm, h);
     LmdbTxn txn;
-    if (!(s = LmdbTxn::Begin(apppass::internal::StoreAccess::env(a), true, &txn)).ok()) Die("begin", s);
-    if (!(s = txn.Put(apppass::internal::StoreAccess::dbs(a).creds, {reinterpret_cast<char*>(h), sizeof h}, "{broken")).ok())
+    if (!(s = LmdbTxn::Begin(apppass::internal::StoreAccess::env(a), true, &txn)).ok())
+      Die("begin", s);
+    if (!(s = txn.Put(apppass::internal::StoreAccess::dbs(a).creds,
+                      {reinterpret_cast<char*>(h), sizeof h}, "{broken"))
+             .ok())
       Die("put", s);
     if (!(s = txn.Commit()).ok()) Die("commit", s);
   }

@@ -126,8 +126,8 @@ enum Class : std::uint8_t {
 };
 constexpr int kAsserted = kAcceptedC;  // classes 0..kAsserted-1 must be indistinguishable
 constexpr std::array<const char*, kClasses> kClassNames = {
-    "unknown-user", "wrong-password", "right-prefix", "revoked", "out-of-scope", "expired",
-    "accepted"};
+    "unknown-user", "wrong-password", "right-prefix", "revoked",
+    "out-of-scope", "expired",        "accepted"};
 constexpr std::array<Outcome, kClasses> kExpected = {
     Outcome::kUnknownUser, Outcome::kWrongPassword, Outcome::kWrongPassword, Outcome::kRevoked,
     Outcome::kOutOfScope,  Outcome::kExpired,       Outcome::kAccepted};
@@ -172,7 +172,8 @@ Pools BuildStore(const std::string& dir, int users) {
   if (!s.ok()) Die("init", s);
   Store admin;
   if (!(s = Store::Open(dir, Store::Mode::kAdmin, &admin)).ok()) Die("open admin", s);
-  mdb_env_set_flags(apppass::internal::StoreAccess::env(admin).get(), MDB_NOSYNC, 1);  // building only
+  mdb_env_set_flags(apppass::internal::StoreAccess::env(admin).get(), MDB_NOSYNC,
+                    1);  // building only
 
   Pools p;
   auto create = [&](const std::string& user, const std::string& name, const char* scope,
@@ -268,8 +269,9 @@ int main(int argc, char** argv) {
     } else if (a == "--unpadded") {
       unpadded = true;
     } else {
-      std::fprintf(stderr, "usage: timing_verify [--samples N] [--max-seconds S] [--users U] "
-                           "[--leak-ns NS] [--unpadded]\n");
+      std::fprintf(stderr,
+                   "usage: timing_verify [--samples N] [--max-seconds S] [--users U] "
+                   "[--leak-ns NS] [--unpadded]\n");
       return 2;
     }
   }
@@ -346,8 +348,9 @@ int main(int argc, char** argv) {
     const std::uint64_t spin = c == kRevokedC ? leak_ticks : 0;
     const std::uint64_t t0 = Ticks();
     {
-      const Decision d = unpadded ? internal::VerifyUnpadded(store, user_buf, pass_buf, service, kVerifyNow)
-                                  : Verify(store, user_buf, pass_buf, service, kVerifyNow);
+      const Decision d =
+          unpadded ? internal::VerifyUnpadded(store, user_buf, pass_buf, service, kVerifyNow)
+                   : Verify(store, user_buf, pass_buf, service, kVerifyNow);
       got = d.outcome;
       if (spin != 0) Spin(spin);
     }
@@ -368,19 +371,20 @@ int main(int argc, char** argv) {
   const std::string where = pinned ? "pinned to CPU " + std::to_string(cpu) : "not pinned";
   const std::string control =
       leak_ticks ? ", control: revoked spins " + std::to_string(std::lround(leak_ns)) + " ns" : "";
-  const std::string floor =
-      unpadded ? "unpadded (no time floor)"
-               : "time floor " + std::to_string(VerifyFloorNs() / 1000) + " us";
-  std::printf("# %ld samples%s (+%ld warm-up), %d users (%d credentials), store built in %.1f s, "
-              "measured in %.1f s, %s, %.3f ticks/ns, %s%s\n",
-              samples, cut ? " (time limit reached)" : "", warmup, users, users * 4, build_s, run_s,
-              where.c_str(), ticks_per_ns, floor.c_str(), control.c_str());
+  const std::string floor = unpadded
+                                ? "unpadded (no time floor)"
+                                : "time floor " + std::to_string(VerifyFloorNs() / 1000) + " us";
+  std::printf(
+      "# %ld samples%s (+%ld warm-up), %d users (%d credentials), store built in %.1f s, "
+      "measured in %.1f s, %s, %.3f ticks/ns, %s%s\n",
+      samples, cut ? " (time limit reached)" : "", warmup, users, users * 4, build_s, run_s,
+      where.c_str(), ticks_per_ns, floor.c_str(), control.c_str());
 
   // Distributions.
   std::array<std::vector<std::uint32_t>, kClasses> by_class;
   for (std::size_t i = 0; i < ticks.size(); ++i) by_class[klass[i]].push_back(ticks[i]);
-  std::printf("# %-14s %8s %8s %8s %8s %8s %8s   (ns)\n", "class", "count", "p10", "median",
-              "p90", "p99", "mean");
+  std::printf("# %-14s %8s %8s %8s %8s %8s %8s   (ns)\n", "class", "count", "p10", "median", "p90",
+              "p99", "mean");
   for (int c = 0; c < kClasses; ++c) {
     auto v = by_class[c];
     std::sort(v.begin(), v.end());
@@ -426,10 +430,8 @@ int main(int argc, char** argv) {
                   kThreshold * se_ns, (a >= kAsserted || b >= kAsserted) ? "  (info)" : "");
       if (a >= kAsserted || b >= kAsserted) continue;
       const bool involves_leak = a == kRevokedC || b == kRevokedC;
-      if (leak_ticks != 0 && involves_leak)
-        worst_leak_pair = std::min(worst_leak_pair, max_t);
-      else
-        worst_clean = std::max(worst_clean, max_t);
+      if (leak_ticks != 0 && involves_leak) worst_leak_pair = std::min(worst_leak_pair, max_t);
+      else worst_clean = std::max(worst_clean, max_t);
     }
   }
 

@@ -9,10 +9,10 @@
 
 // cmocka.h needs these first, has no extern "C" of its own, and defines macros with
 // common names: include it last.
+#include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
-#include <csetjmp>
 extern "C" {
 #include <cmocka.h>
 }
@@ -33,7 +33,7 @@ void test_parse_basic(void**) {
       "-auth optional pam_gnome_keyring.so\n"
       "@include common-auth\n"
       "account include common-account\n"
-      "session required\n"            // too few tokens: skipped
+      "session required\n"              // too few tokens: skipped
       "frobnicate required pam_x.so\n"  // not a type: skipped
       "password required pam_unix.so\n",
       "imap");
@@ -131,10 +131,12 @@ void test_jump_and_basename(void**) {
 
 void test_expand_auth(void**) {
   const std::map<std::string, std::string> files = {
-      {"imap", "auth required pam_env.so\n@include common-auth\naccount required pam_unix.so\n"
-               "auth substack extra\nauth include /etc/elsewhere\n"},
-      {"common-auth", "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n"
-                      "session required pam_limits.so\n"},
+      {"imap",
+       "auth required pam_env.so\n@include common-auth\naccount required pam_unix.so\n"
+       "auth substack extra\nauth include /etc/elsewhere\n"},
+      {"common-auth",
+       "auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n"
+       "session required pam_limits.so\n"},
       {"extra", "auth optional pam_cap.so\n@include loop\n"},
       {"loop", "auth required pam_faildelay.so\n@include extra\n"},
   };
@@ -159,8 +161,8 @@ void test_expand_auth(void**) {
   // A chain deeper than 8 includes stops.
   const PamLoader deep = [](const std::string& name) {
     const int n = std::stoi(name.substr(1));
-    return ParsePamFile(
-        "auth required pam_unix.so\n@include f" + std::to_string(n + 1) + "\n", name);
+    return ParsePamFile("auth required pam_unix.so\n@include f" + std::to_string(n + 1) + "\n",
+                        name);
   };
   assert_int_equal(ExpandAuth("f0", deep).size(), 9);
 }
@@ -225,8 +227,9 @@ void test_guarded_services(void**) {
       Stack("auth required pam_succeed_if.so service in imap\nauth required pam_apppass.so\n");
   assert_false(GuardedServices(weak, 1).has_value());
   // Without "service in".
-  const auto other = Stack("auth [success=ignore default=1] pam_succeed_if.so uid >= 1000\n"
-                           "auth required pam_apppass.so\n");
+  const auto other = Stack(
+      "auth [success=ignore default=1] pam_succeed_if.so uid >= 1000\n"
+      "auth required pam_apppass.so\n");
   assert_false(GuardedServices(other, 1).has_value());
 }
 

@@ -7,10 +7,10 @@
 
 // cmocka.h needs these first, has no extern "C" of its own, and defines macros with
 // common names: include it last.
+#include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
 #include <cstdint>
-#include <csetjmp>
 extern "C" {
 #include <cmocka.h>
 }

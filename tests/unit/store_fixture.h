@@ -13,11 +13,11 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
+#include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <map>
-#include <cctype>
-#include <cerrno>
 #include <optional>
 #include <set>
 #include <string>
@@ -89,8 +89,8 @@ struct Made {
 
 inline Status Create(const Store& store, const std::string& user, const std::string& name,
                      Made* out, std::vector<std::string> scopes = {},
-                     std::optional<std::int64_t> expires = {},
-                     int max_active = kDefaultMaxActive, std::int64_t now = kNow) {
+                     std::optional<std::int64_t> expires = {}, int max_active = kDefaultMaxActive,
+                     std::int64_t now = kNow) {
   CreateRequest req;
   req.user = user;
   req.name = name;
@@ -172,8 +172,7 @@ inline void ExpectOpenable(const std::string& dir) {
   ASSERT_OK(OpenAdmin(dir));
 }
 
-inline std::vector<Listed> List(const Store& store, const std::string& user,
-                                bool include_revoked) {
+inline std::vector<Listed> List(const Store& store, const std::string& user, bool include_revoked) {
   std::vector<Listed> out;
   ASSERT_OK(ListPasswords(store, user, include_revoked, &out));
   return out;

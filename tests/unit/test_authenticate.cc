@@ -36,8 +36,8 @@ int Setup(void** state) {
   f->dir = f->tmp.Join("store");
   Status s = test::MakeStoreWithUser(f->dir, "alice", kNow, &f->admin);
   Created c;
-  if (s.ok()) s = CreatePassword(f->admin, {.user = "alice", .name = "phone", .scopes = {"imap"}},
-                                 kNow, &c);
+  if (s.ok())
+    s = CreatePassword(f->admin, {.user = "alice", .name = "phone", .scopes = {"imap"}}, kNow, &c);
   if (s.ok()) s = Store::Open(f->dir, Store::Mode::kVerify, &f->verify);
   if (!s.ok()) {
     print_error("making the test store failed: %s\n", s.message().c_str());

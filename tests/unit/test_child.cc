@@ -37,8 +37,12 @@ void test_exit_and_throw(void**) {
 }
 
 void test_crash(void**) {
-  const ChildResult r = RunInChild([]() -> std::string { ::raise(SIGBUS); return "not reached"; },
-                                   milliseconds(10000));
+  const ChildResult r = RunInChild(
+      []() -> std::string {
+        ::raise(SIGBUS);
+        return "not reached";
+      },
+      milliseconds(10000));
   assert_int_equal(static_cast<int>(r.end), static_cast<int>(ChildResult::End::kSignaled));
   assert_int_equal(r.signal, SIGBUS);
   assert_string_equal(r.Describe().c_str(), "it was killed by SIGBUS");
@@ -48,7 +52,11 @@ void test_crash(void**) {
 
 void test_timeout(void**) {
   const auto start = std::chrono::steady_clock::now();
-  const ChildResult r = RunInChild([]() -> std::string { for (;;) ::pause(); }, milliseconds(200));
+  const ChildResult r = RunInChild(
+      []() -> std::string {
+        for (;;) ::pause();
+      },
+      milliseconds(200));
   assert_int_equal(static_cast<int>(r.end), static_cast<int>(ChildResult::End::kTimedOut));
   assert_string_equal(r.Describe().c_str(), "it did not finish in time");
   assert_true(std::chrono::steady_clock::now() - start < std::chrono::seconds(5));
@@ -66,8 +74,8 @@ void test_too_large(void**) {
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_report), cmocka_unit_test(test_exit_and_throw),
-      cmocka_unit_test(test_crash),  cmocka_unit_test(test_timeout),
+      cmocka_unit_test(test_report),    cmocka_unit_test(test_exit_and_throw),
+      cmocka_unit_test(test_crash),     cmocka_unit_test(test_timeout),
       cmocka_unit_test(test_too_large),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);

@@ -100,8 +100,11 @@ void test_threads_while_the_store_grows(void** state) {
     if (!Store::Open(f.dir, Store::Mode::kAdmin, &admin).ok()) ::_exit(3);
     for (int i = 0; i < 300; ++i) {
       Created made;
-      CreateRequest req{.user = "alice", .name = "p" + std::to_string(i), .scopes = {},
-                        .expires = {}, .max_active = 1000};
+      CreateRequest req{.user = "alice",
+                        .name = "p" + std::to_string(i),
+                        .scopes = {},
+                        .expires = {},
+                        .max_active = 1000};
       if (!CreatePassword(admin, req, kNow, &made).ok()) ::_exit(4);
     }
     ::_exit(0);

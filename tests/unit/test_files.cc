@@ -20,7 +20,7 @@ namespace apppass {
 namespace {
 
 struct stat Stat(mode_t type, mode_t mode, uid_t uid = 0) {
-  struct stat st{};
+  struct stat st {};
   st.st_mode = type | mode;
   st.st_uid = uid;
   return st;
@@ -83,8 +83,8 @@ void test_layout(void**) {
   for (const StoreEntry& e : kStoreLayout) {
     assert_int_equal(static_cast<int>(e.id), i++);
     // Every mode init gives passes the rule opening requires.
-    ASSERT_OK(CheckStat(std::string("/s/") + e.rel,
-                        Stat(e.directory ? S_IFDIR : S_IFREG, e.mode), e.rule));
+    ASSERT_OK(CheckStat(std::string("/s/") + e.rel, Stat(e.directory ? S_IFDIR : S_IFREG, e.mode),
+                        e.rule));
     assert_int_equal(e.directory, e.rule.directory);
   }
   assert_string_equal(StorePath("/s", StoreFile::kDir).c_str(), "/s");
@@ -126,9 +126,12 @@ void test_is_active(void**) {
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_status_fix),       cmocka_unit_test(test_check_stat_modes),
-      cmocka_unit_test(test_check_stat_type_and_owner), cmocka_unit_test(test_layout),
-      cmocka_unit_test(test_parse_map_size),   cmocka_unit_test(test_is_active),
+      cmocka_unit_test(test_status_fix),
+      cmocka_unit_test(test_check_stat_modes),
+      cmocka_unit_test(test_check_stat_type_and_owner),
+      cmocka_unit_test(test_layout),
+      cmocka_unit_test(test_parse_map_size),
+      cmocka_unit_test(test_is_active),
   };
   return cmocka_run_group_tests(tests, nullptr, nullptr);
 }

@@ -53,7 +53,9 @@ const std::string kOathFile =
     "HOTP/T30 alice2 - 00112233445566778899aabbccddeeff00112233\n"
     "   # an indented comment\n"
     "HOTP/T30/6\txalice\t+\t00112233445566778899aabbccddeeff00112233\n"
-    "HOTP/T30\talice\t-\t" + kHex + "\t0\t755224\t2023-11-14T22:13:00L\n"
+    "HOTP/T30\talice\t-\t" +
+    kHex +
+    "\t0\t755224\t2023-11-14T22:13:00L\n"
     "HOTP/T60 carol - 00112233445566778899\n";
 
 SecretBuffer Secret(std::string_view raw) {
@@ -90,7 +92,8 @@ void ExpectRefusal(const Status& s, Status::Code want, const std::string& needle
     fail_msg("%s: expected %s, got %s: %s", what, test::CodeName(want), test::CodeName(s.code()),
              s.message().c_str());
   if (!needle.empty() && s.message().find(needle) == std::string::npos)
-    fail_msg("%s: message \"%s\" does not mention \"%s\"", what, s.message().c_str(), needle.c_str());
+    fail_msg("%s: message \"%s\" does not mention \"%s\"", what, s.message().c_str(),
+             needle.c_str());
   for (const std::string& secret :
        {kB32, kHex, kRaw, "GEZDGNBV"s, "31323334"s, "s3cretpin"s, "64830930"s})
     if (s.message().find(secret) != std::string::npos)
@@ -232,8 +235,9 @@ void test_oath_genuine(void**) {
   std::string upper = kHex;
   for (char& c : upper) c = static_cast<char>(toupper(static_cast<unsigned char>(c)));
   ExistingTotp f;
-  ASSERT_OK(Oath("HOTP alice - 00112233445566778899\r\nHOTP/T30/6 alice s3cretpin " + upper + "\r\n",
-                 "alice", &f));
+  ASSERT_OK(
+      Oath("HOTP alice - 00112233445566778899\r\nHOTP/T30/6 alice s3cretpin " + upper + "\r\n",
+           "alice", &f));
   ExpectSecret(f, kRaw);
   assert_true(f.last_code.empty());
 }
@@ -320,7 +324,8 @@ void test_read_modes_and_types(void** state) {
   const std::string target = f.Write("target", kGaFile, 0600);
   const std::string link = f.tmp.Join("link");
   assert_int_equal(::symlink(target.c_str(), link.c_str()), 0);
-  ExpectRefusal(ReadGoogleAuthenticatorFile(link, std::nullopt, &e), pd, "symbolic link", "symlink");
+  ExpectRefusal(ReadGoogleAuthenticatorFile(link, std::nullopt, &e), pd, "symbolic link",
+                "symlink");
   ExpectRefusal(ReadOathUsersFile(link, "alice", std::nullopt, &e), pd, "symbolic link", "symlink");
   const std::string fifo = f.tmp.Join("fifo");
   assert_int_equal(::mkfifo(fifo.c_str(), 0600), 0);
@@ -412,8 +417,7 @@ void test_import_confirms(void** state) {
   // are in the store, and the store can check the user's next code with it.
   const std::string data = test::ReadFile(f.dir + "/data.mdb");
   assert_false(data.empty());
-  for (const std::string& s : {kRaw, kB32, kHex})
-    assert_true(data.find(s) == std::string::npos);
+  for (const std::string& s : {kRaw, kB32, kHex}) assert_true(data.find(s) == std::string::npos);
   ASSERT_CODE(MfaConfirm(f.admin, "bob", TotpAt(kRaw, kNow), kNow), kPermissionDenied);
   ASSERT_OK(MfaConfirm(f.admin, "bob", TotpAt(kRaw, kNow + 30), kNow + 30));
   // An imported enrollment allows app passwords like any confirmed one.
@@ -493,8 +497,8 @@ void test_import_refuses_confirmed(void** state) {
   // After a reset the import works.
   int revoked = -1;
   ASSERT_OK(MfaReset(f.admin, "alice", kNow + 30, &revoked));
-  ASSERT_OK(MfaImport(f.admin, "alice", Existing(kRaw, kSourceOath), TotpAt(kRaw, kNow + 30),
-                      kNow + 30));
+  ASSERT_OK(
+      MfaImport(f.admin, "alice", Existing(kRaw, kSourceOath), TotpAt(kRaw, kNow + 30), kNow + 30));
   ASSERT_OK(MfaGet(f.admin, "alice", &after));
   assert_string_equal(after.source.c_str(), "oath");
 }
@@ -513,7 +517,8 @@ void test_import_replaces_pending(void** state) {
   assert_true(u.mfa == MfaState::kConfirmed);
   assert_string_equal(u.source.c_str(), "google-authenticator");
   // The pending secret is gone: only the imported one counts.
-  ASSERT_CODE(MfaConfirm(f.admin, "carol", TotpAt(pending, kNow + 30), kNow + 30), kPermissionDenied);
+  ASSERT_CODE(MfaConfirm(f.admin, "carol", TotpAt(pending, kNow + 30), kNow + 30),
+              kPermissionDenied);
   ASSERT_OK(MfaConfirm(f.admin, "carol", TotpAt(kRaw, kNow + 30), kNow + 30));
 }
 
@@ -523,7 +528,8 @@ void test_import_bad_input(void** state) {
   ASSERT_CODE(MfaImport(f.admin, "", Existing(kRaw), code, kNow), kInvalidArgument);
   ASSERT_CODE(MfaImport(f.admin, "bad\nname", Existing(kRaw), code, kNow), kInvalidArgument);
   ASSERT_CODE(MfaImport(f.admin, "bob", Existing("123456789"), code, kNow), kInvalidArgument);
-  ASSERT_CODE(MfaImport(f.admin, "bob", Existing(std::string(65, 'x')), code, kNow), kInvalidArgument);
+  ASSERT_CODE(MfaImport(f.admin, "bob", Existing(std::string(65, 'x')), code, kNow),
+              kInvalidArgument);
   ASSERT_CODE(MfaImport(f.admin, "bob", Existing(kRaw, "apppass"), code, kNow), kInvalidArgument);
   ASSERT_CODE(MfaImport(f.admin, "bob", Existing(kRaw, ""), code, kNow), kInvalidArgument);
   UserRecord u;

@@ -50,8 +50,8 @@ void test_usage_interval(void**) {
   assert_true(ParseUsageInterval("-0", &out));  // std::from_chars reads it as 0
   assert_int_equal(out, 0);
   out = -7;
-  for (const char* bad : {"", "86401", "-1", "+5", " 5", "5 ", "5s", "1e3", "0x10", "abc",
-                          "99999999999999999999999"})
+  for (const char* bad :
+       {"", "86401", "-1", "+5", " 5", "5 ", "5s", "1e3", "0x10", "abc", "99999999999999999999999"})
     assert_false(ParseUsageInterval(bad, &out));
   assert_int_equal(out, -7);
   // The default is in range.

@@ -136,8 +136,7 @@ void test_messages(void**) {
   assert_string_equal(Parse({"usage_interval=x"}, &o).message().c_str(),
                       "option 'usage_interval=x': needs a number of seconds from 0 to 86400");
   assert_string_equal(Parse({"frob"}, &o).message().c_str(), "option 'frob': unknown option");
-  assert_string_equal(Parse({"debug=1"}, &o).message().c_str(),
-                      "option 'debug=1': unknown option");
+  assert_string_equal(Parse({"debug=1"}, &o).message().c_str(), "option 'debug=1': unknown option");
 }
 
 }  // namespace

@@ -28,9 +28,9 @@ struct Fixture {
 int Setup(void** state) {
   auto* f = new Fixture;
   f->dir = f->tmp.Join("store");
-  const Status s =
-      f->tmp.path().empty() ? Status::Internal("mkdtemp failed")
-                            : test::MakeStoreWithUser(f->dir, "alice", kNow, &f->admin);
+  const Status s = f->tmp.path().empty()
+                       ? Status::Internal("mkdtemp failed")
+                       : test::MakeStoreWithUser(f->dir, "alice", kNow, &f->admin);
   if (!s.ok()) {
     print_error("making the test store failed: %s\n", s.message().c_str());
     delete f;
@@ -67,8 +67,8 @@ void test_usage_stores_printable_ascii(void** state) {
   Fixture& f = Fx(state);
   const std::string evil_host = "h\x1b]52;c;ZXZpbA==\x07\xe2\x80\xae\xff \"q\" \\";
   const std::string evil_service = "imap\x1b[2J";
-  const Usage use{.version = kUsageVersion, .time = 1000, .service = evil_service,
-                  .rhost = evil_host};
+  const Usage use{
+      .version = kUsageVersion, .time = 1000, .service = evil_service, .rhost = evil_host};
   {
     UsageDb db;
     ASSERT_OK(UsageDb::Open(f.dir, true, &db));
@@ -95,13 +95,15 @@ void test_usage_stores_printable_ascii(void** state) {
   }
   assert_int_equal(Get(f.dir, "id1").time, 1000);
   // Long values are cut.
-  const Usage long_use{.version = kUsageVersion, .time = 2000, .service = "imap",
+  const Usage long_use{.version = kUsageVersion,
+                       .time = 2000,
+                       .service = "imap",
                        .rhost = std::string(1000, '\x1b')};
   ASSERT_OK(UsageDb::RecordIn(f.dir, "id3", long_use, 60));
   assert_int_equal(Get(f.dir, "id3").rhost.size(), kMaxUsageField * 4 + 3);
   // Ordinary values are stored as they are.
-  const Usage plain{.version = kUsageVersion, .time = 3000, .service = "smtp",
-                    .rhost = "2001:db8::7"};
+  const Usage plain{
+      .version = kUsageVersion, .time = 3000, .service = "smtp", .rhost = "2001:db8::7"};
   ASSERT_OK(UsageDb::RecordIn(f.dir, "id4", plain, 60));
   assert_string_equal(Get(f.dir, "id4").rhost.c_str(), "2001:db8::7");
   assert_string_equal(Get(f.dir, "id4").service.c_str(), "smtp");
@@ -111,14 +113,20 @@ void test_usage_stores_printable_ascii(void** state) {
 // looking a user up does not (so an older one can still be listed and revoked).
 void test_new_names_refused(void** state) {
   Fixture& f = Fx(state);
-  const std::string rlo_user = "\xe2\x80\xae" "ecila";
+  const std::string rlo_user =
+      "\xe2\x80\xae"
+      "ecila";
   EnrollResult er;
   Status s = MfaEnroll(f.admin, rlo_user, "apppass", kNow, &er);
   ASSERT_CODE(s, kInvalidArgument);
   if (s.message().find("U+202E") == std::string::npos) fail_msg("%s", s.message().c_str());
   UserRecord u;
   ASSERT_CODE(MfaGet(f.admin, rlo_user, &u), kNotFound);
-  ASSERT_CODE(MfaEnroll(f.admin, "ali\xe2\x80\x8b" "ce", "apppass", kNow, &er), kInvalidArgument);
+  ASSERT_CODE(MfaEnroll(f.admin,
+                        "ali\xe2\x80\x8b"
+                        "ce",
+                        "apppass", kNow, &er),
+              kInvalidArgument);
   ExistingTotp existing;
   existing.secret = SecretBuffer(20);
   existing.secret.resize(20);

@@ -36,20 +36,14 @@ std::string WithField(const std::string& json, const std::string& key,
   for (; end < json.size(); ++end) {
     const char c = json[end];
     if (in_string) {
-      if (c == '\\')
-        ++end;
-      else if (c == '"')
-        in_string = false;
+      if (c == '\\') ++end;
+      else if (c == '"') in_string = false;
       continue;
     }
-    if (c == '"')
-      in_string = true;
-    else if (c == '[' || c == '{')
-      ++depth;
-    else if ((c == ']' || c == '}') && depth > 0)
-      --depth;
-    else if ((c == ',' || c == '}') && depth == 0)
-      break;
+    if (c == '"') in_string = true;
+    else if (c == '[' || c == '{') ++depth;
+    else if ((c == ']' || c == '}') && depth > 0) --depth;
+    else if ((c == ',' || c == '}') && depth == 0) break;
   }
   return json.substr(0, at + k.size()) + replacement + json.substr(end);
 }

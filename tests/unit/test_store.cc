@@ -270,8 +270,7 @@ void test_open_refuses_other_schema(void** state) {
     ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), true, &txn));
     if (value)
       ASSERT_OK(txn.Put(apppass::internal::StoreAccess::dbs(f.admin).meta, "schema", *value));
-    else
-      ASSERT_OK(txn.Del(apppass::internal::StoreAccess::dbs(f.admin).meta, "schema"));
+    else ASSERT_OK(txn.Del(apppass::internal::StoreAccess::dbs(f.admin).meta, "schema"));
     ASSERT_OK(txn.Commit());
   };
   set_schema("3");
@@ -286,7 +285,8 @@ void test_open_refuses_other_schema(void** state) {
   {
     LmdbTxn txn;
     ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), true, &txn));
-    assert_int_equal(mdb_drop(txn.get(), apppass::internal::StoreAccess::dbs(f.admin).users, 1), MDB_SUCCESS);
+    assert_int_equal(mdb_drop(txn.get(), apppass::internal::StoreAccess::dbs(f.admin).users, 1),
+                     MDB_SUCCESS);
     ASSERT_OK(txn.Commit());
   }
   f.admin = Store();

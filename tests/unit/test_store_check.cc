@@ -17,8 +17,8 @@
 #include "lmdb_env.h"
 #include "records.h"
 #include "store.h"
-#include "store_internal.h"
 #include "store_check.h"
+#include "store_internal.h"
 #include "verifier.h"
 
 // Last: cmocka.h macros break standard headers included after it.
@@ -124,8 +124,11 @@ void CleanStore(void** state) {
   assert_int_equal(r.active, 2);
   assert_int_equal(r.revoked, 1);
   assert_int_equal(r.expired, 0);
-  ASSERT_CONTAINS(FormatCheckText("S", r), "store S: 2 users, 3 app passwords (2 active, 1 revoked, 0 expired), 0 problems, 0 warnings");
-  ASSERT_CONTAINS(FormatCheckJson("S", r), "\"credentials\":{\"active\":2,\"expired\":0,\"revoked\":1,\"total\":3}");
+  ASSERT_CONTAINS(
+      FormatCheckText("S", r),
+      "store S: 2 users, 3 app passwords (2 active, 1 revoked, 0 expired), 0 problems, 0 warnings");
+  ASSERT_CONTAINS(FormatCheckJson("S", r),
+                  "\"credentials\":{\"active\":2,\"expired\":0,\"revoked\":1,\"total\":3}");
 }
 
 void MissingIdsEntry(void** state) {
@@ -329,7 +332,8 @@ void FullMapFailsCleanly(void** state) {
   assert_int_equal(r.users, 1 + enrolled);
   Store verifier;
   ASSERT_OK(Store::Open(dir, Store::Mode::kVerify, &verifier));
-  for (const auto& p : passwords) ASSERT_OUTCOME(Verify(verifier, "alice", p, "imap", kNow), Outcome::kAccepted);
+  for (const auto& p : passwords)
+    ASSERT_OUTCOME(Verify(verifier, "alice", p, "imap", kNow), Outcome::kAccepted);
   // Raising the map size lets the next create through, on the same open store.
   ASSERT_OK(admin.SetMapSize(std::size_t{1} << 20));
   Created more;

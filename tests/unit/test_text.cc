@@ -194,10 +194,8 @@ void test_iso_utc(void**) {
   setenv("TZ", "Asia/Tokyo", 1);
   tzset();
   const std::string tokyo = FormatIsoUtc(0);
-  if (old)
-    setenv("TZ", saved.c_str(), 1);
-  else
-    unsetenv("TZ");
+  if (old) setenv("TZ", saved.c_str(), 1);
+  else unsetenv("TZ");
   tzset();
   assert_string_equal(tokyo.c_str(), "1970-01-01T00:00:00Z");
 }
@@ -232,23 +230,23 @@ void test_log_safe(void**) {
 // lookups (ValidateUserName) still accept them, so older names stay reachable.
 void test_new_names_refuse_invisible(void**) {
   const std::pair<const char*, const char*> cases[] = {
-      {"\xe2\x80\xae", "U+202E"},          // right-to-left override
-      {"\xe2\x80\x8b", "U+200B"},          // zero-width space
-      {"\xe2\x80\x8d", "U+200D"},          // zero-width joiner
-      {"\xe2\x80\x8f", "U+200F"},          // right-to-left mark
-      {"\xe2\x81\xa6", "U+2066"},          // left-to-right isolate
-      {"\xc2\xad", "U+00AD"},              // soft hyphen
-      {"\xef\xbb\xbf", "U+FEFF"},          // zero-width no-break space
-      {"\xe2\x81\xa0", "U+2060"},          // word joiner
-      {"\xe2\x81\xa4", "U+2064"},          // invisible plus
-      {"\xe1\xa0\x8e", "U+180E"},          // Mongolian vowel separator
-      {"\xf3\xa0\x81\x81", "U+E0041"},     // tag latin capital A
-      {"\xef\xb8\x8f", "U+FE0F"},          // variation selector 16
-      {"\xf3\xa0\x84\x80", "U+E0100"},     // variation selector 17
-      {"\xcd\x8f", "U+034F"},              // combining grapheme joiner
-      {"\xe3\x85\xa4", "U+3164"},          // Hangul filler
-      {"\xe2\x80\xa8", "U+2028"},          // line separator
-      {"\xd8\x9c", "U+061C"},              // Arabic letter mark
+      {"\xe2\x80\xae", "U+202E"},       // right-to-left override
+      {"\xe2\x80\x8b", "U+200B"},       // zero-width space
+      {"\xe2\x80\x8d", "U+200D"},       // zero-width joiner
+      {"\xe2\x80\x8f", "U+200F"},       // right-to-left mark
+      {"\xe2\x81\xa6", "U+2066"},       // left-to-right isolate
+      {"\xc2\xad", "U+00AD"},           // soft hyphen
+      {"\xef\xbb\xbf", "U+FEFF"},       // zero-width no-break space
+      {"\xe2\x81\xa0", "U+2060"},       // word joiner
+      {"\xe2\x81\xa4", "U+2064"},       // invisible plus
+      {"\xe1\xa0\x8e", "U+180E"},       // Mongolian vowel separator
+      {"\xf3\xa0\x81\x81", "U+E0041"},  // tag latin capital A
+      {"\xef\xb8\x8f", "U+FE0F"},       // variation selector 16
+      {"\xf3\xa0\x84\x80", "U+E0100"},  // variation selector 17
+      {"\xcd\x8f", "U+034F"},           // combining grapheme joiner
+      {"\xe3\x85\xa4", "U+3164"},       // Hangul filler
+      {"\xe2\x80\xa8", "U+2028"},       // line separator
+      {"\xd8\x9c", "U+061C"},           // Arabic letter mark
   };
   for (const auto& [ch, name] : cases) {
     for (const std::string& text : {ch + "ecila"s, "ali"s + ch + "ce", "alice"s + ch}) {
@@ -258,11 +256,16 @@ void test_new_names_refuse_invisible(void**) {
       const Status l = ValidateNewLabel(text);
       ASSERT_CODE(u, kInvalidArgument);
       ASSERT_CODE(l, kInvalidArgument);
-      if (u.message().find(name) == std::string::npos || l.message().find(name) == std::string::npos)
-        fail_msg("the error does not name %s: %s / %s", name, u.message().c_str(), l.message().c_str());
+      if (u.message().find(name) == std::string::npos ||
+          l.message().find(name) == std::string::npos)
+        fail_msg("the error does not name %s: %s / %s", name, u.message().c_str(),
+                 l.message().c_str());
     }
   }
-  assert_string_equal(ValidateNewUserName("\xe2\x80\xae" "ecila").message().c_str(),
+  assert_string_equal(ValidateNewUserName("\xe2\x80\xae"
+                                          "ecila")
+                          .message()
+                          .c_str(),
                       "user name contains U+202E, a character that is invisible or changes how "
                       "the text around it is shown (it could make one name look like another): "
                       "remove it");
@@ -275,20 +278,26 @@ void test_new_names_refuse_invisible(void**) {
   }
   ASSERT_CODE(ValidateNewUserName(""), kInvalidArgument);
   ASSERT_CODE(ValidateNewLabel(std::string(kMaxLabelLength + 1, 'x')), kInvalidArgument);
-  ASSERT_CODE(ValidateNewUserName("ali\x1b" "ce"), kInvalidArgument);
-  assert_true(ValidateNewUserName("ali\x1b" "ce").message().find("control") != std::string::npos);
+  ASSERT_CODE(ValidateNewUserName("ali\x1b"
+                                  "ce"),
+              kInvalidArgument);
+  assert_true(ValidateNewUserName("ali\x1b"
+                                  "ce")
+                  .message()
+                  .find("control") != std::string::npos);
 }
 
 void test_invisible_table(void**) {
   // Edges of the ranges, and neighbours that are ordinary characters.
-  for (char32_t cp : {0xADu, 0x600u, 0x605u, 0x61Cu, 0x180Eu, 0x200Bu, 0x200Fu, 0x202Au, 0x202Eu,
-                      0x2060u, 0x2064u, 0x2065u, 0x2066u, 0x206Fu, 0xFE00u, 0xFE0Fu, 0xFEFFu,
-                      0xFFF9u, 0xFFFBu, 0x1D173u, 0x1D17Au, 0xE0001u, 0xE0020u, 0xE007Fu,
-                      0xE0100u, 0xE01EFu, 0xE0FFFu, 0x115Fu, 0x3164u, 0xFFA0u, 0x2028u, 0x2029u})
+  for (char32_t cp :
+       {0xADu,    0x600u,   0x605u,   0x61Cu,   0x180Eu,  0x200Bu,  0x200Fu,  0x202Au,
+        0x202Eu,  0x2060u,  0x2064u,  0x2065u,  0x2066u,  0x206Fu,  0xFE00u,  0xFE0Fu,
+        0xFEFFu,  0xFFF9u,  0xFFFBu,  0x1D173u, 0x1D17Au, 0xE0001u, 0xE0020u, 0xE007Fu,
+        0xE0100u, 0xE01EFu, 0xE0FFFu, 0x115Fu,  0x3164u,  0xFFA0u,  0x2028u,  0x2029u})
     if (!IsInvisible(cp)) fail_msg("U+%04X is not taken as invisible", static_cast<unsigned>(cp));
-  for (char32_t cp : {0x20u, 0x41u, 0xA0u, 0xACu, 0xAEu, 0x5FFu, 0x606u, 0x200Au, 0x2010u,
-                      0x2027u, 0x202Fu, 0x205Fu, 0x2070u, 0xFDFFu, 0xFE10u, 0xFEFEu, 0xFF00u,
-                      0xFFFCu, 0xFFFDu, 0x1F4F1u, 0xE1000u, 0x10FFFFu, 0x7Fu, 0x9Bu})
+  for (char32_t cp : {0x20u,   0x41u,   0xA0u,   0xACu,    0xAEu,    0x5FFu,    0x606u,  0x200Au,
+                      0x2010u, 0x2027u, 0x202Fu, 0x205Fu,  0x2070u,  0xFDFFu,   0xFE10u, 0xFEFEu,
+                      0xFF00u, 0xFFFCu, 0xFFFDu, 0x1F4F1u, 0xE1000u, 0x10FFFFu, 0x7Fu,   0x9Bu})
     if (IsInvisible(cp)) fail_msg("U+%04X is taken as invisible", static_cast<unsigned>(cp));
   assert_true(FindInvisible("alice") == std::nullopt);
   assert_true(FindInvisible("a\xff\xe2\x80\x8b") == std::optional<char32_t>(0x200B));
@@ -315,8 +324,9 @@ std::vector<char32_t> UnicodeDataPoints(const std::string& path, std::size_t ind
     if (f.size() <= index || f[index] != want) continue;
     const std::size_t dots = f[0].find("..");
     const auto first = static_cast<char32_t>(std::stoul(f[0].substr(0, dots), nullptr, 16));
-    const auto last =
-        dots == std::string::npos ? first : static_cast<char32_t>(std::stoul(f[0].substr(dots + 2), nullptr, 16));
+    const auto last = dots == std::string::npos
+                          ? first
+                          : static_cast<char32_t>(std::stoul(f[0].substr(dots + 2), nullptr, 16));
     for (char32_t c = first; c <= last; ++c) out.push_back(c);
   }
   return out;
@@ -340,7 +350,8 @@ void test_invisible_table_matches_unicode_15(void**) {
   for (char32_t c : UnicodeDataPoints(dir + "/UnicodeData.txt", 2, "Zp")) want[c] = true;
   const auto ignorable =
       UnicodeDataPoints(dir + "/DerivedCoreProperties.txt", 1, "Default_Ignorable_Code_Point");
-  if (ignorable.size() < 1000) fail_msg("DerivedCoreProperties.txt: %zu ignorables", ignorable.size());
+  if (ignorable.size() < 1000)
+    fail_msg("DerivedCoreProperties.txt: %zu ignorables", ignorable.size());
   for (char32_t c : ignorable) want[c] = true;
   int checked = 0;
   for (char32_t c = 0; c < 0x110000; ++c, ++checked)
@@ -358,10 +369,16 @@ void test_terminal_safe(void**) {
   // Terminal escapes: OSC 52 (clipboard write), CSI cursor movement, 8-bit CSI.
   assert_string_equal(TerminalSafe("h\x1b]52;c;Zm9v\x07x").c_str(), "h\\x1b]52;c;Zm9v\\x07x");
   assert_string_equal(TerminalSafe("\x1b[2J\x1b[1;1H").c_str(), "\\x1b[2J\\x1b[1;1H");
-  assert_string_equal(TerminalSafe("a\xc2\x9b" "31m").c_str(), "a\\u009b31m");
+  assert_string_equal(TerminalSafe("a\xc2\x9b"
+                                   "31m")
+                          .c_str(),
+                      "a\\u009b31m");
   assert_string_equal(TerminalSafe("a\nb\tc\rd\x7f\0e"s).c_str(), "a\\x0ab\\x09c\\x0dd\\x7f\\x00e");
   // Format characters and other invisible ones.
-  assert_string_equal(TerminalSafe("\xe2\x80\xae" "ecila").c_str(), "\\u202eecila");
+  assert_string_equal(TerminalSafe("\xe2\x80\xae"
+                                   "ecila")
+                          .c_str(),
+                      "\\u202eecila");
   assert_string_equal(TerminalSafe("al\xe2\x80\x8bice").c_str(), "al\\u200bice");
   assert_string_equal(TerminalSafe("a\xf3\xa0\x81\x81").c_str(), "a\\U000e0041");
   // Bytes that are not UTF-8, one escape each; the character after them is kept.
@@ -393,10 +410,14 @@ void test_terminal_safe(void**) {
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_utf8_valid),  cmocka_unit_test(test_utf8_invalid),
-      cmocka_unit_test(test_user_names),  cmocka_unit_test(test_labels),
-      cmocka_unit_test(test_c1_controls), cmocka_unit_test(test_scopes),
-      cmocka_unit_test(test_durations),   cmocka_unit_test(test_iso_utc),
+      cmocka_unit_test(test_utf8_valid),
+      cmocka_unit_test(test_utf8_invalid),
+      cmocka_unit_test(test_user_names),
+      cmocka_unit_test(test_labels),
+      cmocka_unit_test(test_c1_controls),
+      cmocka_unit_test(test_scopes),
+      cmocka_unit_test(test_durations),
+      cmocka_unit_test(test_iso_utc),
       cmocka_unit_test(test_log_safe),
       cmocka_unit_test(test_new_names_refuse_invisible),
       cmocka_unit_test(test_invisible_table),

@@ -27,10 +27,11 @@ void AddCheckCommand(CLI::App& app, Context& ctx) {
       "with what to do, then a summary. Exit status 0 when there is no problem (warnings\n"
       "allowed), 8 when there is at least one, 5 when the store cannot be opened.");
   auto json = std::make_shared<bool>(false);
-  cmd->add_flag("--json", *json,
-                "Print {\"store\",\"users\",\"credentials\":{\"total\",\"active\",\"revoked\",\"expired\"},"
-                "\"usage_records\",\"problems\",\"warnings\",\"findings\":[{\"status\",\"table\",\"key\","
-                "\"message\",\"fix\"}]}");
+  cmd->add_flag(
+      "--json", *json,
+      "Print {\"store\",\"users\",\"credentials\":{\"total\",\"active\",\"revoked\",\"expired\"},"
+      "\"usage_records\",\"problems\",\"warnings\",\"findings\":[{\"status\",\"table\",\"key\","
+      "\"message\",\"fix\"}]}");
   cmd->callback([&ctx, json] { ctx.run = [&ctx, json] { return Check(ctx, *json); }; });
 }
 

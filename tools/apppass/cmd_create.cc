@@ -31,7 +31,8 @@ int Create(const Context& ctx, const CreateArgs& a) {
   if (a.expires != "never") {
     const auto secs = ParseDuration(a.expires);
     if (!secs)
-      return Fail(Status::InvalidArgument("--expires takes a duration such as 90d, 12h, 30m, 2w or 'never'"));
+      return Fail(Status::InvalidArgument(
+          "--expires takes a duration such as 90d, 12h, 30m, 2w or 'never'"));
     req.expires = now + *secs;
   }
   Store store;
@@ -43,9 +44,13 @@ int Create(const Context& ctx, const CreateArgs& a) {
   if (a.json) {
     // The password is spliced in rather than put in a json value, so no extra heap copy
     // of it is left behind; it is from a fixed alphabet and needs no escaping.
-    nlohmann::json j = {{"id", cr.id}, {"user", cr.user}, {"name", cr.name}, {"scopes", cr.scopes},
-                        {"created", Iso(cr.created)},
-                        {"expires", cr.expires ? nlohmann::json(Iso(*cr.expires)) : nlohmann::json(nullptr)}};
+    nlohmann::json j = {
+        {"id", cr.id},
+        {"user", cr.user},
+        {"name", cr.name},
+        {"scopes", cr.scopes},
+        {"created", Iso(cr.created)},
+        {"expires", cr.expires ? nlohmann::json(Iso(*cr.expires)) : nlohmann::json(nullptr)}};
     const std::string rest = j.dump().substr(1);
     std::printf("{\"password\":\"%.*s\",%s\n", static_cast<int>(c.password.size()),
                 c.password.view().data(), rest.c_str());
@@ -68,11 +73,14 @@ void AddCreateCommand(CLI::App& app, Context& ctx) {
       "create", "Create an app password for USER (needs confirmed MFA); it is printed once");
   auto a = std::make_shared<CreateArgs>();
   cmd->add_option("USER", a->user, "User name")->required();
-  cmd->add_option("--name", a->name, "Label, e.g. \"iPhone mail\" (unique among USER's active ones)")->required();
+  cmd->add_option("--name", a->name,
+                  "Label, e.g. \"iPhone mail\" (unique among USER's active ones)")
+      ->required();
   cmd->add_option("--scope", a->scopes,
                   "Service it is valid for (PAM service / SASL service, e.g. imap, smtp); "
                   "repeatable; none means every service");
-  cmd->add_option("--expires", a->expires, "Lifetime: 90d, 12h, 30m, 2w, a number of seconds, or never");
+  cmd->add_option("--expires", a->expires,
+                  "Lifetime: 90d, 12h, 30m, 2w, a number of seconds, or never");
   cmd->add_option("--max-active", a->max_active, "Refuse when USER already has this many active")
       ->check(CLI::Range(1, 1000))
       ->capture_default_str();

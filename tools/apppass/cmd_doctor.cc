@@ -33,14 +33,19 @@ void AddDoctorCommand(CLI::App& app, Context& ctx) {
       "an indented 'fix:' line). Exit status 0 when there is no problem (warnings allowed),\n"
       "8 when there is at least one.");
   auto a = std::make_shared<DoctorArgs>();
-  cmd->add_option("--group", a->cfg.group, "Group of the services that verify")->capture_default_str();
-  cmd->add_option("--pam-dir", a->cfg.pam_dir, "PAM service directory to read")->capture_default_str();
+  cmd->add_option("--group", a->cfg.group, "Group of the services that verify")
+      ->capture_default_str();
+  cmd->add_option("--pam-dir", a->cfg.pam_dir, "PAM service directory to read")
+      ->capture_default_str();
   cmd->add_option("--postfix-dir", a->cfg.postfix_dir, "Postfix configuration directory")
       ->capture_default_str();
-  cmd->add_option("--sasl-dir", a->cfg.sasl_dir, "libsasl2's plugin directory")->capture_default_str();
-  cmd->add_option("--doveconf", a->cfg.doveconf,
-                  "doveconf program to ask which user Dovecot's auth worker runs as (default: from PATH)");
-  cmd->add_flag("--json", a->json, "Print [{\"check\",\"status\",\"message\",\"fix\"}] (fix null when none)");
+  cmd->add_option("--sasl-dir", a->cfg.sasl_dir, "libsasl2's plugin directory")
+      ->capture_default_str();
+  cmd->add_option(
+      "--doveconf", a->cfg.doveconf,
+      "doveconf program to ask which user Dovecot's auth worker runs as (default: from PATH)");
+  cmd->add_flag("--json", a->json,
+                "Print [{\"check\",\"status\",\"message\",\"fix\"}] (fix null when none)");
   cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return Doctor(ctx, *a); }; });
 }
 

@@ -17,10 +17,14 @@ std::optional<std::size_t> ParseSize(std::string_view text) {
   std::size_t unit = 1;
   if (!text.empty()) {
     switch (text.back()) {
-      case 'K': case 'k': unit = std::size_t{1} << 10; break;
-      case 'M': case 'm': unit = std::size_t{1} << 20; break;
-      case 'G': case 'g': unit = std::size_t{1} << 30; break;
-      case 'T': case 't': unit = std::size_t{1} << 40; break;
+      case 'K':
+      case 'k': unit = std::size_t{1} << 10; break;
+      case 'M':
+      case 'm': unit = std::size_t{1} << 20; break;
+      case 'G':
+      case 'g': unit = std::size_t{1} << 30; break;
+      case 'T':
+      case 't': unit = std::size_t{1} << 40; break;
       default: break;
     }
     if (unit != 1) text.remove_suffix(1);
@@ -73,13 +77,15 @@ void AddInitCommand(CLI::App& app, Context& ctx) {
       if (!s.ok()) return Fail(s);
       std::printf("Initialized apppass store in %s\n", ctx.db.c_str());
       if (geteuid() != 0) {
-        std::fprintf(stderr, "note: not run as root: the files belong to you and no group was set\n");
+        std::fprintf(stderr,
+                     "note: not run as root: the files belong to you and no group was set\n");
       } else if (getgrnam(group->c_str()) == nullptr) {
         std::fprintf(stderr,
                      "note: group '%s' does not exist, so only root can verify app passwords.\n"
                      "      For services that verify as another user (e.g. postfix):\n"
                      "      groupadd --system %s && chgrp -R %s %s && adduser postfix %s\n",
-                     group->c_str(), group->c_str(), group->c_str(), ctx.db.c_str(), group->c_str());
+                     group->c_str(), group->c_str(), group->c_str(), ctx.db.c_str(),
+                     group->c_str());
       }
       return static_cast<int>(kExitOk);
     };

@@ -33,13 +33,20 @@ int List(const Context& ctx, const ListArgs& a) {
     nlohmann::json arr = nlohmann::json::array();
     for (const auto& l : items) {
       const Credential& c = l.cred;
-      nlohmann::json j = {{"id", c.id}, {"user", c.user}, {"name", c.name}, {"scopes", c.scopes},
-                          {"created", Iso(c.created)}, {"expires", OptTime(c.expires)},
-                          {"last_used", nullptr}, {"last_service", nullptr}, {"last_rhost", nullptr}};
+      nlohmann::json j = {{"id", c.id},
+                          {"user", c.user},
+                          {"name", c.name},
+                          {"scopes", c.scopes},
+                          {"created", Iso(c.created)},
+                          {"expires", OptTime(c.expires)},
+                          {"last_used", nullptr},
+                          {"last_service", nullptr},
+                          {"last_rhost", nullptr}};
       if (l.last_use) {
         j["last_used"] = Iso(l.last_use->time);
         j["last_service"] = l.last_use->service;
-        j["last_rhost"] = l.last_use->rhost.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.last_use->rhost);
+        j["last_rhost"] =
+            l.last_use->rhost.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.last_use->rhost);
       }
       if (a.revoked) j["revoked"] = OptTime(c.revoked);
       arr.push_back(std::move(j));
@@ -59,7 +66,9 @@ int List(const Context& ctx, const ListArgs& a) {
     std::string scopes;
     for (const auto& sc : c.scopes) scopes += (scopes.empty() ? "" : ",") + sc;
     rows.push_back({c.id, c.user, c.name, scopes.empty() ? "*" : scopes, Iso(c.created),
-                    c.revoked ? "revoked " + Iso(*c.revoked) : c.expires ? Iso(*c.expires) : "never",
+                    c.revoked   ? "revoked " + Iso(*c.revoked)
+                    : c.expires ? Iso(*c.expires)
+                                : "never",
                     l.last_use ? Iso(l.last_use->time) : "never",
                     l.last_use ? l.last_use->service : "-",
                     l.last_use && !l.last_use->rhost.empty() ? l.last_use->rhost : "-"});
@@ -82,7 +91,8 @@ int List(const Context& ctx, const ListArgs& a) {
 }  // namespace
 
 void AddListCommand(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("list", "List app passwords (of USER, or of everyone) with their last use");
+  auto* cmd = app.add_subcommand(
+      "list", "List app passwords (of USER, or of everyone) with their last use");
   auto a = std::make_shared<ListArgs>();
   cmd->add_option("USER", a->user, "Only this user's");
   cmd->add_flag("--revoked", a->revoked, "Include revoked ones");

@@ -60,8 +60,8 @@ int Enroll(const Context& ctx, const MfaArgs& a) {
   }
   std::printf("MFA enrollment started for %s.\n\n", TerminalSafe(a.user).c_str());
   if (isatty(STDOUT_FILENO)) std::printf("%s\n", RenderQr(r.uri).c_str());
-  std::printf("Secret (for manual entry): %.*s\nURI: %s\n\n",
-              static_cast<int>(r.base32.size()), r.base32.view().data(), r.uri.c_str());
+  std::printf("Secret (for manual entry): %.*s\nURI: %s\n\n", static_cast<int>(r.base32.size()),
+              r.base32.view().data(), r.uri.c_str());
   std::printf("Add it to an authenticator app, then confirm with:\n  apppass mfa confirm %s\n",
               TerminalSafe(a.user).c_str());
   return kExitOk;
@@ -107,8 +107,9 @@ int Import(const Context& ctx, MfaArgs a) {
   // "import alice --oath 123456" reads the code as the FILE: say so.
   if (s.IsNotFound() && a.code.empty() && a.file.size() == 6 &&
       a.file.find_first_not_of("0123456789") == std::string::npos)
-    s = Status::NotFound(s.message() + " (a code right after the option is taken as FILE: "
-                                       "put the code before the option)");
+    s = Status::NotFound(s.message() +
+                         " (a code right after the option is taken as FILE: "
+                         "put the code before the option)");
   if (!s.ok()) return Fail(s);
   if (a.code.empty() && !ReadCode(&a.code))
     return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
@@ -127,8 +128,11 @@ int StatusCmd(const Context& ctx, const MfaArgs& a) {
   if (!s.ok() && !s.IsNotFound()) return Fail(s);
   const MfaState state = s.ok() ? u.mfa : MfaState::kNone;
   if (a.json) {
-    nlohmann::json j = {{"user", a.user}, {"state", std::string(MfaStateName(state))},
-                        {"enrolled", nullptr}, {"confirmed", nullptr}, {"source", nullptr}};
+    nlohmann::json j = {{"user", a.user},
+                        {"state", std::string(MfaStateName(state))},
+                        {"enrolled", nullptr},
+                        {"confirmed", nullptr},
+                        {"source", nullptr}};
     if (state != MfaState::kNone) j["enrolled"] = Iso(u.enrolled);
     if (state != MfaState::kNone) j["source"] = u.source;
     if (u.confirmed && state == MfaState::kConfirmed) j["confirmed"] = Iso(*u.confirmed);
@@ -143,11 +147,10 @@ int StatusCmd(const Context& ctx, const MfaArgs& a) {
                   Iso(u.enrolled).c_str(), user.c_str());
       break;
     case MfaState::kConfirmed:
-      std::printf("%s: confirmed on %s%s\n", user.c_str(),
-                  Iso(u.confirmed.value_or(u.enrolled)).c_str(),
-                  u.source == kSourceApppass
-                      ? ""
-                      : (" (imported from " + TerminalSafe(u.source) + ")").c_str());
+      std::printf(
+          "%s: confirmed on %s%s\n", user.c_str(), Iso(u.confirmed.value_or(u.enrolled)).c_str(),
+          u.source == kSourceApppass ? ""
+                                     : (" (imported from " + TerminalSafe(u.source) + ")").c_str());
       break;
   }
   return kExitOk;
@@ -177,49 +180,56 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<MfaArgs>();
 
   auto* enroll = mfa->add_subcommand(
-      "enroll", "Create a TOTP secret for USER; print the otpauth:// URI (and a QR code on a terminal)");
+      "enroll",
+      "Create a TOTP secret for USER; print the otpauth:// URI (and a QR code on a terminal)");
   enroll->add_option("USER", a->user, "User name")->required();
-  enroll->add_option("--issuer", a->issuer, "Issuer shown by the authenticator app (default apppass@HOSTNAME)");
+  enroll->add_option("--issuer", a->issuer,
+                     "Issuer shown by the authenticator app (default apppass@HOSTNAME)");
   enroll->add_flag("--json", a->json, "Print {\"user\",\"secret\",\"uri\"} as JSON");
   enroll->callback([&ctx, a] { ctx.run = [&ctx, a] { return Enroll(ctx, *a); }; });
 
   auto* confirm = mfa->add_subcommand(
-      "confirm", "Confirm USER's enrollment with a current 6-digit code (read from stdin if not given)");
+      "confirm",
+      "Confirm USER's enrollment with a current 6-digit code (read from stdin if not given)");
   confirm->add_option("USER", a->user, "User name")->required();
   confirm->add_option("CODE", a->code, "Current code from the authenticator app");
   confirm->callback([&ctx, a] { ctx.run = [&ctx, a] { return Confirm(ctx, *a); }; });
 
   auto* import = mfa->add_subcommand(
-      "import", "Accept USER's existing pam_google_authenticator or pam_oath TOTP enrollment as "
-                "confirmed MFA, once a current 6-digit code (read from stdin if not given) verifies");
+      "import",
+      "Accept USER's existing pam_google_authenticator or pam_oath TOTP enrollment as "
+      "confirmed MFA, once a current 6-digit code (read from stdin if not given) verifies");
   import->add_option("USER", a->user, "User name")->required();
   import->add_option("CODE", a->code, "Current code from the user's authenticator app");
-  auto* ga = import->add_option("--google-authenticator", a->file,
-                                "Read the google-authenticator state file FILE (default "
-                                "~USER/.google_authenticator)")
+  auto* ga = import
+                 ->add_option("--google-authenticator", a->file,
+                              "Read the google-authenticator state file FILE (default "
+                              "~USER/.google_authenticator)")
                  ->expected(0, 1)
                  ->type_name("[FILE]");
-  auto* oath = import->add_option("--oath", a->file,
-                                  "Read USER's entry in the pam_oath usersfile FILE (default " +
-                                      std::string(kDefaultOathUsersFile) + ")")
+  auto* oath = import
+                   ->add_option("--oath", a->file,
+                                "Read USER's entry in the pam_oath usersfile FILE (default " +
+                                    std::string(kDefaultOathUsersFile) + ")")
                    ->expected(0, 1)
                    ->type_name("[FILE]");
   ga->excludes(oath);
   import->callback([&ctx, a, ga, oath] {
     a->from_google_authenticator = ga->count() > 0;
-    a->from_oath = oath->count() > 0;
-    ctx.run = [&ctx, a] { return Import(ctx, *a); };
-  });
+  a->from_oath = oath->count() > 0;
+  ctx.run = [&ctx, a] { return Import(ctx, *a); };
+});
 
-  auto* status = mfa->add_subcommand("status", "Show USER's enrollment: none, pending or confirmed");
-  status->add_option("USER", a->user, "User name")->required();
-  status->add_flag("--json", a->json,
-                   "Print {\"user\",\"state\",\"enrolled\",\"confirmed\",\"source\"} as JSON");
-  status->callback([&ctx, a] { ctx.run = [&ctx, a] { return StatusCmd(ctx, *a); }; });
+auto* status = mfa->add_subcommand("status", "Show USER's enrollment: none, pending or confirmed");
+status->add_option("USER", a->user, "User name")->required();
+status->add_flag("--json", a->json,
+                 "Print {\"user\",\"state\",\"enrolled\",\"confirmed\",\"source\"} as JSON");
+status->callback([&ctx, a] { ctx.run = [&ctx, a] { return StatusCmd(ctx, *a); }; });
 
-  auto* reset = mfa->add_subcommand("reset", "Remove USER's enrollment and revoke all their app passwords");
-  reset->add_option("USER", a->user, "User name")->required();
-  reset->callback([&ctx, a] { ctx.run = [&ctx, a] { return Reset(ctx, *a); }; });
-}
+auto* reset =
+    mfa->add_subcommand("reset", "Remove USER's enrollment and revoke all their app passwords");
+reset->add_option("USER", a->user, "User name")->required();
+reset->callback([&ctx, a] { ctx.run = [&ctx, a] { return Reset(ctx, *a); }; });
+}  // namespace apppass::cli
 
 }  // namespace apppass::cli

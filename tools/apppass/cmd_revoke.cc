@@ -16,7 +16,8 @@ struct RevokeArgs {
 
 int Revoke(const Context& ctx, const RevokeArgs& a) {
   if (static_cast<int>(!a.sel.id.empty()) + static_cast<int>(!a.sel.name.empty()) +
-          static_cast<int>(a.sel.all) != 1)
+          static_cast<int>(a.sel.all) !=
+      1)
     return Fail(Status::InvalidArgument("say which: an ID, --name LABEL or --all"));
   std::vector<std::string> ids;
   {
@@ -38,7 +39,8 @@ int Revoke(const Context& ctx, const RevokeArgs& a) {
 }  // namespace
 
 void AddRevokeCommand(CLI::App& app, Context& ctx) {
-  auto* cmd = app.add_subcommand("revoke", "Revoke USER's app password ID, or --name LABEL, or --all");
+  auto* cmd =
+      app.add_subcommand("revoke", "Revoke USER's app password ID, or --name LABEL, or --all");
   auto a = std::make_shared<RevokeArgs>();
   cmd->add_option("USER", a->user, "User name")->required();
   cmd->add_option("ID", a->sel.id, "Id shown by 'apppass list'");

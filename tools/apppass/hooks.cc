@@ -51,7 +51,7 @@ std::string Absolute(const std::string& path) {
 }
 
 std::int64_t MonotonicMs() {
-  struct timespec ts{};
+  struct timespec ts {};
   clock_gettime(CLOCK_MONOTONIC, &ts);
   return static_cast<std::int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1000000;
 }
@@ -59,7 +59,8 @@ std::int64_t MonotonicMs() {
 // Names of the entries of the open directory `dir_fd` that look like hooks, sorted.
 Status ListHookNames(int dir_fd, const std::string& dir, std::vector<std::string>* names) {
   const int fd = ::fcntl(dir_fd, F_DUPFD_CLOEXEC, 3);
-  if (fd < 0) return Status::Unavailable(fmt::format("cannot read {}: {}", dir, std::strerror(errno)));
+  if (fd < 0)
+    return Status::Unavailable(fmt::format("cannot read {}: {}", dir, std::strerror(errno)));
   DIR* d = ::fdopendir(fd);
   if (d == nullptr) {
     const int e = errno;
@@ -109,8 +110,8 @@ class SpawnSetup {
     if (rc == 0) rc = posix_spawnattr_setsigmask(&attr_, &none);
     if (rc == 0) rc = posix_spawnattr_setpgroup(&attr_, 0);
     if (rc == 0)
-      rc = posix_spawnattr_setflags(&attr_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK |
-                                                POSIX_SPAWN_SETPGROUP);
+      rc = posix_spawnattr_setflags(
+          &attr_, POSIX_SPAWN_SETSIGDEF | POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETPGROUP);
     return rc;
   }
 
@@ -145,8 +146,8 @@ std::string RunOne(const std::string& path, const HookEvent& ev, const std::stri
   int rc = setup.Prepare();
   if (rc != 0) return fmt::format("cannot start: {}", std::strerror(rc));
   pid_t pid = -1;
-  rc = posix_spawn(&pid, path.c_str(), setup.file_actions(), setup.attr(), argv.data(),
-                   envp.data());
+  rc =
+      posix_spawn(&pid, path.c_str(), setup.file_actions(), setup.attr(), argv.data(), envp.data());
   if (rc != 0) return fmt::format("cannot start: {}", std::strerror(rc));
 
   const std::int64_t deadline = MonotonicMs() + std::int64_t{timeout_seconds} * 1000;
@@ -164,7 +165,9 @@ std::string RunOne(const std::string& path, const HookEvent& ev, const std::stri
       }
       return fmt::format("timed out after {} s and was killed", timeout_seconds);
     }
-    struct timespec nap{0, nap_ns};
+    struct timespec nap {
+      0, nap_ns
+    };
     ::nanosleep(&nap, nullptr);
     nap_ns = std::min(nap_ns * 2, 20000000L);
   }
@@ -182,7 +185,7 @@ std::string RunOne(const std::string& path, const HookEvent& ev, const std::stri
 class DefaultSigchld {
  public:
   DefaultSigchld() {
-    struct sigaction dfl{};
+    struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
     saved_ok_ = ::sigaction(SIGCHLD, &dfl, &saved_) == 0;
@@ -194,7 +197,7 @@ class DefaultSigchld {
   DefaultSigchld& operator=(const DefaultSigchld&) = delete;
 
  private:
-  struct sigaction saved_{};
+  struct sigaction saved_ {};
   bool saved_ok_ = false;
 };
 
@@ -205,7 +208,7 @@ bool RunHooks(const std::string& given_dir, const HookEvent& ev, int timeout_sec
   const std::string dir = Absolute(given_dir);
   const std::string db = Absolute(ev.db);
   Fd dir_fd;
-  struct stat dir_st{};
+  struct stat dir_st {};
   Status s = OpenChecked(dir, FileRule{.directory = true}, &dir_fd, &dir_st);
   if (s.IsNotFound()) return true;  // no hooks directory: no hooks
   if (!s.ok()) {
@@ -220,7 +223,7 @@ bool RunHooks(const std::string& given_dir, const HookEvent& ev, int timeout_sec
   if (names.empty()) return true;
 
   // Hooks are executed by path: make sure the path still names the directory checked.
-  struct stat now_st{};
+  struct stat now_st {};
   if (::stat(dir.c_str(), &now_st) != 0 || now_st.st_dev != dir_st.st_dev ||
       now_st.st_ino != dir_st.st_ino) {
     Warn(fmt::format("no hooks were run: {} changed while it was being read", dir));
@@ -233,17 +236,19 @@ bool RunHooks(const std::string& given_dir, const HookEvent& ev, int timeout_sec
   bool all_ok = true;
   for (const std::string& name : names) {
     const std::string path = dir + "/" + name;
-    struct stat lst{};
+    struct stat lst {};
     if (::fstatat(dir_fd.get(), name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) continue;  // gone
     if (S_ISLNK(lst.st_mode)) {
-      Warn(fmt::format("hook {} was not run: it is a symbolic link; copy the file there "
-                       "instead (the change itself was made)", path));
+      Warn(
+          fmt::format("hook {} was not run: it is a symbolic link; copy the file there "
+                      "instead (the change itself was made)",
+                      path));
       all_ok = false;
       continue;
     }
     if (!S_ISREG(lst.st_mode) || (lst.st_mode & 0111) == 0) continue;  // not a hook
     Fd hook_fd;
-    struct stat st{};
+    struct stat st {};
     s = OpenChecked(path, FileRule{}, &hook_fd, &st);
     if (!s.ok()) {
       Warn(fmt::format("hook {} was not run: {} (the change itself was made)", path, s.message()));

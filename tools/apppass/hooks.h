@@ -44,7 +44,7 @@ inline constexpr const char* kHookEventRevoke = "revoke";
 inline constexpr const char* kHookEventMfaReset = "mfa-reset";
 
 struct HookEvent {
-  std::string event;             // kHookEventRevoke or kHookEventMfaReset
+  std::string event;  // kHookEventRevoke or kHookEventMfaReset
   std::string user;
   std::vector<std::string> ids;  // credential ids, in id order; may be empty
   std::string db;                // the store directory (made absolute for the hook)

@@ -74,7 +74,8 @@ int main(int argc, char** argv) {
                  "Programs run after revoke and mfa reset, e.g. to flush Dovecot's auth cache "
                  "(a missing directory means none)")
       ->capture_default_str()
-      ->check([](const std::string& v) { return std::string(v.empty() ? "must not be empty" : ""); });
+      ->check(
+          [](const std::string& v) { return std::string(v.empty() ? "must not be empty" : ""); });
   app.set_version_flag("--version", std::string("apppass ") + APPPASS_VERSION);
   app.require_subcommand(1);
   AddInitCommand(app, ctx);
@@ -105,8 +106,7 @@ int main(int argc, char** argv) {
     if (cur->get_require_subcommand_min() > 0 && !extra.empty())
       std::fprintf(stderr, "apppass: unknown command '%s%s' (see 'apppass %s--help')\n",
                    command.c_str(), extra.front().c_str(), command.c_str());
-    else
-      std::fprintf(stderr, "apppass: %s (see 'apppass --help')\n", e.what());
+    else std::fprintf(stderr, "apppass: %s (see 'apppass --help')\n", e.what());
     return kExitUsage;
   }
   if (!ctx.run) return kExitUsage;

@@ -8,18 +8,18 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <optional>
 #include <sstream>
 
+#include "child.h"
 #include "doctor/doctor.h"
 #include "doctor/process.h"
-#include "doctor/words.h"
-#include "child.h"
 #include "doctor/store_probe.h"
+#include "doctor/words.h"
 #include "store_layout.h"
 
 namespace apppass::doctor {
@@ -117,11 +117,11 @@ std::optional<Block> FirstBlock(const Identity& who, const std::string& db, bool
 
 std::string Explain(const Identity& who, const Block& b) {
   const std::string grp = GroupName(b.st.st_gid);
-  const bool member = who.gid == b.st.st_gid ||
-                      std::find(who.groups.begin(), who.groups.end(), b.st.st_gid) != who.groups.end();
-  return fmt::format("{} cannot {} {} ({}:{} {}; {} {} in group {})", Clean(who.name), b.need, Clean(b.path),
-                     Clean(UserName(b.st.st_uid)), Clean(grp), Mode(b.st.st_mode), Clean(who.name),
-                     member ? "is" : "is not", Clean(grp));
+  const bool member = who.gid == b.st.st_gid || std::find(who.groups.begin(), who.groups.end(),
+                                                          b.st.st_gid) != who.groups.end();
+  return fmt::format("{} cannot {} {} ({}:{} {}; {} {} in group {})", Clean(who.name), b.need,
+                     Clean(b.path), Clean(UserName(b.st.st_uid)), Clean(grp), Mode(b.st.st_mode),
+                     Clean(who.name), member ? "is" : "is not", Clean(grp));
 }
 
 // Tries to open the store for verifying as `who` in a child process (root only), the
@@ -205,11 +205,12 @@ std::vector<Finding> CheckAccess(const Config& cfg) {
   const bool root = ::geteuid() == 0;
   const DovecotWorker worker = AskDovecot(cfg);
   if (!worker.trouble.empty())
-    out.push_back(Make("access", Level::kWarning,
-                       fmt::format("cannot ask Dovecot which user its auth worker runs as: {}; assuming root "
-                                   "(Dovecot's default)",
-                                   Clean(worker.trouble)),
-                       "check that 'doveconf -n' works"));
+    out.push_back(
+        Make("access", Level::kWarning,
+             fmt::format("cannot ask Dovecot which user its auth worker runs as: {}; assuming root "
+                         "(Dovecot's default)",
+                         Clean(worker.trouble)),
+             "check that 'doveconf -n' works"));
 
   struct Candidate {
     std::string name;
@@ -221,15 +222,15 @@ std::vector<Finding> CheckAccess(const Config& cfg) {
   if (!worker.user.empty())
     candidates.push_back({worker.user, true, "the user Dovecot's auth worker runs as", ""});
   if (worker.user != "dovecot")
-    candidates.push_back(
-        {"dovecot", false, "",
-         worker.installed
-             ? "Dovecot's auth worker runs PAM as root (service auth-worker { user } is root or unset), "
-               "so the dovecot user itself needs no access"
-             : "Dovecot is not installed here (no doveconf)"});
-  candidates.push_back({"postfix", false, "",
-                        "Postfix's smtpd starts the SASL plugin as root, which opens the store before "
-                        "smtpd drops to user postfix, so postfix itself needs no access"});
+    candidates.push_back({"dovecot", false, "",
+                          worker.installed ? "Dovecot's auth worker runs PAM as root (service "
+                                             "auth-worker { user } is root or unset), "
+                                             "so the dovecot user itself needs no access"
+                                           : "Dovecot is not installed here (no doveconf)"});
+  candidates.push_back(
+      {"postfix", false, "",
+       "Postfix's smtpd starts the SASL plugin as root, which opens the store before "
+       "smtpd drops to user postfix, so postfix itself needs no access"});
 
   for (const Candidate& c : candidates) {
     std::optional<Identity> who = LookupUser(c.name);
@@ -237,7 +238,8 @@ std::vector<Finding> CheckAccess(const Config& cfg) {
       if (c.needed)
         out.push_back(
             Make("access", Level::kProblem,
-                 fmt::format("Dovecot's auth worker runs as user {}, which does not exist", Clean(c.name)),
+                 fmt::format("Dovecot's auth worker runs as user {}, which does not exist",
+                             Clean(c.name)),
                  "fix 'service auth-worker { user }' in Dovecot's configuration"));
       continue;  // dovecot or postfix not installed: nothing to say
     }
@@ -250,35 +252,36 @@ std::vector<Finding> CheckAccess(const Config& cfg) {
     if (root) trial = TryOpenAs(*who, cfg.db);
     const bool tried = trial && trial->code() != Status::Code::kInternal;
     const bool can = tried ? trial->ok() : !block;
-    const std::string how = tried ? fmt::format("tried as {}", Clean(c.name)) : "by the permission bits";
+    const std::string how =
+        tried ? fmt::format("tried as {}", Clean(c.name)) : "by the permission bits";
     std::string why;
     if (!can) {
       why = tried ? Clean(trial->message(), 300) : "";
       if (block) why += (why.empty() ? "" : "; ") + Explain(*who, *block);
     }
-    const std::string who_text =
-        c.needed ? fmt::format("user {} ({})", Clean(c.name), c.role) : fmt::format("user {}", Clean(c.name));
+    const std::string who_text = c.needed ? fmt::format("user {} ({})", Clean(c.name), c.role)
+                                          : fmt::format("user {}", Clean(c.name));
     if (can && c.needed) {
-      out.push_back(
-          Make("access", Level::kOk, fmt::format("{} can open the store for verifying ({})", who_text, how)));
+      out.push_back(Make("access", Level::kOk,
+                         fmt::format("{} can open the store for verifying ({})", who_text, how)));
       // Recording last use needs write access to DIR/usage; not needed for logins.
       if (const auto ub = FirstBlock(*who, cfg.db, true))
-        out.push_back(
-            Make("access", Level::kWarning,
-                 fmt::format("{} cannot record last use: {}", who_text, Explain(*who, *ub)),
-                 fmt::format("chgrp -R {0} {1}/usage && chmod 0660 {1}/usage/*.mdb && adduser {2} {0}",
-                             Sh(cfg.group), Sh(cfg.db), Sh(c.name))));
+        out.push_back(Make(
+            "access", Level::kWarning,
+            fmt::format("{} cannot record last use: {}", who_text, Explain(*who, *ub)),
+            fmt::format("chgrp -R {0} {1}/usage && chmod 0660 {1}/usage/*.mdb && adduser {2} {0}",
+                        Sh(cfg.group), Sh(cfg.db), Sh(c.name))));
     } else if (can) {
-      out.push_back(
-          Make("access", Level::kOk,
-               fmt::format("{} can open the store ({}); it needs not: {}", who_text, how, c.not_needed)));
+      out.push_back(Make("access", Level::kOk,
+                         fmt::format("{} can open the store ({}); it needs not: {}", who_text, how,
+                                     c.not_needed)));
     } else if (c.needed) {
       std::string fix;
       const group* gr = ::getgrnam(cfg.group.c_str());
       if (gr == nullptr)
-        fix =
-            fmt::format("groupadd --system {0} && chgrp -R {0} {1} && adduser {2} {0}, then restart Dovecot",
-                        Sh(cfg.group), Sh(cfg.db), Sh(c.name));
+        fix = fmt::format(
+            "groupadd --system {0} && chgrp -R {0} {1} && adduser {2} {0}, then restart Dovecot",
+            Sh(cfg.group), Sh(cfg.db), Sh(c.name));
       else if (block && block->st.st_gid == gr->gr_gid)
         fix = fmt::format("adduser {} {}, then restart Dovecot", Sh(c.name), Sh(cfg.group));
       else
@@ -286,14 +289,15 @@ std::vector<Finding> CheckAccess(const Config& cfg) {
             "give the store its documented group and modes (see the store findings), then "
             "adduser {} {} and restart Dovecot",
             Sh(c.name), Sh(cfg.group));
-      out.push_back(Make("access", Level::kProblem,
-                         fmt::format("{} cannot open the store ({}): {}; every login through Dovecot fails",
-                                     who_text, how, why),
-                         fix));
+      out.push_back(
+          Make("access", Level::kProblem,
+               fmt::format("{} cannot open the store ({}): {}; every login through Dovecot fails",
+                           who_text, how, why),
+               fix));
     } else {
       out.push_back(Make("access", Level::kOk,
-                         fmt::format("user {} cannot open the store ({}); it needs not: {}", Clean(c.name),
-                                     how, c.not_needed)));
+                         fmt::format("user {} cannot open the store ({}); it needs not: {}",
+                                     Clean(c.name), how, c.not_needed)));
     }
   }
   return out;

@@ -24,7 +24,8 @@ constexpr const char* kModuleName = "pam_apppass.so";
 std::string Where(const PamEntry& e) { return fmt::format("{} line {}", Clean(e.file), e.line); }
 
 std::string Describe(const PamEntry& e) {
-  return fmt::format("{}{} {} {}", e.dash ? "-" : "", e.type, Clean(e.control, 80), Clean(e.module, 120));
+  return fmt::format("{}{} {} {}", e.dash ? "-" : "", e.type, Clean(e.control, 80),
+                     Clean(e.module, 120));
 }
 
 }  // namespace
@@ -41,10 +42,11 @@ std::vector<Finding> AnalyzeAuthEntry(const std::vector<PamEntry>& stack, std::s
       "followed by 'auth required pam_unix.so' (app password or real password)";
   for (const std::string& a : {fail, fail2}) {
     if (a == "ok" || a == "done") {
-      out.push_back(Make("pam", Level::kProblem,
-                         fmt::format("{}: '{}' counts a refusal by pam_apppass as success: anyone gets in",
-                                     where, Describe(e)),
-                         kFix));
+      out.push_back(
+          Make("pam", Level::kProblem,
+               fmt::format("{}: '{}' counts a refusal by pam_apppass as success: anyone gets in",
+                           where, Describe(e)),
+               kFix));
       return out;
     }
   }
@@ -55,30 +57,32 @@ std::vector<Finding> AnalyzeAuthEntry(const std::vector<PamEntry>& stack, std::s
     if (IsJump(fail, &jump)) next += jump;
     const WalkResult w = WalkAfterRefusal(stack, next);
     if (w.result == Walk::kGrants) {
-      out.push_back(Make("pam", Level::kProblem,
-                         fmt::format("{}: after '{}' refuses, {} ({}) can accept the login without asking "
-                                     "for a password: anyone gets in",
-                                     where, Describe(e), Clean(Basename(w.by->module)), Where(*w.by)),
-                         kFix));
+      out.push_back(
+          Make("pam", Level::kProblem,
+               fmt::format("{}: after '{}' refuses, {} ({}) can accept the login without asking "
+                           "for a password: anyone gets in",
+                           where, Describe(e), Clean(Basename(w.by->module)), Where(*w.by)),
+               kFix));
       return out;
     }
     if (e.control == "optional") {
       out.push_back(Make(
           "pam", Level::kWarning,
-          fmt::format("{}: '{}': with 'optional' the app password counts only while no other "
-                      "module decides{}",
-                      where, Describe(e),
-                      w.result == Walk::kSafe
-                          ? fmt::format(" ({} at {} decides)", Clean(Basename(w.by->module)), Where(*w.by))
-                          : ""),
+          fmt::format(
+              "{}: '{}': with 'optional' the app password counts only while no other "
+              "module decides{}",
+              where, Describe(e),
+              w.result == Walk::kSafe
+                  ? fmt::format(" ({} at {} decides)", Clean(Basename(w.by->module)), Where(*w.by))
+                  : ""),
           kFix));
       return out;
     }
   }
   if (succ != "ok" && succ != "done" && !IsJump(succ, &jump)) {
     out.push_back(Make("pam", Level::kWarning,
-                       fmt::format("{}: '{}': an accepted app password does not count (success={})", where,
-                                   Describe(e), Clean(succ)),
+                       fmt::format("{}: '{}': an accepted app password does not count (success={})",
+                                   where, Describe(e), Clean(succ)),
                        kFix));
     return out;
   }
@@ -92,13 +96,12 @@ std::vector<Finding> AnalyzeAuthEntry(const std::vector<PamEntry>& stack, std::s
                         Clean(Basename(w.by->module)), Where(*w.by));
     else if (w.result == Walk::kSafe)
       how = fmt::format("a refusal falls through to {} ({}); {} ({}) refuses when nothing accepts",
-                        Clean(Basename(w.first->module)), Where(*w.first), Clean(Basename(w.by->module)),
-                        Where(*w.by));
+                        Clean(Basename(w.first->module)), Where(*w.first),
+                        Clean(Basename(w.by->module)), Where(*w.by));
     else if (w.first != nullptr)
       how = fmt::format("a refusal falls through to {} ({}); the stack fails when nothing accepts",
                         Clean(Basename(w.first->module)), Where(*w.first));
-    else
-      how = "a refusal ends the stack with a refusal (nothing after it accepts)";
+    else how = "a refusal ends the stack with a refusal (nothing after it accepts)";
   }
   out.push_back(Make("pam", Level::kOk, fmt::format("{}: '{}': {}", where, Describe(e), how)));
   return out;
@@ -134,8 +137,8 @@ std::vector<Finding> CheckPam(const Config& cfg) {
   std::vector<Finding> out;
   std::error_code ec;
   if (!fs::is_directory(cfg.pam_dir, ec)) {
-    out.push_back(
-        Make("pam", Level::kOk, fmt::format("no PAM configuration directory {}", Clean(cfg.pam_dir))));
+    out.push_back(Make("pam", Level::kOk,
+                       fmt::format("no PAM configuration directory {}", Clean(cfg.pam_dir))));
     return out;
   }
   std::vector<std::string> names;
@@ -169,9 +172,10 @@ std::vector<Finding> CheckPam(const Config& cfg) {
   for (const std::string& name : names) {
     std::string text, err;
     if (!ReadText(cfg.pam_dir + "/" + name, &text, &err)) {
-      out.push_back(Make("pam", Level::kWarning,
-                         fmt::format("cannot read {}/{}: {}", Clean(cfg.pam_dir), Clean(name), Clean(err)),
-                         "run 'apppass doctor' as root"));
+      out.push_back(
+          Make("pam", Level::kWarning,
+               fmt::format("cannot read {}/{}: {}", Clean(cfg.pam_dir), Clean(name), Clean(err)),
+               "run 'apppass doctor' as root"));
       continue;
     }
     const std::vector<PamEntry> entries = ParsePamFile(text, name);
@@ -192,37 +196,42 @@ std::vector<Finding> CheckPam(const Config& cfg) {
       if (!s.ok())
         line_findings.push_back(Make(
             "pam", Level::kProblem,
-            fmt::format("{}: {}: pam_apppass refuses every login of this service (PAM_SERVICE_ERR)", where,
-                        Clean(s.message(), 300)),
-            "remove or correct it; the options are db=DIR scope=NAME use_first_pass try_first_pass no_usage "
+            fmt::format("{}: {}: pam_apppass refuses every login of this service (PAM_SERVICE_ERR)",
+                        where, Clean(s.message(), 300)),
+            "remove or correct it; the options are db=DIR scope=NAME use_first_pass try_first_pass "
+            "no_usage "
             "usage_interval=SECONDS debug"));
       else if (SameDirKey(opts.db) != store_key)
-        line_findings.push_back(
-            Make("pam", Level::kProblem,
-                 fmt::format("{}: the module reads the store {}, but this doctor checked {}", where,
-                             Clean(opts.db), Clean(cfg.db)),
-                 fmt::format("set db={} in {}/{} (or check that store with 'apppass --db {} doctor')",
-                             Sh(cfg.db), Clean(cfg.pam_dir), Clean(name), Sh(opts.db))));
+        line_findings.push_back(Make(
+            "pam", Level::kProblem,
+            fmt::format("{}: the module reads the store {}, but this doctor checked {}", where,
+                        Clean(opts.db), Clean(cfg.db)),
+            fmt::format("set db={} in {}/{} (or check that store with 'apppass --db {} doctor')",
+                        Sh(cfg.db), Clean(cfg.pam_dir), Clean(name), Sh(opts.db))));
       std::string path;
       const bool missing = !ModuleExists(cfg, e->module, &path);
       if (missing)
-        line_findings.push_back(Make(
-            "pam", e->dash ? Level::kWarning : Level::kProblem,
-            fmt::format("{}: {} does not exist{}", where, Clean(path),
-                        e->dash ? " (the line is skipped: '-' before the type)" : ": libpam fails this line"),
-            "install libpam-apppass, or give the module's full path"));
-      if (e->type == "password" || e->type == "session")
         line_findings.push_back(
-            Make("pam", Level::kProblem,
-                 fmt::format("{}: pam_apppass.so has no '{}' function: libpam reports an error for this line",
-                             where, e->type),
-                 fmt::format("remove the '{}' line; pam_apppass is an auth and account module", e->type)));
+            Make("pam", e->dash ? Level::kWarning : Level::kProblem,
+                 fmt::format("{}: {} does not exist{}", where, Clean(path),
+                             e->dash ? " (the line is skipped: '-' before the type)"
+                                     : ": libpam fails this line"),
+                 "install libpam-apppass, or give the module's full path"));
+      if (e->type == "password" || e->type == "session")
+        line_findings.push_back(Make(
+            "pam", Level::kProblem,
+            fmt::format(
+                "{}: pam_apppass.so has no '{}' function: libpam reports an error for this line",
+                where, e->type),
+            fmt::format("remove the '{}' line; pam_apppass is an auth and account module",
+                        e->type)));
       if (e->type == "auth") {
         // Interactive services: app passwords would open shells and sessions.
         std::size_t index = auth_stack.size();
         for (std::size_t k = 0; k < auth_stack.size(); ++k)
           if (auth_stack[k].file == e->file && auth_stack[k].line == e->line) index = k;
-        const auto guard = index < auth_stack.size() ? GuardedServices(auth_stack, index) : std::nullopt;
+        const auto guard =
+            index < auth_stack.size() ? GuardedServices(auth_stack, index) : std::nullopt;
         std::vector<std::string> exposed;
         if (guard) {
           for (const auto& svc : *guard)
@@ -231,23 +240,28 @@ std::vector<Finding> CheckPam(const Config& cfg) {
         if (!warned_interactive && ((!guard && kInteractive.count(name) > 0) || !exposed.empty())) {
           warned_interactive = true;
           const std::string what =
-              !exposed.empty() ? fmt::format("lets {} use app passwords", Clean(Join(exposed, ", ")))
-              : name == "common-auth"
-                  ? "stacks pam_apppass.so for every service that includes common-auth (sshd, login, su, "
-                    "sudo, ...)"
+              !exposed.empty()
+                  ? fmt::format("lets {} use app passwords", Clean(Join(exposed, ", ")))
+              : name == "common-auth" ? "stacks pam_apppass.so for every service that includes "
+                                        "common-auth (sshd, login, su, "
+                                        "sudo, ...)"
               : name == "other"
                   ? "stacks pam_apppass.so for every service without its own file"
                   : fmt::format("stacks pam_apppass.so for {}, an interactive login", Clean(name));
           line_findings.push_back(Make(
               "pam", Level::kWarning,
-              fmt::format("{}: {}: app passwords are meant for mail clients, not for shells, su or sudo",
-                          where, what),
-              !exposed.empty() ? fmt::format("take {} out of the 'service in' list of pam_succeed_if.so ({})",
-                                             Clean(Join(exposed, ", ")), Where(auth_stack[index - 1]))
+              fmt::format(
+                  "{}: {}: app passwords are meant for mail clients, not for shells, su or sudo",
+                  where, what),
+              !exposed.empty()
+                  ? fmt::format("take {} out of the 'service in' list of pam_succeed_if.so ({})",
+                                Clean(Join(exposed, ", ")), Where(auth_stack[index - 1]))
               : name == "common-auth"
-                  ? "take it out of common-auth (pam-auth-update --remove apppass, if its profile put it "
+                  ? "take it out of common-auth (pam-auth-update --remove apppass, if its profile "
+                    "put it "
                     "there) and stack it only in the mail services' files, e.g. /etc/pam.d/imap"
-                  : "stack pam_apppass.so only in the mail services' files (e.g. /etc/pam.d/imap)"));
+                  : "stack pam_apppass.so only in the mail services' files (e.g. "
+                    "/etc/pam.d/imap)"));
         }
         if (index < auth_stack.size()) {
           for (auto& f : AnalyzeAuthEntry(auth_stack, index)) line_findings.push_back(std::move(f));
@@ -258,7 +272,8 @@ std::vector<Finding> CheckPam(const Config& cfg) {
                    fmt::format("{}: only services {} reach pam_apppass.so (pam_succeed_if)", where,
                                Clean(Join(*guard, ", ")))));
       } else if (e->type == "account") {
-        line_findings.push_back(Make("pam", Level::kOk, fmt::format("{}: '{}'", where, Describe(*e))));
+        line_findings.push_back(
+            Make("pam", Level::kOk, fmt::format("{}: '{}'", where, Describe(*e))));
       }
       // A line that is broken or skipped does not do what its ok finding would say.
       if (missing || HasProblem(line_findings))
@@ -267,20 +282,21 @@ std::vector<Finding> CheckPam(const Config& cfg) {
                             line_findings.end());
       // Say which scope app passwords need here, on the line's ok finding.
       for (auto& f : line_findings) {
-        if (f.level == Level::kOk && e->type == "auth" && f.message.find("reach") == std::string::npos)
-          f.message +=
-              fmt::format(" (app passwords need scope {} or none; store {})",
-                          !opts.scope.empty()        ? Clean(opts.scope)
-                          : included.count(name) > 0 ? "the name of the service that includes " + Clean(name)
-                                                     : Clean(name),
-                          Clean(opts.db));
+        if (f.level == Level::kOk && e->type == "auth" &&
+            f.message.find("reach") == std::string::npos)
+          f.message += fmt::format(" (app passwords need scope {} or none; store {})",
+                                   !opts.scope.empty() ? Clean(opts.scope)
+                                   : included.count(name) > 0
+                                       ? "the name of the service that includes " + Clean(name)
+                                       : Clean(name),
+                                   Clean(opts.db));
         out.push_back(std::move(f));
       }
     }
   }
   if (!any)
-    out.push_back(
-        Make("pam", Level::kOk, fmt::format("no service in {} stacks pam_apppass.so", Clean(cfg.pam_dir))));
+    out.push_back(Make("pam", Level::kOk,
+                       fmt::format("no service in {} stacks pam_apppass.so", Clean(cfg.pam_dir))));
   return out;
 }
 

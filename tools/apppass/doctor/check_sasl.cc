@@ -53,13 +53,15 @@ int ProbeGetOpt(void* ctx, const char*, const char* option, const char** result,
 
 int ProbeLog(void* ctx, int level, const char* message) {
   auto* p = static_cast<SaslProbe*>(ctx);
-  if (level <= SASL_LOG_WARN && message != nullptr && p->log.size() < 20) p->log.emplace_back(message);
+  if (level <= SASL_LOG_WARN && message != nullptr && p->log.size() < 20)
+    p->log.emplace_back(message);
   return SASL_OK;
 }
 
 template <typename F>
 sasl_callback_t Callback(unsigned long id, F* f, void* ctx) {
-  return sasl_callback_t{id, reinterpret_cast<int (*)(void)>(reinterpret_cast<void (*)(void)>(f)), ctx};
+  return sasl_callback_t{id, reinterpret_cast<int (*)(void)>(reinterpret_cast<void (*)(void)>(f)),
+                         ctx};
 }
 
 void ProbeInfo(server_sasl_mechanism_t* m, sasl_info_callback_stage_t stage, void* rock) {
@@ -118,19 +120,19 @@ std::vector<Finding> CheckSasl(const Config& cfg, const PostfixSasl& postfix) {
   struct stat st {};
   if (::stat(plugin.c_str(), &st) != 0) {
     if (postfix.names_store)
-      out.push_back(
-          Make("sasl", Level::kProblem,
-               fmt::format("{} is not installed, but Postfix's SASL config names the store: the stock "
-                           "PLAIN and LOGIN ignore apppass_db and do not accept app passwords",
-                           pp),
-               "install libsasl2-modules-apppass (or copy libapppass.so into libsasl2's plugin "
-               "directory), then postfix reload"));
+      out.push_back(Make(
+          "sasl", Level::kProblem,
+          fmt::format("{} is not installed, but Postfix's SASL config names the store: the stock "
+                      "PLAIN and LOGIN ignore apppass_db and do not accept app passwords",
+                      pp),
+          "install libsasl2-modules-apppass (or copy libapppass.so into libsasl2's plugin "
+          "directory), then postfix reload"));
     else
-      out.push_back(
-          Make("sasl", Level::kOk,
-               fmt::format("the SASL plugin is not installed ({} does not exist); nothing configured "
-                           "here needs it",
-                           pp)));
+      out.push_back(Make(
+          "sasl", Level::kOk,
+          fmt::format("the SASL plugin is not installed ({} does not exist); nothing configured "
+                      "here needs it",
+                      pp)));
     return out;
   }
   // libsasl2 loads it into root processes: it must be root's, writable by nobody else.
@@ -138,12 +140,13 @@ std::vector<Finding> CheckSasl(const Config& cfg, const PostfixSasl& postfix) {
     struct stat s {};
     if (::stat(path.c_str(), &s) != 0) continue;
     if (s.st_uid != 0 || (s.st_mode & (S_IWGRP | S_IWOTH)) != 0)
-      out.push_back(Make(
-          "sasl", Level::kProblem,
-          fmt::format("{} is {}:{} {}: whoever can write it runs code in every SASL server "
-                      "(as root in Postfix's smtpd)",
-                      Clean(path), Clean(UserName(s.st_uid)), Clean(GroupName(s.st_gid)), Mode(s.st_mode)),
-          fmt::format("chown root {0} && chmod go-w {0}", Sh(path))));
+      out.push_back(
+          Make("sasl", Level::kProblem,
+               fmt::format("{} is {}:{} {}: whoever can write it runs code in every SASL server "
+                           "(as root in Postfix's smtpd)",
+                           Clean(path), Clean(UserName(s.st_uid)), Clean(GroupName(s.st_gid)),
+                           Mode(s.st_mode)),
+               fmt::format("chown root {0} && chmod go-w {0}", Sh(path))));
   }
   const std::string db = !postfix.store.empty() ? postfix.store : cfg.db;
   const ChildResult child =
@@ -197,34 +200,36 @@ std::vector<Finding> CheckSasl(const Config& cfg, const PostfixSasl& postfix) {
     std::vector<std::string> order;
     for (const auto& [m, p] : mechs)
       if (m == mech) order.push_back(p);
-    order_text.push_back(fmt::format("{}: {}", mech, order.empty() ? "none" : Clean(Join(order, ", "))));
+    order_text.push_back(
+        fmt::format("{}: {}", mech, order.empty() ? "none" : Clean(Join(order, ", "))));
     const auto ours = std::find(order.begin(), order.end(), "apppass");
     if (ours == order.end()) {
       all_ok = false;
       unregistered.push_back(mech);
     } else if (ours != order.begin()) {
       all_ok = false;
-      out.push_back(
-          Make("sasl", Level::kProblem,
-               fmt::format("libsasl2 ranks the {} of plugin {} ahead of libapppass.so's: Postfix uses "
-                           "that one, which does not accept app passwords",
-                           mech, Clean(order.front())),
-               fmt::format("remove or update the plugin that provides {} as {} in {}, or update "
-                           "libsasl2-modules-apppass",
-                           mech, Clean(order.front()), Clean(cfg.sasl_dir))));
+      out.push_back(Make(
+          "sasl", Level::kProblem,
+          fmt::format("libsasl2 ranks the {} of plugin {} ahead of libapppass.so's: Postfix uses "
+                      "that one, which does not accept app passwords",
+                      mech, Clean(order.front())),
+          fmt::format("remove or update the plugin that provides {} as {} in {}, or update "
+                      "libsasl2-modules-apppass",
+                      mech, Clean(order.front()), Clean(cfg.sasl_dir))));
     }
   }
   if (!unregistered.empty())
-    out.push_back(Make("sasl", Level::kProblem,
-                       fmt::format("{} did not register {} for an application that names the store {}{}", pp,
-                                   Join(unregistered, " and "), Clean(db), log_hint()),
-                       "check the plugin with 'saslpluginviewer -s' and reinstall libsasl2-modules-apppass"));
-  if (all_ok)
     out.push_back(
-        Make("sasl", Level::kOk,
-             fmt::format("{} outranks the stock PLAIN and LOGIN (libsasl2 uses the first of each name; "
-                         "{})",
-                         pp, Join(order_text, "; "))));
+        Make("sasl", Level::kProblem,
+             fmt::format("{} did not register {} for an application that names the store {}{}", pp,
+                         Join(unregistered, " and "), Clean(db), log_hint()),
+             "check the plugin with 'saslpluginviewer -s' and reinstall libsasl2-modules-apppass"));
+  if (all_ok)
+    out.push_back(Make(
+        "sasl", Level::kOk,
+        fmt::format("{} outranks the stock PLAIN and LOGIN (libsasl2 uses the first of each name; "
+                    "{})",
+                    pp, Join(order_text, "; "))));
   return out;
 }
 

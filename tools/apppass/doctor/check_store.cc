@@ -51,46 +51,52 @@ bool CheckStoreFile(const Config& cfg, const StoreEntry& f, std::optional<gid_t>
   if (::lstat(path.c_str(), &st) != 0) {
     const int e = errno;
     if (e != ENOENT) {
-      out->push_back(Make("store", Level::kProblem, fmt::format("cannot examine {}: {}", p, std::strerror(e)),
+      out->push_back(Make("store", Level::kProblem,
+                          fmt::format("cannot examine {}: {}", p, std::strerror(e)),
                           "check the permissions of the directories above it"));
       return false;
     }
     if (f.id == StoreFile::kLock) {
-      out->push_back(Make("store", Level::kProblem,
-                          fmt::format("{} ({}) is missing: verifiers cannot open the store", p, f.what),
-                          fmt::format("run 'apppass --db {} list' as root once: opening the store for "
-                                      "administration recreates it (0660, the group of data.mdb)",
-                                      Sh(cfg.db))));
+      out->push_back(
+          Make("store", Level::kProblem,
+               fmt::format("{} ({}) is missing: verifiers cannot open the store", p, f.what),
+               fmt::format("run 'apppass --db {} list' as root once: opening the store for "
+                           "administration recreates it (0660, the group of data.mdb)",
+                           Sh(cfg.db))));
     } else if (f.id == StoreFile::kUsageDir || f.id == StoreFile::kUsageData ||
                f.id == StoreFile::kUsageLock) {
       out->push_back(Make(
           "store", Level::kWarning,
-          fmt::format("{} ({}) is missing: last use is not recorded (logins are not affected)", p, f.what),
+          fmt::format("{} ({}) is missing: last use is not recorded (logins are not affected)", p,
+                      f.what),
           "restore it from a backup of the store; apppass init creates it only in a new store"));
     } else {
-      out->push_back(Make("store", Level::kProblem,
-                          fmt::format("{} ({}) is missing: the store cannot be used", p, f.what),
-                          "restore the store from a backup; for a new installation move the directory "
-                          "away and run 'apppass init'"));
+      out->push_back(
+          Make("store", Level::kProblem,
+               fmt::format("{} ({}) is missing: the store cannot be used", p, f.what),
+               "restore the store from a backup; for a new installation move the directory "
+               "away and run 'apppass init'"));
     }
     return false;
   }
   if (S_ISLNK(st.st_mode)) {
     out->push_back(Make(
         "store", Level::kProblem,
-        fmt::format("{} ({}) is a symbolic link; apppass refuses to follow links in the store", p, f.what),
+        fmt::format("{} ({}) is a symbolic link; apppass refuses to follow links in the store", p,
+                    f.what),
         f.directory ? fmt::format("use the real directory: apppass --db \"$(readlink -f {})\" ..., "
-                            "or replace the link with the directory it points to",
-                            Sh(path))
-              : fmt::format("replace the link with the file itself: cp --remove-destination "
-                            "\"$(readlink -f {0})\" {0} && chmod {1} {0}",
-                            Sh(path), Mode(f.mode))));
+                                  "or replace the link with the directory it points to",
+                                  Sh(path))
+                    : fmt::format("replace the link with the file itself: cp --remove-destination "
+                                  "\"$(readlink -f {0})\" {0} && chmod {1} {0}",
+                                  Sh(path), Mode(f.mode))));
     return false;
   }
   if (f.directory ? !S_ISDIR(st.st_mode) : !S_ISREG(st.st_mode)) {
-    out->push_back(Make("store", Level::kProblem,
-                        fmt::format("{} ({}) is not a {}", p, f.what, f.directory ? "directory" : "regular file"),
-                        "move it away and restore the store from a backup"));
+    out->push_back(Make(
+        "store", Level::kProblem,
+        fmt::format("{} ({}) is not a {}", p, f.what, f.directory ? "directory" : "regular file"),
+        "move it away and restore the store from a backup"));
     return false;
   }
   bool clean = true;
@@ -102,8 +108,8 @@ bool CheckStoreFile(const Config& cfg, const StoreEntry& f, std::optional<gid_t>
   if (!owner_ok) {
     clean = false;
     out->push_back(Make("store", Level::kProblem,
-                        fmt::format("{} ({}) belongs to {}, not root: apppass refuses it", p, f.what,
-                                    Clean(UserName(st.st_uid))),
+                        fmt::format("{} ({}) belongs to {}, not root: apppass refuses it", p,
+                                    f.what, Clean(UserName(st.st_uid))),
                         fmt::format("chown root {}", Sh(path))));
   }
   const mode_t have = st.st_mode & 07777;
@@ -118,23 +124,25 @@ bool CheckStoreFile(const Config& cfg, const StoreEntry& f, std::optional<gid_t>
                         fmt::format("chmod {} {}", Mode(f.mode), Sh(path))));
   } else if (missing != 0) {
     clean = false;
-    out->push_back(Make("store", Level::kWarning,
-                        fmt::format("{} ({}) has mode {}, expected {}: {}; services that verify as members "
-                                    "of group {} fail (root is not affected)",
-                                    p, f.what, Mode(have), Mode(f.mode),
-                                    DescribeBits(missing, f.directory, false, grp), Clean(grp)),
-                        fmt::format("chmod {} {}", Mode(f.mode), Sh(path))));
+    out->push_back(
+        Make("store", Level::kWarning,
+             fmt::format("{} ({}) has mode {}, expected {}: {}; services that verify as members "
+                         "of group {} fail (root is not affected)",
+                         p, f.what, Mode(have), Mode(f.mode),
+                         DescribeBits(missing, f.directory, false, grp), Clean(grp)),
+             fmt::format("chmod {} {}", Mode(f.mode), Sh(path))));
   }
   if (f.grouped && want_gid && st.st_gid != *want_gid) {
     clean = false;
     const bool matters = (have & 070) != 0;
-    out->push_back(Make("store", matters ? Level::kProblem : Level::kWarning,
-                        fmt::format("{} ({}) has group {}, expected {}{}", p, f.what,
-                                    Clean(GroupName(st.st_gid)), Clean(GroupName(*want_gid)),
-                                    matters ? fmt::format(": members of {} have the group's access to it",
-                                                          Clean(GroupName(st.st_gid)))
-                                            : ""),
-                        fmt::format("chgrp {} {}", Sh(GroupName(*want_gid)), Sh(path))));
+    out->push_back(
+        Make("store", matters ? Level::kProblem : Level::kWarning,
+             fmt::format("{} ({}) has group {}, expected {}{}", p, f.what,
+                         Clean(GroupName(st.st_gid)), Clean(GroupName(*want_gid)),
+                         matters ? fmt::format(": members of {} have the group's access to it",
+                                               Clean(GroupName(st.st_gid)))
+                                 : ""),
+             fmt::format("chgrp {} {}", Sh(GroupName(*want_gid)), Sh(path))));
   }
   if (clean)
     out->push_back(Make("store", Level::kOk,
@@ -160,24 +168,27 @@ std::vector<Finding> CheckStore(const Config& cfg) {
       want_gid = gr->gr_gid;
     } else {
       want_gid = 0;
-      out.push_back(Make("store", Level::kOk,
-                         fmt::format("group {} does not exist, so only root can verify app passwords "
-                                     "(enough for Dovecot and Postfix, which open the store as root)",
-                                     Clean(cfg.group))));
+      out.push_back(
+          Make("store", Level::kOk,
+               fmt::format("group {} does not exist, so only root can verify app passwords "
+                           "(enough for Dovecot and Postfix, which open the store as root)",
+                           Clean(cfg.group))));
     }
   } else {
-    out.push_back(Make("store", Level::kWarning,
-                       fmt::format("not running as root (uid {}): the store's group was not checked and "
-                                   "files only root can read could not be opened",
-                                   ::geteuid()),
-                       "run 'apppass doctor' as root"));
+    out.push_back(
+        Make("store", Level::kWarning,
+             fmt::format("not running as root (uid {}): the store's group was not checked and "
+                         "files only root can read could not be opened",
+                         ::geteuid()),
+             "run 'apppass doctor' as root"));
   }
 
   struct stat dst {};
   if (::lstat(cfg.db.c_str(), &dst) != 0 && errno == ENOENT) {
-    out.push_back(Make(
-        "store", Level::kProblem, fmt::format("store {} does not exist", Clean(cfg.db)),
-        fmt::format("create it with 'apppass --db {} init' (or name the right one with --db)", Sh(cfg.db))));
+    out.push_back(
+        Make("store", Level::kProblem, fmt::format("store {} does not exist", Clean(cfg.db)),
+             fmt::format("create it with 'apppass --db {} init' (or name the right one with --db)",
+                         Sh(cfg.db))));
     return out;
   }
   for (const StoreEntry& f : kStoreLayout) {
@@ -201,33 +212,35 @@ std::vector<Finding> CheckStore(const Config& cfg) {
     out.push_back(Make("store", Level::kOk,
                        fmt::format("the store opens for verifying (schema version {}{})", schema,
                                    schema == 1 ? ", records without integrity tags: "
-                                                 "the next admin command upgrades it" : "")));
+                                                 "the next admin command upgrades it"
+                                               : "")));
   else
-    out.push_back(Make("store", Level::kProblem,
-                       fmt::format("the store does not open for verifying: {}",
-                                   Clean(verify.summary(), 300)),
-                       FixFor(verify, earlier)));
+    out.push_back(
+        Make("store", Level::kProblem,
+             fmt::format("the store does not open for verifying: {}", Clean(verify.summary(), 300)),
+             FixFor(verify, earlier)));
   struct stat lst {};
   if (::lstat(StorePath(cfg.db, StoreFile::kLock).c_str(), &lst) == 0) {
     // An admin open would also recreate a missing lock.mdb; the doctor only reads.
     const Status admin = verify.ok() ? ProbeAdminKey(cfg.db) : verify;
     if (admin.ok())
-      out.push_back(Make("store", Level::kOk, "the store opens for administration (mfa.key is readable)"));
-    else
       out.push_back(
-          Make("store", Level::kProblem,
-               fmt::format("the store does not open for administration: {}",
-                           Clean(admin.summary(), 300)),
-               FixFor(admin, earlier)));
+          Make("store", Level::kOk, "the store opens for administration (mfa.key is readable)"));
+    else
+      out.push_back(Make("store", Level::kProblem,
+                         fmt::format("the store does not open for administration: {}",
+                                     Clean(admin.summary(), 300)),
+                         FixFor(admin, earlier)));
   }
   struct stat ust {};
   if (::lstat(StorePath(cfg.db, StoreFile::kUsageDir).c_str(), &ust) == 0) {
     const Status usage = ProbeUsage(cfg.db);
     if (!usage.ok())
-      out.push_back(Make("store", Level::kWarning,
-                         fmt::format("the last-use database does not open: {} (logins are not affected)",
-                                     Clean(usage.summary(), 300)),
-                         FixFor(usage, earlier)));
+      out.push_back(
+          Make("store", Level::kWarning,
+               fmt::format("the last-use database does not open: {} (logins are not affected)",
+                           Clean(usage.summary(), 300)),
+               FixFor(usage, earlier)));
   }
   return out;
 }

@@ -20,10 +20,8 @@ Config DefaultConfig() {
   // libpam's module directory; with Debian's merged /usr both spellings are the same.
   const std::string dir = APPPASS_DOCTOR_PAM_MODULE_DIR;
   cfg.pam_module_dirs.push_back(dir);
-  if (dir.rfind("/usr/", 0) == 0)
-    cfg.pam_module_dirs.push_back(dir.substr(4));
-  else
-    cfg.pam_module_dirs.push_back("/usr" + dir);
+  if (dir.rfind("/usr/", 0) == 0) cfg.pam_module_dirs.push_back(dir.substr(4));
+  else cfg.pam_module_dirs.push_back("/usr" + dir);
   return cfg;
 }
 

@@ -35,8 +35,8 @@ std::string FormatText(const std::vector<Finding>& findings) {
     out += fmt::format("{}: {}\n", LevelName(f.level), TerminalSafe(f.message));
     if (!f.fix.empty()) out += fmt::format("  fix: {}\n", TerminalSafe(f.fix));
   }
-  out += fmt::format("summary: {} problem{}, {} warning{}, {} ok\n", n[2], n[2] == 1 ? "" : "s", n[1],
-                     n[1] == 1 ? "" : "s", n[0]);
+  out += fmt::format("summary: {} problem{}, {} warning{}, {} ok\n", n[2], n[2] == 1 ? "" : "s",
+                     n[1], n[1] == 1 ? "" : "s", n[0]);
   return out;
 }
 

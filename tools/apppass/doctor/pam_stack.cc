@@ -15,13 +15,14 @@ namespace {
 
 // Modules that never ask for a password in auth and answer "ignore" (no effect).
 const std::set<std::string> kNoOps = {
-    "pam_env.so",           "pam_faildelay.so", "pam_group.so",     "pam_keyinit.so",  "pam_loginuid.so",
-    "pam_mail.so",          "pam_motd.so",      "pam_limits.so",    "pam_umask.so",    "pam_systemd.so",
-    "pam_warn.so",          "pam_xauth.so",     "pam_mkhomedir.so", "pam_selinux.so",  "pam_namespace.so",
-    "pam_gnome_keyring.so", "pam_kwallet5.so",  "pam_issue.so",     "pam_tty_audit.so"};
+    "pam_env.so",       "pam_faildelay.so", "pam_group.so",     "pam_keyinit.so",
+    "pam_loginuid.so",  "pam_mail.so",      "pam_motd.so",      "pam_limits.so",
+    "pam_umask.so",     "pam_systemd.so",   "pam_warn.so",      "pam_xauth.so",
+    "pam_mkhomedir.so", "pam_selinux.so",   "pam_namespace.so", "pam_gnome_keyring.so",
+    "pam_kwallet5.so",  "pam_issue.so",     "pam_tty_audit.so"};
 
-void ExpandInto(const std::string& name, const PamLoader& load, int depth, std::set<std::string>* seen,
-                std::vector<PamEntry>* out) {
+void ExpandInto(const std::string& name, const PamLoader& load, int depth,
+                std::set<std::string>* seen, std::vector<PamEntry>* out) {
   if (depth > 8 || name.find('/') != std::string::npos || !seen->insert(name).second) return;
   const std::vector<PamEntry> entries = load(name);
   for (const PamEntry& e : entries) {
@@ -84,7 +85,8 @@ std::vector<PamEntry> ParsePamFile(std::string_view text, const std::string& fil
           if (line[i++] == ']') break;
         }
       } else {
-        while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i]))) t += line[i++];
+        while (i < line.size() && !std::isspace(static_cast<unsigned char>(line[i])))
+          t += line[i++];
       }
       tok.push_back(std::move(t));
     }
@@ -122,8 +124,10 @@ std::vector<PamEntry> ParsePamFile(std::string_view text, const std::string& fil
 std::string ControlAction(std::string_view control, std::string_view value) {
   if (control == "required") return value == "success" ? "ok" : "bad";
   if (control == "requisite") return value == "success" ? "ok" : "die";
-  if (control == "sufficient") return value == "success" || value == "new_authtok_reqd" ? "done" : "ignore";
-  if (control == "optional") return value == "success" || value == "new_authtok_reqd" ? "ok" : "ignore";
+  if (control == "sufficient")
+    return value == "success" || value == "new_authtok_reqd" ? "done" : "ignore";
+  if (control == "optional")
+    return value == "success" || value == "new_authtok_reqd" ? "ok" : "ignore";
   if (control.empty() || control.front() != '[') return "ignore";
   std::string_view body = control.substr(1, control.size() >= 2 ? control.size() - 2 : 0);
   std::map<std::string, std::string> m;
@@ -165,10 +169,11 @@ bool IsNoOp(const std::string& base) { return kNoOps.count(base) > 0; }
 // by `optional pam_cap.so` lets a login through.
 bool GrantsWithoutPassword(const std::string& base) {
   static const std::set<std::string> kGrant = {
-      "pam_permit.so",    "pam_rootok.so",  "pam_succeed_if.so", "pam_cap.so",       "pam_localuser.so",
-      "pam_access.so",    "pam_shells.so",  "pam_faillock.so",   "pam_echo.so",      "pam_debug.so",
-      "pam_lastlog.so",   "pam_stress.so",  "pam_listfile.so",   "pam_wheel.so",     "pam_time.so",
-      "pam_securetty.so", "pam_nologin.so", "pam_usertype.so",   "pam_timestamp.so", "pam_exec.so"};
+      "pam_permit.so",    "pam_rootok.so",   "pam_succeed_if.so", "pam_cap.so",
+      "pam_localuser.so", "pam_access.so",   "pam_shells.so",     "pam_faillock.so",
+      "pam_echo.so",      "pam_debug.so",    "pam_lastlog.so",    "pam_stress.so",
+      "pam_listfile.so",  "pam_wheel.so",    "pam_time.so",       "pam_securetty.so",
+      "pam_nologin.so",   "pam_usertype.so", "pam_timestamp.so",  "pam_exec.so"};
   return kGrant.count(base) > 0;
 }
 

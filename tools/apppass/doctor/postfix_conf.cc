@@ -41,8 +41,7 @@ std::vector<SmtpdService> ParseMasterCf(std::string_view text) {
     if (t.empty() || t[0] == '#') continue;
     if (std::isspace(static_cast<unsigned char>(line[0])) && !logical.empty())
       logical.back() += " " + t;
-    else
-      logical.push_back(t);
+    else logical.push_back(t);
   }
   for (const auto& l : logical) {
     std::stringstream ts(l);

@@ -34,14 +34,14 @@ SaslConf ParseSaslConf(std::string_view text) {
              (std::isalnum(static_cast<unsigned char>(raw[k])) || raw[k] == '-' || raw[k] == '_'))
         ++k;
       if (k >= raw.size() || raw[k] != ':') {
-        conf.errors.push_back(fmt::format("line {}: '{}' is not 'key: value'", lineno, Clean(Trim(raw), 60)));
+        conf.errors.push_back(
+            fmt::format("line {}: '{}' is not 'key: value'", lineno, Clean(Trim(raw), 60)));
       } else {
         const std::string value = Trim(raw.substr(k + 1));
         if (value.empty())
           conf.errors.push_back(
               fmt::format("line {}: empty value for {}", lineno, Clean(raw.substr(p, k - p), 60)));
-        else
-          conf.values.emplace_back(Lower(raw.substr(p, k - p)), value);
+        else conf.values.emplace_back(Lower(raw.substr(p, k - p)), value);
       }
     }
     if (e >= text.size()) break;

@@ -80,9 +80,9 @@ Status ReadEnv(const std::string& dir, std::initializer_list<const char*> tables
 Status ProbeVerify(const std::string& db, int* schema) {
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
   struct stat st {};
-  Status s = CheckFile(
-      db, StoreFile::kDir,
-      fmt::format("store {} does not exist (create it with 'apppass init')", db), &st);
+  Status s =
+      CheckFile(db, StoreFile::kDir,
+                fmt::format("store {} does not exist (create it with 'apppass init')", db), &st);
   if (s.ok())
     s = CheckFile(
         db, StoreFile::kData,
@@ -103,8 +103,8 @@ Status ProbeVerify(const std::string& db, int* schema) {
   if (!s.ok()) return s;
   if (value != "1" && value != std::to_string(kSchemaVersion))
     return Status::Unavailable(
-        fmt::format("store {} has schema version '{}', this apppass understands 1 to {}", db,
-                    value, kSchemaVersion));
+        fmt::format("store {} has schema version '{}', this apppass understands 1 to {}", db, value,
+                    kSchemaVersion));
   *schema = value == "1" ? 1 : kSchemaVersion;
   return Status::Ok();
 }
