@@ -6,16 +6,19 @@
 #include <fmt/format.h>
 
 #include "files.h"
+#include "store_layout.h"
 #include "text.h"
 
 namespace apppass {
 
 Status UsageDb::Open(const std::string& store_dir, bool write, UsageDb* out) {
-  const std::string dir = store_dir + "/usage";
+  const std::string dir = StorePath(store_dir, StoreFile::kUsageDir);
   Fd fd;
   struct stat st {};
-  Status s = OpenChecked(dir, FileRule{.directory = true}, &fd, &st);
-  if (s.ok()) s = OpenChecked(dir + "/data.mdb", FileRule{.allow_group_write = true}, &fd, &st);
+  Status s = OpenChecked(dir, Layout(StoreFile::kUsageDir).rule, &fd, &st);
+  if (s.ok())
+    s = OpenChecked(StorePath(store_dir, StoreFile::kUsageData), Layout(StoreFile::kUsageData).rule,
+                    &fd, &st);
   const auto data_size = static_cast<std::size_t>(st.st_size);
   UsageDb db;
   // Readers map what is in use; writers that plus some room to grow.

@@ -8,18 +8,11 @@
 #include <cctype>
 #include <cstring>
 
+#include "text.h"
+
 namespace apppass::doctor {
 
-std::string Clean(std::string_view v, std::size_t max) {
-  std::string out;
-  for (char ch : v.substr(0, max)) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x20 && c < 0x7F && c != '\\') out.push_back(ch);
-    else out += fmt::format("\\x{:02x}", c);
-  }
-  if (v.size() > max) out += "...";
-  return out;
-}
+std::string Clean(std::string_view v, std::size_t max) { return LogText(v, max); }
 
 std::string Sh(std::string_view s) {
   const bool plain = !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {

@@ -12,8 +12,8 @@
 
 namespace apppass::doctor {
 
-// Text from files or the system made safe for one line: printable ASCII kept, anything
-// else as \xHH, cut at `max` (then "..." follows).
+// Text from files or the system made safe for one line: LogText (common/text.h), cut at
+// `max` (then "..." follows).
 std::string Clean(std::string_view v, std::size_t max = 200);
 // A path or word quoted for a shell command in a fix line.
 std::string Sh(std::string_view s);
