@@ -93,6 +93,18 @@ Status AlreadyConfirmed(const std::string& user) {
       "{} already has a confirmed MFA enrollment; 'apppass mfa reset {}' first", user, user));
 }
 
+// A new enrollment of `user` replaces a pending one, never a confirmed one: validates the
+// name as a new one, begins a write transaction and refuses a confirmed enrollment.
+Status BeginNewEnrollment(const Store& store, const std::string& user, StoreTxn* txn) {
+  Status s = ValidateNewUserName(user);  // enrolling makes the user known to the store
+  if (!s.ok()) return s;
+  UserRecord old;
+  bool found = false;
+  if (!(s = BeginUserUpdate(store, user, txn, &old, &found)).ok()) return s;
+  if (found && old.mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
+  return Status::Ok();
+}
+
 // A pending enrollment of `user` from `source`, started at `now`, without a secret yet.
 UserRecord NewEnrollment(const std::string& user, std::string_view source, std::int64_t now) {
   UserRecord u;
@@ -130,14 +142,9 @@ Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_
 
 Status MfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
                  std::int64_t now, EnrollResult* out) {
-  Status s = ValidateNewUserName(user);  // enrolling makes the user known to the store
-  if (!s.ok()) return s;
   StoreTxn txn;
-  UserRecord old;
-  bool found = false;
-  s = BeginUserUpdate(store, user, &txn, &old, &found);
+  Status s = BeginNewEnrollment(store, user, &txn);
   if (!s.ok()) return s;
-  if (found && old.mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
   SecretBuffer secret = NewTotpSecret();
   if (!secret.valid()) return Status::Internal("out of secure memory");
   UserRecord u = NewEnrollment(user, kSourceApppass, now);
@@ -173,14 +180,9 @@ Status MfaImport(const Store& store, const std::string& user, const ExistingTotp
                                                kMinImportSecretBytes, kMaxImportSecretBytes));
   if (existing.source != kSourceGoogleAuthenticator && existing.source != kSourceOath)
     return Status::InvalidArgument("unknown source of the enrollment to import");
-  Status s = ValidateNewUserName(user);
-  if (!s.ok()) return s;
   StoreTxn txn;
-  UserRecord old;
-  bool found = false;
-  s = BeginUserUpdate(store, user, &txn, &old, &found);
+  Status s = BeginNewEnrollment(store, user, &txn);
   if (!s.ok()) return s;
-  if (found && old.mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
   UserRecord u = NewEnrollment(user, existing.source, now);
   // Codes the other module already accepted are not accepted again: start after the
   // newest step it recorded that a code accepted now could have (later ones, from a

@@ -235,29 +235,15 @@ Status ValidateScope(std::string_view scope) {
 
 std::optional<std::int64_t> ParseDuration(std::string_view text) {
   if (text.empty()) return std::nullopt;
+  // A unit suffix (s, m, h, d, w) or none (seconds).
+  static constexpr std::pair<char, std::int64_t> kUnits[] = {
+      {'s', 1}, {'m', 60}, {'h', 3600}, {'d', 86400}, {'w', 7 * 86400}};
   std::int64_t unit = 1;
-  switch (text.back()) {
-    case 's':
-      unit = 1;
-      text.remove_suffix(1);
-      break;
-    case 'm':
-      unit = 60;
-      text.remove_suffix(1);
-      break;
-    case 'h':
-      unit = 3600;
-      text.remove_suffix(1);
-      break;
-    case 'd':
-      unit = 86400;
-      text.remove_suffix(1);
-      break;
-    case 'w':
-      unit = 7 * 86400;
-      text.remove_suffix(1);
-      break;
-    default: break;
+  for (const auto& [suffix, seconds] : kUnits) {
+    if (text.back() != suffix) continue;
+    unit = seconds;
+    text.remove_suffix(1);
+    break;
   }
   std::int64_t n = 0;
   const char* end = text.data() + text.size();
