@@ -57,8 +57,8 @@ export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 TZ=UTC
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/apppass-packages.XXXXXX")
 chmod 0755 "$TMP"
 INSTALLED=no
-# shellcheck source-path=SCRIPTDIR source=../cli/lib.sh
-source "$(dirname "${BASH_SOURCE[0]}")/../cli/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
 
 apt_get() { apt-get -y -q -o DPkg::Lock::Timeout=600 "$@"; }
 
