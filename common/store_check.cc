@@ -79,6 +79,7 @@ Status StoreChecker::CheckContents(const SecretBuffer& mfa_key, const SecretBuff
   CheckUserIds();
   CheckUsers(mfa_key);
   CheckCounts();
+  CheckInvisible();
   txn.Abort();
   CheckUsage();
   return Status::Ok();

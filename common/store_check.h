@@ -18,6 +18,9 @@
 //   users     each record decodes, names its key, and its TOTP secret opens with mfa.key
 //   counts    active app passwords per user above kDefaultMaxActive (a warning: create
 //             --max-active may raise the limit); two active ones with one label
+//   names     a user name (enrolled, or of a credential not revoked) or the label of a
+//             credential not revoked with an invisible character (text.h FindInvisible),
+//             stored before ValidateNewUserName/ValidateNewLabel refused them (a warning)
 //   usage     last-use records decode and belong to a known id (warnings: a stale or
 //             broken last use never changes a decision)
 //

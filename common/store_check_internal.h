@@ -67,6 +67,7 @@ class StoreChecker {
   void CheckUserIds();
   void CheckUsers(const SecretBuffer& mfa_key);
   void CheckCounts();
+  void CheckInvisible();
 
   std::string dir_;
   CheckOptions opts_;

@@ -1,5 +1,7 @@
 // The record invariants of CheckStore (store_check_internal.h), within and across the
-// tables: meta, creds, ids, user_ids, users, and the counts per user.
+// tables: meta, creds, ids, user_ids, users, the counts per user, and invisible
+// characters in names.
+#include <set>
 #include <string_view>
 
 #include <fmt/format.h>
@@ -252,6 +254,37 @@ void StoreChecker::CheckCounts() {
               fmt::format("{} active app passwords, more than the default limit of {}", n,
                           kDefaultMaxActive),
               "none needed if 'create --max-active' allowed it; else revoke the unused ones");
+}
+
+// Names made before ValidateNewUserName and ValidateNewLabel refused invisible
+// characters. The store is intact, so these are warnings. Revoked credentials are
+// skipped: they no longer verify, and nothing is left to fix about them.
+void StoreChecker::CheckInvisible() {
+  std::set<std::string> users;
+  for (const auto& [k, v] : users_) users.insert(k);
+  for (const auto& [hash, c] : decoded_) {
+    if (c.revoked) continue;
+    users.insert(c.user);
+    if (const auto cp = FindInvisible(c.name))
+      Warning(
+          "creds", Who(c),
+          fmt::format("the label {} contains U+{:04X}, a character that is invisible or "
+                      "changes how the text around it is shown, so it can look like another label",
+                      LogQuoted(c.name, 64), static_cast<unsigned>(*cp)),
+          fmt::format("revoke it and create a new one with a visible name: apppass revoke {} {}",
+                      LogSafe(c.user), LogSafe(c.id, 16)));
+  }
+  for (const auto& user : users)
+    if (const auto cp = FindInvisible(user))
+      Warning(
+          "users", LogSafe(user),
+          fmt::format("the user name contains U+{:04X}, a character that is invisible or "
+                      "changes how the text around it is shown, so it can look like another name",
+                      static_cast<unsigned>(*cp)),
+          fmt::format("renaming is not supported: revoke its app passwords and reset its MFA "
+                      "enrollment (apppass mfa reset {} does both); recreate the account "
+                      "under a visible name",
+                      LogSafe(user)));
 }
 
 }  // namespace apppass::internal

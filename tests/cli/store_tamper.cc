@@ -5,6 +5,8 @@
 //   store_tamper DIR del TABLE KEY            delete one entry (KEY: text; "U/I" in user_ids
 //                                             means U NUL I)
 //   store_tamper DIR put TABLE KEY VALUE      write one entry (same key syntax)
+//   store_tamper DIR copy-user FROM TO        enroll TO with a copy of FROM's record (as
+//                                             an apppass without name checks would)
 //   store_tamper DIR cred-field ID FIELD JSON set FIELD of credential ID's record to JSON
 //   store_tamper DIR cred-raw ID VALUE        replace credential ID's record with VALUE
 //                                             (both seal the record with the store's tag,
@@ -147,6 +149,13 @@ int main(int argc, char** argv) {
     need(3);
     Txn t(dir);
     t.Put(a[0], Key(a[0], a[1]), a[2]);
+    t.Commit();
+  } else if (op == "copy-user") {
+    need(2);
+    Txn t(dir);
+    nlohmann::json u = nlohmann::json::parse(t.Get("users", a[0]));
+    u["user"] = a[1];
+    t.Put("users", a[1], u.dump());
     t.Commit();
   } else if (op == "cred-field" || op == "cred-raw" || op == "drop-cred" || op == "cred-damage") {
     need(op == "cred-field" ? 3 : op == "cred-raw" ? 2 : 1);

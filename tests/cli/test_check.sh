@@ -223,6 +223,16 @@ expect_ok "a last-use record of an unknown id is only a warning" --db "$DB" chec
 check "... printed as a warning" grep -qE '^warning: usage 0badc0de: a last-use record of an id the store does not have' "$TMP/out"
 check "... and counted" grep -qE ', 0 problems, 1 warning$' "$TMP/out"
 
+broken invisible
+"$TAMPER" "$DB" copy-user alice $'\u202e'ecila
+"$TAMPER" "$DB" cred-field "$A2" name '"lap\u200btop"'
+expect_ok "names with invisible characters (stored before they were refused) are only warnings" --db "$DB" check
+check "... the user name, escaped, with the character and the fix" grep -qE \
+    '^warning: users \\xe2\\x80\\xaeecila: the user name contains U\+202E, .*; fix: renaming is not supported: revoke its app passwords and reset its MFA enrollment .*; recreate the account under a visible name$' "$TMP/out"
+check "... the label, with the credential's id and user" grep -qE \
+    "^warning: creds id $A2 \\(user alice\\): the label \"lap\\\\xe2\\\\x80\\\\x8btop\" contains U\\+200B, .*; fix: revoke it and create a new one with a visible name: apppass revoke alice $A2\$" "$TMP/out"
+check "... and counted" grep -qE ', 0 problems, 2 warnings$' "$TMP/out"
+
 broken json
 "$TAMPER" "$DB" del ids "$A1"
 run --db "$DB" check --json

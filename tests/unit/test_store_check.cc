@@ -240,6 +240,57 @@ void ActiveWithoutConfirmedEnrollment(void** state) {
   ExpectProblem(Check(f.dir), "creds", "id " + id, "its user has no MFA enrollment");
 }
 
+// The report has a warning in `table` whose key, message and fix contain `key`, `what`
+// and `fix`.
+void ExpectWarning(const CheckReport& r, const std::string& table, const std::string& key,
+                   const std::string& what, const std::string& fix) {
+  for (const auto& f : r.findings)
+    if (f.level == CheckLevel::kWarning && f.table == table &&
+        f.key.find(key) != std::string::npos && f.message.find(what) != std::string::npos &&
+        f.fix.find(fix) != std::string::npos)
+      return;
+  fail_msg("no warning in %s about '%s' saying '%s' (fix '%s'); report:\n%s", table.c_str(),
+           key.c_str(), what.c_str(), fix.c_str(), FormatCheckText("store", r).c_str());
+}
+
+// Names stored before new names and labels refused invisible characters: a user
+// "\u202eecila" (lists as "alice") and a label with a zero-width space are warnings, the
+// store stays clean; a revoked credential's label is not reported.
+void InvisibleCharactersInOldNames(void** state) {
+  Fixture& f = Fx(state);
+  const std::string h0 = HashOf(f, 0), h1 = HashOf(f, 1);
+  const std::string spoof = "\u202eecila";
+  Credential c0 = f.made[0].cred, c1 = f.made[1].cred;
+  c0.name = "pho\u200bne";
+  c1.name = "lap\u200btop";
+  c1.revoked = kNow;
+  const std::string rec0 = f.admin.SealCredential(h0, EncodeCredential(c0));
+  const std::string rec1 = f.admin.SealCredential(h1, EncodeCredential(c1));
+  Tamper(f, [&](const LmdbTxn& t, const StoreDbs& d) {
+    std::string_view alice;
+    ASSERT_OK(t.Get(d.users, "alice", &alice));
+    UserRecord u;
+    ASSERT_OK(DecodeUser(alice, &u));
+    u.user = spoof;
+    ASSERT_OK(t.Put(d.users, spoof, EncodeUser(u)));
+    ASSERT_OK(t.Put(d.creds, h0, rec0));
+    ASSERT_OK(t.Put(d.creds, h1, rec1));
+  });
+  const CheckReport r = Check(f.dir);
+  assert_true(r.clean());
+  assert_int_equal(r.Count(CheckLevel::kWarning), 2);
+  ExpectWarning(r, "users", "\\xe2\\x80\\xaeecila", "the user name contains U+202E",
+                "revoke its app passwords and reset its MFA enrollment (apppass mfa reset "
+                "\\xe2\\x80\\xaeecila does both); recreate the account under a visible name");
+  ExpectWarning(
+      r, "creds", "id " + c0.id + " (user alice)",
+      "the label \"pho\\xe2\\x80\\x8bne\" contains U+200B",
+      "revoke it and create a new one with a visible name: apppass revoke alice " + c0.id);
+  const std::string text = FormatCheckText("S", r);
+  ASSERT_CONTAINS(text, "warning: users \\xe2\\x80\\xaeecila: the user name contains U+202E");
+  ASSERT_CONTAINS(text, "0 problems, 2 warnings");
+}
+
 void MfaResetLeavesAConsistentStore(void** state) {
   Fixture& f = Fx(state);
   int revoked = 0;
@@ -370,6 +421,7 @@ int main() {
       T(DamagedRecords),
       T(SchemaAndMeta),
       T(ActiveWithoutConfirmedEnrollment),
+      T(InvisibleCharactersInOldNames),
       T(MfaResetLeavesAConsistentStore),
       T(UnopenableStores),
       T(MapSizeIsValidatedAndRecorded),
