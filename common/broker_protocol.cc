@@ -1,0 +1,568 @@
+#include "broker_protocol.h"
+
+#include <sodium.h>
+
+#include <algorithm>
+#include <array>
+#include <cstring>
+#include <iterator>
+#include <new>
+#include <utility>
+
+namespace apppass::broker {
+namespace {
+
+constexpr std::array<std::string_view, 9> kKindNames = {"VERIFY",      "LIST",        "CREATE",
+                                                        "REVOKE",      "MFA_STATUS",  "MFA_ENROLL",
+                                                        "MFA_CONFIRM", "POLICY_SHOW", "POLICY_SET"};
+constexpr std::array<std::string_view, 9> kCodeNames = {
+    "not_found", "invalid",         "unavailable", "denied", "exists",
+    "internal",  "unknown_request", "too_long",    "version"};
+static_assert(kKindNames.size() == std::size(kAllRequestKinds), "one name per request kind");
+static_assert(kCodeNames.size() == static_cast<std::size_t>(ReplyCode::kVersion) + 1,
+              "one name per reply code");
+constexpr std::array<std::string_view, 4> kSecretKeys = {"password", "code", "secret", "uri"};
+
+constexpr char kHex[] = "0123456789abcdef";
+
+Status NoMemory() { return Status::Internal("out of memory in the broker protocol"); }
+
+bool NeedsEscape(unsigned char c) { return c < 0x20 || c == 0x7f || c == '\\'; }
+
+int HexDigit(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+// Writes the unescaped bytes of `escaped` (REQUIRES: UnescapedSize(escaped) holds) to out.
+void UnescapeTo(std::string_view escaped, unsigned char* out) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < escaped.size(); ++i) {
+    if (escaped[i] != '\\') {
+      out[n++] = static_cast<unsigned char>(escaped[i]);
+      continue;
+    }
+    const char e = escaped[++i];
+    if (e == 't') {
+      out[n++] = '\t';
+    } else if (e == 'n') {
+      out[n++] = '\n';
+    } else if (e == '\\') {
+      out[n++] = '\\';
+    } else {  // 'x'
+      out[n++] =
+          static_cast<unsigned char>(HexDigit(escaped[i + 1]) * 16 + HexDigit(escaped[i + 2]));
+      i += 2;
+    }
+  }
+}
+
+// "1".."9999999999" without leading zero; "0" too when `allow_zero`.
+std::optional<std::uint64_t> ParseId(std::string_view s, bool allow_zero) {
+  if (s == "0") return allow_zero ? std::optional<std::uint64_t>(0) : std::nullopt;
+  if (s.empty() || s.size() > 10 || s[0] == '0') return std::nullopt;
+  std::uint64_t v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + static_cast<std::uint64_t>(c - '0');
+  }
+  return v;
+}
+
+// 0..999, no leading zero.
+std::optional<int> ParseVersionNumber(std::string_view s) {
+  if (s.empty() || s.size() > 3 || (s.size() > 1 && s[0] == '0')) return std::nullopt;
+  int v = 0;
+  for (char c : s) {
+    if (c < '0' || c > '9') return std::nullopt;
+    v = v * 10 + (c - '0');
+  }
+  return v;
+}
+
+// The tab-separated parts of a line.
+std::vector<std::string_view> SplitTabs(std::string_view line) {
+  std::vector<std::string_view> parts;
+  for (;;) {
+    const std::size_t tab = line.find('\t');
+    parts.push_back(line.substr(0, tab));
+    if (tab == std::string_view::npos) break;
+    line.remove_prefix(tab + 1);
+  }
+  return parts;
+}
+
+bool IsUpperName(std::string_view s) {
+  if (s.empty() || s.size() > 32) return false;
+  return std::all_of(s.begin(), s.end(), [](char c) { return (c >= 'A' && c <= 'Z') || c == '_'; });
+}
+
+// Builds one line in a SecretBuffer of kMaxLineLength + 1 bytes; remembers an overflow.
+class LineWriter {
+ public:
+  LineWriter() : buf_(kMaxLineLength + 1) {}
+  bool valid() const { return buf_.valid(); }
+  void Raw(std::string_view s) {
+    for (char c : s) Put(static_cast<unsigned char>(c));
+  }
+  void Escaped(std::string_view s) {
+    for (char ch : s) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (!NeedsEscape(c)) {
+        Put(c);
+      } else if (c == '\t') {
+        Raw("\\t");
+      } else if (c == '\n') {
+        Raw("\\n");
+      } else if (c == '\\') {
+        Raw("\\\\");
+      } else {
+        Put('\\');
+        Put('x');
+        Put(static_cast<unsigned char>(kHex[c >> 4]));
+        Put(static_cast<unsigned char>(kHex[c & 0xf]));
+      }
+    }
+  }
+  void Number(std::uint64_t v) { Raw(std::to_string(v)); }
+  void Fields(const broker::Fields& fields) {
+    for (const Field& f : fields.all()) {
+      Put('\t');
+      Raw(f.key);
+      Put('=');
+      Escaped(f.is_secret ? f.secret.view() : std::string_view(f.value));
+    }
+  }
+  // The finished line, '\n' added, moved to *out.
+  Status Finish(SecretBuffer* out) {
+    // The '\n' always fits in the extra byte unless the content already overflowed.
+    if (overflow_ || buf_.size() > kMaxLineLength)
+      return Status::InvalidArgument("the message would be longer than " +
+                                     std::to_string(kMaxLineLength) + " bytes");
+    buf_.push_back('\n');
+    *out = std::move(buf_);
+    return Status::Ok();
+  }
+
+ private:
+  void Put(unsigned char c) {
+    if (!overflow_ && (buf_.size() >= kMaxLineLength || !buf_.push_back(c))) overflow_ = true;
+  }
+  SecretBuffer buf_;
+  bool overflow_ = false;
+};
+
+Status MakeStatus(Status::Code code, std::string msg) {
+  switch (code) {
+    case Status::Code::kOk: return Status::Ok();
+    case Status::Code::kNotFound: return Status::NotFound(std::move(msg));
+    case Status::Code::kInvalidArgument: return Status::InvalidArgument(std::move(msg));
+    case Status::Code::kUnavailable: return Status::Unavailable(std::move(msg));
+    case Status::Code::kPermissionDenied: return Status::PermissionDenied(std::move(msg));
+    case Status::Code::kAlreadyExists: return Status::AlreadyExists(std::move(msg));
+    case Status::Code::kInternal: break;
+  }
+  return Status::Internal(std::move(msg));
+}
+
+// Fields from parts[first..]; messages name fields by position (1 = the first field).
+Status ParseFields(const std::vector<std::string_view>& parts, std::size_t first, Fields* out) {
+  if (parts.size() - first > kMaxFields)
+    return Status::InvalidArgument("more than " + std::to_string(kMaxFields) + " fields");
+  for (std::size_t i = first; i < parts.size(); ++i) {
+    const std::string where = "field " + std::to_string(i - first + 1);
+    const std::string_view part = parts[i];
+    if (part.empty()) return Status::InvalidArgument(where + " is empty (a stray tab?)");
+    const std::size_t eq = part.find('=');
+    if (eq == std::string_view::npos) return Status::InvalidArgument(where + " has no '='");
+    if (!IsValidKey(part.substr(0, eq)))
+      return Status::InvalidArgument(where + ": the key is not 1..32 of [a-z_]");
+    Status s = out->AddEscaped(part.substr(0, eq), part.substr(eq + 1));
+    if (!s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+}  // namespace
+
+std::string_view RequestKindName(RequestKind kind) {
+  const auto i = static_cast<std::size_t>(kind);
+  return i < kKindNames.size() ? kKindNames[i] : std::string_view("?");
+}
+
+std::optional<RequestKind> RequestKindFromName(std::string_view name) {
+  for (std::size_t i = 0; i < kKindNames.size(); ++i)
+    if (kKindNames[i] == name) return static_cast<RequestKind>(i);
+  return std::nullopt;
+}
+
+std::string_view ReplyCodeName(ReplyCode code) {
+  const auto i = static_cast<std::size_t>(code);
+  return i < kCodeNames.size() ? kCodeNames[i] : std::string_view("internal");
+}
+
+ReplyCode ReplyCodeFromName(std::string_view name) {
+  for (std::size_t i = 0; i < kCodeNames.size(); ++i)
+    if (kCodeNames[i] == name) return static_cast<ReplyCode>(i);
+  return ReplyCode::kInternal;
+}
+
+ReplyCode ReplyCodeFor(Status::Code code) {
+  switch (code) {
+    case Status::Code::kNotFound: return ReplyCode::kNotFound;
+    case Status::Code::kInvalidArgument: return ReplyCode::kInvalid;
+    case Status::Code::kUnavailable: return ReplyCode::kUnavailable;
+    case Status::Code::kPermissionDenied: return ReplyCode::kDenied;
+    case Status::Code::kAlreadyExists: return ReplyCode::kExists;
+    case Status::Code::kOk:
+    case Status::Code::kInternal: break;
+  }
+  return ReplyCode::kInternal;
+}
+
+Status::Code StatusCodeFor(ReplyCode code) {
+  switch (code) {
+    case ReplyCode::kNotFound: return Status::Code::kNotFound;
+    case ReplyCode::kInvalid:
+    case ReplyCode::kUnknownRequest:
+    case ReplyCode::kTooLong: return Status::Code::kInvalidArgument;
+    case ReplyCode::kUnavailable:
+    case ReplyCode::kVersion: return Status::Code::kUnavailable;
+    case ReplyCode::kDenied: return Status::Code::kPermissionDenied;
+    case ReplyCode::kExists: return Status::Code::kAlreadyExists;
+    case ReplyCode::kInternal: break;
+  }
+  return Status::Code::kInternal;
+}
+
+bool IsSecretKey(std::string_view key) {
+  return std::find(kSecretKeys.begin(), kSecretKeys.end(), key) != kSecretKeys.end();
+}
+
+bool IsValidKey(std::string_view key) {
+  if (key.empty() || key.size() > kMaxKeyLength) return false;
+  return std::all_of(key.begin(), key.end(),
+                     [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
+}
+
+std::string EscapeValue(std::string_view value) {
+  std::string out;
+  out.reserve(value.size());
+  for (char ch : value) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (!NeedsEscape(c)) {
+      out.push_back(ch);
+    } else if (c == '\t') {
+      out += "\\t";
+    } else if (c == '\n') {
+      out += "\\n";
+    } else if (c == '\\') {
+      out += "\\\\";
+    } else {
+      out += "\\x";
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+std::optional<std::size_t> UnescapedSize(std::string_view escaped) {
+  std::size_t n = 0;
+  for (std::size_t i = 0; i < escaped.size(); ++i, ++n) {
+    const auto c = static_cast<unsigned char>(escaped[i]);
+    if (c < 0x20 || c == 0x7f) return std::nullopt;  // raw control byte (NUL, TAB, CR, ...)
+    if (c != '\\') continue;
+    if (++i == escaped.size()) return std::nullopt;  // lone backslash at the end
+    const char e = escaped[i];
+    if (e == 't' || e == 'n' || e == '\\') continue;
+    if (e != 'x' || i + 2 >= escaped.size() || HexDigit(escaped[i + 1]) < 0 ||
+        HexDigit(escaped[i + 2]) < 0)
+      return std::nullopt;
+    i += 2;
+  }
+  return n;
+}
+
+Status Fields::Add(std::string_view key, std::string_view value) {
+  try {
+    if (!IsValidKey(key)) return Status::InvalidArgument("a field key is not 1..32 of [a-z_]");
+    if (Has(key)) return Status::InvalidArgument("duplicate field '" + std::string(key) + "'");
+    if (fields_.size() >= kMaxFields)
+      return Status::InvalidArgument("more than " + std::to_string(kMaxFields) + " fields");
+    Field f;
+    f.key = std::string(key);
+    if (IsSecretKey(key)) {
+      f.is_secret = true;
+      f.secret = SecretBuffer(std::max<std::size_t>(value.size(), 1));
+      if (!f.secret.valid() || !f.secret.assign(value)) return NoMemory();
+    } else {
+      f.value = std::string(value);
+    }
+    fields_.push_back(std::move(f));
+    return Status::Ok();
+  } catch (...) {
+    return NoMemory();
+  }
+}
+
+Status Fields::AddEscaped(std::string_view key, std::string_view escaped) {
+  try {
+    if (!IsValidKey(key)) return Status::InvalidArgument("a field key is not 1..32 of [a-z_]");
+    const std::optional<std::size_t> size = UnescapedSize(escaped);
+    if (!size)
+      return Status::InvalidArgument(
+          "field '" + std::string(key) +
+          "': bad escape or raw control byte in its value (escape as \\t \\n \\\\ \\xHH)");
+    if (Has(key)) return Status::InvalidArgument("duplicate field '" + std::string(key) + "'");
+    if (fields_.size() >= kMaxFields)
+      return Status::InvalidArgument("more than " + std::to_string(kMaxFields) + " fields");
+    Field f;
+    f.key = std::string(key);
+    if (IsSecretKey(key)) {
+      f.is_secret = true;
+      f.secret = SecretBuffer(std::max<std::size_t>(*size, 1));
+      if (!f.secret.valid()) return NoMemory();
+      UnescapeTo(escaped, f.secret.data());
+      f.secret.resize(*size);
+    } else {
+      f.value.resize(*size);
+      UnescapeTo(escaped, reinterpret_cast<unsigned char*>(f.value.data()));
+    }
+    fields_.push_back(std::move(f));
+    return Status::Ok();
+  } catch (...) {
+    return NoMemory();
+  }
+}
+
+const std::string* Fields::Get(std::string_view key) const {
+  for (const Field& f : fields_)
+    if (f.key == key) return f.is_secret ? nullptr : &f.value;
+  return nullptr;
+}
+
+const SecretBuffer* Fields::GetSecret(std::string_view key) const {
+  for (const Field& f : fields_)
+    if (f.key == key) return f.is_secret ? &f.secret : nullptr;
+  return nullptr;
+}
+
+bool Fields::Has(std::string_view key) const {
+  return std::any_of(fields_.begin(), fields_.end(), [&](const Field& f) { return f.key == key; });
+}
+
+Reply FailReply(std::uint64_t id, ReplyCode code, std::string message) {
+  Reply r;
+  r.type = ReplyType::kFail;
+  r.id = id;
+  r.code = code;
+  r.message = std::move(message);
+  return r;
+}
+
+Reply FailReply(std::uint64_t id, const Status& s) {
+  return FailReply(id, ReplyCodeFor(s.code()), s.message());
+}
+
+Status ReplyStatus(const Reply& reply) {
+  try {
+    if (reply.type != ReplyType::kFail) return Status::Ok();
+    return MakeStatus(StatusCodeFor(reply.code), reply.message);
+  } catch (...) {
+    return NoMemory();
+  }
+}
+
+std::string VersionLine() {
+  return "VERSION\t" + std::to_string(kProtocolMajor) + "\t" + std::to_string(kProtocolMinor) +
+         "\n";
+}
+
+Status ParseVersion(std::string_view line, int* major, int* minor) {
+  try {
+    if (line.size() > kMaxLineLength) return Status::InvalidArgument("version line too long");
+    const std::vector<std::string_view> parts = SplitTabs(line);
+    if (parts.size() != 3 || parts[0] != "VERSION")
+      return Status::InvalidArgument("expected \"VERSION<TAB>major<TAB>minor\"");
+    const std::optional<int> ma = ParseVersionNumber(parts[1]);
+    const std::optional<int> mi = ParseVersionNumber(parts[2]);
+    if (!ma || !mi) return Status::InvalidArgument("bad version number (0..999)");
+    *major = *ma;
+    *minor = *mi;
+    if (*ma != kProtocolMajor)
+      return Status::Unavailable("protocol version " + std::to_string(*ma) + "." +
+                                 std::to_string(*mi) + " is not supported (this side speaks " +
+                                 std::to_string(kProtocolMajor) + "." +
+                                 std::to_string(kProtocolMinor) + ")");
+    return Status::Ok();
+  } catch (...) {
+    return NoMemory();
+  }
+}
+
+Status SerializeRequest(const Request& request, SecretBuffer* line) {
+  try {
+    if (request.id < 1 || request.id > kMaxRequestId)
+      return Status::InvalidArgument("request id out of range");
+    LineWriter w;
+    if (!w.valid()) return NoMemory();
+    w.Raw(RequestKindName(request.kind));
+    w.Raw("\t");
+    w.Number(request.id);
+    w.Fields(request.fields);
+    return w.Finish(line);
+  } catch (...) {
+    return NoMemory();
+  }
+}
+
+Status SerializeReply(const Reply& reply, SecretBuffer* line) {
+  try {
+    const bool fail = reply.type == ReplyType::kFail;
+    if (reply.id > kMaxRequestId || (reply.id == 0 && !fail))
+      return Status::InvalidArgument("reply id out of range");
+    LineWriter w;
+    if (!w.valid()) return NoMemory();
+    w.Raw(fail ? "FAIL" : reply.type == ReplyType::kItem ? "ITEM" : "OK");
+    w.Raw("\t");
+    w.Number(reply.id);
+    if (fail) {
+      w.Raw("\t");
+      w.Raw(ReplyCodeName(reply.code));
+      w.Raw("\t");
+      w.Escaped(reply.message);
+    }
+    w.Fields(reply.fields);
+    return w.Finish(line);
+  } catch (...) {
+    return NoMemory();
+  }
+}
+
+Status ParseRequest(std::string_view line, Request* out, Reply* fail) {
+  auto failed = [fail](std::uint64_t id, ReplyCode code, Status s) {
+    *fail = FailReply(id, code, s.message());
+    return s;
+  };
+  try {
+    if (line.size() > kMaxLineLength)
+      return failed(0, ReplyCode::kTooLong,
+                    Status::InvalidArgument("request longer than " +
+                                            std::to_string(kMaxLineLength) + " bytes"));
+    const std::vector<std::string_view> parts = SplitTabs(line);
+    if (parts[0].empty())
+      return failed(
+          0, ReplyCode::kInvalid,
+          Status::InvalidArgument(line.empty() ? "empty request line" : "empty request kind"));
+    if (parts.size() < 2)
+      return failed(0, ReplyCode::kInvalid, Status::InvalidArgument("missing request id"));
+    const std::optional<std::uint64_t> id = ParseId(parts[1], false);
+    if (!id)
+      return failed(0, ReplyCode::kInvalid,
+                    Status::InvalidArgument("bad request id (1..10 digits, no leading zero)"));
+    const std::optional<RequestKind> kind = RequestKindFromName(parts[0]);
+    if (!kind)
+      return failed(
+          *id, ReplyCode::kUnknownRequest,
+          Status::InvalidArgument(IsUpperName(parts[0])
+                                      ? "unknown request kind " + std::string(parts[0])
+                                      : std::string("unknown request kind (not [A-Z_]{1,32})")));
+    Request r;
+    r.kind = *kind;
+    r.id = *id;
+    Status s = ParseFields(parts, 2, &r.fields);
+    if (!s.ok()) return failed(*id, ReplyCodeFor(s.code()), s);
+    *out = std::move(r);
+    return Status::Ok();
+  } catch (...) {
+    Status s = NoMemory();
+    fail->type = ReplyType::kFail;
+    fail->id = 0;
+    fail->code = ReplyCode::kInternal;
+    fail->message.clear();  // no allocation: an empty message is still a valid FAIL
+    return s;
+  }
+}
+
+Status ParseReply(std::string_view line, Reply* out) {
+  try {
+    if (line.size() > kMaxLineLength) return Status::InvalidArgument("reply line too long");
+    const std::vector<std::string_view> parts = SplitTabs(line);
+    Reply r;
+    if (parts[0] == "OK") {
+      r.type = ReplyType::kOk;
+    } else if (parts[0] == "ITEM") {
+      r.type = ReplyType::kItem;
+    } else if (parts[0] == "FAIL") {
+      r.type = ReplyType::kFail;
+    } else {
+      return Status::InvalidArgument("reply is not OK, ITEM or FAIL");
+    }
+    if (parts.size() < 2) return Status::InvalidArgument("reply without id");
+    const std::optional<std::uint64_t> id = ParseId(parts[1], r.type == ReplyType::kFail);
+    if (!id) return Status::InvalidArgument("bad reply id");
+    r.id = *id;
+    std::size_t first_field = 2;
+    if (r.type == ReplyType::kFail) {
+      if (parts.size() < 4) return Status::InvalidArgument("FAIL reply without code and message");
+      if (!IsValidKey(parts[2])) return Status::InvalidArgument("bad FAIL code");
+      r.code = ReplyCodeFromName(parts[2]);
+      const std::optional<std::size_t> size = UnescapedSize(parts[3]);
+      if (!size) return Status::InvalidArgument("bad escape in FAIL message");
+      r.message.resize(*size);
+      UnescapeTo(parts[3], reinterpret_cast<unsigned char*>(r.message.data()));
+      first_field = 4;
+    }
+    Status s = ParseFields(parts, first_field, &r.fields);
+    if (!s.ok()) return s;
+    *out = std::move(r);
+    return Status::Ok();
+  } catch (...) {
+    return NoMemory();
+  }
+}
+
+LineReader::LineReader(std::size_t max_length)
+    : max_length_(max_length), buffer_(std::max<std::size_t>(max_length, 1)) {}
+
+LineReader::State LineReader::Feed(std::string_view chunk, std::size_t* consumed) {
+  *consumed = 0;
+  if (!buffer_.valid()) return State::kNoMemory;
+  if (too_long_) {
+    *consumed = chunk.size();
+    return State::kTooLong;
+  }
+  if (line_ready_) Clear();
+  const std::size_t nl = chunk.find('\n');
+  const std::size_t take = nl == std::string_view::npos ? chunk.size() : nl;
+  if (take > max_length_ - used_) {
+    Clear();
+    too_long_ = true;
+    *consumed = chunk.size();
+    return State::kTooLong;
+  }
+  if (take > 0) std::memcpy(buffer_.data() + used_, chunk.data(), take);
+  used_ += take;
+  if (nl == std::string_view::npos) {
+    *consumed = chunk.size();
+    return State::kNeedMore;
+  }
+  *consumed = nl + 1;
+  line_ready_ = true;
+  return State::kLine;
+}
+
+std::string_view LineReader::line() const {
+  return {reinterpret_cast<const char*>(buffer_.data()), line_ready_ ? used_ : 0};
+}
+
+void LineReader::Clear() {
+  if (buffer_.valid() && used_ > 0) sodium_memzero(buffer_.data(), used_);
+  used_ = 0;
+  line_ready_ = false;
+}
+
+}  // namespace apppass::broker
