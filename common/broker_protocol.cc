@@ -25,6 +25,9 @@ constexpr std::array<std::string_view, 4> kSecretKeys = {"password", "code", "se
 
 constexpr char kHex[] = "0123456789abcdef";
 
+constexpr std::string_view kVersionLine = "VERSION\t1\t0\n";
+static_assert(kProtocolMajor == 1 && kProtocolMinor == 0, "update kVersionLine");
+
 Status NoMemory() { return Status::Internal("out of memory in the broker protocol"); }
 
 bool NeedsEscape(unsigned char c) { return c < 0x20 || c == 0x7f || c == '\\'; }
@@ -187,29 +190,29 @@ Status ParseFields(const std::vector<std::string_view>& parts, std::size_t first
 
 }  // namespace
 
-std::string_view RequestKindName(RequestKind kind) {
+std::string_view RequestKindName(RequestKind kind) noexcept {
   const auto i = static_cast<std::size_t>(kind);
   return i < kKindNames.size() ? kKindNames[i] : std::string_view("?");
 }
 
-std::optional<RequestKind> RequestKindFromName(std::string_view name) {
+std::optional<RequestKind> RequestKindFromName(std::string_view name) noexcept {
   for (std::size_t i = 0; i < kKindNames.size(); ++i)
     if (kKindNames[i] == name) return static_cast<RequestKind>(i);
   return std::nullopt;
 }
 
-std::string_view ReplyCodeName(ReplyCode code) {
+std::string_view ReplyCodeName(ReplyCode code) noexcept {
   const auto i = static_cast<std::size_t>(code);
   return i < kCodeNames.size() ? kCodeNames[i] : std::string_view("internal");
 }
 
-ReplyCode ReplyCodeFromName(std::string_view name) {
+ReplyCode ReplyCodeFromName(std::string_view name) noexcept {
   for (std::size_t i = 0; i < kCodeNames.size(); ++i)
     if (kCodeNames[i] == name) return static_cast<ReplyCode>(i);
   return ReplyCode::kInternal;
 }
 
-ReplyCode ReplyCodeFor(Status::Code code) {
+ReplyCode ReplyCodeFor(Status::Code code) noexcept {
   switch (code) {
     case Status::Code::kNotFound: return ReplyCode::kNotFound;
     case Status::Code::kInvalidArgument: return ReplyCode::kInvalid;
@@ -222,7 +225,7 @@ ReplyCode ReplyCodeFor(Status::Code code) {
   return ReplyCode::kInternal;
 }
 
-Status::Code StatusCodeFor(ReplyCode code) {
+Status::Code StatusCodeFor(ReplyCode code) noexcept {
   switch (code) {
     case ReplyCode::kNotFound: return Status::Code::kNotFound;
     case ReplyCode::kInvalid:
@@ -237,39 +240,43 @@ Status::Code StatusCodeFor(ReplyCode code) {
   return Status::Code::kInternal;
 }
 
-bool IsSecretKey(std::string_view key) {
+bool IsSecretKey(std::string_view key) noexcept {
   return std::find(kSecretKeys.begin(), kSecretKeys.end(), key) != kSecretKeys.end();
 }
 
-bool IsValidKey(std::string_view key) {
+bool IsValidKey(std::string_view key) noexcept {
   if (key.empty() || key.size() > kMaxKeyLength) return false;
   return std::all_of(key.begin(), key.end(),
                      [](char c) { return (c >= 'a' && c <= 'z') || c == '_'; });
 }
 
-std::string EscapeValue(std::string_view value) {
-  std::string out;
-  out.reserve(value.size());
-  for (char ch : value) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (!NeedsEscape(c)) {
-      out.push_back(ch);
-    } else if (c == '\t') {
-      out += "\\t";
-    } else if (c == '\n') {
-      out += "\\n";
-    } else if (c == '\\') {
-      out += "\\\\";
-    } else {
-      out += "\\x";
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 0xf]);
+std::optional<std::string> EscapeValue(std::string_view value) noexcept {
+  try {
+    std::string out;
+    out.reserve(value.size());
+    for (char ch : value) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (!NeedsEscape(c)) {
+        out.push_back(ch);
+      } else if (c == '\t') {
+        out += "\\t";
+      } else if (c == '\n') {
+        out += "\\n";
+      } else if (c == '\\') {
+        out += "\\\\";
+      } else {
+        out += "\\x";
+        out.push_back(kHex[c >> 4]);
+        out.push_back(kHex[c & 0xf]);
+      }
     }
+    return out;
+  } catch (...) {
+    return std::nullopt;
   }
-  return out;
 }
 
-std::optional<std::size_t> UnescapedSize(std::string_view escaped) {
+std::optional<std::size_t> UnescapedSize(std::string_view escaped) noexcept {
   std::size_t n = 0;
   for (std::size_t i = 0; i < escaped.size(); ++i, ++n) {
     const auto c = static_cast<unsigned char>(escaped[i]);
@@ -286,7 +293,7 @@ std::optional<std::size_t> UnescapedSize(std::string_view escaped) {
   return n;
 }
 
-Status Fields::Add(std::string_view key, std::string_view value) {
+Status Fields::Add(std::string_view key, std::string_view value) noexcept {
   try {
     if (!IsValidKey(key)) return Status::InvalidArgument("a field key is not 1..32 of [a-z_]");
     if (Has(key)) return Status::InvalidArgument("duplicate field '" + std::string(key) + "'");
@@ -308,7 +315,7 @@ Status Fields::Add(std::string_view key, std::string_view value) {
   }
 }
 
-Status Fields::AddEscaped(std::string_view key, std::string_view escaped) {
+Status Fields::AddEscaped(std::string_view key, std::string_view escaped) noexcept {
   try {
     if (!IsValidKey(key)) return Status::InvalidArgument("a field key is not 1..32 of [a-z_]");
     const std::optional<std::size_t> size = UnescapedSize(escaped);
@@ -338,23 +345,23 @@ Status Fields::AddEscaped(std::string_view key, std::string_view escaped) {
   }
 }
 
-const std::string* Fields::Get(std::string_view key) const {
+const std::string* Fields::Get(std::string_view key) const noexcept {
   for (const Field& f : fields_)
     if (f.key == key) return f.is_secret ? nullptr : &f.value;
   return nullptr;
 }
 
-const SecretBuffer* Fields::GetSecret(std::string_view key) const {
+const SecretBuffer* Fields::GetSecret(std::string_view key) const noexcept {
   for (const Field& f : fields_)
     if (f.key == key) return f.is_secret ? &f.secret : nullptr;
   return nullptr;
 }
 
-bool Fields::Has(std::string_view key) const {
+bool Fields::Has(std::string_view key) const noexcept {
   return std::any_of(fields_.begin(), fields_.end(), [&](const Field& f) { return f.key == key; });
 }
 
-Reply FailReply(std::uint64_t id, ReplyCode code, std::string message) {
+Reply FailReply(std::uint64_t id, ReplyCode code, std::string message) noexcept {
   Reply r;
   r.type = ReplyType::kFail;
   r.id = id;
@@ -363,11 +370,17 @@ Reply FailReply(std::uint64_t id, ReplyCode code, std::string message) {
   return r;
 }
 
-Reply FailReply(std::uint64_t id, const Status& s) {
-  return FailReply(id, ReplyCodeFor(s.code()), s.message());
+Reply FailReply(std::uint64_t id, const Status& s) noexcept {
+  std::string message;
+  try {
+    message = s.message();
+  } catch (...) {
+    message.clear();  // out of memory: the code alone still says what happened
+  }
+  return FailReply(id, ReplyCodeFor(s.code()), std::move(message));
 }
 
-Status ReplyStatus(const Reply& reply) {
+Status ReplyStatus(const Reply& reply) noexcept {
   try {
     if (reply.type != ReplyType::kFail) return Status::Ok();
     return MakeStatus(StatusCodeFor(reply.code), reply.message);
@@ -376,12 +389,9 @@ Status ReplyStatus(const Reply& reply) {
   }
 }
 
-std::string VersionLine() {
-  return "VERSION\t" + std::to_string(kProtocolMajor) + "\t" + std::to_string(kProtocolMinor) +
-         "\n";
-}
+std::string_view VersionLine() noexcept { return kVersionLine; }
 
-Status ParseVersion(std::string_view line, int* major, int* minor) {
+Status ParseVersion(std::string_view line, int* major, int* minor) noexcept {
   try {
     if (line.size() > kMaxLineLength) return Status::InvalidArgument("version line too long");
     const std::vector<std::string_view> parts = SplitTabs(line);
@@ -403,7 +413,7 @@ Status ParseVersion(std::string_view line, int* major, int* minor) {
   }
 }
 
-Status SerializeRequest(const Request& request, SecretBuffer* line) {
+Status SerializeRequest(const Request& request, SecretBuffer* line) noexcept {
   try {
     if (request.id < 1 || request.id > kMaxRequestId)
       return Status::InvalidArgument("request id out of range");
@@ -419,7 +429,7 @@ Status SerializeRequest(const Request& request, SecretBuffer* line) {
   }
 }
 
-Status SerializeReply(const Reply& reply, SecretBuffer* line) {
+Status SerializeReply(const Reply& reply, SecretBuffer* line) noexcept {
   try {
     const bool fail = reply.type == ReplyType::kFail;
     if (reply.id > kMaxRequestId || (reply.id == 0 && !fail))
@@ -442,7 +452,7 @@ Status SerializeReply(const Reply& reply, SecretBuffer* line) {
   }
 }
 
-Status ParseRequest(std::string_view line, Request* out, Reply* fail) {
+Status ParseRequest(std::string_view line, Request* out, Reply* fail) noexcept {
   auto failed = [fail](std::uint64_t id, ReplyCode code, Status s) {
     *fail = FailReply(id, code, s.message());
     return s;
@@ -487,7 +497,7 @@ Status ParseRequest(std::string_view line, Request* out, Reply* fail) {
   }
 }
 
-Status ParseReply(std::string_view line, Reply* out) {
+Status ParseReply(std::string_view line, Reply* out) noexcept {
   try {
     if (line.size() > kMaxLineLength) return Status::InvalidArgument("reply line too long");
     const std::vector<std::string_view> parts = SplitTabs(line);
@@ -525,10 +535,10 @@ Status ParseReply(std::string_view line, Reply* out) {
   }
 }
 
-LineReader::LineReader(std::size_t max_length)
+LineReader::LineReader(std::size_t max_length) noexcept
     : max_length_(max_length), buffer_(std::max<std::size_t>(max_length, 1)) {}
 
-LineReader::State LineReader::Feed(std::string_view chunk, std::size_t* consumed) {
+LineReader::State LineReader::Feed(std::string_view chunk, std::size_t* consumed) noexcept {
   *consumed = 0;
   if (!buffer_.valid()) return State::kNoMemory;
   if (too_long_) {
@@ -555,11 +565,11 @@ LineReader::State LineReader::Feed(std::string_view chunk, std::size_t* consumed
   return State::kLine;
 }
 
-std::string_view LineReader::line() const {
+std::string_view LineReader::line() const noexcept {
   return {reinterpret_cast<const char*>(buffer_.data()), line_ready_ ? used_ : 0};
 }
 
-void LineReader::Clear() {
+void LineReader::Clear() noexcept {
   if (buffer_.valid() && used_ > 0) sodium_memzero(buffer_.data(), used_);
   used_ = 0;
   line_ready_ = false;

@@ -25,7 +25,8 @@
 // (at most a key name or a field's position). Serialized lines go into a SecretBuffer too,
 // since they may carry a secret.
 //
-// No exception leaves these functions: an allocation failure is Status::Internal.
+// No exception leaves these functions (all noexcept): an allocation failure is
+// Status::Internal.
 // Thread-safety: pure functions are thread-safe; a Fields, Request, Reply or LineReader
 // object is not (one per connection).
 #pragma once
@@ -75,9 +76,9 @@ inline constexpr RequestKind kAllRequestKinds[] = {
     RequestKind::kRevoke,     RequestKind::kMfaStatus,  RequestKind::kMfaEnroll,
     RequestKind::kMfaConfirm, RequestKind::kPolicyShow, RequestKind::kPolicySet};
 // The wire name ("VERIFY", "MFA_STATUS", ...).
-std::string_view RequestKindName(RequestKind kind);
+std::string_view RequestKindName(RequestKind kind) noexcept;
 // The kind a wire name stands for (exact, case-sensitive), or nullopt.
-std::optional<RequestKind> RequestKindFromName(std::string_view name);
+std::optional<RequestKind> RequestKindFromName(std::string_view name) noexcept;
 
 // The code of a FAIL reply. The first six mirror Status::Code (and so apppass's exit
 // codes); the last three are the protocol's own.
@@ -92,30 +93,30 @@ enum class ReplyCode {
   kTooLong,         // too_long: a line over kMaxLineLength (the connection is closed)
   kVersion,         // version: unsupported protocol major version (connection closed)
 };
-std::string_view ReplyCodeName(ReplyCode code);
+std::string_view ReplyCodeName(ReplyCode code) noexcept;
 // The code a wire name stands for; a name this side does not know is kInternal (a newer
 // daemon's code still fails the request).
-ReplyCode ReplyCodeFromName(std::string_view name);
+ReplyCode ReplyCodeFromName(std::string_view name) noexcept;
 // Status::Code -> ReplyCode (kOk maps to kInternal: a caller bug) and back
 // (unknown_request and too_long are kInvalidArgument, version is kUnavailable).
-ReplyCode ReplyCodeFor(Status::Code code);
-Status::Code StatusCodeFor(ReplyCode code);
+ReplyCode ReplyCodeFor(Status::Code code) noexcept;
+Status::Code StatusCodeFor(ReplyCode code) noexcept;
 
 // True for the keys whose values are secrets: "password", "code" (a TOTP code),
 // "secret" (a TOTP secret) and "uri" (an otpauth:// URI, which holds the secret).
-bool IsSecretKey(std::string_view key);
+bool IsSecretKey(std::string_view key) noexcept;
 // A key is 1..kMaxKeyLength bytes of [a-z_].
-bool IsValidKey(std::string_view key);
+bool IsValidKey(std::string_view key) noexcept;
 
 // Escaping of values: '\\' -> "\\\\", TAB -> "\\t", '\n' -> "\\n", every other byte below
 // 0x20 and 0x7f -> "\\xHH" (lower-case hex); every other byte (UTF-8 included) as itself.
 // UnescapeValue accepts exactly "\\\\", "\\t", "\\n" and "\\xHH" (either case, any byte)
 // and refuses any other escape, a truncated one, and raw bytes below 0x20 or 0x7f.
-// EscapeValue returns a std::string: only for values that are not secret (the
-// serializers escape secrets straight into a SecretBuffer).
-std::string EscapeValue(std::string_view value);
+// EscapeValue returns a std::string, so it is only for values that are not secret (the
+// serializers escape secrets straight into a SecretBuffer); nullopt when memory runs out.
+std::optional<std::string> EscapeValue(std::string_view value) noexcept;
 // The unescaped size of `escaped`, or nullopt when it is not a valid escaped value.
-std::optional<std::size_t> UnescapedSize(std::string_view escaped);
+std::optional<std::size_t> UnescapedSize(std::string_view escaped) noexcept;
 
 // One field of a message. Secret values (IsSecretKey) are in `secret`, `value` empty.
 struct Field {
@@ -131,15 +132,15 @@ class Fields {
   // Adds `key`=`value` (unescaped). InvalidArgument when the key is not valid, is already
   // present, or kMaxFields are there; Internal when memory runs out. A secret key's value
   // is copied into a SecretBuffer only.
-  Status Add(std::string_view key, std::string_view value);
+  Status Add(std::string_view key, std::string_view value) noexcept;
   // The value of a key that is not secret, or nullptr (absent, or a secret key).
-  const std::string* Get(std::string_view key) const;
+  const std::string* Get(std::string_view key) const noexcept;
   // The value of a secret key, or nullptr (absent, or not a secret key).
-  const SecretBuffer* GetSecret(std::string_view key) const;
-  bool Has(std::string_view key) const;
+  const SecretBuffer* GetSecret(std::string_view key) const noexcept;
+  bool Has(std::string_view key) const noexcept;
   // As Add, from the escaped wire form of the value; InvalidArgument also when it is not
   // a valid escaped value (the message names the key, never the value).
-  Status AddEscaped(std::string_view key, std::string_view escaped);
+  Status AddEscaped(std::string_view key, std::string_view escaped) noexcept;
   const std::vector<Field>& all() const { return fields_; }
   std::size_t size() const { return fields_.size(); }
 
@@ -164,27 +165,28 @@ struct Reply {
 };
 
 // A FAIL reply for `id` from a failed Status (code and message). REQUIRES: !s.ok().
-Reply FailReply(std::uint64_t id, const Status& s);
-Reply FailReply(std::uint64_t id, ReplyCode code, std::string message);
+// When memory runs out the message is left empty (still a valid FAIL).
+Reply FailReply(std::uint64_t id, const Status& s) noexcept;
+Reply FailReply(std::uint64_t id, ReplyCode code, std::string message) noexcept;
 // What a reply means to a client: Ok for OK and ITEM, else the Status of its code with
 // its message (a message from the daemon: pass it through TerminalSafe before showing).
-Status ReplyStatus(const Reply& reply);
+Status ReplyStatus(const Reply& reply) noexcept;
 
 // --- Handshake ---
 // "VERSION\t<kProtocolMajor>\t<kProtocolMinor>\n", the first line each side sends.
-std::string VersionLine();
+std::string_view VersionLine() noexcept;
 // Reads the peer's version line (without '\n'): exactly "VERSION", a major and a minor
 // (0..999, no leading zero). InvalidArgument when malformed; Unavailable when the major
 // differs from kProtocolMajor (the daemon then replies FAIL 0 version and closes; a
 // client gives up). A different minor is fine: fields it adds are ignored.
-Status ParseVersion(std::string_view line, int* major, int* minor);
+Status ParseVersion(std::string_view line, int* major, int* minor) noexcept;
 
 // --- Serializing (the '\n' included) ---
 // The line for `request` or `reply`, in a SecretBuffer (it may carry a secret).
 // InvalidArgument when the id is out of range or the line would exceed kMaxLineLength
 // (the peer would refuse it); Internal when memory runs out.
-Status SerializeRequest(const Request& request, SecretBuffer* line);
-Status SerializeReply(const Reply& reply, SecretBuffer* line);
+Status SerializeRequest(const Request& request, SecretBuffer* line) noexcept;
+Status SerializeReply(const Reply& reply, SecretBuffer* line) noexcept;
 
 // --- Parsing one line (without its '\n') ---
 // Ok and *out filled, or an error and *fail set to the FAIL reply the daemon sends: id
@@ -193,10 +195,10 @@ Status SerializeReply(const Reply& reply, SecretBuffer* line);
 // malformed (empty line or kind, missing or bad id, empty field from a stray tab, field
 // without '=', bad key, bad escape, raw control byte or NUL, duplicate key, too many
 // fields), kInternal when memory runs out. The returned Status has the same message.
-Status ParseRequest(std::string_view line, Request* out, Reply* fail);
+Status ParseRequest(std::string_view line, Request* out, Reply* fail) noexcept;
 // A reply line (client side): InvalidArgument when malformed (a broken or hostile
 // daemon: fail closed).
-Status ParseReply(std::string_view line, Reply* out);
+Status ParseReply(std::string_view line, Reply* out) noexcept;
 
 // --- Framing ---
 // Splits a byte stream into lines of at most kMaxLineLength bytes, never holding more.
@@ -213,16 +215,16 @@ class LineReader {
     kNoMemory,  // the buffer could not be allocated
   };
   // `max_length` bytes per line (tests use smaller limits).
-  explicit LineReader(std::size_t max_length = kMaxLineLength);
+  explicit LineReader(std::size_t max_length = kMaxLineLength) noexcept;
   // Consumes bytes of `chunk` up to and including the first '\n' and sets *consumed to
   // how many. The line handed out by the previous kLine is wiped first.
-  State Feed(std::string_view chunk, std::size_t* consumed);
+  State Feed(std::string_view chunk, std::size_t* consumed) noexcept;
   // REQUIRES: the last Feed returned kLine. The line without '\n'.
-  std::string_view line() const;
+  std::string_view line() const noexcept;
   // Bytes of an unfinished line held (0 after kLine until the next Feed).
   std::size_t pending() const { return line_ready_ ? 0 : used_; }
   // Wipes what is held.
-  void Clear();
+  void Clear() noexcept;
 
  private:
   std::size_t max_length_;

@@ -313,8 +313,9 @@ void Version(std::string_view line) {
 }
 
 void Escaping(std::string_view in) {
-  const std::string e = bp::EscapeValue(in);
-  if (e != bp::EscapeValue(in)) Fail("EscapeValue differs twice");
+  const std::optional<std::string> escaped = bp::EscapeValue(in);
+  if (!escaped || escaped != bp::EscapeValue(in)) Fail("EscapeValue failed or differs twice");
+  const std::string& e = *escaped;
   for (char ch : e) {
     const auto c = static_cast<unsigned char>(ch);
     if (c < 0x20 || c == 0x7f) Fail("EscapeValue left a control byte");
