@@ -127,8 +127,8 @@ std::vector<std::pair<std::string, std::string>> Plain(const bp::Fields& f) {
 }
 
 // A refused line's message is printable, short, and quotes no secret value: a value of
-// a secret key that has a lower-case letter and a digit (no fixed message text or echoed
-// kind name or key looks like that) must not appear in it.
+// a secret key of 8 bytes or more with a lower-case letter, a digit and no space (no part
+// of a fixed message text, echoed kind name or key looks like that) must not appear in it.
 void CheckMessage(std::string_view line, const std::string& msg) {
   if (msg.empty() || msg.size() > 200) Fail("message length " + std::to_string(msg.size()));
   for (char ch : msg) {
@@ -141,7 +141,8 @@ void CheckMessage(std::string_view line, const std::string& msg) {
     const std::string_view v = part.substr(eq + 1);
     const bool lower = std::any_of(v.begin(), v.end(), [](char c) { return c >= 'a' && c <= 'z'; });
     const bool digit = std::any_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
-    if (v.size() >= 8 && lower && digit && msg.find(v) != std::string::npos)
+    const bool space = v.find(' ') != std::string_view::npos;
+    if (v.size() >= 8 && lower && digit && !space && msg.find(v) != std::string::npos)
       Fail("a secret value is in the message " + Show(msg));
   }
 }
