@@ -106,12 +106,17 @@ std::optional<std::size_t> UnescapedSize(std::string_view escaped) noexcept {
   return n;
 }
 
+Status Fields::CheckNewKey(std::string_view key) const {
+  if (!IsValidKey(key)) return Status::InvalidArgument("a field key is not 1..32 of [a-z_]");
+  if (Has(key)) return Status::InvalidArgument("duplicate field '" + std::string(key) + "'");
+  if (fields_.size() >= kMaxFields)
+    return Status::InvalidArgument("more than " + std::to_string(kMaxFields) + " fields");
+  return Status::Ok();
+}
+
 Status Fields::Add(std::string_view key, std::string_view value) noexcept {
   try {
-    if (!IsValidKey(key)) return Status::InvalidArgument("a field key is not 1..32 of [a-z_]");
-    if (Has(key)) return Status::InvalidArgument("duplicate field '" + std::string(key) + "'");
-    if (fields_.size() >= kMaxFields)
-      return Status::InvalidArgument("more than " + std::to_string(kMaxFields) + " fields");
+    if (Status s = CheckNewKey(key); !s.ok()) return s;
     Field f;
     f.key = std::string(key);
     if (IsSecretKey(key)) {
@@ -136,9 +141,7 @@ Status Fields::AddEscaped(std::string_view key, std::string_view escaped) noexce
       return Status::InvalidArgument(
           "field '" + std::string(key) +
           "': bad escape or raw control byte in its value (escape as \\t \\n \\\\ \\xHH)");
-    if (Has(key)) return Status::InvalidArgument("duplicate field '" + std::string(key) + "'");
-    if (fields_.size() >= kMaxFields)
-      return Status::InvalidArgument("more than " + std::to_string(kMaxFields) + " fields");
+    if (Status s = CheckNewKey(key); !s.ok()) return s;
     Field f;
     f.key = std::string(key);
     if (IsSecretKey(key)) {

@@ -145,6 +145,8 @@ class Fields {
   std::size_t size() const { return fields_.size(); }
 
  private:
+  // Whether a field `key` may be added: a valid key, not there yet, room for one more.
+  Status CheckNewKey(std::string_view key) const;
   std::vector<Field> fields_;
 };
 
