@@ -12,13 +12,12 @@
 #include <vector>
 
 #include "mfa_import.h"
+#include "policy.h"
 #include "records.h"
 #include "secret.h"
 #include "store.h"
 
 namespace apppass {
-
-inline constexpr int kDefaultMaxActive = 25;
 
 struct EnrollResult {
   SecretBuffer base32;  // the TOTP secret, to show the user once
