@@ -6,9 +6,14 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
+#include "broker_client.h"
 #include "hooks.h"
+#include "secret.h"
 #include "status.h"
 #include "store.h"
 
@@ -21,7 +26,7 @@ enum Exit : int {
   kExitUsage = 2,        // bad arguments or input
   kExitNotFound = 3,     // no such user, enrollment or app password
   kExitRefused = 4,      // refused by a rule: MFA not confirmed, wrong code, limit reached
-  kExitUnavailable = 5,  // the store cannot be used
+  kExitUnavailable = 5,  // the store (or, as a user, the apppass service) cannot be used
   kExitExists = 6,       // already exists
   kExitHookFailed = 7,   // done (the change was committed), but a hook failed (hooks.h)
   kExitProblems = 8,     // doctor, check: at least one problem found (warnings alone exit 0)
@@ -30,6 +35,10 @@ enum Exit : int {
 struct Context {
   std::string db = kDefaultStoreDir;
   std::string hooks_dir = kDefaultHooksDir;  // run after revoke and mfa reset (hooks.h)
+  // Self-service (issue 11): run by a user other than root, the tool opens no store and
+  // asks apppassd on this socket instead, for the caller's own account only.
+  std::string socket = broker::kDefaultSocket;
+  bool self_service = false;  // getuid() != 0, set once in main()
   // Set by the chosen subcommand's callback; main() runs it after parsing.
   std::function<int()> run;
 };
@@ -46,6 +55,78 @@ int PrintReport(const std::string& text, int exit_code);
 std::int64_t Now();
 // ISO 8601 UTC, or "null" semantics handled by callers.
 std::string Iso(std::int64_t t);
+
+// --- What the commands print, whichever way the data came (from the store as root, from
+// apppassd as a user). Times are ISO 8601 UTC text already. Each prints on stdout and
+// returns the exit code.
+
+// One app password as `list` shows it.
+struct ListRow {
+  std::string id, user, name;
+  std::vector<std::string> scopes;  // empty: every service
+  std::string created;
+  std::optional<std::string> expires;
+  bool is_revoked = false;
+  std::optional<std::string> revoked;                              // when it was revoked, if known
+  std::optional<std::string> last_used, last_service, last_rhost;  // last_* set together
+};
+// `user` is the user asked for ("" for everyone); `with_revoked` adds "revoked" to JSON.
+int PrintList(const std::vector<ListRow>& rows, const std::string& user, bool json,
+              bool with_revoked);
+
+// A new app password, shown once. `password` is owned by the caller.
+struct CreatedView {
+  std::string id, user, name;
+  std::vector<std::string> scopes;
+  std::string created;
+  std::optional<std::string> expires;
+  std::string_view password;
+};
+int PrintCreated(const CreatedView& c, bool json);
+
+// "Revoked N app passwords of USER: ID..." (no hooks: the caller runs them).
+void PrintRevoked(const std::string& user, const std::vector<std::string>& ids);
+
+// A user's MFA enrollment as `mfa status` shows it.
+struct MfaStatusView {
+  std::string user;
+  std::string state;  // MfaStateName: none, pending, confirmed
+  std::optional<std::string> enrolled, confirmed, source;
+};
+// `confirm_hint` is the command that confirms a pending enrollment.
+int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm_hint);
+
+// A started enrollment: secret and URI (both secret, owned by the caller), a QR code when
+// stdout is a terminal, and `confirm_hint`.
+int PrintEnrolled(const std::string& user, std::string_view secret, std::string_view uri, bool json,
+                  const std::string& confirm_hint);
+
+// --- Self-service (self_service_cli.cc) ---
+
+// The caller's own user name (getuid() -> getpwuid_r). NotFound when the uid has none.
+Status SelfName(std::string* name);
+// The USER a self-service command was given: empty or the caller's own name is fine (and
+// *self is set to it); any other name is NotFound with the same message whether that user
+// exists or not (no existence oracle).
+Status CheckSelfUser(const std::string& given, std::string* self);
+// Sends `request` to apppassd at ctx.socket (kRequestTimeout) and reads its answer. Ok
+// with *out filled when the daemon answered OK; the daemon's FAIL as its Status (message
+// made terminal-safe by Fail); Unavailable "the apppass service is not running (DETAIL);
+// ask your administrator" when it could not be asked.
+Status CallBroker(const Context& ctx, broker::Request& request, broker::CallResult* out);
+// The value of a field of a reply, or "" / nullopt when absent.
+std::string FieldText(const broker::Reply& r, std::string_view key);
+std::optional<std::string> OptionalField(const broker::Reply& r, std::string_view key);
+// Splits a space-separated list ("imap smtp"); "" gives an empty list.
+std::vector<std::string> SplitSpaces(std::string_view text);
+// Prints the refusal of an admin-only command run by a user and returns kExitRefused.
+int NeedsRoot(const std::string& command);
+
+// Reads a TOTP verification code for a change (code_prompt.cc): with a "Verification
+// code: " prompt and echo off when stdin is a terminal (echo restored on every path,
+// SIGINT included), else one line of stdin. Never from argv. Spaces are dropped.
+// InvalidArgument when nothing (or more than 64 bytes) was given.
+Status ReadVerificationCode(SecretBuffer* code);
 
 void AddInitCommand(CLI::App& app, Context& ctx);
 void AddMfaCommand(CLI::App& app, Context& ctx);

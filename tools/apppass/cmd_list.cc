@@ -1,4 +1,5 @@
-// apppass list: app passwords with their last use, as a table or JSON.
+// apppass list: app passwords with their last use, as a table or JSON. As root from the
+// store; as a user, the user's own through apppassd (LIST).
 #include <algorithm>
 #include <cstdio>
 
@@ -19,8 +20,12 @@ struct ListArgs {
   bool revoked = false;
 };
 
-nlohmann::json OptTime(const std::optional<std::int64_t>& t) {
-  return t ? nlohmann::json(Iso(*t)) : nlohmann::json(nullptr);
+nlohmann::json OptText(const std::optional<std::string>& t) {
+  return t ? nlohmann::json(*t) : nlohmann::json(nullptr);
+}
+
+std::optional<std::string> OptIso(const std::optional<std::int64_t>& t) {
+  return t ? std::optional<std::string>(Iso(*t)) : std::nullopt;
 }
 
 int List(const Context& ctx, const ListArgs& a) {
@@ -29,26 +34,79 @@ int List(const Context& ctx, const ListArgs& a) {
   if (!s.ok()) return Fail(s);
   std::vector<Listed> items;
   if (!(s = ListPasswords(store, a.user, a.revoked, &items)).ok()) return Fail(s);
-  if (a.json) {
+  std::vector<ListRow> rows;
+  rows.reserve(items.size());
+  for (const auto& l : items) {
+    const Credential& c = l.cred;
+    ListRow r{.id = c.id,
+              .user = c.user,
+              .name = c.name,
+              .scopes = c.scopes,
+              .created = Iso(c.created),
+              .expires = OptIso(c.expires),
+              .is_revoked = c.revoked.has_value(),
+              .revoked = OptIso(c.revoked)};
+    if (l.last_use) {
+      r.last_used = Iso(l.last_use->time);
+      r.last_service = l.last_use->service;
+      if (!l.last_use->rhost.empty()) r.last_rhost = l.last_use->rhost;
+    }
+    rows.push_back(std::move(r));
+  }
+  return PrintList(rows, a.user, a.json, a.revoked);
+}
+
+// As a user: LIST (revoked=yes with --revoked); its ITEMs (id, name, scopes, created,
+// expires?, revoked?, last_used?, last_service?, last_rhost?, state) are the caller's,
+// named by the daemon.
+int SelfList(const Context& ctx, const ListArgs& a) {
+  std::string self;
+  Status s = CheckSelfUser(a.user, &self);
+  if (!s.ok()) return Fail(s);
+  broker::Request req{.kind = broker::RequestKind::kList, .id = 1, .fields = {}};
+  if (a.revoked && !(s = req.fields.Add("revoked", "yes")).ok()) return Fail(s);
+  broker::CallResult res;
+  if (!(s = CallBroker(ctx, req, &res)).ok()) return Fail(s);
+  const std::string user =
+      FieldText(res.final, "user").empty() ? self : FieldText(res.final, "user");
+  std::vector<ListRow> rows;
+  for (const auto& item : res.items) {
+    const bool revoked = FieldText(item, "state") == "revoked";
+    if (revoked && !a.revoked) continue;  // a daemon that sends them anyway
+    ListRow r{.id = FieldText(item, "id"),
+              .user = user,
+              .name = FieldText(item, "name"),
+              .scopes = SplitSpaces(FieldText(item, "scopes")),
+              .created = FieldText(item, "created"),
+              .expires = OptionalField(item, "expires"),
+              .is_revoked = revoked,
+              .revoked = OptionalField(item, "revoked")};
+    if ((r.last_used = OptionalField(item, "last_used"))) {
+      r.last_service = FieldText(item, "last_service");
+      r.last_rhost = OptionalField(item, "last_rhost");
+    }
+    rows.push_back(std::move(r));
+  }
+  return PrintList(rows, a.user.empty() ? std::string() : user, a.json, a.revoked);
+}
+
+}  // namespace
+
+int PrintList(const std::vector<ListRow>& items, const std::string& user, bool json,
+              bool with_revoked) {
+  if (json) {
     nlohmann::json arr = nlohmann::json::array();
-    for (const auto& l : items) {
-      const Credential& c = l.cred;
-      nlohmann::json j = {{"id", c.id},
-                          {"user", c.user},
-                          {"name", c.name},
-                          {"scopes", c.scopes},
-                          {"created", Iso(c.created)},
-                          {"expires", OptTime(c.expires)},
-                          {"last_used", nullptr},
-                          {"last_service", nullptr},
-                          {"last_rhost", nullptr}};
-      if (l.last_use) {
-        j["last_used"] = Iso(l.last_use->time);
-        j["last_service"] = l.last_use->service;
-        j["last_rhost"] =
-            l.last_use->rhost.empty() ? nlohmann::json(nullptr) : nlohmann::json(l.last_use->rhost);
-      }
-      if (a.revoked) j["revoked"] = OptTime(c.revoked);
+    for (const auto& r : items) {
+      nlohmann::json j = {{"id", r.id},
+                          {"user", r.user},
+                          {"name", r.name},
+                          {"scopes", r.scopes},
+                          {"created", r.created},
+                          {"expires", OptText(r.expires)},
+                          {"last_used", OptText(r.last_used)},
+                          {"last_service", OptText(r.last_service)},
+                          {"last_rhost", OptText(r.last_rhost)}};
+      if (with_revoked) j["revoked"] = OptText(r.revoked);
       arr.push_back(std::move(j));
     }
     std::printf("%s\n", arr.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -56,24 +114,23 @@ int List(const Context& ctx, const ListArgs& a) {
   }
   if (items.empty()) {
     std::printf("No app passwords%s.\n",
-                a.user.empty() ? "" : (" for " + TerminalSafe(a.user)).c_str());
+                user.empty() ? "" : (" for " + TerminalSafe(user)).c_str());
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows = {
       {"ID", "USER", "NAME", "SCOPES", "CREATED", "EXPIRES", "LAST USED", "SERVICE", "FROM"}};
-  for (const auto& l : items) {
-    const Credential& c = l.cred;
+  for (const auto& r : items) {
     std::string scopes;
-    for (const auto& sc : c.scopes) scopes += (scopes.empty() ? "" : ",") + sc;
-    rows.push_back({c.id, c.user, c.name, scopes.empty() ? "*" : scopes, Iso(c.created),
-                    c.revoked   ? "revoked " + Iso(*c.revoked)
-                    : c.expires ? Iso(*c.expires)
-                                : "never",
-                    l.last_use ? Iso(l.last_use->time) : "never",
-                    l.last_use ? l.last_use->service : "-",
-                    l.last_use && !l.last_use->rhost.empty() ? l.last_use->rhost : "-"});
-    // Stored strings reach root's terminal: labels and names from older stores, and hosts
-    // recorded before the usage database escaped them, may hold escapes or bidi controls.
+    for (const auto& sc : r.scopes) scopes += (scopes.empty() ? "" : ",") + sc;
+    rows.push_back({r.id, r.user, r.name, scopes.empty() ? "*" : scopes, r.created,
+                    r.is_revoked ? (r.revoked ? "revoked " + *r.revoked : "revoked")
+                    : r.expires  ? *r.expires
+                                 : "never",
+                    r.last_used.value_or("never"), r.last_used ? r.last_service.value_or("") : "-",
+                    r.last_rhost.value_or("-")});
+    // Stored strings reach the terminal: labels and names from older stores, and hosts
+    // recorded before the usage database escaped them, may hold escapes or bidi controls;
+    // and as a user every field comes from another process.
     for (std::string& cell : rows.back()) cell = TerminalSafe(cell);
   }
   std::vector<std::size_t> width(rows[0].size(), 0);
@@ -88,18 +145,19 @@ int List(const Context& ctx, const ListArgs& a) {
   return kExitOk;
 }
 
-}  // namespace
-
 void AddListCommand(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
-      "list", "List app passwords (of USER, or of everyone) with their last use");
+      "list",
+      "List app passwords (of USER, or of everyone) with their last use; as a user, your own");
   auto a = std::make_shared<ListArgs>();
   cmd->add_option("USER", a->user, "Only this user's");
   cmd->add_flag("--revoked", a->revoked, "Include revoked ones");
   cmd->add_flag("--json", a->json,
                 "Print [{\"id\",\"user\",\"name\",\"scopes\",\"created\",\"expires\",\"last_used\","
                 "\"last_service\",\"last_rhost\"}]");
-  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return List(ctx, *a); }; });
+  cmd->callback([&ctx, a] {
+    ctx.run = [&ctx, a] { return ctx.self_service ? SelfList(ctx, *a) : List(ctx, *a); };
+  });
 }
 
 }  // namespace apppass::cli

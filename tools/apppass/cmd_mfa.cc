@@ -1,11 +1,13 @@
 // apppass mfa enroll|confirm|import|status|reset: the TOTP enrollment that gates app
 // passwords. 'import' accepts a user's existing pam_google_authenticator or pam_oath
-// enrollment instead of a new one (mfa_import.h).
+// enrollment instead of a new one (mfa_import.h). As a user, status, enroll (when the
+// policy allows) and confirm act on the caller's own enrollment through apppassd.
 #include <unistd.h>
 
 #include <cstdio>
 #include <iostream>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "admin.h"
@@ -46,39 +48,81 @@ bool ReadCode(std::string* code) {
   return true;
 }
 
+// Root names the user; a command run without one says so as CLI11 would.
+Status NeedUser(const MfaArgs& a, const char* command) {
+  if (!a.user.empty()) return Status::Ok();
+  return Status::InvalidArgument(fmt::format("USER is required (apppass mfa {} USER)", command));
+}
+
 int Enroll(const Context& ctx, const MfaArgs& a) {
-  Store store;
-  Status s = OpenAdmin(ctx, &store);
+  Status s = NeedUser(a, "enroll");
   if (!s.ok()) return Fail(s);
+  Store store;
+  if (!(s = OpenAdmin(ctx, &store)).ok()) return Fail(s);
   EnrollResult r;
   s = MfaEnroll(store, a.user, a.issuer.empty() ? DefaultIssuer() : a.issuer, Now(), &r);
   if (!s.ok()) return Fail(s);
-  if (a.json) {
-    nlohmann::json j = {{"user", a.user}, {"secret", std::string(r.base32.view())}, {"uri", r.uri}};
-    std::printf("%s\n", j.dump().c_str());
-    return kExitOk;
-  }
-  std::printf("MFA enrollment started for %s.\n\n", TerminalSafe(a.user).c_str());
-  if (isatty(STDOUT_FILENO)) std::printf("%s\n", RenderQr(r.uri).c_str());
-  std::printf("Secret (for manual entry): %.*s\nURI: %s\n\n", static_cast<int>(r.base32.size()),
-              r.base32.view().data(), r.uri.c_str());
-  std::printf("Add it to an authenticator app, then confirm with:\n  apppass mfa confirm %s\n",
-              TerminalSafe(a.user).c_str());
-  return kExitOk;
+  return PrintEnrolled(a.user, r.base32.view(), r.uri, a.json,
+                       "apppass mfa confirm " + TerminalSafe(a.user));
+}
+
+// As a user, when the policy allows it: MFA_ENROLL (the daemon chooses the issuer).
+int SelfEnroll(const Context& ctx, const MfaArgs& a) {
+  std::string self;
+  Status s = CheckSelfUser(a.user, &self);
+  if (!s.ok()) return Fail(s);
+  if (!a.issuer.empty())
+    return Fail(Status::InvalidArgument("--issuer is for root; the apppass service sets it"));
+  broker::Request req{.kind = broker::RequestKind::kMfaEnroll, .id = 1, .fields = {}};
+  broker::CallResult res;
+  if (!(s = CallBroker(ctx, req, &res)).ok()) return Fail(s);
+  const SecretBuffer* secret = res.final.fields.GetSecret("secret");
+  const SecretBuffer* uri = res.final.fields.GetSecret("uri");
+  if (secret == nullptr || uri == nullptr)
+    return Fail(Status::Internal("the apppass service's answer has no secret or URI"));
+  return PrintEnrolled(self, secret->view(), uri->view(), a.json, "apppass mfa confirm");
 }
 
 int Confirm(const Context& ctx, MfaArgs a) {
+  Status s = NeedUser(a, "confirm");
+  if (!s.ok()) return Fail(s);
   if (a.code.empty() && !ReadCode(&a.code))
     return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
   Store store;
-  Status s = OpenAdmin(ctx, &store);
-  if (!s.ok()) return Fail(s);
+  if (!(s = OpenAdmin(ctx, &store)).ok()) return Fail(s);
   if (!(s = MfaConfirm(store, a.user, a.code, Now())).ok()) return Fail(s);
   std::printf("MFA enrollment of %s confirmed.\n", TerminalSafe(a.user).c_str());
   return kExitOk;
 }
 
+// Six to eight digits: what a TOTP code looks like.
+bool LooksLikeCode(const std::string& s) {
+  return s.size() >= 6 && s.size() <= 8 && s.find_first_not_of("0123456789") == std::string::npos;
+}
+
+// As a user: MFA_CONFIRM with a code from the terminal or stdin, never from argv.
+int SelfConfirm(const Context& ctx, const MfaArgs& a) {
+  std::string self;
+  Status s = SelfName(&self);
+  if (!s.ok()) return Fail(s);
+  if (!a.code.empty() || (a.user != self && LooksLikeCode(a.user)))
+    return Fail(Status::InvalidArgument(
+        "as a user, the code is not taken from the command line (others could read it "
+        "there): run 'apppass mfa confirm' and type it at the prompt, or give it on stdin"));
+  if (!(s = CheckSelfUser(a.user, &self)).ok()) return Fail(s);
+  SecretBuffer code;
+  if (!(s = ReadVerificationCode(&code)).ok()) return Fail(s);
+  broker::Request req{.kind = broker::RequestKind::kMfaConfirm, .id = 1, .fields = {}};
+  if (!(s = req.fields.Add("code", code.view())).ok()) return Fail(s);
+  code.clear();
+  broker::CallResult res;
+  if (!(s = CallBroker(ctx, req, &res)).ok()) return Fail(s);
+  std::printf("MFA enrollment of %s confirmed.\n", TerminalSafe(self).c_str());
+  return kExitOk;
+}
+
 int Import(const Context& ctx, MfaArgs a) {
+  if (Status s = NeedUser(a, "import"); !s.ok()) return Fail(s);
   if (a.from_google_authenticator == a.from_oath)
     return Fail(Status::InvalidArgument(
         "say where the enrollment is: --google-authenticator [FILE] or --oath [FILE]"));
@@ -119,44 +163,48 @@ int Import(const Context& ctx, MfaArgs a) {
   return kExitOk;
 }
 
+std::optional<std::string> OptIso(bool present, std::int64_t t) {
+  return present ? std::optional<std::string>(Iso(t)) : std::nullopt;
+}
+
 int StatusCmd(const Context& ctx, const MfaArgs& a) {
-  Store store;
-  Status s = OpenAdmin(ctx, &store);
+  Status s = NeedUser(a, "status");
   if (!s.ok()) return Fail(s);
+  Store store;
+  if (!(s = OpenAdmin(ctx, &store)).ok()) return Fail(s);
   UserRecord u;
   s = MfaGet(store, a.user, &u);
   if (!s.ok() && !s.IsNotFound()) return Fail(s);
   const MfaState state = s.ok() ? u.mfa : MfaState::kNone;
-  if (a.json) {
-    nlohmann::json j = {{"user", a.user},
-                        {"state", std::string(MfaStateName(state))},
-                        {"enrolled", nullptr},
-                        {"confirmed", nullptr},
-                        {"source", nullptr}};
-    if (state != MfaState::kNone) j["enrolled"] = Iso(u.enrolled);
-    if (state != MfaState::kNone) j["source"] = u.source;
-    if (u.confirmed && state == MfaState::kConfirmed) j["confirmed"] = Iso(*u.confirmed);
-    std::printf("%s\n", j.dump().c_str());
-    return kExitOk;
-  }
-  const std::string user = TerminalSafe(a.user);
-  switch (state) {
-    case MfaState::kNone: std::printf("%s: not enrolled\n", user.c_str()); break;
-    case MfaState::kPending:
-      std::printf("%s: pending since %s (confirm with 'apppass mfa confirm %s')\n", user.c_str(),
-                  Iso(u.enrolled).c_str(), user.c_str());
-      break;
-    case MfaState::kConfirmed:
-      std::printf(
-          "%s: confirmed on %s%s\n", user.c_str(), Iso(u.confirmed.value_or(u.enrolled)).c_str(),
-          u.source == kSourceApppass ? ""
-                                     : (" (imported from " + TerminalSafe(u.source) + ")").c_str());
-      break;
-  }
-  return kExitOk;
+  const bool enrolled = state != MfaState::kNone;
+  const bool confirmed = u.confirmed && state == MfaState::kConfirmed;
+  const MfaStatusView v{.user = a.user,
+                        .state = std::string(MfaStateName(state)),
+                        .enrolled = OptIso(enrolled, u.enrolled),
+                        .confirmed = OptIso(confirmed, u.confirmed.value_or(0)),
+                        .source = enrolled ? std::optional<std::string>(u.source) : std::nullopt};
+  return PrintMfaStatus(v, a.json, "apppass mfa confirm " + TerminalSafe(a.user));
+}
+
+// As a user: MFA_STATUS (user, state, enrolled?, confirmed?, source?).
+int SelfStatus(const Context& ctx, const MfaArgs& a) {
+  std::string self;
+  Status s = CheckSelfUser(a.user, &self);
+  if (!s.ok()) return Fail(s);
+  broker::Request req{.kind = broker::RequestKind::kMfaStatus, .id = 1, .fields = {}};
+  broker::CallResult res;
+  if (!(s = CallBroker(ctx, req, &res)).ok()) return Fail(s);
+  const broker::Reply& r = res.final;
+  const MfaStatusView v{.user = FieldText(r, "user").empty() ? self : FieldText(r, "user"),
+                        .state = FieldText(r, "state"),
+                        .enrolled = OptionalField(r, "enrolled"),
+                        .confirmed = OptionalField(r, "confirmed"),
+                        .source = OptionalField(r, "source")};
+  return PrintMfaStatus(v, a.json, "apppass mfa confirm");
 }
 
 int Reset(const Context& ctx, const MfaArgs& a) {
+  if (Status s = NeedUser(a, "reset"); !s.ok()) return Fail(s);
   int revoked = 0;
   {
     Store store;  // closed before the hooks run
@@ -173,6 +221,51 @@ int Reset(const Context& ctx, const MfaArgs& a) {
 
 }  // namespace
 
+int PrintEnrolled(const std::string& user, std::string_view secret, std::string_view uri, bool json,
+                  const std::string& confirm_hint) {
+  if (json) {
+    nlohmann::json j = {{"user", user}, {"secret", std::string(secret)}, {"uri", std::string(uri)}};
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return kExitOk;
+  }
+  // The secret and URI come from the store or from apppassd: made safe for the terminal
+  // like every other text (a valid one is base32 and a URI, unchanged by TerminalSafe).
+  const std::string safe_uri = TerminalSafe(uri);
+  std::printf("MFA enrollment started for %s.\n\n", TerminalSafe(user).c_str());
+  if (isatty(STDOUT_FILENO)) std::printf("%s\n", RenderQr(uri).c_str());
+  std::printf("Secret (for manual entry): %s\nURI: %s\n\n", TerminalSafe(secret).c_str(),
+              safe_uri.c_str());
+  std::printf("Add it to an authenticator app, then confirm with:\n  %s\n", confirm_hint.c_str());
+  return kExitOk;
+}
+
+int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm_hint) {
+  if (json) {
+    nlohmann::json j = {{"user", v.user},
+                        {"state", v.state},
+                        {"enrolled", v.enrolled ? nlohmann::json(*v.enrolled) : nullptr},
+                        {"confirmed", v.confirmed ? nlohmann::json(*v.confirmed) : nullptr},
+                        {"source", v.source ? nlohmann::json(*v.source) : nullptr}};
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return kExitOk;
+  }
+  const std::string user = TerminalSafe(v.user);
+  const std::string enrolled = TerminalSafe(v.enrolled.value_or(""));
+  if (v.state == MfaStateName(MfaState::kPending)) {
+    std::printf("%s: pending since %s (confirm with '%s')\n", user.c_str(), enrolled.c_str(),
+                confirm_hint.c_str());
+  } else if (v.state == MfaStateName(MfaState::kConfirmed)) {
+    const std::string source = v.source.value_or(std::string(kSourceApppass));
+    std::printf(
+        "%s: confirmed on %s%s\n", user.c_str(),
+        TerminalSafe(v.confirmed.value_or(enrolled)).c_str(),
+        source == kSourceApppass ? "" : (" (imported from " + TerminalSafe(source) + ")").c_str());
+  } else {
+    std::printf("%s: not enrolled\n", user.c_str());
+  }
+  return kExitOk;
+}
+
 void AddMfaCommand(CLI::App& app, Context& ctx) {
   auto* mfa = app.add_subcommand(
       "mfa", "Enroll a user in TOTP MFA (or import an existing one), confirm, show or reset it");
@@ -182,24 +275,30 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
   auto* enroll = mfa->add_subcommand(
       "enroll",
       "Create a TOTP secret for USER; print the otpauth:// URI (and a QR code on a terminal)");
-  enroll->add_option("USER", a->user, "User name")->required();
+  enroll->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
   enroll->add_option("--issuer", a->issuer,
                      "Issuer shown by the authenticator app (default apppass@HOSTNAME)");
   enroll->add_flag("--json", a->json, "Print {\"user\",\"secret\",\"uri\"} as JSON");
-  enroll->callback([&ctx, a] { ctx.run = [&ctx, a] { return Enroll(ctx, *a); }; });
+  enroll->callback([&ctx, a] {
+    ctx.run = [&ctx, a] { return ctx.self_service ? SelfEnroll(ctx, *a) : Enroll(ctx, *a); };
+  });
 
   auto* confirm = mfa->add_subcommand(
       "confirm",
       "Confirm USER's enrollment with a current 6-digit code (read from stdin if not given)");
-  confirm->add_option("USER", a->user, "User name")->required();
-  confirm->add_option("CODE", a->code, "Current code from the authenticator app");
-  confirm->callback([&ctx, a] { ctx.run = [&ctx, a] { return Confirm(ctx, *a); }; });
+  confirm->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
+  confirm->add_option("CODE", a->code,
+                      "Current code from the authenticator app (root only: a user types it at "
+                      "the prompt or gives it on stdin)");
+  confirm->callback([&ctx, a] {
+    ctx.run = [&ctx, a] { return ctx.self_service ? SelfConfirm(ctx, *a) : Confirm(ctx, *a); };
+  });
 
   auto* import = mfa->add_subcommand(
       "import",
       "Accept USER's existing pam_google_authenticator or pam_oath TOTP enrollment as "
       "confirmed MFA, once a current 6-digit code (read from stdin if not given) verifies");
-  import->add_option("USER", a->user, "User name")->required();
+  import->add_option("USER", a->user, "User name");
   import->add_option("CODE", a->code, "Current code from the user's authenticator app");
   auto* ga = import
                  ->add_option("--google-authenticator", a->file,
@@ -221,14 +320,16 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
 });
 
 auto* status = mfa->add_subcommand("status", "Show USER's enrollment: none, pending or confirmed");
-status->add_option("USER", a->user, "User name")->required();
+status->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
 status->add_flag("--json", a->json,
                  "Print {\"user\",\"state\",\"enrolled\",\"confirmed\",\"source\"} as JSON");
-status->callback([&ctx, a] { ctx.run = [&ctx, a] { return StatusCmd(ctx, *a); }; });
+status->callback([&ctx, a] {
+  ctx.run = [&ctx, a] { return ctx.self_service ? SelfStatus(ctx, *a) : StatusCmd(ctx, *a); };
+});
 
 auto* reset =
     mfa->add_subcommand("reset", "Remove USER's enrollment and revoke all their app passwords");
-reset->add_option("USER", a->user, "User name")->required();
+reset->add_option("USER", a->user, "User name");
 reset->callback([&ctx, a] { ctx.run = [&ctx, a] { return Reset(ctx, *a); }; });
 }  // namespace apppass::cli
 

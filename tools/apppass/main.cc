@@ -1,5 +1,8 @@
-// apppass: the admin tool. Wires the subcommands together; each is in cmd_*.cc.
+// apppass: the admin tool. Wires the subcommands together; each is in cmd_*.cc. Run by
+// root it works on the store in-process; run by any other user it asks apppassd, for that
+// user's own account only (self-service, issue 11).
 #include <sodium.h>
+#include <unistd.h>
 
 #include <csignal>
 #include <cstdio>
@@ -12,6 +15,25 @@
 #include "text.h"
 
 namespace apppass::cli {
+
+namespace {
+
+// The commands only root may run (a user gets NeedsRoot): they work on the whole store or
+// on another user's enrollment. `list`, `create`, `revoke`, `mfa status|enroll|confirm`
+// go through apppassd; doctor only reads and stays open to everyone.
+constexpr std::string_view kRootOnly[] = {"init", "check", "mfa reset", "mfa import", "policy set"};
+
+// The chosen command as words ("mfa reset").
+std::string CommandPath(const CLI::App& app) {
+  std::string path;
+  for (const CLI::App* cur = &app; !cur->get_subcommands().empty();) {
+    cur = cur->get_subcommands().front();
+    path += (path.empty() ? "" : " ") + cur->get_name();
+  }
+  return path;
+}
+
+}  // namespace
 
 int Fail(const Status& s) {
   std::fprintf(stderr, "apppass: %s\n", TerminalSafe(s.message()).c_str());
@@ -66,13 +88,24 @@ int main(int argc, char** argv) {
       "Exit status: 0 ok, 1 internal error, 2 bad arguments or input, 3 not found,\n"
       "4 refused (MFA not confirmed, wrong code, limit), 5 store unavailable, 6 already exists,\n"
       "7 done, but a hook failed (revoke and mfa reset run the hooks in --hooks-dir),\n"
-      "8 doctor or check found a problem.",
+      "8 doctor or check found a problem.\n\n"
+      "Self-service: run by a user other than root, apppass asks the apppass service\n"
+      "(apppassd, on --socket) and acts on that user's own account only: list, create,\n"
+      "revoke, mfa status, and mfa enroll and confirm when the administrator allows it.\n"
+      "Every change asks for a current code from the user's authenticator app\n"
+      "(prompt 'Verification code: ', or one line on stdin). Exit 5 when the service is\n"
+      "not running; 4 for a command that needs root.",
       "apppass"};
   app.option_defaults()->always_capture_default();
   app.add_option("--db", ctx.db, "Store directory")->capture_default_str();
   app.add_option("--hooks-dir", ctx.hooks_dir,
                  "Programs run after revoke and mfa reset, e.g. to flush Dovecot's auth cache "
                  "(a missing directory means none)")
+      ->capture_default_str()
+      ->check(
+          [](const std::string& v) { return std::string(v.empty() ? "must not be empty" : ""); });
+  app.add_option("--socket", ctx.socket,
+                 "As a user: the apppass service's socket (self-service; root works on --db)")
       ->capture_default_str()
       ->check(
           [](const std::string& v) { return std::string(v.empty() ? "must not be empty" : ""); });
@@ -110,6 +143,12 @@ int main(int argc, char** argv) {
     return kExitUsage;
   }
   if (!ctx.run) return kExitUsage;
+  ctx.self_service = getuid() != 0;
+  if (ctx.self_service) {
+    const std::string command = CommandPath(app);
+    for (std::string_view root_only : kRootOnly)
+      if (command == root_only) return NeedsRoot(command);
+  }
   try {
     return ctx.run();
   } catch (const std::exception& e) {
