@@ -94,8 +94,8 @@ check "the completion script is valid bash" "$BASH" -n "$COMPLETION"
 # ---- cases ------------------------------------------------------------------------------
 expect "subcommands" "init mfa create list revoke doctor check" -- ""
 expect "subcommands starting with 'c'" "create check" -- c
-expect "global options" "--help --db --hooks-dir --version" -- --
-expect "global options after --db DIR" "--help --db --hooks-dir --version" -- --db "$DB" --
+expect "global options" "--help --db --hooks-dir --socket --version" -- --
+expect "global options after --db DIR" "--help --db --hooks-dir --socket --version" -- --db "$DB" --
 expect "'mfa ' subcommands" "enroll confirm import status reset" -- mfa ""
 expect "'--db DIR mfa ' subcommands" "enroll confirm import status reset" -- --db "$DB" mfa ""
 expect "'mfa import alice --' options" "--help --google-authenticator --oath" -- mfa import alice --
@@ -122,6 +122,7 @@ expect "'mfa enroll ' offers store users and login accounts" "alice bob yves zed
 expect "'create z' offers login accounts" "zed" "$FAKE_GETENT" -- --db "$DB" create z
 expect "'mfa confirm alice ' completes nothing for CODE" "" -- --db "$DB" mfa confirm alice ""
 expect "'--db ' completes directories" "$TMP/c/dir1 $TMP/c/dir2" -- --db "$TMP/c/dir"
+expect "'--socket ' completes file names" "$TMP/c/dir1 $TMP/c/dir2" -- --socket "$TMP/c/dir"
 # (Raw names: with -o filenames, readline quotes what it inserts.)
 expect "'--db DIR/' completes directories only" "$TMP/c/dir1|$TMP/c/dir2|$TMP/c/d i r" \
     -- --db "$TMP/c/"
