@@ -310,22 +310,28 @@ expect_fail 5 "symbolic link" "init on a store whose key is a symlink (refused, 
 check "init did not replace the symlinked key" test -L "$d/key"
 
 note "as an unprivileged user (uid 65534)"
-# uid 65534 runs a copy of the tool and of its private library (tests/lib/stage.sh: the
-# build tree may be out of its reach) and reaches the stores through TMP, opened up here
-# (the stores keep their own modes). When it cannot run the copy, the set-up check says so
-# and fails, and so does every case after it.
+# Run by a user other than root, the tool opens no store at all (self-service: it asks
+# apppassd, here on a socket where nothing listens; tests/cli/test_self_service.sh has
+# the daemon). uid 65534 runs a copy of the tool and of its private library
+# (tests/lib/stage.sh: the build tree may be out of its reach) and reaches the stores
+# through TMP, opened up here. When it cannot run the copy, the set-up check says so and
+# fails, and so does every case after it.
 chmod 0755 "$TMP"
 REAL_APPPASS=$APPPASS
 APPPASS=$(stage_program "$TMP/stage" "$REAL_APPPASS")
 RUN_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups env "LD_LIBRARY_PATH=$TMP/stage/lib")
 expect_ok "set-up: uid 65534 runs the staged copy of the tool" --version
-d=$(fresh nobody-dir)
-broken "permission denied" "store directory not readable (0750 root)" "$d"
-d=$(fresh nobody-key); chmod 0755 "$d"
-broken "key.*permission denied" "key not readable (0640 root)" "$d"
-d=$(fresh nobody-data); chmod 0755 "$d"; chown 65534 "$d/key" "$d/mfa.key"; chmod 0644 "$d/data.mdb" "$d/lock.mdb"
-broken "permission denied" "keys readable, data.mdb and lock.mdb not writable" "$d"
-expect_fail 5 "" "init in a directory it cannot write" --db "$TMP/nobody-dir/sub" init
+NO_SERVICE=(--socket "$TMP/no-such.sock")
+NOT_RUNNING='^apppass: the apppass service is not running \(.*no-such\.sock.*\); ask your administrator$'
+d=$(fresh nobody-open); chmod -R a+rwX "$d"
+store_sums=$(find "$d" -type f -exec sha256sum {} + | sort)
+expect_fail 5 "$NOT_RUNNING" "a store everyone could open is not opened: list asks the service" \
+    --db "$d" "${NO_SERVICE[@]}" list --json
+expect_fail 3 "not found" "mfa enroll of another user: not found, before anything is asked" \
+    --db "$d" "${NO_SERVICE[@]}" mfa enroll bob --json
+expect_fail 4 "init needs root" "init needs root" --db "$TMP/nobody-dir/sub" init
+expect_fail 4 "check needs root" "check needs root" --db "$d" check
+check "the store was not touched" test "$(find "$d" -type f -exec sha256sum {} + | sort)" = "$store_sums"
 RUN_AS=()
 APPPASS=$REAL_APPPASS
 
