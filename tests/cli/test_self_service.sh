@@ -1,0 +1,317 @@
+#!/bin/bash
+# Self-service end to end (issue 11 item 4): real system users run `apppass`, which talks
+# to a real apppassd (root, foreground, on a socket in a temporary directory, over a
+# temporary store) and acts on their own account only.
+#   - a user self-enrolls once root allows it (`policy set self_enroll yes`), confirms with
+#     an oathtool code on stdin, creates an imap app password, logs in with it (pamtester
+#     and the PAM module, in-process as root), lists it (table and JSON: the same output
+#     as root's `list USER`), revokes it, and the login is refused;
+#   - refused with a clear message, the right exit code and nothing changed (root's
+#     `list --revoked --json` and `mfa status --json` the same before and after): a reused
+#     code, a wrong code, no code (empty stdin), another user's id, another user's name
+#     (the same answer as a name nobody has), a scope outside self_service_scopes, more
+#     than max_active, and the daemon not running (exit 5 and its message);
+#   - the code is read at a "Verification code: " prompt on a terminal (tty_prompt.py: a
+#     pseudo-terminal) with echo off, echo back on afterwards, also after Ctrl-C; there is
+#     no --code option; root-only commands run by a user say so (exit 4).
+# Usage: test_self_service.sh APPPASS APPPASSD PAM_MODULE PAM_WRAPPER_LIBRARY
+# Root only (exit 77 otherwise): it makes system users (tests/lib/users.sh). Codes are
+# TOTP codes of the real clock: each change needs a step after the last one used, so the
+# test waits for the next 30 s step now and then (about a minute in all).
+set -euo pipefail
+
+if [[ $# -ne 4 ]]; then
+    echo "usage: $0 APPPASS APPPASSD PAM_MODULE PAM_WRAPPER_LIBRARY" >&2
+    exit 2
+fi
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/users.sh
+source "$LIB_DIR/../lib/users.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/stage.sh
+source "$LIB_DIR/../lib/stage.sh"
+require_root_users
+require_tools oathtool pamtester setpriv
+ROOT_APPPASS=$(realpath -e "$1")
+APPPASSD=$(realpath -e "$2")
+MODULE=$(realpath -e "$3")
+WRAPPER=$(realpath -e "$4")
+
+TMP=$(mktemp -d)
+chmod 0711 "$TMP"  # the users reach the staged tool and the socket through it
+DAEMON_PID=""
+stop_daemon() {
+    if [[ -n $DAEMON_PID ]]; then
+        kill "$DAEMON_PID" 2>/dev/null || true
+        wait "$DAEMON_PID" 2>/dev/null || true
+        DAEMON_PID=""
+    fi
+}
+cleanup() {
+    stop_daemon
+    users_cleanup
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+make_test_user ALICE ssalice
+make_test_user BOB ssbob
+DB=$TMP/store
+mkdir -m 0755 "$TMP/run"
+SOCK=$TMP/run/apppassd.sock
+
+# root ARGS...: the admin tool as root on the store (in-process).
+root() { env -u LD_PRELOAD "$ROOT_APPPASS" --db "$DB" "$@"; }
+root init >/dev/null 2>&1
+
+"$APPPASSD" --db "$DB" --socket "$SOCK" >"$TMP/daemon.log" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+if [[ -S $SOCK ]]; then
+    ok "apppassd listens on $SOCK"
+else
+    not_ok "apppassd listens on $SOCK" "$(tail -n 5 "$TMP/daemon.log")"
+    finish
+    exit 1
+fi
+
+# The users run a staged copy of the tool (the build tree may be out of their reach), in
+# a clean environment, on the daemon's socket: run/expect_ok/expect_fail (lib.sh) use
+# APPPASS and RUN_AS.
+APPPASS=$(stage_program "$TMP/stage" "$ROOT_APPPASS")
+as() {
+    RUN_AS=(setpriv --reuid="$1" --regid="$1" --init-groups -- env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin
+        LD_LIBRARY_PATH="$TMP/stage/lib" LC_ALL=C.UTF-8 TZ=UTC
+        "ASAN_OPTIONS=${ASAN_OPTIONS:-}" "UBSAN_OPTIONS=${UBSAN_OPTIONS:-}")
+}
+S=(--socket "$SOCK")
+as "$ALICE"
+
+# The PAM service imap of the store, for pam_wrapper only; login USER PASSWORD.
+mkdir "$TMP/pam.d"
+: >"$TMP/pam.d/other"
+printf 'auth required %s db=%s\naccount required %s db=%s\n' "$MODULE" "$DB" "$MODULE" "$DB" \
+    >"$TMP/pam.d/imap"
+login() {
+    local preload=$WRAPPER extra=()
+    if [[ -n ${APPPASS_TEST_PRELOAD:-} ]]; then
+        preload=$APPPASS_TEST_PRELOAD:$WRAPPER
+        extra=(PAM_WRAPPER_DISABLE_DEEPBIND=1 ASAN_OPTIONS=detect_leaks=0:abort_on_error=1)
+    fi
+    printf '%s\n' "$2" | env LD_PRELOAD="$preload" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
+        "${extra[@]}" pamtester -I rhost=192.0.2.7 imap "$1" authenticate >"$TMP/pamout" 2>&1
+}
+
+# --- TOTP codes -----------------------------------------------------------------------
+# A code is accepted for the step before, at and after now (one step of drift), and only
+# for a step after the last one accepted. LAST_STEP is the last step of a code handed to
+# the tool (accepted or not: a refusal may or may not have spent it, so never reuse it).
+SECRET=""
+LAST_STEP=0
+code_for() { oathtool --totp -b "$SECRET" --now "@$(($1 * 30 + 15))"; }
+# next_code: CODE = a code for the first usable step after LAST_STEP that stays valid for
+# at least 10 s; waits for the clock when the next one is still two steps ahead.
+next_code() {
+    local now t s
+    while :; do
+        now=$(date +%s)
+        t=$((now / 30))
+        s=$((LAST_STEP + 1))
+        ((s >= t - 1)) || s=$((t - 1))
+        ((s != t - 1 || now % 30 <= 20)) || s=$t
+        ((s > t + 1)) || break
+        sleep $((30 - now % 30))
+    done
+    LAST_STEP=$s
+    CODE=$(code_for "$s")
+}
+# with_code FILE: FILE holds the next code (next_code) and a newline; RUN_STDIN is FILE.
+with_code() {
+    next_code
+    printf '%s\n' "$CODE" >"$TMP/code"
+    RUN_STDIN=$TMP/code
+}
+# with_stdin TEXT: RUN_STDIN is a file holding TEXT and a newline.
+with_stdin() {
+    printf '%s\n' "$1" >"$TMP/stdin"
+    RUN_STDIN=$TMP/stdin
+}
+
+# snapshot: the store as root sees it (every app password and both enrollments).
+snapshot() {
+    root list --revoked --json
+    root mfa status "$ALICE" --json
+    root mfa status "$BOB" --json
+}
+# unchanged DESC: the store is as the last `snapshot >"$TMP/before"` left it.
+unchanged() {
+    snapshot >"$TMP/after"
+    if cmp -s "$TMP/before" "$TMP/after"; then ok "$1: nothing changed"; else
+        not_ok "$1: nothing changed" "$(diff "$TMP/before" "$TMP/after" | head -n 10)"
+    fi
+}
+
+# --- status and enrollment ---------------------------------------------------------------
+expect_ok "a user's mfa status before enrolling" "${S[@]}" mfa status
+check "it says the user is not enrolled" grep -qx "$ALICE: not enrolled" "$TMP/out"
+expect_ok "mfa status --json" "${S[@]}" mfa status --json
+jcheck "mfa status --json: the caller, state none" \
+    'assert j["user"] == ARGS[0] and j["state"] == "none" and j["enrolled"] is None' "$ALICE"
+
+snapshot >"$TMP/before"
+expect_fail 4 "enroll" "self-enrollment is refused while the policy says no" "${S[@]}" mfa enroll
+unchanged "refused self-enrollment"
+root policy set self_enroll yes >/dev/null
+expect_ok "self-enrollment once root allows it (mfa enroll --json)" "${S[@]}" mfa enroll --json
+jcheck "mfa enroll --json: the caller, a secret and its otpauth:// URI" \
+    'assert j["user"] == ARGS[0] and len(j["secret"]) >= 16 and j["uri"].startswith("otpauth://totp/") and j["secret"] in j["uri"]' \
+    "$ALICE"
+SECRET=$(json_get secret <"$TMP/out")
+expect_ok "mfa status: pending" "${S[@]}" mfa status
+check "it says pending and how to confirm" grep -q "pending since .*apppass mfa confirm" "$TMP/out"
+
+with_code
+expect_ok "mfa confirm with a current code on stdin" "${S[@]}" mfa confirm
+check "it says confirmed" grep -qx "MFA enrollment of $ALICE confirmed." "$TMP/out"
+expect_ok "mfa status --json after confirming" "${S[@]}" mfa status --json
+jcheck "mfa status --json: confirmed" 'assert j["state"] == "confirmed" and j["confirmed"] is not None'
+root mfa status "$ALICE" --json >"$TMP/root-status"
+expect_ok "the user's mfa status --json" "${S[@]}" mfa status --json
+check "the user's mfa status --json is root's, byte for byte" cmp -s "$TMP/out" "$TMP/root-status"
+
+# --- create, log in, list -----------------------------------------------------------------
+with_code
+expect_ok "create --name phone --scope imap --json with a code on stdin" \
+    "${S[@]}" create --name phone --scope imap --json
+jcheck "create --json: the caller's, imap only, a password" \
+    'assert j["user"] == ARGS[0] and j["name"] == "phone" and j["scopes"] == ["imap"] and re.match(ARGS[1], j["password"])' \
+    "$ALICE" "$PW_RE"
+PW=$(json_get password <"$TMP/out")
+ID=$(json_get id <"$TMP/out")
+if login "$ALICE" "$PW"; then ok "a login with it is accepted (pamtester, service imap)"; else
+    not_ok "a login with it is accepted (pamtester, service imap)" "$(cat "$TMP/pamout")"
+fi
+
+expect_ok "list (table)" "${S[@]}" list
+check "the table shows it with its last use" grep -qE "^$ID +$ALICE +phone +imap .* imap +192\.0\.2\.7$" "$TMP/out"
+cp "$TMP/out" "$TMP/user-table"
+expect_ok "list --json" "${S[@]}" list --json
+jcheck "list --json: just that one, with its last use" \
+    'assert len(j) == 1 and j[0]["id"] == ARGS[0] and j[0]["user"] == ARGS[1] and j[0]["last_service"] == "imap" and j[0]["last_rhost"] == "192.0.2.7"' \
+    "$ID" "$ALICE"
+cp "$TMP/out" "$TMP/user-json"
+root list "$ALICE" >"$TMP/root-table"
+root list "$ALICE" --json >"$TMP/root-json"
+check "the user's list is root's list USER, byte for byte" cmp -s "$TMP/user-table" "$TMP/root-table"
+check "the user's list --json is root's list USER --json, byte for byte" \
+    cmp -s "$TMP/user-json" "$TMP/root-json"
+expect_ok "list USER with the user's own name" "${S[@]}" list "$ALICE" --json
+check "list USER (own name) is list" cmp -s "$TMP/out" "$TMP/user-json"
+
+# --- refusals: each changes nothing --------------------------------------------------------
+# Bob, enrolled by root, has an app password of his own.
+bob_secret=$(root mfa enroll "$BOB" --json | json_get secret)
+root mfa confirm "$BOB" "$(oathtool --totp -b "$bob_secret")" >/dev/null
+BOB_ID=$(root create "$BOB" --name bobs --scope imap --json | json_get id)
+snapshot >"$TMP/before"
+
+with_stdin "$(code_for "$LAST_STEP")"
+expect_fail 4 "code" "create with a reused code: refused (exit 4)" "${S[@]}" create --name x1 --scope imap
+unchanged "reused code"
+next_code
+with_stdin "$(printf '%06d' $(((10#$CODE + 1) % 1000000)))"
+expect_fail 4 "code" "create with a wrong code: refused (exit 4)" "${S[@]}" create --name x2 --scope imap
+unchanged "wrong code"
+RUN_STDIN=/dev/null
+expect_fail 2 "no verification code" "create with no code (empty stdin): exit 2" \
+    "${S[@]}" create --name x3 --scope imap
+expect_fail 2 "no verification code" "revoke with no code (empty stdin): exit 2" "${S[@]}" revoke --all
+unchanged "no code"
+expect_fail 2 "--code" "there is no --code option" "${S[@]}" create --name x4 --scope imap --code 123456
+with_stdin 123456
+expect_fail 2 "command line" "mfa confirm refuses a code given as an argument" "${S[@]}" mfa confirm 123456
+
+with_code
+expect_fail 3 "not found|no active app password" "revoke another user's id: not found (exit 3)" "${S[@]}" revoke "$BOB_ID"
+unchanged "another user's id"
+with_code
+expect_fail 2 "ftp|scope" "create with a scope outside self_service_scopes: exit 2" \
+    "${S[@]}" create --name x5 --scope ftp
+unchanged "scope outside self_service_scopes"
+
+# Another user's name gets what a name nobody has gets.
+with_code
+expect_fail 3 "not found" "revoke with another user's name: not found (exit 3)" "${S[@]}" revoke "$BOB" --all
+sed "s/$BOB/NAME/g" "$TMP/err" >"$TMP/err-bob"
+expect_fail 3 "not found" "revoke with a name nobody has: not found (exit 3)" "${S[@]}" revoke nosuchuser$$ --all
+sed "s/nosuchuser$$/NAME/g" "$TMP/err" >"$TMP/err-none"
+check "the two answers are the same (no existence oracle)" cmp -s "$TMP/err-bob" "$TMP/err-none"
+for cmd in "list $BOB" "create $BOB --name x6 --scope imap" "mfa status $BOB"; do
+    # shellcheck disable=SC2086  # word splitting wanted
+    expect_fail 3 "not found" "$cmd (another user's): not found (exit 3)" "${S[@]}" $cmd
+done
+unchanged "another user's name"
+
+for cmd in init check "mfa reset $BOB" "mfa import $BOB --oath" "policy set max_active 5"; do
+    # shellcheck disable=SC2086
+    expect_fail 4 "needs root.*SELF-SERVICE" "$cmd as a user: needs root (exit 4)" "${S[@]}" $cmd
+done
+unchanged "root-only commands"
+
+root policy set max_active 2 >/dev/null
+with_code
+expect_ok "a second app password (max_active 2)" "${S[@]}" create --name laptop --scope imap --json
+ID2=$(json_get id <"$TMP/out")
+snapshot >"$TMP/before"
+with_code
+expect_fail 4 "active|limit" "a third over max_active: refused (exit 4)" "${S[@]}" create --name x7 --scope imap
+unchanged "max_active"
+
+# --- the prompt on a terminal -------------------------------------------------------------
+# tty_prompt.py runs the user's command on a pseudo-terminal (setpriv keeps it).
+tty_run() {
+    "$PY" "$LIB_DIR/tty_prompt.py" "$1" "$2" "${RUN_AS[@]}" "$APPPASS" "${S[@]}" "${@:3}" >"$TMP/tty.json" || true
+    cp "$TMP/tty.json" "$TMP/out"
+}
+tty_run interrupt "" revoke "$ID2"
+jcheck "Ctrl-C at the prompt: prompted with echo off, killed by SIGINT, echo back on" \
+    'assert j["prompted"] and j["echo_at_prompt"] is False and j["status"] == -2 and j["echo_after"] is True'
+unchanged "Ctrl-C at the prompt"
+next_code
+tty_run type "$CODE" revoke "$ID2"
+jcheck "a code typed at the prompt: echo off, not echoed, revoked, echo back on" \
+    'assert j["prompted"] and j["echo_at_prompt"] is False and not j["echoed"] and j["status"] == 0 and "Revoked 1 app password of " + ARGS[0] + ": " + ARGS[1] in j["output"] and j["echo_after"] is True' \
+    "$ALICE" "$ID2"
+
+# --- revoke; the login is refused -----------------------------------------------------------
+with_code
+expect_ok "revoke --name phone with a code on stdin" "${S[@]}" revoke --name phone
+check "it names what was revoked" grep -qx "Revoked 1 app password of $ALICE: $ID" "$TMP/out"
+if login "$ALICE" "$PW"; then not_ok "the revoked app password is refused" "$(cat "$TMP/pamout")"; else
+    ok "the revoked app password is refused"
+fi
+expect_ok "list after revoking" "${S[@]}" list
+check "list says there are none" grep -qx "No app passwords." "$TMP/out"
+expect_ok "list --revoked --json" "${S[@]}" list --revoked --json
+jcheck "list --revoked --json: both, each with its revocation time" \
+    'assert sorted(x["id"] for x in j) == sorted([ARGS[0], ARGS[1]]) and all(x["revoked"] for x in j)' "$ID" "$ID2"
+root list "$BOB" --json >"$TMP/bob"
+check "bob's app password is still there, active" grep -q "\"id\":\"$BOB_ID\"" "$TMP/bob"
+
+# --- the daemon not running -------------------------------------------------------------------
+NOT_RUNNING='^apppass: the apppass service is not running \(.+\); ask your administrator$'
+expect_fail 5 "$NOT_RUNNING" "no daemon on --socket: exit 5" --socket "$TMP/run/nothing.sock" list
+check "the message names the socket" grep -qF "$TMP/run/nothing.sock" "$TMP/err"
+stop_daemon
+snapshot >"$TMP/before"
+with_code
+expect_fail 5 "$NOT_RUNNING" "create with the daemon stopped: exit 5" "${S[@]}" create --name x8 --scope imap
+expect_fail 5 "$NOT_RUNNING" "list with the daemon stopped: exit 5" "${S[@]}" list
+unchanged "daemon stopped"
+
+if grep -aqF -e "$PW" -e "$CODE" "$TMP/daemon.log"; then
+    not_ok "the daemon's log holds no password or code"
+else
+    ok "the daemon's log holds no password or code"
+fi
+finish
