@@ -21,7 +21,8 @@ namespace {
 // The commands only root may run (a user gets NeedsRoot): they work on the whole store or
 // on another user's enrollment. `list`, `create`, `revoke`, `mfa status|enroll|confirm`
 // go through apppassd; doctor only reads and stays open to everyone.
-constexpr std::string_view kRootOnly[] = {"init", "check", "mfa reset", "mfa import", "policy set"};
+constexpr std::string_view kRootOnly[] = {"init",       "check",      "mfa reset",
+                                          "mfa import", "policy set", "policy reset"};
 
 // The chosen command as words ("mfa reset").
 std::string CommandPath(const CLI::App& app) {
