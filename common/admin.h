@@ -1,7 +1,8 @@
 // Admin operations on a store: MFA enrollment and the life of app passwords.
 //
 // Each operation is one LMDB write transaction: it happens whole or not at all.
-// Only the admin tool calls these (a store opened in Store::Mode::kAdmin). Time is
+// The admin tool calls these (a store opened in Store::Mode::kAdmin); self_service.h
+// composes their steps (admin_internal.h) with a TOTP code check in one transaction. Time is
 // passed in so tests can control it. Not thread-safe across one Store (LMDB serializes
 // writers anyway).
 #pragma once
@@ -58,7 +59,6 @@ struct CreateRequest {
   std::string name;
   std::vector<std::string> scopes;
   std::optional<std::int64_t> expires;  // absolute unix time
-  int max_active = kDefaultMaxActive;
 };
 
 struct Created {
@@ -66,7 +66,9 @@ struct Created {
   SecretBuffer password;  // display form; shown once, never stored
 };
 
-// Creates an app password. PermissionDenied without confirmed MFA or at the limit;
+// Creates an app password. PermissionDenied without confirmed MFA or at the limit (the
+// stored policy's max_active, policy.h, read in the same transaction; Unavailable when the
+// policy record is corrupt);
 // InvalidArgument for a bad user name or label (ValidateNewUserName, ValidateNewLabel),
 // scope or expiry; AlreadyExists for a duplicate name.
 Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now, Created* out);

@@ -17,7 +17,6 @@ struct CreateArgs {
   std::string expires = "never";  // the default; an empty --expires "" is refused
   bool expires_given = false;     // as a user, no --expires means the policy's default
   std::vector<std::string> scopes;
-  int max_active = kDefaultMaxActive;
   bool json = false;
 };
 
@@ -39,7 +38,7 @@ Status CheckExpires(const CreateArgs& a, std::optional<std::int64_t>* secs) {
 int Create(const Context& ctx, const CreateArgs& a) {
   if (a.user.empty())
     return Fail(Status::InvalidArgument("USER is required (apppass create USER)"));
-  CreateRequest req{.user = a.user, .name = a.name, .scopes = a.scopes, .max_active = a.max_active};
+  CreateRequest req{.user = a.user, .name = a.name, .scopes = a.scopes, .expires = {}};
   const std::int64_t now = Now();
   std::optional<std::int64_t> secs;
   Status s = CheckExpires(a, &secs);
@@ -126,8 +125,8 @@ int PrintCreated(const CreatedView& c, bool json) {
 void AddCreateCommand(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "create",
-      "Create an app password for USER (needs confirmed MFA); it is printed once. As a user: "
-      "for yourself, after a verification code");
+      "Create an app password for USER (needs confirmed MFA; at most the policy's max_active "
+      "active ones); it is printed once. As a user: for yourself, after a verification code");
   auto a = std::make_shared<CreateArgs>();
   cmd->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
   cmd->add_option("--name", a->name,
@@ -138,9 +137,6 @@ void AddCreateCommand(CLI::App& app, Context& ctx) {
                   "repeatable; none means every service");
   auto* expires = cmd->add_option("--expires", a->expires,
                                   "Lifetime: 90d, 12h, 30m, 2w, a number of seconds, or never");
-  cmd->add_option("--max-active", a->max_active, "Refuse when USER already has this many active")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
   cmd->add_flag("--json", a->json,
                 "Print {\"id\",\"user\",\"name\",\"password\",\"scopes\",\"created\",\"expires\"}");
   cmd->callback([&ctx, a, expires] {
