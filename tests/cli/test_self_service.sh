@@ -153,7 +153,18 @@ unchanged() {
     fi
 }
 
-# --- status and enrollment ---------------------------------------------------------------
+# --- the policy, status and enrollment ----------------------------------------------------
+root policy set max_expiry 30d >/dev/null
+for args in "policy show" "policy show --json"; do
+    # shellcheck disable=SC2086  # word splitting wanted
+    expect_ok "$args as a user (POLICY_SHOW)" "${S[@]}" $args
+    # shellcheck disable=SC2086
+    root $args >"$TMP/root-policy"
+    check "$args as a user is root's, byte for byte" cmp -s "$TMP/out" "$TMP/root-policy"
+done
+root policy set max_expiry never >/dev/null
+
+
 expect_ok "a user's mfa status before enrolling" "${S[@]}" mfa status
 check "it says the user is not enrolled" grep -qx "$ALICE: not enrolled" "$TMP/out"
 expect_ok "mfa status --json" "${S[@]}" mfa status --json

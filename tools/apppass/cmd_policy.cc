@@ -1,5 +1,7 @@
 // apppass policy show|set|reset: the self-service policy in the store (policy.h), what
-// users may do for themselves through apppassd. Root, in-process, like every admin command.
+// users may do for themselves through apppassd. Root, in-process, like every admin command;
+// `policy show` run by a user asks apppassd (POLICY_SHOW) and prints the same.
+#include <charconv>
 #include <cstdio>
 
 #include <nlohmann/json.hpp>
@@ -21,24 +23,61 @@ nlohmann::ordered_json Duration(const std::optional<std::int64_t>& d) {
   return d ? nlohmann::ordered_json(DurationText(*d)) : nlohmann::ordered_json(nullptr);
 }
 
+int PrintPolicy(const Policy& p, bool json) {
+  if (json) {
+    const nlohmann::ordered_json j = {{"self_enroll", p.self_enroll},
+                                      {"self_service_scopes", p.self_service_scopes},
+                                      {"max_active", p.max_active},
+                                      {"default_expiry", Duration(p.default_expiry)},
+                                      {"max_expiry", Duration(p.max_expiry)}};
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+  } else {
+    for (std::string_view k : kPolicyKeys)
+      std::printf("%.*s %s\n", static_cast<int>(k.size()), k.data(),
+                  TerminalSafe(PolicyValueText(p, k)).c_str());
+  }
+  return kExitOk;
+}
+
 int Show(const Context& ctx, const PolicyArgs& a) {
   Store store;
   Status s = OpenAdmin(ctx, &store);
   if (!s.ok()) return Fail(s);
   Policy p;
   if (!(s = ReadPolicy(store, &p)).ok()) return Fail(s);
-  if (a.json) {
-    const nlohmann::ordered_json j = {{"self_enroll", p.self_enroll},
-                                      {"self_service_scopes", p.self_service_scopes},
-                                      {"max_active", p.max_active},
-                                      {"default_expiry", Duration(p.default_expiry)},
-                                      {"max_expiry", Duration(p.max_expiry)}};
-    std::printf("%s\n", j.dump().c_str());
-  } else {
-    for (std::string_view k : kPolicyKeys)
-      std::printf("%.*s %s\n", static_cast<int>(k.size()), k.data(), PolicyValueText(p, k).c_str());
+  return PrintPolicy(p, a.json);
+}
+
+// A duration as PolicyValueText writes it ("never" or "90d") back into *out.
+bool ParseDurationText(const std::string& text, std::optional<std::int64_t>* out) {
+  if (text == "never") {
+    out->reset();
+    return true;
   }
-  return kExitOk;
+  *out = ParseDuration(text);
+  return out->has_value();
+}
+
+// As a user: POLICY_SHOW, whose fields are PolicyValueText forms.
+int SelfShow(const Context& ctx, const PolicyArgs& a) {
+  broker::Request req{.kind = broker::RequestKind::kPolicyShow, .id = 1, .fields = {}};
+  broker::CallResult res;
+  Status s = CallBroker(ctx, req, &res);
+  if (!s.ok()) return Fail(s);
+  const broker::Reply& r = res.final;
+  Policy p;
+  const std::string enroll = FieldText(r, "self_enroll");
+  const std::string max_active = FieldText(r, "max_active");
+  p.self_enroll = enroll == "yes";
+  p.self_service_scopes = SplitSpaces(FieldText(r, "self_service_scopes"));
+  const auto [end, ec] =
+      std::from_chars(max_active.data(), max_active.data() + max_active.size(), p.max_active);
+  if ((enroll != "yes" && enroll != "no") || ec != std::errc() ||
+      end != max_active.data() + max_active.size() ||
+      !ParseDurationText(FieldText(r, "default_expiry"), &p.default_expiry) ||
+      !ParseDurationText(FieldText(r, "max_expiry"), &p.max_expiry))
+    return Fail(Status::Internal("the apppass service's policy answer is malformed"));
+  return PrintPolicy(p, a.json);
 }
 
 int Set(const Context& ctx, const PolicyArgs& a) {
@@ -75,11 +114,14 @@ void AddPolicyCommand(CLI::App& app, Context& ctx) {
   policy->require_subcommand(1);
   auto a = std::make_shared<PolicyArgs>();
 
-  auto* show = policy->add_subcommand("show", "Print the policy, one 'KEY VALUE' line per key");
+  auto* show = policy->add_subcommand(
+      "show", "Print the policy, one 'KEY VALUE' line per key (as a user: asked of apppassd)");
   show->add_flag("--json", a->json,
                  "Print {\"self_enroll\",\"self_service_scopes\",\"max_active\","
                  "\"default_expiry\",\"max_expiry\"} as JSON");
-  show->callback([&ctx, a] { ctx.run = [&ctx, a] { return Show(ctx, *a); }; });
+  show->callback([&ctx, a] {
+    ctx.run = [&ctx, a] { return ctx.self_service ? SelfShow(ctx, *a) : Show(ctx, *a); };
+  });
 
   auto* set = policy->add_subcommand(
       "set",
