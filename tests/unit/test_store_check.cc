@@ -319,9 +319,9 @@ void UnopenableStores(void** state) {
 void MapSizeIsValidatedAndRecorded(void** state) {
   Fixture& f = Fx(state);
   test::TempDir other;
-  ASSERT_CODE(Store::Init(other.Join("s"), "", kMinMapSize - 1), kInvalidArgument);
-  ASSERT_CODE(Store::Init(other.Join("s"), "", kMaxMapSize + 1), kInvalidArgument);
-  ASSERT_OK(Store::Init(other.Join("s"), "", kMinMapSize));
+  ASSERT_CODE(Store::Init(other.Join("s"), kMinMapSize - 1), kInvalidArgument);
+  ASSERT_CODE(Store::Init(other.Join("s"), kMaxMapSize + 1), kInvalidArgument);
+  ASSERT_OK(Store::Init(other.Join("s"), kMinMapSize));
   Store s;
   ASSERT_OK(Store::Open(other.Join("s"), Store::Mode::kAdmin, &s));
   assert_int_equal(s.map_size(), kMinMapSize);
@@ -338,7 +338,7 @@ void FullMapFailsCleanly(void** state) {
   Fixture& f = Fx(state);
   test::TempDir tmp;
   const std::string dir = tmp.Join("s");
-  ASSERT_OK(Store::Init(dir, "", kMinMapSize));
+  ASSERT_OK(Store::Init(dir, kMinMapSize));
   Store admin;
   ASSERT_OK(Store::Open(dir, Store::Mode::kAdmin, &admin));
   ASSERT_OK(test::EnrollConfirmed(admin, "alice", kNow));
