@@ -283,7 +283,7 @@ if getent passwd dovecot >/dev/null; then
     chmod 0660 "$DB/lock.mdb"
     chgrp "$GRP" "$DB" "$DB/key" "$DB/data.mdb" "$DB/lock.mdb"
     expect "an older group store: problem, dovecot can open it (tried as dovecot); fix: an admin command" 8 problem \
-        "^user dovecot \(the user Dovecot's auth worker runs as\) can open the store \(tried as dovecot\): it must be root's alone" \
+        "^user dovecot \(the user Dovecot's auth worker runs as\) can open the store \(tried as dovecot: $QDB\): it must be root's alone" \
         "^run any admin command as root to tighten the store, e.g. 'apppass --db $QDB list'$"
     chgrp root "$DB" "$DB/key" "$DB/data.mdb" "$DB/lock.mdb"
     chmod 0700 "$DB"

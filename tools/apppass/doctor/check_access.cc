@@ -3,6 +3,7 @@
 // checked by the permission bits and, as root, by trying as that user in a forked child.
 // A worker that is not root verifies through the broker (apppassd), which answers members
 // of the group (--group) only: its membership is checked too.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
@@ -20,7 +21,6 @@
 #include "child.h"
 #include "doctor/doctor.h"
 #include "doctor/process.h"
-#include "doctor/store_probe.h"
 #include "doctor/words.h"
 #include "store_layout.h"
 
@@ -110,23 +110,38 @@ std::optional<Block> FirstBlock(const Identity& who, const std::string& db) {
   return std::nullopt;
 }
 
-// Tries to open the store for verifying as `who` in a child process (root only), the
-// doctor's way (store_probe.h: nothing changes).
-Status TryOpenAs(const Identity& who, const std::string& db) {
+// Tries, as `who` in a child process (root only), to open each entry of the store
+// read-only (never following a symbolic link, never blocking on a FIFO): Ok with the
+// first it could open in `*opened`; Unavailable with why it could open none (the first
+// entry's error); Internal when the trial did not run. Nothing changes.
+Status TryOpenAs(const Identity& who, const std::string& db, std::string* opened) {
   const ChildResult r = RunInChild(
       [&who, &db]() -> std::string {
         if (::setgroups(who.groups.size(), who.groups.data()) != 0 || ::setgid(who.gid) != 0 ||
             ::setuid(who.uid) != 0 || ::getuid() != who.uid || ::geteuid() != who.uid)
           return fmt::format("E cannot become user {}: {}", who.name, std::strerror(errno));
-        int schema = 0;
-        const Status s = ProbeVerify(db, &schema);
-        return s.ok() ? std::string("O") : "E " + std::string(s.summary());
+        std::string first_error;
+        for (const StoreEntry& e : kStoreLayout) {
+          const std::string path = StorePath(db, e.id);
+          const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                                                  O_CLOEXEC | (e.directory ? O_DIRECTORY : 0));
+          if (fd >= 0) {
+            ::close(fd);
+            return "O " + path;
+          }
+          if (first_error.empty())
+            first_error = fmt::format("cannot open {}: {}", path, std::strerror(errno));
+        }
+        return "E " + first_error;
       },
       kTrialTimeout);
   if (!r.ok())
     return Status::Internal(
         fmt::format("the trial as {} did not finish: {}", who.name, r.Describe()));
-  if (r.report == "O") return Status::Ok();
+  if (r.report.rfind("O ", 0) == 0) {
+    *opened = r.report.substr(2);
+    return Status::Ok();
+  }
   return Status::Unavailable(r.report.size() > 2 ? r.report.substr(2) : "unknown error");
 }
 
@@ -235,7 +250,8 @@ std::vector<Finding> CheckAccess(const Config& cfg) {
     }
     const std::optional<Block> block = FirstBlock(*who, cfg.db);
     std::optional<Status> trial;
-    if (root) trial = TryOpenAs(*who, cfg.db);
+    std::string opened;
+    if (root) trial = TryOpenAs(*who, cfg.db, &opened);
     const bool tried = trial && trial->code() != Status::Code::kInternal;
     const bool can = tried ? trial->ok() : !block;
     const std::string how =
@@ -245,9 +261,9 @@ std::vector<Finding> CheckAccess(const Config& cfg) {
     if (can) {
       out.push_back(
           Make("access", Level::kProblem,
-               fmt::format("{} can open the store ({}): it must be root's alone, or that user can "
-                           "read the keys and take or rewrite LMDB's locks",
-                           who_text, how),
+               fmt::format("{} can open the store ({}{}): it must be root's alone, or that user "
+                           "can read the keys and take or rewrite LMDB's locks",
+                           who_text, how, opened.empty() ? "" : ": " + Clean(opened)),
                fmt::format("run any admin command as root to tighten the store, e.g. 'apppass --db "
                            "{} list'",
                            Sh(cfg.db))));
