@@ -139,7 +139,7 @@ Status LmdbEnv::Open(const std::string& dir, unsigned flags, std::size_t mapsize
   spec.lock_may_be_missing = !spec.read_only && !lock_must_exist;
   spec.check_lock = [](const std::string& path, const struct stat& st, bool may_open) {
     if (!may_open) return CheckLockInUse(path, st);
-    // The reader table must be writable by the verifiers' group; only refuse others.
+    // The reader table: root's alone, like every store file (store_layout.h).
     Fd fd;
     struct stat opened {};
     return OpenChecked(path, Layout(StoreFile::kLock).rule, &fd, &opened);

@@ -182,7 +182,7 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out,
   DeriveTagKey(SecretBytes(keys, kKeyBytes),
                std::span<unsigned char, kTagKeyBytes>(keys + kKeyBytes, kTagKeyBytes));
   store.keys_.resize(kKeyBytes + kTagKeyBytes);
-  // mfa.key seals the TOTP secrets: the verifiers' group must not read it.
+  // mfa.key seals the TOTP secrets: only the admin side reads it.
   if (admin && !(s = LoadKey(StorePath(dir, StoreFile::kMfaKey), &store.mfa_key_, true)).ok())
     return s;
   s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : kMapInUse, &store.env_);
