@@ -41,7 +41,10 @@ std::string DescribeTightening(const LooseEntry& e);
 
 // REQUIRES: euid 0. Gives every tightenable loose entry the layout's mode and group root, each
 // reached from its parent's descriptor with O_PATH | O_NOFOLLOW (never a symbolic link;
-// O_PATH descriptors leave LMDB's locks of this process alone), and appends
+// O_PATH descriptors leave LMDB's locks of this process alone; the chmod goes through
+// /proc/self/fd, and only without /proc through a descriptor opened, checked to be the
+// same file, and closed, which would drop this process's locks on a loose lock.mdb it
+// has open), and appends
 // DescribeTightening of each changed entry to `*changes`. Unavailable when a change fails
 // (the entries before it stay changed: each is a tightening on its own).
 Status TightenStore(const std::string& dir, std::vector<std::string>* changes);
