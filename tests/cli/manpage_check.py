@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """Checks that the man pages say what the code does (used by test_manpages.sh).
 
-Usage: manpage_check.py APPPASS SRC
+Usage: manpage_check.py APPPASS SRC APPPASSD
 
 Prints "ok - ..." / "not ok - ..." lines (details on "#   " lines) and nothing else.
 
@@ -13,15 +13,19 @@ value; the global options are exactly the tags of OPTIONS; the exit codes of
 tools/apppass/cli.h are exactly the tags of EXIT STATUS, and each is in `apppass --help`.
 pam_apppass.8 against pam_module/pam_options.cc (the option keys the parser compares with) and
 the reasons the module logs; sasl_apppass.8 against kSaslOptionKeys
-(sasl_plugin/sasl_options.h) and the reasons the plugin logs. Each page's version is
-the project's.
+(sasl_plugin/sasl_options.h) and the reasons the plugin logs. apppassd.8 against
+`apppassd --help`: the options (and each default --help shows) are exactly the .TP tags
+of OPTIONS (and the defaults they state) and those of SYNOPSIS; the request kinds of
+common/broker_protocol.cc are exactly the kinds WHO MAY ASK WHAT names; the line limit
+in LIMITS is kMaxLineLength; the exit codes of tools/apppassd/main.cc are exactly the
+tags of EXIT STATUS. Each page's version is the project's.
 """
 import os
 import re
 import subprocess
 import sys
 
-APPPASS, SRC = sys.argv[1], sys.argv[2]
+APPPASS, SRC, APPPASSD = sys.argv[1], sys.argv[2], sys.argv[3]
 MAN = os.path.join(SRC, "packaging", "man")
 
 
@@ -127,10 +131,12 @@ def options_in(texts):
 
 # ---- apppass --help ----------------------------------------------------------------------
 
-def run_help(path):
-    p = subprocess.run([APPPASS, *path, "--help"], capture_output=True, text=True, timeout=30)
+def run_help(path, program=None):
+    program = program or APPPASS
+    p = subprocess.run([program, *path, "--help"], capture_output=True, text=True, timeout=30)
     if p.returncode != 0:
-        raise RuntimeError(f"apppass {' '.join(path)} --help exited {p.returncode}: {p.stderr}")
+        name = os.path.basename(program)
+        raise RuntimeError(f"{name} {' '.join(path)} --help exited {p.returncode}: {p.stderr}")
     return p.stdout
 
 
@@ -326,11 +332,101 @@ def check_sasl():
          reasons, listed, "verifier.cc + sasl_plugin/*.cc", "sasl_apppass(8) LOGGING")
 
 
+# ---- apppassd.8 ------------------------------------------------------------------------
+
+def help_defaults(text):
+    """{option: (default, range)} from CLI11 --help lines such as
+    "  --workers INT:INT in [1 - 1024]=16   ...": the default after the type's "=" and the
+    range "1 to 1024" (None when absent)."""
+    out = {}
+    for line in text.splitlines():
+        m = re.match(r"^  (--?[\w-]+(?:,--?[\w-]+)*)(?: (.*?))?(?:\s{2,}|$)", line)
+        if not m or not m.group(2):
+            continue
+        name = m.group(1).split(",")[-1]
+        d = re.search(r"=(\S+)$", m.group(2))
+        r = re.search(r"in \[(\d+) - (\d+)\]", m.group(2))
+        if d:
+            out[name] = (d.group(1), f"{r.group(1)} to {r.group(2)}" if r else None)
+    return out
+
+
+def tagged_paragraphs(lines):
+    """{cleaned tag: running text of its paragraph} for each .TP of `lines`."""
+    out, i = {}, 0
+    while i < len(lines):
+        if lines[i].strip() == ".TP" and i + 1 < len(lines):
+            tag = text_of([lines[i + 1]]).strip()
+            body, j = [], i + 2
+            while j < len(lines) and lines[j].strip() not in (".TP", ".PP") and \
+                    not lines[j].startswith((".SH", ".SS")):
+                body.append(lines[j])
+                j += 1
+            # Alternating font macros (.IR x .) join their words: no space before punctuation.
+            out[tag] = re.sub(r" ([.,;:])", r"\1", " ".join(text_of(body).split()))
+            i = j
+        else:
+            i += 1
+    return out
+
+
+def check_apppassd():
+    page = Page(os.path.join(MAN, "apppassd.8"))
+    try:
+        text = run_help([], APPPASSD)
+    except Exception as e:  # noqa: BLE001 - reported as a failed check
+        emit(False, "apppassd --help runs", [e])
+        return
+    opts, pos, subs = parse_help(text)
+    emit(len(opts) >= 5 and not pos and not subs,
+         f"apppassd --help lists its options ({len(opts)}), no positionals or subcommands",
+         [text])
+    option_section = page.section("OPTIONS")
+    same("apppassd: the options of --help are those of apppassd(8) OPTIONS",
+         opts, options_in(tags(option_section)), "apppassd --help", "apppassd(8) OPTIONS")
+    same("apppassd: the options of --help are those of apppassd(8) SYNOPSIS",
+         opts, options_in([text_of(page.section("SYNOPSIS"))]), "apppassd --help",
+         "apppassd(8) SYNOPSIS")
+    paragraphs = {options_in([t]).pop() if options_in([t]) else t: body
+                  for t, body in tagged_paragraphs(option_section).items()}
+    defaults = help_defaults(text)
+    wrong = []
+    for o, (d, r) in sorted(defaults.items()):
+        if f"Default: {d}." not in paragraphs.get(o, ""):
+            wrong.append(f"{o}: --help says ={d}, apppassd(8) does not say 'Default: {d}.'")
+        if r and r not in paragraphs.get(o, ""):
+            wrong.append(f"{o}: --help says [{r}], apppassd(8) does not say '{r}'")
+    emit(len(defaults) >= 6 and not wrong,
+         f"apppassd: the defaults and ranges --help shows ({len(defaults)}) are those apppassd(8) "
+         "OPTIONS states", wrong or [text])
+
+    protocol = strip_cxx_comments(read(os.path.join(SRC, "common", "broker_protocol.cc")))
+    m = re.search(r"kKindNames\s*=\s*\{(.*?)\};", protocol, re.S)
+    kinds = set(re.findall(r'"([A-Z_]+)"', m.group(1))) if m else set()
+    emit(len(kinds) >= 9, f"common/broker_protocol.cc names the request kinds ({len(kinds)})")
+    who = {w for t in tags(page.section("WHO MAY ASK WHAT")) for w in re.findall(r"[A-Z_]{3,}", t)}
+    same("apppassd: the request kinds are those of apppassd(8) WHO MAY ASK WHAT",
+         kinds, who, "common/broker_protocol.cc", "apppassd(8) WHO MAY ASK WHAT")
+    header = strip_cxx_comments(read(os.path.join(SRC, "common", "broker_protocol.h")))
+    m = re.search(r"kMaxLineLength\s*=\s*([0-9']+)", header)
+    limit = m.group(1).replace("'", "") if m else "?"
+    limits = " ".join(text_of(page.section("LIMITS")).split())
+    emit(f"at most {limit} bytes" in limits,
+         f"apppassd(8) LIMITS states the line limit kMaxLineLength ({limit} bytes)", [limits])
+
+    main = strip_cxx_comments(read(os.path.join(SRC, "tools", "apppassd", "main.cc")))
+    codes = set(re.findall(r"\bkExit\w+\s*=\s*(\d+)", main))
+    emit(len(codes) >= 2, f"tools/apppassd/main.cc defines the exit codes ({len(codes)} found)")
+    same("apppassd: the exit codes of tools/apppassd/main.cc are those of apppassd(8) EXIT STATUS",
+         codes, {t.strip() for t in tags(page.section("EXIT STATUS"))},
+         "tools/apppassd/main.cc", "apppassd(8) EXIT STATUS")
+
+
 def check_versions():
     cmake = read(os.path.join(SRC, "CMakeLists.txt"))
     m = re.search(r"project\(apppass VERSION ([0-9.]+)", cmake)
     version = m.group(1) if m else "?"
-    for name in ("apppass.8", "pam_apppass.8", "sasl_apppass.8"):
+    for name in ("apppass.8", "apppassd.8", "pam_apppass.8", "sasl_apppass.8"):
         th = Page(os.path.join(MAN, name)).th
         emit(f'"apppass {version}"' in th, f"{name} is for apppass {version} (.TH)", [th])
 
@@ -338,4 +434,5 @@ def check_versions():
 check_apppass()
 check_pam()
 check_sasl()
+check_apppassd()
 check_versions()

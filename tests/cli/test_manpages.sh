@@ -1,9 +1,9 @@
 #!/bin/bash
 # cli_manpages: the man pages render cleanly and say what the code does.
 #
-# Usage: test_manpages.sh /path/to/apppass SRC_DIR
+# Usage: test_manpages.sh /path/to/apppass SRC_DIR /path/to/apppassd
 #
-# For each of packaging/man/{apppass,pam_apppass,sasl_apppass}.8:
+# For each of packaging/man/{apppass,apppassd,pam_apppass,sasl_apppass}.8:
 #   - groff -man -Tutf8 -ww renders it without a warning, man -l and man --warnings do
 #     too, and lexgrog finds its NAME line (what apropos and lintian read);
 # and then (manpage_check.py, see its header):
@@ -14,17 +14,21 @@
 #     LOGGING exactly the reasons the module logs;
 #   - sasl_apppass(8) OPTIONS lists exactly kSaslOptionKeys, and LOGGING exactly the
 #     reasons the plugin logs;
+#   - apppassd(8) and `apppassd --help` list the same options (and defaults), its WHO MAY
+#     ASK WHAT the request kinds of the protocol, LIMITS its line limit, EXIT STATUS the
+#     exit codes of tools/apppassd/main.cc;
 #   - each page carries the project's version.
 # Prints "ok - ..." / "not ok - ..." per check and "N passed, N failed"; exits 1 when
 # anything failed.
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-    echo "usage: $0 /path/to/apppass SRC_DIR" >&2
+if [[ $# -ne 3 ]]; then
+    echo "usage: $0 /path/to/apppass SRC_DIR /path/to/apppassd" >&2
     exit 2
 fi
 APPPASS=$(realpath -e "$1")
 SRC=$(realpath -e "$2")
+APPPASSD=$(realpath -e "$3")
 TMP=$(mktemp -d)
 cleanup() { rm -rf "$TMP"; }
 trap cleanup EXIT
@@ -35,7 +39,7 @@ for tool in groff man lexgrog; do
     command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed (groff-base, man-db)"; exit 1; }
 done
 
-PAGES=(apppass.8 pam_apppass.8 sasl_apppass.8)
+PAGES=(apppass.8 apppassd.8 pam_apppass.8 sasl_apppass.8)
 export LC_ALL=C.UTF-8 MANWIDTH=80
 
 for name in "${PAGES[@]}"; do
@@ -67,7 +71,7 @@ for name in "${PAGES[@]}"; do
 done
 
 # The content checks: one "ok"/"not ok" line each, details on "#" lines.
-"$PY" "$LIB_DIR/manpage_check.py" "$APPPASS" "$SRC" >"$TMP/check.out" 2>"$TMP/check.err" || true
+"$PY" "$LIB_DIR/manpage_check.py" "$APPPASS" "$SRC" "$APPPASSD" >"$TMP/check.out" 2>"$TMP/check.err" || true
 if [[ -s $TMP/check.err ]]; then
     not_ok "manpage_check.py ran without errors" "$(tail -n 15 "$TMP/check.err")"
 fi

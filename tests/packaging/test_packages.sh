@@ -15,10 +15,15 @@
 #      /etc/gshadow, /etc/passwd (bytes) and dpkg's package states.
 #   3. apt-get install of the four packages (not the -dbgsym ones).
 #   4. The files at their real paths, with owners and modes: the module in the multiarch
-#      PAM directory, the plugin in libsasl2's, the tool in /usr/sbin, man pages (man -w
-#      finds them), examples, bash completion, the pam-auth-update profile, the hooks
-#      directory; the apppass group and the store /var/lib/apppass made by postinst;
-#      /etc/pam.d and /var/lib/pam untouched (the profile is "Default: no").
+#      PAM directory, the plugin in libsasl2's, the tool and the daemon in /usr/sbin, man
+#      pages (man -w finds them), examples, bash completion, the pam-auth-update profile,
+#      the hooks directory; the apppass group and the store /var/lib/apppass made by
+#      postinst; /etc/pam.d and /var/lib/pam untouched (the profile is "Default: no").
+#      The systemd units in /lib/systemd/system pass systemd-analyze verify; the package
+#      enabled the socket (its link in sockets.target.wants) and not the service;
+#      /usr/sbin/apppassd --version runs, and the installed daemon, run in the foreground
+#      on a private socket, answers the handshake and a request and exits 0 on SIGTERM.
+#      Where systemd is the running init, the socket is active and answers.
 #   5. End to end with the installed files: /usr/sbin/apppass enrolls, confirms (oathtool)
 #      and creates app passwords in /var/lib/apppass; pamtester logs in through the
 #      installed module, under pam_wrapper, with the installed example stack
@@ -30,8 +35,8 @@
 #      installed into /etc/apppass/hooks.d. `apppass doctor` on the result. tests/sasl/test_postfix.sh runs a real Postfix with the installed
 #      plugin and tool.
 #   6. apt-get purge: no file of the packages is left, no /var/lib/apppass, /etc/apppass
-#      or group apppass (when postinst created it), and every snapshot of step 2 is
-#      byte for byte what it was.
+#      or group apppass (when postinst created it), no link or deb-systemd-helper state
+#      of the socket, and every snapshot of step 2 is byte for byte what it was.
 # An EXIT trap purges the packages and removes what the test made, whatever happened.
 # Prints "ok - ..." / "not ok - ..." per check and "N passed, N failed"; exits 1 when
 # anything failed.
@@ -51,6 +56,10 @@ PAM_DIR=/usr/lib/$MULTIARCH/security
 SASL_DIR=/usr/lib/$MULTIARCH/sasl2
 STORE=/var/lib/apppass
 APP=/usr/sbin/apppass
+DAEMON=/usr/sbin/apppassd
+UNIT_DIR=/lib/systemd/system
+SOCKET_LINK=/etc/systemd/system/sockets.target.wants/apppassd.socket
+DSH_STATE=/var/lib/systemd/deb-systemd-helper-enabled
 TESTUSER=pkgtest-alice
 export DEBIAN_FRONTEND=noninteractive LC_ALL=C.UTF-8 TZ=UTC
 
@@ -72,9 +81,11 @@ purge_packages() {
     [[ ${#present[@]} -eq 0 ]] || apt_get purge "${present[@]}" >"$TMP/purge.log" 2>&1
 }
 
+DAEMON_PID=""
 cleanup() {
     local rc=$?
     trap - ERR
+    if [[ -n $DAEMON_PID ]]; then kill "$DAEMON_PID" 2>/dev/null || true; fi
     if [[ $INSTALLED == yes ]]; then
         # A file of ours in a package's directory would keep dpkg from removing it.
         rm -f /etc/apppass/hooks.d/dovecot-auth-cache-flush
@@ -96,7 +107,7 @@ fatal() {
     exit 1
 }
 [[ $(id -u) -eq 0 ]] || fatal "runs as root (it installs packages)"
-for tool in apt-get dpkg-query dpkg-deb lintian oathtool man python3 pam-auth-update; do
+for tool in apt-get dpkg-query dpkg-deb lintian oathtool man python3 pam-auth-update systemd-analyze; do
     command -v "$tool" >/dev/null || fatal "$tool is installed"
 done
 for p in "${PACKAGES[@]}"; do
@@ -104,7 +115,7 @@ for p in "${PACKAGES[@]}"; do
         fatal "$p is not installed before the test" "it is: the test would purge a real installation"
     fi
 done
-for path in "$STORE" /etc/apppass; do
+for path in "$STORE" /etc/apppass "$SOCKET_LINK"; do
     [[ ! -e $path && ! -L $path ]] ||
         fatal "$path does not exist before the test" "it does: the test would touch a real deployment"
 done
@@ -203,13 +214,14 @@ has_dir() {
 has_file "$PAM_DIR/pam_apppass.so" 644 root:root
 has_file "$SASL_DIR/libapppass.so" 644 root:root
 has_file "$APP" 755 root:root
+has_file "$DAEMON" 755 root:root
 # The private library the three share (one LMDB environment per store per process).
 has_file "/usr/lib/$MULTIARCH/apppass/libapppass-shared.so" 644 root:root
-for bin in "$PAM_DIR/pam_apppass.so" "$SASL_DIR/libapppass.so" "$APP"; do
+for bin in "$PAM_DIR/pam_apppass.so" "$SASL_DIR/libapppass.so" "$APP" "$DAEMON"; do
     check "$bin finds libapppass-shared.so in /usr/lib/$MULTIARCH/apppass (RUNPATH)" \
         bash -c "ldd $bin | grep -q '=> /usr/lib/$MULTIARCH/apppass/libapppass-shared.so '"
 done
-for page in apppass pam_apppass sasl_apppass; do
+for page in apppass apppassd pam_apppass sasl_apppass; do
     has_file "/usr/share/man/man8/$page.8.gz" 644 root:root
     check "man -w $page finds the installed page" \
         bash -c "[[ \$(man -w $page 2>/dev/null) == /usr/share/man/man8/$page.8.gz ]]"
@@ -232,6 +244,31 @@ has_file /usr/share/doc/apppass/copyright 644 root:root
 has_dir /etc/apppass/hooks.d 755 root:root
 check "pam_apppass.so exports the PAM entry points" \
     bash -c "nm -D --defined-only $PAM_DIR/pam_apppass.so | grep -q ' T pam_sm_authenticate$'"
+
+# The broker's systemd units, enabled as the package promises (deb-systemd-helper makes
+# the links whether or not systemd runs).
+has_file "$UNIT_DIR/apppassd.socket" 644 root:root
+has_file "$UNIT_DIR/apppassd.service" 644 root:root
+RC=0
+systemd-analyze verify "$UNIT_DIR/apppassd.socket" "$UNIT_DIR/apppassd.service" >"$TMP/verify.out" 2>&1 || RC=$?
+if [[ $RC -eq 0 && ! -s $TMP/verify.out ]]; then
+    ok "systemd-analyze verify of the installed units: no error, no warning (binary, man page found)"
+else
+    not_ok "systemd-analyze verify of the installed units: no error, no warning (binary, man page found)" \
+        "exit $RC" "$(cat "$TMP/verify.out")"
+fi
+if [[ -L $SOCKET_LINK && $(readlink "$SOCKET_LINK") == "$UNIT_DIR/apppassd.socket" ]]; then
+    ok "the package enabled apppassd.socket ($SOCKET_LINK)"
+else
+    not_ok "the package enabled apppassd.socket ($SOCKET_LINK)" "found: $(ls -l "$SOCKET_LINK" 2>&1)"
+fi
+check "the package did not enable apppassd.service (socket-activated only)" \
+    bash -c "[[ -z \$(find /etc/systemd/system -name apppassd.service) ]]"
+if version=$("$DAEMON" --version 2>&1) && [[ $version == "apppassd ${VERSION%%-*}" ]]; then
+    ok "$DAEMON --version: $version"
+else
+    not_ok "$DAEMON --version says apppassd ${VERSION%%-*}" "got: $version"
+fi
 
 # The group and the store, made by postinst.
 if getent group apppass >/dev/null; then
@@ -405,6 +442,71 @@ else
     note "SKIP apppass doctor: this build has no doctor command"
 fi
 
+# broker_ask SOCKET: sends the handshake and the request lines read from stdin (ids 1..N),
+# prints every reply line after the daemon's VERSION line, until the final OK or FAIL of
+# the last request. Secrets go through stdin, never argv. Exit 1 on a closed connection
+# or no answer within 5 s.
+broker_ask() {
+    "$PY" - "$1" 3<&0 <<'PYEOF'
+import os, socket, sys
+requests = os.fdopen(3).read().splitlines()
+s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+s.settimeout(5)
+s.connect(sys.argv[1])
+s.sendall(("VERSION\t1\t0\n" + "".join(r + "\n" for r in requests)).encode())
+buf, last = b"", str(len(requests))
+while True:
+    chunk = s.recv(65536)
+    if not chunk:
+        sys.exit(1)
+    buf += chunk
+    lines = buf.split(b"\n")
+    done = any(l.split(b"\t")[:2] in ([b"OK", last.encode()], [b"FAIL", last.encode()]) for l in lines[:-1])
+    if done:
+        for l in lines[1:-1]:
+            print(l.decode(errors="replace"))
+        break
+PYEOF
+}
+
+# The installed daemon in the foreground, as on a system without systemd, on a private
+# socket and the installed store: root may verify; it stops cleanly on SIGTERM.
+DSOCK=$TMP/apppassd.sock
+"$DAEMON" --db "$STORE" --socket "$DSOCK" >"$TMP/apppassd.out" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 100); do [[ -S $DSOCK ]] && break; sleep 0.1; done
+if [[ -S $DSOCK ]]; then
+    ok "the installed apppassd listens on its --socket ($(stat -c %a "$DSOCK"))"
+    RC=0
+    printf 'VERIFY\t1\tuser=%s\tpassword=%s\tservice=imap\nPOLICY_SHOW\t2\n' "$TESTUSER" "$PW_ANY" |
+        broker_ask "$DSOCK" >"$TMP/broker.out" 2>&1 || RC=$?
+    sed 's/^/# apppassd: /' "$TMP/broker.out"
+    check "the installed apppassd verifies an app password for root (outcome=accepted)" \
+        grep -qP '^OK\t1\t.*outcome=accepted' "$TMP/broker.out"
+    check "the installed apppassd shows the policy (self_enroll=no by default)" \
+        grep -qP '^OK\t2\t.*self_enroll=no' "$TMP/broker.out"
+else
+    not_ok "the installed apppassd listens on its --socket" "$(tail -n 5 "$TMP/apppassd.out")"
+fi
+kill -TERM "$DAEMON_PID" 2>/dev/null || true
+RC=0
+wait "$DAEMON_PID" || RC=$?
+DAEMON_PID=""
+sed 's/^/# apppassd stderr: /' "$TMP/apppassd.out"
+check "the installed apppassd exits 0 on SIGTERM (exit $RC)" test "$RC" -eq 0
+check "the installed apppassd removed its socket" test ! -e "$DSOCK"
+
+# Under a running systemd (not in a container), the package started the socket.
+if [[ -d /run/systemd/system ]]; then
+    check "systemd: apppassd.socket is active" systemctl is-active --quiet apppassd.socket
+    RC=0
+    printf 'POLICY_SHOW\t1\n' | broker_ask /run/apppass/apppassd.sock >"$TMP/broker.out" 2>&1 || RC=$?
+    check "systemd: apppassd answers on /run/apppass/apppassd.sock (socket-activated)" \
+        grep -qP '^OK\t1\t' "$TMP/broker.out"
+else
+    note "SKIP the socket-activated daemon: systemd is not the running init here"
+fi
+
 # A real Postfix with the installed plugin and tool (its own store and config), loading
 # plugins from the system's SASL directory, next to the stock PLAIN and LOGIN.
 POSTFIX_TEST=$SRC/tests/sasl/test_postfix.sh
@@ -441,7 +543,7 @@ done <"$TMP/shipped"
 if [[ -z $left ]]; then ok "no file or directory of the packages is left"; else
     not_ok "no file or directory of the packages is left" "left:$left"
 fi
-for path in "$STORE" /etc/apppass /usr/share/doc/apppass; do
+for path in "$STORE" /etc/apppass /usr/share/doc/apppass "$SOCKET_LINK" "$DSH_STATE/apppassd.socket.dsh-also"; do
     check "$path is gone" bash -c "[[ ! -e $path && ! -L $path ]]"
 done
 if [[ $GROUP_BEFORE == no ]]; then

@@ -1,0 +1,231 @@
+#!/bin/bash
+# systemd_units: the systemd units of apppassd (packaging/systemd) are valid, hardened as
+# documented, and agree with the code. Reads the source tree; installs nothing, needs no
+# running systemd (systemd-analyze works offline on unit files).
+#
+# Usage: test_units.sh SRC_DIR APPPASSD APPPASS
+#
+#   - systemd-analyze verify of apppassd.socket + apppassd.service prints nothing (an
+#     unknown key is only a warning there, so any output fails), with ExecStart pointed at
+#     the built APPPASSD and MANPATH at packaging/man (Documentation=man:apppassd(8));
+#   - the socket is broker::kDefaultSocket (common/broker_client.h), 0666 in a 0755
+#     directory, removed on stop, wanted by sockets.target; the service requires it and
+#     has no [Install] section (socket-activated only; the package enables the socket);
+#   - the service runs /usr/sbin/apppassd as root (the store is root-only) with an empty
+#     capability bounding set, the store kStoreDefaultDir (common/store.h) its only
+#     writable path, AF_UNIX only, a system call filter, no core files, and without
+#     PrivateUsers= (a user namespace would map every client's SO_PEERCRED uid to nobody);
+#   - systemd-analyze security --offline=true rates it at most 1.0, and the figure is the
+#     one README.md and docs/design.md state;
+#   - (root only) the built APPPASSD, run under strace on a throwaway store (made and
+#     loosened to the pre-issue-11 modes with APPPASS) and asked every request kind as
+#     root and as nobody (an accepted and a refused verification, a policy change, a
+#     malformed and an oversized line, SIGTERM), makes no system call that the service's
+#     SystemCallFilter= lines refuse (syscall_filter.py): under systemd such a call would
+#     fail with EPERM.
+# Prints "ok - ..." / "not ok - ..." per check and "N passed, N failed"; exits 1 when
+# anything failed.
+set -euo pipefail
+
+if [[ $# -ne 3 ]]; then
+    echo "usage: $0 SRC_DIR APPPASSD APPPASS" >&2
+    exit 2
+fi
+SRC=$(realpath -e "$1")
+APPPASSD=$(realpath -e "$2")
+APPPASS=$(realpath -e "$3")
+# shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
+DAEMON_PID=""  # apppassd itself (a child of strace)
+STRACE_PID=""
+TMP=$(mktemp -d)
+cleanup() {
+    if [[ -n $DAEMON_PID ]]; then kill "$DAEMON_PID" 2>/dev/null || true; fi
+    if [[ -n $STRACE_PID ]]; then kill "$STRACE_PID" 2>/dev/null || true; fi
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+require_tools systemd-analyze man
+export LC_ALL=C.UTF-8
+
+UNITS=$SRC/packaging/systemd
+SOCKET=$UNITS/apppassd.socket
+SERVICE=$UNITS/apppassd.service
+
+# value FILE KEY: the values of KEY= in FILE, one per line, in order (comments skipped).
+value() { sed -n "s/^$2=//p" "$1"; }
+# has FILE KEY VALUE: KEY=VALUE is a line of FILE.
+has() { grep -qxF -- "$2=$3" "$1"; }
+# expect DESC FILE KEY VALUE
+expect() {
+    if has "$2" "$3" "$4"; then ok "$1"; else
+        not_ok "$1" "want $3=$4 in ${2##*/}, found: $(value "$2" "$3" | tr '\n' ' ')"
+    fi
+}
+
+# ---- systemd-analyze verify ----------------------------------------------------------
+
+mkdir -p "$TMP/units" "$TMP/man/man8"
+cp "$SOCKET" "$TMP/units/"
+sed "s|^ExecStart=/usr/sbin/apppassd\\b|ExecStart=$APPPASSD|" "$SERVICE" >"$TMP/units/apppassd.service"
+cp "$SRC/packaging/man/apppassd.8" "$TMP/man/man8/"
+RC=0
+(cd "$TMP/units" && MANPATH=$TMP/man systemd-analyze verify apppassd.socket apppassd.service) \
+    >"$TMP/verify.out" 2>&1 || RC=$?
+if [[ $RC -eq 0 && ! -s $TMP/verify.out ]]; then
+    ok "systemd-analyze verify apppassd.socket apppassd.service: no error, no warning"
+else
+    not_ok "systemd-analyze verify apppassd.socket apppassd.service: no error, no warning" \
+        "exit $RC" "$(cat "$TMP/verify.out")"
+fi
+
+# ---- the socket ------------------------------------------------------------------------
+
+default_socket=$(sed -n 's/.*kDefaultSocket = "\([^"]*\)".*/\1/p' "$SRC/common/broker_client.h")
+check "common/broker_client.h names the default socket ($default_socket)" test -n "$default_socket"
+expect "apppassd.socket listens on broker::kDefaultSocket" "$SOCKET" ListenStream "$default_socket"
+check "apppassd.socket has exactly one ListenStream" test "$(value "$SOCKET" ListenStream | wc -l)" -eq 1
+expect "apppassd.socket: mode 0666 (the daemon decides who may ask what, by SO_PEERCRED)" \
+    "$SOCKET" SocketMode 0666
+expect "apppassd.socket: its directory 0755" "$SOCKET" DirectoryMode 0755
+expect "apppassd.socket: owned by root" "$SOCKET" SocketUser root
+expect "apppassd.socket: removed when stopped" "$SOCKET" RemoveOnStop yes
+expect "apppassd.socket: wanted by sockets.target (what enabling it means)" "$SOCKET" WantedBy sockets.target
+check "apppassd.socket: one socket, one service (no Accept=yes)" not has "$SOCKET" Accept yes
+
+# ---- the service -----------------------------------------------------------------------
+
+expect "apppassd.service runs /usr/sbin/apppassd" "$SERVICE" ExecStart /usr/sbin/apppassd
+expect "apppassd.service requires its socket" "$SERVICE" Requires apppassd.socket
+check "apppassd.service has no [Install] section (socket-activated; the socket is enabled)" \
+    not grep -q '^\[Install\]' "$SERVICE"
+check "apppassd.service runs as root (no User=, no DynamicUser=: the store is root-only)" \
+    not grep -Eq '^(User|DynamicUser)=' "$SERVICE"
+check "apppassd.service has no PrivateUsers= (it would turn every peer's uid into nobody)" \
+    not grep -q '^PrivateUsers=' "$SERVICE"
+expect "apppassd.service: no capabilities (an empty bounding set)" "$SERVICE" CapabilityBoundingSet ''
+default_store=$(sed -n 's/.*kDefaultStoreDir = "\([^"]*\)".*/\1/p' "$SRC/common/store.h")
+check "common/store.h names the default store ($default_store)" test -n "$default_store"
+expect "apppassd.service: the store (kDefaultStoreDir) is its only writable path" \
+    "$SERVICE" ReadWritePaths "-$default_store"
+check "apppassd.service: one ReadWritePaths" test "$(value "$SERVICE" ReadWritePaths | wc -l)" -eq 1
+for kv in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
+          PrivateNetwork=yes RestrictAddressFamilies=AF_UNIX NoNewPrivileges=yes \
+          SystemCallFilter=@system-service SystemCallArchitectures=native \
+          MemoryDenyWriteExecute=yes LockPersonality=yes RestrictNamespaces=yes \
+          RestrictSUIDSGID=yes UMask=0077 LimitCORE=0; do
+    expect "apppassd.service: $kv" "$SERVICE" "${kv%%=*}" "${kv#*=}"
+done
+
+# ---- systemd-analyze security ----------------------------------------------------------
+
+RC=0
+(cd "$TMP/units" && systemd-analyze security --offline=true --no-pager apppassd.service) \
+    >"$TMP/security.out" 2>&1 || RC=$?
+exposure=$(sed -n 's/.*Overall exposure level for apppassd\.service: \([0-9.]*\) .*/\1/p' "$TMP/security.out")
+if [[ -n $exposure ]]; then
+    note "systemd-analyze security --offline=true: exposure $exposure"
+    grep '✗' "$TMP/security.out" | sed 's/  */ /g; s/^/#   left: /' || true
+    check "the exposure ($exposure) is at most 1.0" awk -v e="$exposure" 'BEGIN { exit !(e <= 1.0) }'
+    for doc in README.md docs/design.md; do
+        check "$doc states the exposure systemd-analyze reports ($exposure)" \
+            grep -q "exposure $exposure\\b" "$SRC/$doc"
+    done
+else
+    not_ok "systemd-analyze security --offline=true rates apppassd.service" "exit $RC" \
+        "$(tail -n 5 "$TMP/security.out")"
+fi
+
+# ---- the daemon's system calls against the filter ---------------------------------------
+
+if [[ $(id -u) -ne 0 ]]; then
+    note "SKIP the system calls of apppassd: it runs as root only"
+    finish
+    exit
+fi
+require_tools strace oathtool setpriv
+fatal_units() {
+    not_ok "$@"
+    finish || true
+    exit 1
+}
+chmod 0755 "$TMP"
+DB=$TMP/store
+SOCK=$TMP/apppassd.sock
+tool --db "$DB" init >/dev/null 2>"$TMP/err"
+# An app password for alice (an accepted verification records last use: a write).
+enroll_user "$DB" alice
+PW=$(tool --db "$DB" create alice --name phone --json | json_get password)
+# The modes a store had before issue 11 (group-readable): the daemon's first open
+# tightens them (chmod, chown to group root).
+chmod g+rx "$DB" "$DB/usage"
+chmod g+r "$DB/key" "$DB/data.mdb"
+chgrp -R nogroup "$DB"
+strace -f -qq -o "$TMP/trace" "$APPPASSD" --db "$DB" --socket "$SOCK" --group nogroup \
+    >"$TMP/daemon.out" 2>&1 &
+STRACE_PID=$!
+for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+DAEMON_PID=$(cat "/proc/$STRACE_PID/task/$STRACE_PID/children" 2>/dev/null | awk '{print $1}')
+if [[ -S $SOCK && -n $DAEMON_PID ]]; then
+    ok "apppassd (pid $DAEMON_PID, under strace) listens on its socket"
+else
+    fatal_units "apppassd (under strace) listens on its socket" "$(cat "$TMP/daemon.out")"
+fi
+
+# ask [RUNNER...]: the handshake, then the request lines on stdin; prints the replies.
+ask() {
+    "$@" "$PY" -c '
+import socket, sys
+reqs = sys.stdin.buffer.read()
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"VERSION\t1\t0\n" + reqs)
+s.shutdown(socket.SHUT_WR)
+out = b""
+while True:
+    c = s.recv(65536)
+    if not c:
+        break
+    out += c
+sys.stdout.write(out.decode(errors="replace"))
+' "$SOCK"
+}
+{
+    printf 'VERIFY\t1\tuser=alice\tpassword=%s\tservice=imap\n' "$PW"
+    printf 'VERIFY\t2\tuser=alice\tpassword=abcd-efgh-jkmn-pqrs-tuvw\tservice=imap\n'
+    printf 'POLICY_SHOW\t3\nPOLICY_SET\t4\tkey=max_active\tvalue=10\nLIST\t5\nMFA_STATUS\t6\n'
+    printf 'FROB\t7\nLIST\t8\tuser=\x01\n'
+} | ask >"$TMP/root.out" 2>&1 || true
+{
+    printf 'LIST\t1\nMFA_STATUS\t2\nMFA_ENROLL\t3\nMFA_CONFIRM\t4\tcode=123456\n'
+    printf 'CREATE\t5\tname=x\tscopes=imap\tcode=123456\nREVOKE\t6\tall=yes\tcode=123456\n'
+    printf 'POLICY_SET\t7\tkey=max_active\tvalue=3\n'
+    head -c 9000 /dev/zero | tr '\0' x
+    echo
+} | ask setpriv --reuid=nobody --regid=nogroup --clear-groups >"$TMP/nobody.out" 2>&1 || true
+sed 's/^/# as root: /' "$TMP/root.out"
+sed 's/^/# as nobody: /' "$TMP/nobody.out"
+check "apppassd accepted alice's app password (a write: last use)" grep -qP '^OK\t1\toutcome=accepted' "$TMP/root.out"
+check "apppassd changed the policy for root (a write transaction)" grep -qP '^OK\t4$' "$TMP/root.out"
+check "apppassd answered nobody's oversized line too_long" grep -qP '^FAIL\t0\ttoo_long' "$TMP/nobody.out"
+kill -TERM "$DAEMON_PID"
+DAEMON_PID=""
+RC=0
+wait "$STRACE_PID" || RC=$?  # strace exits with its tracee's status
+STRACE_PID=""
+check "apppassd exited 0 on SIGTERM (exit $RC)" test "$RC" -eq 0
+if "$PY" "$(dirname "${BASH_SOURCE[0]}")/syscall_filter.py" "$SERVICE" "$TMP/trace" >"$TMP/calls" 2>&1; then
+    sed 's/^/# /' "$TMP/calls"
+    refused=$(sed -n 's/^refused [0-9]*: *//p' "$TMP/calls")
+    if [[ -z $refused ]]; then
+        ok "apppassd made no system call that apppassd.service's SystemCallFilter= refuses"
+    else
+        not_ok "apppassd made no system call that apppassd.service's SystemCallFilter= refuses" \
+            "refused under systemd (EPERM): $refused"
+    fi
+else
+    not_ok "syscall_filter.py read the filter and the trace" "$(cat "$TMP/calls")"
+fi
+
+finish
