@@ -119,14 +119,14 @@ service config {
 EOF
 start_dovecot
 
-unreadable=()
+readable=()
 while IFS= read -r f; do
-    if as_user "$WORKER" test -r "$f"; then unreadable+=("$f"); fi
+    if as_user "$WORKER" test -r "$f"; then readable+=("$f"); fi
 done < <(find "$STORE")
-if [[ ${#unreadable[@]} -eq 0 && -n $(find "$STORE" -type f) ]]; then
+if [[ ${#readable[@]} -eq 0 && -n $(find "$STORE" -type f) ]]; then
     pass "the auth worker's user ($WORKER, in $GRP) can read no file of the store"
 else
-    fail "the auth worker's user can read no file of the store (readable: ${unreadable[*]})"
+    fail "the auth worker's user can read no file of the store (readable: ${readable[*]})"
 fi
 
 # ---- TOTP codes --------------------------------------------------------------------------
