@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # A throwaway Dovecot IMAP server for the integration tests, authenticating through
-# pam_apppass.so under pam_wrapper. Sourced (not run) by dovecot_imap.sh and
-# dovecot_cache.sh, which use `set -euo pipefail`.
+# pam_apppass.so under pam_wrapper. Sourced (not run) by dovecot_imap.sh,
+# dovecot_cache.sh and dovecot_broker.sh, which use `set -euo pipefail`.
 #
 # Nothing outside a private temp dir is touched: Dovecot runs as a throwaway instance
 # with its own config, base_dir and state_dir on 127.0.0.1, and pam_wrapper points
