@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # A throwaway Dovecot IMAP server for the integration tests, authenticating through
-# pam_apppass.so under pam_wrapper. Sourced (not run) by dovecot_imap.sh and
-# dovecot_cache.sh, which use `set -euo pipefail`.
+# pam_apppass.so under pam_wrapper. Sourced (not run) by dovecot_imap.sh,
+# dovecot_cache.sh and dovecot_broker.sh, which use `set -euo pipefail`.
 #
 # Nothing outside a private temp dir is touched: Dovecot runs as a throwaway instance
 # with its own config, base_dir and state_dir on 127.0.0.1, and pam_wrapper points
@@ -18,6 +18,7 @@
 #   write_pam_services SERVICE...           pam_apppass.so on $STORE for each service
 #   write_dovecot_conf FILE PASSDB_ARGS AUTH_CACHE_SETTINGS
 #   start_dovecot             starts it from $CONF and waits for the IMAP greeting
+#   stop_dovecot              stops it (dl_cleanup does too)
 #   imap_login / accepts / refuses / pam_failure_since / module_lines_since
 #   pass / fail / finish      "ok - ..." / "not ok - ..." lines, FAILED count, summary
 
@@ -79,9 +80,9 @@ show_log() {
     echo "----"
 }
 
-dl_cleanup() {
-    local rc=$?
-    if [[ $rc -ne 0 ]]; then show_log; fi
+# stop_dovecot: stops the instance started from $CONF, if running, and waits for its
+# master to go (so its children release the temp dir).
+stop_dovecot() {
     if [[ -s $BASE_DIR/master.pid ]]; then
         local pid
         pid=$(cat "$BASE_DIR/master.pid")
@@ -92,7 +93,15 @@ dl_cleanup() {
             sleep 0.1
         done
         if kill -0 "$pid" 2>/dev/null; then kill -KILL "$pid" 2>/dev/null || true; fi
+        rm -f "$BASE_DIR/master.pid"
     fi
+}
+
+dl_cleanup() {   # dl_cleanup [RC]: the EXIT trap; RC defaults to the exit status
+    local rc=$?
+    [[ $# -eq 0 ]] || rc=$1
+    if [[ $rc -ne 0 ]]; then show_log; fi
+    stop_dovecot
     # pam_wrapper copies the service dir to /tmp/pam.? in every process it is
     # preloaded into, and Dovecot's children exit without running its
     # destructor. Remove only the copies of our own (uniquely named) files.
