@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "admin_internal.h"
 #include "password.h"
 #include "text.h"
 #include "totp.h"
@@ -56,6 +57,43 @@ Status PutCred(const Store& store, const StoreTxn& txn, std::string_view hash,
   return txn.Put(Table::kCreds, hash, store.SealCredential(hash, EncodeCredential(c)));
 }
 
+Status AlreadyConfirmed(const std::string& user) {
+  return Status::PermissionDenied(fmt::format(
+      "{} already has a confirmed MFA enrollment; 'apppass mfa reset {}' first", user, user));
+}
+
+// A pending enrollment of `user` from `source`, started at `now`, without a secret yet.
+UserRecord NewEnrollment(const std::string& user, std::string_view source, std::int64_t now) {
+  UserRecord u;
+  u.user = user;
+  u.mfa = MfaState::kPending;
+  u.enrolled = now;
+  u.source = std::string(source);
+  return u;
+}
+
+Status SealInto(const Store& store, const SecretBuffer& secret, UserRecord* u) {
+  return SealSecret(store.mfa_key(), secret, &u->sealed_secret);
+}
+
+// What a create request must be, before any store access.
+Status ValidateCreate(const CreateRequest& req, std::int64_t now) {
+  Status s = ValidateNewUserName(req.user);
+  if (!s.ok()) return s;
+  if (!(s = ValidateNewLabel(req.name)).ok()) return s;
+  if (req.scopes.size() > kMaxScopes)
+    return Status::InvalidArgument(fmt::format("at most {} scopes", kMaxScopes));
+  for (const auto& sc : req.scopes)
+    if (!(s = ValidateScope(sc)).ok()) return s;
+  if (req.expires && *req.expires <= now)
+    return Status::InvalidArgument("the expiry is not in the future");
+  return Status::Ok();
+}
+
+}  // namespace
+
+namespace admin_internal {
+
 Status RevokeLocked(const Store& store, const StoreTxn& txn, const std::string& user,
                     const RevokeSelector& sel, std::int64_t now, std::vector<std::string>* ids) {
   std::vector<std::pair<std::string, Credential>> creds;
@@ -73,8 +111,6 @@ Status RevokeLocked(const Store& store, const StoreTxn& txn, const std::string& 
   return Status::Ok();
 }
 
-// Validates `user`, begins a write transaction and reads the user's enrollment:
-// `*found` says whether there is one (then in `*u`).
 Status BeginUserUpdate(const Store& store, const std::string& user, StoreTxn* txn, UserRecord* u,
                        bool* found) {
   Status s = ValidateUserName(user);
@@ -88,43 +124,19 @@ Status BeginUserUpdate(const Store& store, const std::string& user, StoreTxn* tx
   return DecodeUser(rec, u);
 }
 
-Status AlreadyConfirmed(const std::string& user) {
-  return Status::PermissionDenied(fmt::format(
-      "{} already has a confirmed MFA enrollment; 'apppass mfa reset {}' first", user, user));
-}
-
-// A new enrollment of `user` replaces a pending one, never a confirmed one: validates the
-// name as a new one, begins a write transaction and refuses a confirmed enrollment.
-Status BeginNewEnrollment(const Store& store, const std::string& user, StoreTxn* txn) {
+Status BeginNewEnrollment(const Store& store, const std::string& user, StoreTxn* txn,
+                          UserRecord* old, bool* found) {
   Status s = ValidateNewUserName(user);  // enrolling makes the user known to the store
   if (!s.ok()) return s;
-  UserRecord old;
-  bool found = false;
-  if (!(s = BeginUserUpdate(store, user, txn, &old, &found)).ok()) return s;
-  if (found && old.mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
+  if (!(s = BeginUserUpdate(store, user, txn, old, found)).ok()) return s;
+  if (*found && old->mfa == MfaState::kConfirmed) return AlreadyConfirmed(user);
   return Status::Ok();
-}
-
-// A pending enrollment of `user` from `source`, started at `now`, without a secret yet.
-UserRecord NewEnrollment(const std::string& user, std::string_view source, std::int64_t now) {
-  UserRecord u;
-  u.user = user;
-  u.mfa = MfaState::kPending;
-  u.enrolled = now;
-  u.source = std::string(source);
-  return u;
-}
-
-Status SealInto(const Store& store, const SecretBuffer& secret, UserRecord* u) {
-  return SealSecret(store.mfa_key(), secret, &u->sealed_secret);
 }
 
 Status PutUser(const StoreTxn& txn, const UserRecord& u) {
   return txn.Put(Table::kUsers, u.user, EncodeUser(u));
 }
 
-// Checks `code` against `secret` (never a step at or before u->last_step), records the
-// step and confirms the enrollment if it was pending.
 Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_t now,
                   UserRecord* u) {
   std::int64_t step = 0;
@@ -138,20 +150,105 @@ Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_
   return Status::Ok();
 }
 
-}  // namespace
+Status AcceptUserCode(const Store& store, std::string_view code, std::int64_t now, UserRecord* u) {
+  SecretBuffer secret;
+  Status s = UnsealSecret(store.mfa_key(), u->sealed_secret, &secret);
+  if (!s.ok()) return s;
+  return AcceptCode(secret, code, now, u);
+}
+
+Status EnrollLocked(const Store& store, const StoreTxn& txn, const std::string& user,
+                    const std::string& issuer, std::int64_t now, EnrollResult* out) {
+  SecretBuffer secret = NewTotpSecret();
+  if (!secret.valid()) return Status::Internal("out of secure memory");
+  UserRecord u = NewEnrollment(user, kSourceApppass, now);
+  Status s = SealInto(store, secret, &u);
+  if (!s.ok()) return s;
+  if (!(s = PutUser(txn, u)).ok()) return s;
+  if (!(s = TotpBase32(secret, &out->base32)).ok()) return s;
+  out->uri = TotpUri(issuer, user, out->base32.view());
+  return Status::Ok();
+}
+
+Status CreateLocked(const Store& store, const StoreTxn& txn, const CreateRequest& req,
+                    int max_active, std::int64_t now, Created* out) {
+  Status s = ValidateCreate(req, now);
+  if (!s.ok()) return s;
+  std::string_view rec;
+  s = txn.Get(Table::kUsers, req.user, &rec);
+  const bool enrolled = s.ok();
+  if (!enrolled && !s.IsNotFound()) return s;
+  UserRecord u;
+  if (enrolled && !(s = DecodeUser(rec, &u)).ok()) return s;
+  if (!enrolled || u.mfa != MfaState::kConfirmed)
+    return Status::PermissionDenied(
+        fmt::format("{} has no confirmed MFA enrollment; run 'apppass mfa enroll {}' and "
+                    "'apppass mfa confirm {}' first. No app password was created.",
+                    req.user, req.user, req.user));
+
+  std::vector<std::pair<std::string, Credential>> creds;
+  if (!(s = LoadUserCreds(store, txn, req.user, &creds)).ok()) return s;
+  int active = 0;
+  for (const auto& [h, c] : creds) {
+    if (!IsActive(c, now)) continue;
+    ++active;
+    if (c.name == req.name)
+      return Status::AlreadyExists(fmt::format(
+          "{} already has an active app password named '{}' (id {})", req.user, req.name, c.id));
+  }
+  if (active >= max_active)
+    return Status::PermissionDenied(fmt::format(
+        "{} already has {} active app passwords (the limit); revoke one first", req.user, active));
+
+  Credential c;
+  c.user = req.user;
+  c.name = req.name;
+  c.scopes = req.scopes;
+  std::sort(c.scopes.begin(), c.scopes.end());
+  c.scopes.erase(std::unique(c.scopes.begin(), c.scopes.end()), c.scopes.end());
+  c.created = now;
+  c.expires = req.expires;
+  std::string_view existing;
+  do {  // a fresh 8-hex-digit id (a collision is rare; retry until unique)
+    unsigned char raw[4];
+    randombytes_buf(raw, sizeof raw);
+    c.id = fmt::format("{:02x}{:02x}{:02x}{:02x}", raw[0], raw[1], raw[2], raw[3]);
+    s = txn.Get(Table::kIds, c.id, &existing);
+  } while (s.ok());
+  if (!s.IsNotFound()) return s;
+
+  SecretBuffer password = GeneratePassword();
+  SecretBuffer normalized(kMaxPasswordInput);
+  if (!password.valid() || !normalized.valid()) return Status::Internal("out of secure memory");
+  if (!(s = NormalizePassword(password.view(), normalized)).ok())
+    return Status::Internal("generated password does not normalize");
+  unsigned char hash_bytes[kHashBytes];
+  store.HashPassword(normalized, hash_bytes);
+  const std::string hash(reinterpret_cast<char*>(hash_bytes), kHashBytes);
+  sodium_memzero(hash_bytes, sizeof hash_bytes);
+  if (txn.Get(Table::kCreds, hash, &existing).ok())  // 2^-99: but never overwrite a record
+    return Status::Internal("hash collision; try again");
+
+  if (!(s = PutCred(store, txn, hash, c)).ok()) return s;
+  if (!(s = txn.Put(Table::kIds, c.id, hash)).ok()) return s;
+  if (!(s = txn.Put(Table::kUserIds, UserIdKey(c.user, c.id), "")).ok()) return s;
+  out->cred = std::move(c);
+  out->password = std::move(password);
+  return Status::Ok();
+}
+
+}  // namespace admin_internal
+
+using namespace admin_internal;
 
 Status MfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
                  std::int64_t now, EnrollResult* out) {
   StoreTxn txn;
-  Status s = BeginNewEnrollment(store, user, &txn);
+  UserRecord old;
+  bool found = false;
+  Status s = BeginNewEnrollment(store, user, &txn, &old, &found);
   if (!s.ok()) return s;
-  SecretBuffer secret = NewTotpSecret();
-  if (!secret.valid()) return Status::Internal("out of secure memory");
-  UserRecord u = NewEnrollment(user, kSourceApppass, now);
-  if (!(s = SealInto(store, secret, &u)).ok()) return s;
-  if (!(s = PutUser(txn, u)).ok()) return s;
-  if (!(s = TotpBase32(secret, &out->base32)).ok()) return s;
-  out->uri = TotpUri(issuer, user, out->base32.view());
+  if (!(s = EnrollLocked(store, txn, user, issuer, now, out)).ok()) return s;
   return txn.Commit();
 }
 
@@ -165,9 +262,7 @@ Status MfaConfirm(const Store& store, const std::string& user, std::string_view 
   if (!found)
     return Status::NotFound(
         fmt::format("{} has no MFA enrollment; run 'apppass mfa enroll {}'", user, user));
-  SecretBuffer secret;
-  if (!(s = UnsealSecret(store.mfa_key(), u.sealed_secret, &secret)).ok()) return s;
-  if (!(s = AcceptCode(secret, code, now, &u)).ok()) return s;
+  if (!(s = AcceptUserCode(store, code, now, &u)).ok()) return s;
   if (!(s = PutUser(txn, u)).ok()) return s;
   return txn.Commit();
 }
@@ -181,7 +276,9 @@ Status MfaImport(const Store& store, const std::string& user, const ExistingTotp
   if (existing.source != kSourceGoogleAuthenticator && existing.source != kSourceOath)
     return Status::InvalidArgument("unknown source of the enrollment to import");
   StoreTxn txn;
-  Status s = BeginNewEnrollment(store, user, &txn);
+  UserRecord old;
+  bool found = false;
+  Status s = BeginNewEnrollment(store, user, &txn, &old, &found);
   if (!s.ok()) return s;
   UserRecord u = NewEnrollment(user, existing.source, now);
   // Codes the other module already accepted are not accepted again: start after the
@@ -234,79 +331,16 @@ Status MfaReset(const Store& store, const std::string& user, std::int64_t now, i
 
 Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now,
                       Created* out) {
-  Status s = ValidateNewUserName(req.user);
+  Status s = ValidateCreate(req, now);
   if (!s.ok()) return s;
-  if (!(s = ValidateNewLabel(req.name)).ok()) return s;
-  if (req.scopes.size() > kMaxScopes)
-    return Status::InvalidArgument(fmt::format("at most {} scopes", kMaxScopes));
-  for (const auto& sc : req.scopes)
-    if (!(s = ValidateScope(sc)).ok()) return s;
-  if (req.expires && *req.expires <= now)
-    return Status::InvalidArgument("the expiry is not in the future");
-
   StoreTxn txn;
   if (!(s = store.Begin(true, &txn)).ok()) return s;
-  std::string_view rec;
-  s = txn.Get(Table::kUsers, req.user, &rec);
-  const bool enrolled = s.ok();
-  if (!enrolled && !s.IsNotFound()) return s;
-  UserRecord u;
-  if (enrolled && !(s = DecodeUser(rec, &u)).ok()) return s;
-  if (!enrolled || u.mfa != MfaState::kConfirmed)
-    return Status::PermissionDenied(
-        fmt::format("{} has no confirmed MFA enrollment; run 'apppass mfa enroll {}' and "
-                    "'apppass mfa confirm {}' first. No app password was created.",
-                    req.user, req.user, req.user));
-
-  std::vector<std::pair<std::string, Credential>> creds;
-  if (!(s = LoadUserCreds(store, txn, req.user, &creds)).ok()) return s;
-  int active = 0;
-  for (const auto& [h, c] : creds) {
-    if (!IsActive(c, now)) continue;
-    ++active;
-    if (c.name == req.name)
-      return Status::AlreadyExists(fmt::format(
-          "{} already has an active app password named '{}' (id {})", req.user, req.name, c.id));
-  }
-  if (active >= req.max_active)
-    return Status::PermissionDenied(fmt::format(
-        "{} already has {} active app passwords (the limit); revoke one first", req.user, active));
-
-  Credential c;
-  c.user = req.user;
-  c.name = req.name;
-  c.scopes = req.scopes;
-  std::sort(c.scopes.begin(), c.scopes.end());
-  c.scopes.erase(std::unique(c.scopes.begin(), c.scopes.end()), c.scopes.end());
-  c.created = now;
-  c.expires = req.expires;
-  std::string_view existing;
-  do {  // a fresh 8-hex-digit id (a collision is rare; retry until unique)
-    unsigned char raw[4];
-    randombytes_buf(raw, sizeof raw);
-    c.id = fmt::format("{:02x}{:02x}{:02x}{:02x}", raw[0], raw[1], raw[2], raw[3]);
-    s = txn.Get(Table::kIds, c.id, &existing);
-  } while (s.ok());
-  if (!s.IsNotFound()) return s;
-
-  SecretBuffer password = GeneratePassword();
-  SecretBuffer normalized(kMaxPasswordInput);
-  if (!password.valid() || !normalized.valid()) return Status::Internal("out of secure memory");
-  if (!(s = NormalizePassword(password.view(), normalized)).ok())
-    return Status::Internal("generated password does not normalize");
-  unsigned char hash_bytes[kHashBytes];
-  store.HashPassword(normalized, hash_bytes);
-  const std::string hash(reinterpret_cast<char*>(hash_bytes), kHashBytes);
-  sodium_memzero(hash_bytes, sizeof hash_bytes);
-  if (txn.Get(Table::kCreds, hash, &existing).ok())  // 2^-99: but never overwrite a record
-    return Status::Internal("hash collision; try again");
-
-  if (!(s = PutCred(store, txn, hash, c)).ok()) return s;
-  if (!(s = txn.Put(Table::kIds, c.id, hash)).ok()) return s;
-  if (!(s = txn.Put(Table::kUserIds, UserIdKey(c.user, c.id), "")).ok()) return s;
+  Policy policy;  // its max_active binds admins too, read in the same transaction
+  if (!(s = ReadPolicy(txn, &policy)).ok()) return s;
+  Created made;
+  if (!(s = CreateLocked(store, txn, req, policy.max_active, now, &made)).ok()) return s;
   if (!(s = txn.Commit()).ok()) return s;
-  out->cred = std::move(c);
-  out->password = std::move(password);
+  *out = std::move(made);
   return Status::Ok();
 }
 

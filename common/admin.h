@@ -58,7 +58,6 @@ struct CreateRequest {
   std::string name;
   std::vector<std::string> scopes;
   std::optional<std::int64_t> expires;  // absolute unix time
-  int max_active = kDefaultMaxActive;
 };
 
 struct Created {
@@ -66,7 +65,9 @@ struct Created {
   SecretBuffer password;  // display form; shown once, never stored
 };
 
-// Creates an app password. PermissionDenied without confirmed MFA or at the limit;
+// Creates an app password. PermissionDenied without confirmed MFA or at the limit (the
+// stored policy's max_active, policy.h, read in the same transaction; Unavailable when the
+// policy record is corrupt);
 // InvalidArgument for a bad user name or label (ValidateNewUserName, ValidateNewLabel),
 // scope or expiry; AlreadyExists for a duplicate name.
 Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now, Created* out);

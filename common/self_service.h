@@ -28,27 +28,45 @@
 
 namespace apppass {
 
+// The messages of the refusals above (and below), for the daemon and the tests.
+inline constexpr const char* kWrongCodeMessage = "wrong or reused verification code";
+inline constexpr const char* kNoMfaMessage = "MFA is not set up for this account";
+inline constexpr const char* kSelfEnrollOffMessage =
+    "self-enrollment is turned off; ask your administrator to set up MFA";
+inline constexpr const char* kAlreadyEnrolledMessage =
+    "MFA is already set up for this account; ask your administrator to reset it";
+
 struct SelfCreateRequest {
   std::string name;
   std::vector<std::string> scopes;      // each must be in policy self_service_scopes;
                                         // empty is refused (a user always chooses)
-  std::optional<std::int64_t> expires;  // a duration in seconds; nullopt: the default
+  std::optional<std::int64_t> expires;  // a duration in seconds (> 0); nullopt: the default
+                                        // (EffectiveDefaultExpiry, policy.h)
+  bool never = false;  // the user asked for no expiry ("never"): refused when the policy
+                       // sets max_expiry; `expires` must then be nullopt
 };
 
 // Creates an app password for `user` after checking `code`. `out` as CreatePassword.
+// InvalidArgument for an expiry over max_expiry names the limit ("the longest expiry
+// allowed is 90d"); AlreadyExists for an active label of the same name.
 Status SelfCreate(const Store& store, const std::string& user, const SelfCreateRequest& req,
                   const SecretBuffer& code, std::int64_t now, Created* out);
 
-// Revokes the selected active app passwords of `user` after checking `code`.
+// Revokes the selected active app passwords of `user` after checking `code`. Exactly one
+// of sel.id, sel.name, sel.all (else InvalidArgument). NotFound when none of the user's
+// active app passwords matches.
 Status SelfRevoke(const Store& store, const std::string& user, const RevokeSelector& sel,
                   const SecretBuffer& code, std::int64_t now, std::vector<std::string>* ids);
 
 // Starts (or restarts, while pending) the user's own enrollment when the policy's
-// self_enroll allows it. PermissionDenied otherwise, and when already confirmed.
+// self_enroll allows it. PermissionDenied otherwise (kSelfEnrollOffMessage), and when
+// already confirmed (kAlreadyEnrolledMessage). No code is needed: a pending enrollment
+// gives no access until confirmed.
 Status SelfMfaEnroll(const Store& store, const std::string& user, const std::string& issuer,
                      std::int64_t now, EnrollResult* out);
 
-// Confirms the user's pending enrollment with a current code (MfaConfirm).
+// Confirms the user's pending enrollment with a current code (MfaConfirm; a confirmed
+// one is re-checked, spending the code). No enrollment: PermissionDenied kNoMfaMessage.
 Status SelfMfaConfirm(const Store& store, const std::string& user, const SecretBuffer& code,
                       std::int64_t now);
 

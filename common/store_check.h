@@ -7,7 +7,7 @@
 //   lmdb      every table is walked with a cursor: keys strictly ascending, as many entries
 //             as LMDB's own count says, no read error; unknown tables are a warning
 //   meta      "schema" is one this build knows (1, untagged records, is a warning);
-//             "map_size" (when set) is a valid size
+//             "map_size" (when set) is a valid size; "policy" (when set) decodes (policy.h)
 //   creds     key is a 32-byte hash; the record's tag matches (record_tag.h); it decodes, its
 //   version is known, its id,
 //             label and scopes are well formed; ids[id] points back to it; user_ids has
@@ -16,8 +16,8 @@
 //   ids       every entry points to a credential record with that id (a bijection)
 //   user_ids  every entry names a credential of that user, and no other
 //   users     each record decodes, names its key, and its TOTP secret opens with mfa.key
-//   counts    active app passwords per user above kDefaultMaxActive (a warning: create
-//             --max-active may raise the limit); two active ones with one label
+//   counts    active app passwords per user above the policy's max_active (a warning: the
+//             limit may have been lowered since); two active ones with one label
 //   names     a user name (enrolled, or of a credential not revoked) or the label of a
 //             credential not revoked with an invisible character (text.h FindInvisible),
 //             stored before ValidateNewUserName/ValidateNewLabel refused them (a warning)

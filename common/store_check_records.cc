@@ -58,6 +58,13 @@ void StoreChecker::CheckMeta() {
                 fmt::format("map_size {} is not a size from {} to {} bytes", LogQuoted(v, 32),
                             kMinMapSize, kMaxMapSize),
                 fmt::format("set it again: apppass --db {} init --map-size 1G", dir_));
+    } else if (k == "policy") {
+      Policy p;
+      const Status st = DecodePolicy(v, &p);
+      if (!st.ok())
+        Problem("meta", "policy",
+                std::string(st.summary()) + ": self-service and create are refused",
+                fmt::format("apppass --db {} policy reset, then set the policy again", dir_));
     } else {
       Warning("meta", LogSafe(k), fmt::format("unknown setting {}", LogSafe(k)),
               "a newer apppass may have written it; else it is ignored");
@@ -248,12 +255,16 @@ void StoreChecker::CheckCounts() {
           fmt::format("revoke one of them: apppass revoke {} {}", LogSafe(c.user),
                       LogSafe(c.id, 16)));
   }
+  // The cap in force (the stored policy's, else the default); a corrupt policy is
+  // reported by CheckMeta.
+  Policy policy;
+  if (auto it = meta_.find("policy"); it != meta_.end()) (void)DecodePolicy(it->second, &policy);
   for (const auto& [user, n] : active)
-    if (n > kDefaultMaxActive)
+    if (n > policy.max_active)
       Warning("creds", LogSafe(user),
-              fmt::format("{} active app passwords, more than the default limit of {}", n,
-                          kDefaultMaxActive),
-              "none needed if 'create --max-active' allowed it; else revoke the unused ones");
+              fmt::format("{} active app passwords, more than the limit of {} (policy max_active)",
+                          n, policy.max_active),
+              "revoke the unused ones, or raise the limit: apppass policy set max_active N");
 }
 
 // Names made before ValidateNewUserName and ValidateNewLabel refused invisible

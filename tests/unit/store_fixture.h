@@ -28,6 +28,7 @@
 #include "files.h"
 #include "lmdb_env.h"
 #include "password.h"
+#include "policy.h"
 #include "records.h"
 #include "store.h"
 #include "store_internal.h"
@@ -89,14 +90,12 @@ struct Made {
 
 inline Status Create(const Store& store, const std::string& user, const std::string& name,
                      Made* out, std::vector<std::string> scopes = {},
-                     std::optional<std::int64_t> expires = {}, int max_active = kDefaultMaxActive,
-                     std::int64_t now = kNow) {
+                     std::optional<std::int64_t> expires = {}, std::int64_t now = kNow) {
   CreateRequest req;
   req.user = user;
   req.name = name;
   req.scopes = std::move(scopes);
   req.expires = expires;
-  req.max_active = max_active;
   Created c;
   Status s = CreatePassword(store, req, now, &c);
   if (s.ok() && out != nullptr) {

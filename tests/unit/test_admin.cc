@@ -280,21 +280,24 @@ void test_bad_input(void** state) {
 void test_limit(void** state) {
   Fixture& f = Fx(state);
   Made a, b, c, d, x;
-  ASSERT_OK(Create(f.admin, "alice", "a", &a, {}, {}, 3));
-  ASSERT_OK(Create(f.admin, "alice", "b", &b, {}, {}, 3));
-  ASSERT_OK(Create(f.admin, "alice", "c", &c, {}, {}, 3));
-  Status s = Create(f.admin, "alice", "d", &x, {}, {}, 3);
+  ASSERT_OK(SetPolicy(f.admin, "max_active", "3"));  // the stored policy sets the cap
+  ASSERT_OK(Create(f.admin, "alice", "a", &a));
+  ASSERT_OK(Create(f.admin, "alice", "b", &b));
+  ASSERT_OK(Create(f.admin, "alice", "c", &c));
+  Status s = Create(f.admin, "alice", "d", &x);
   ASSERT_CODE(s, kPermissionDenied);
   ASSERT_CONTAINS(s.message(), "3 active");
   assert_int_equal(List(f.admin, "alice", true).size(), 3);  // nothing half-created
   Revoke(f.admin, "alice", RevokeSelector{.id = {}, .name = "b", .all = false});
-  ASSERT_OK(Create(f.admin, "alice", "d", &d, {}, {}, 3));
-  ASSERT_CODE(Create(f.admin, "alice", "e", &x, {}, {}, 3), kPermissionDenied);
+  ASSERT_OK(Create(f.admin, "alice", "d", &d));
+  ASSERT_CODE(Create(f.admin, "alice", "e", &x), kPermissionDenied);
   // Expired ones do not count.
   Made t;
-  ASSERT_OK(Create(f.admin, "alice", "t", &t, {}, kNow + 10, 4));
-  ASSERT_CODE(Create(f.admin, "alice", "e", &x, {}, {}, 4, kNow + 5), kPermissionDenied);
-  ASSERT_OK(Create(f.admin, "alice", "e", &x, {}, {}, 4, kNow + 20));
+  ASSERT_OK(SetPolicy(f.admin, "max_active", "4"));
+  ASSERT_OK(Create(f.admin, "alice", "t", &t, {}, kNow + 10));
+  ASSERT_CODE(Create(f.admin, "alice", "e", &x, {}, {}, kNow + 5), kPermissionDenied);
+  ASSERT_OK(Create(f.admin, "alice", "e", &x, {}, {}, kNow + 20));
+  ASSERT_OK(ResetPolicy(f.admin));
   // The default limit.
   ASSERT_OK(test::EnrollConfirmed(f.admin, "bob", kNow));
   for (int i = 0; i < kDefaultMaxActive; ++i) MustCreate(f.admin, "bob", "p" + std::to_string(i));
@@ -318,7 +321,7 @@ void test_duplicate_name(void** state) {
   ASSERT_OUTCOME(V(f.admin, "alice", a.password), Outcome::kRevoked);
   MustCreate(f.admin, "alice", "tablet", {}, kNow + 10);
   ASSERT_CODE(Create(f.admin, "alice", "tablet", &x), kAlreadyExists);
-  ASSERT_OK(Create(f.admin, "alice", "tablet", &x, {}, {}, kDefaultMaxActive, kNow + 10));
+  ASSERT_OK(Create(f.admin, "alice", "tablet", &x, {}, {}, kNow + 10));
 }
 
 void test_list(void** state) {

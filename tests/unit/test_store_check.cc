@@ -40,7 +40,6 @@ Status MakeOne(const Store& store, const std::string& user, const std::string& n
   CreateRequest req;
   req.user = user;
   req.name = name;
-  req.max_active = 1000;
   return CreatePassword(store, req, kNow, out);
 }
 
@@ -342,6 +341,7 @@ void FullMapFailsCleanly(void** state) {
   Store admin;
   ASSERT_OK(Store::Open(dir, Store::Mode::kAdmin, &admin));
   ASSERT_OK(test::EnrollConfirmed(admin, "alice", kNow));
+  ASSERT_OK(SetPolicy(admin, "max_active", "1000"));
   std::vector<std::string> passwords;
   Status s;
   for (int i = 0; i < 5000; ++i) {

@@ -275,8 +275,9 @@ void test_user_prefixes(void** state) {
   MustCreate(f.admin, "alice", "two");
   MustCreate(f.admin, "alice2", "one");
   Made al, x;
-  ASSERT_OK(Create(f.admin, "al", "one", &al, {}, {}, 1));  // alice's do not count for al
-  ASSERT_CODE(Create(f.admin, "al", "two", &x, {}, {}, 1), kPermissionDenied);
+  ASSERT_OK(SetPolicy(f.admin, "max_active", "1"));
+  ASSERT_OK(Create(f.admin, "al", "one", &al));  // alice's do not count for al
+  ASSERT_CODE(Create(f.admin, "al", "two", &x), kPermissionDenied);
   assert_int_equal(List(f.admin, "al", true).size(), 1);
   assert_int_equal(List(f.admin, "alice", true).size(), 2);
   assert_int_equal(List(f.admin, "alice2", true).size(), 1);

@@ -15,7 +15,6 @@ struct CreateArgs {
   std::string user, name;
   std::string expires = "never";  // the default; an empty --expires "" is refused
   std::vector<std::string> scopes;
-  int max_active = kDefaultMaxActive;
   bool json = false;
 };
 
@@ -26,7 +25,7 @@ std::string Join(const std::vector<std::string>& v, const char* sep) {
 }
 
 int Create(const Context& ctx, const CreateArgs& a) {
-  CreateRequest req{.user = a.user, .name = a.name, .scopes = a.scopes, .max_active = a.max_active};
+  CreateRequest req{.user = a.user, .name = a.name, .scopes = a.scopes, .expires = {}};
   const std::int64_t now = Now();
   if (a.expires != "never") {
     const auto secs = ParseDuration(a.expires);
@@ -70,7 +69,9 @@ int Create(const Context& ctx, const CreateArgs& a) {
 
 void AddCreateCommand(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
-      "create", "Create an app password for USER (needs confirmed MFA); it is printed once");
+      "create",
+      "Create an app password for USER (needs confirmed MFA; at most the policy's max_active "
+      "active ones); it is printed once");
   auto a = std::make_shared<CreateArgs>();
   cmd->add_option("USER", a->user, "User name")->required();
   cmd->add_option("--name", a->name,
@@ -81,9 +82,6 @@ void AddCreateCommand(CLI::App& app, Context& ctx) {
                   "repeatable; none means every service");
   cmd->add_option("--expires", a->expires,
                   "Lifetime: 90d, 12h, 30m, 2w, a number of seconds, or never");
-  cmd->add_option("--max-active", a->max_active, "Refuse when USER already has this many active")
-      ->check(CLI::Range(1, 1000))
-      ->capture_default_str();
   cmd->add_flag("--json", a->json,
                 "Print {\"id\",\"user\",\"name\",\"password\",\"scopes\",\"created\",\"expires\"}");
   cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return Create(ctx, *a); }; });

@@ -1,0 +1,417 @@
+// Unit tests of self_service.h: every change needs a current TOTP code of the user's
+// confirmed enrollment, spent in the same transaction as the change (a refused code
+// changes nothing; a refused change spends no code; a code works once), the policy bounds
+// what a user may ask for (scopes, expiry, max_active, self-enrollment), and another
+// user's records answer "not found". Codes are computed with liboath (test::TotpAt). The
+// fixture is store_fixture.h: alice is confirmed at kNow, so kNow's step is spent.
+
+#include "self_service.h"
+#include "store_fixture.h"
+
+namespace apppass {
+namespace {
+
+using namespace storetest;
+
+SecretBuffer Code(std::string_view text) {
+  SecretBuffer b(16);
+  assert_true(b.valid() && b.assign(text));
+  return b;
+}
+
+// alice's code for time `t`.
+SecretBuffer AliceCode(const Fixture& f, std::int64_t t) { return Code(test::TotpAt(f.secret, t)); }
+
+std::int64_t LastStep(const Store& store, const std::string& user) {
+  UserRecord u;
+  ASSERT_OK(MfaGet(store, user, &u));
+  return u.last_step;
+}
+
+SelfCreateRequest Req(std::string name, std::vector<std::string> scopes = {"imap"},
+                      std::optional<std::int64_t> expires = {}) {
+  return SelfCreateRequest{
+      .name = std::move(name), .scopes = std::move(scopes), .expires = expires, .never = false};
+}
+
+// A user's app passwords (revoked ones too), as "name:state " in name order.
+std::string Listing(const Store& store, const std::string& user, std::int64_t now) {
+  std::vector<std::string> items;
+  for (const Listed& l : List(store, user, true))
+    items.push_back(l.cred.name + (l.cred.revoked          ? ":revoked "
+                                   : IsActive(l.cred, now) ? ":active "
+                                                           : ":expired "));
+  std::sort(items.begin(), items.end());
+  std::string out;
+  for (const auto& i : items) out += i;
+  return out;
+}
+
+constexpr std::int64_t kT1 = kNow + 30, kT2 = kNow + 60, kT3 = kNow + 90, kT4 = kNow + 120;
+
+void test_create(void** state) {
+  Fixture& f = Fx(state);
+  Created c;
+  ASSERT_OK(
+      SelfCreate(f.admin, "alice", Req("phone", {"imap", "smtp"}), AliceCode(f, kT1), kT1, &c));
+  assert_string_equal(c.cred.user.c_str(), "alice");
+  assert_string_equal(c.cred.name.c_str(), "phone");
+  assert_true(c.cred.scopes == (std::vector<std::string>{"imap", "smtp"}));
+  assert_int_equal(c.cred.created, kT1);
+  assert_false(c.cred.expires.has_value());                       // default_expiry never, no max
+  assert_int_equal(LastStep(f.admin, "alice"), kT1 / kTotpStep);  // the code is spent
+  ASSERT_OUTCOME(V(f.admin, "alice", c.password.view(), "imap", kT1), Outcome::kAccepted);
+  ASSERT_OUTCOME(V(f.admin, "alice", c.password.view(), "pop3", kT1), Outcome::kOutOfScope);
+}
+
+void test_code_checked_and_spent_with_the_change(void** state) {
+  Fixture& f = Fx(state);
+  Created c;
+  // Wrong, malformed, missing: refused with one message, nothing changed.
+  const std::int64_t step0 = LastStep(f.admin, "alice");
+  for (const std::string& bad : {WrongCode(f.secret, kT1), "12345"s, "1234567"s, "abcdef"s, ""s}) {
+    const Status s = SelfCreate(f.admin, "alice", Req("phone"), Code(bad), kT1, &c);
+    ASSERT_CODE(s, kPermissionDenied);
+    assert_string_equal(s.message().c_str(), kWrongCodeMessage);
+    std::vector<std::string> ids;
+    const Status r =
+        SelfRevoke(f.admin, "alice", RevokeSelector{.all = true}, Code(bad), kT1, &ids);
+    ASSERT_CODE(r, kPermissionDenied);
+    assert_string_equal(r.message().c_str(), kWrongCodeMessage);
+  }
+  assert_string_equal(Listing(f.admin, "alice", kT1).c_str(), "");
+  assert_int_equal(LastStep(f.admin, "alice"), step0);
+  // The code of alice's confirmation (kNow's step) was spent then.
+  ASSERT_CODE(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, kNow), kNow + 1, &c),
+              kPermissionDenied);
+
+  // A change refused after the code was checked (here a label in use) spends no code: the
+  // code and the change commit together or not at all.
+  Created phone;
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, kT1), kT1, &phone));
+  const Status dup = SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, kT2), kT2, &c);
+  ASSERT_CODE(dup, kAlreadyExists);
+  assert_int_equal(LastStep(f.admin, "alice"), kT1 / kTotpStep);
+  ASSERT_CODE(SelfCreate(f.admin, "alice", Req("x", {"ssh"}), AliceCode(f, kT2), kT2, &c),
+              kInvalidArgument);
+  assert_int_equal(LastStep(f.admin, "alice"), kT1 / kTotpStep);
+  // So the same code still works, once.
+  Created laptop;
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("laptop"), AliceCode(f, kT2), kT2, &laptop));
+  const Status reused = SelfCreate(f.admin, "alice", Req("tablet"), AliceCode(f, kT2), kT2, &c);
+  ASSERT_CODE(reused, kPermissionDenied);
+  assert_string_equal(reused.message().c_str(), kWrongCodeMessage);
+  // A code spent by a create cannot revoke, nor can an older one.
+  std::vector<std::string> ids;
+  ASSERT_CODE(SelfRevoke(f.admin, "alice", RevokeSelector{.name = "phone"}, AliceCode(f, kT2),
+                         kT2 + 5, &ids),
+              kPermissionDenied);
+  ASSERT_CODE(SelfRevoke(f.admin, "alice", RevokeSelector{.name = "phone"}, AliceCode(f, kT1),
+                         kT2 + 5, &ids),
+              kPermissionDenied);
+  assert_string_equal(Listing(f.admin, "alice", kT2).c_str(), "laptop:active phone:active ");
+  // The next step's code revokes, and is then spent.
+  ASSERT_OK(
+      SelfRevoke(f.admin, "alice", RevokeSelector{.name = "phone"}, AliceCode(f, kT3), kT3, &ids));
+  assert_true(ids == std::vector<std::string>{phone.cred.id});
+  ASSERT_OUTCOME(V(f.admin, "alice", phone.password.view(), "imap", kT3), Outcome::kRevoked);
+  ASSERT_CODE(SelfCreate(f.admin, "alice", Req("tablet"), AliceCode(f, kT3), kT3, &c),
+              kPermissionDenied);
+  // One step of drift either way, as for every code.
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("tablet"), AliceCode(f, kT4 + 30), kT4, &c));
+}
+
+void test_no_enrollment(void** state) {
+  Fixture& f = Fx(state);
+  Created c;
+  std::vector<std::string> ids;
+  // bob has no enrollment at all.
+  Status s = SelfCreate(f.admin, "bob", Req("phone"), Code("123456"), kT1, &c);
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kNoMfaMessage);
+  s = SelfRevoke(f.admin, "bob", RevokeSelector{.all = true}, Code("123456"), kT1, &ids);
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kNoMfaMessage);
+  s = SelfMfaConfirm(f.admin, "bob", Code("123456"), kT1);
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kNoMfaMessage);
+  UserRecord u;
+  ASSERT_CODE(MfaGet(f.admin, "bob", &u), kNotFound);
+
+  // A pending enrollment is not enough for a change, even with its right code, and that
+  // code is not spent: it then confirms.
+  EnrollResult er;
+  ASSERT_OK(MfaEnroll(f.admin, "bob", "apppass-test", kNow, &er));
+  const std::string bob = test::Base32Decode(er.base32.view());
+  s = SelfCreate(f.admin, "bob", Req("phone"), Code(test::TotpAt(bob, kT1)), kT1, &c);
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kNoMfaMessage);
+  assert_string_equal(Listing(f.admin, "bob", kT1).c_str(), "");
+  ASSERT_OK(SelfMfaConfirm(f.admin, "bob", Code(test::TotpAt(bob, kT1)), kT1));
+  ASSERT_OK(MfaGet(f.admin, "bob", &u));
+  assert_true(u.mfa == MfaState::kConfirmed);
+  ASSERT_OK(SelfCreate(f.admin, "bob", Req("phone"), Code(test::TotpAt(bob, kT2)), kT2, &c));
+  // Bad user names never reach the store.
+  ASSERT_CODE(SelfCreate(f.admin, "", Req("phone"), Code("123456"), kT1, &c), kInvalidArgument);
+  ASSERT_CODE(SelfMfaConfirm(f.admin, "a\nb", Code("123456"), kT1), kInvalidArgument);
+}
+
+void test_scopes(void** state) {
+  Fixture& f = Fx(state);
+  Created c;
+  Status s = SelfCreate(f.admin, "alice", Req("all", {}), AliceCode(f, kT1), kT1, &c);
+  ASSERT_CODE(s, kInvalidArgument);  // a user always chooses; "every service" is for admins
+  ASSERT_CONTAINS(s.message(), "imap pop3 smtp sieve");
+  s = SelfCreate(f.admin, "alice", Req("x", {"imap", "ssh"}), AliceCode(f, kT1), kT1, &c);
+  ASSERT_CODE(s, kInvalidArgument);
+  ASSERT_CONTAINS(s.message(), "\"ssh\"");
+  ASSERT_CONTAINS(s.message(), "allowed: imap pop3 smtp sieve");
+  s = SelfCreate(f.admin, "alice", Req("x", {"su\x1b[0m"}), AliceCode(f, kT1), kT1, &c);
+  ASSERT_CODE(s, kInvalidArgument);
+  assert_true(s.message().find('\x1b') == std::string::npos);
+  ASSERT_OK(
+      SelfCreate(f.admin, "alice", Req("mail", {"sieve", "pop3"}), AliceCode(f, kT1), kT1, &c));
+  // The policy's list decides.
+  ASSERT_OK(SetPolicy(f.admin, "self_service_scopes", "imap submission"));
+  ASSERT_CODE(SelfCreate(f.admin, "alice", Req("y", {"smtp"}), AliceCode(f, kT2), kT2, &c),
+              kInvalidArgument);
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("y", {"submission"}), AliceCode(f, kT2), kT2, &c));
+  assert_string_equal(Listing(f.admin, "alice", kT2).c_str(), "mail:active y:active ");
+}
+
+void test_expiry(void** state) {
+  Fixture& f = Fx(state);
+  constexpr std::int64_t kDay = 86400;
+  Created c;
+  std::int64_t t = kT1;
+  auto next = [&t] { return t += 30; };
+  auto create = [&](const std::string& name, std::optional<std::int64_t> expires, bool never) {
+    SelfCreateRequest r = Req(name, {"imap"}, expires);
+    r.never = never;
+    const std::int64_t now = next();
+    return SelfCreate(f.admin, "alice", r, AliceCode(f, now), now, &c);
+  };
+  // No policy: never by default, any duration, "never".
+  ASSERT_OK(create("a", {}, false));
+  assert_false(c.cred.expires.has_value());
+  ASSERT_OK(create("b", 400 * kDay, false));
+  assert_int_equal(*c.cred.expires, t + 400 * kDay);
+  ASSERT_OK(create("c", {}, true));
+  assert_false(c.cred.expires.has_value());
+  for (std::int64_t bad : {std::int64_t{0}, std::int64_t{-5}, std::int64_t{1} << 60})
+    ASSERT_CODE(create("d", bad, false), kInvalidArgument);
+  ASSERT_CODE(create("d", kDay, true), kInvalidArgument);  // both at once
+  // default_expiry applies when none is asked for.
+  ASSERT_OK(SetPolicy(f.admin, "default_expiry", "30d"));
+  ASSERT_OK(create("d", {}, false));
+  assert_int_equal(*c.cred.expires, t + 30 * kDay);
+  // max_expiry: longer is refused, naming the limit; never too; the limit itself is fine.
+  ASSERT_OK(SetPolicy(f.admin, "max_expiry", "90d"));
+  Status s = create("e", 91 * kDay, false);
+  ASSERT_CODE(s, kInvalidArgument);
+  ASSERT_CONTAINS(s.message(), "90d");
+  s = create("e", {}, true);
+  ASSERT_CODE(s, kInvalidArgument);
+  ASSERT_CONTAINS(s.message(), "90d");
+  ASSERT_OK(create("e", 90 * kDay, false));
+  assert_int_equal(*c.cred.expires, t + 90 * kDay);
+  ASSERT_OK(create("f", 3600, false));
+  assert_int_equal(*c.cred.expires, t + 3600);
+  // No default under a max: the max.
+  ASSERT_OK(SetPolicy(f.admin, "default_expiry", "never"));
+  ASSERT_OK(create("g", {}, false));
+  assert_int_equal(*c.cred.expires, t + 90 * kDay);
+  // Admins are not bound by the expiry rules.
+  MustCreate(f.admin, "alice", "admin-made");
+  assert_string_equal(Listing(f.admin, "alice", t).c_str(),
+                      "a:active admin-made:active b:active c:active d:active e:active f:active "
+                      "g:active ");
+}
+
+void test_max_active(void** state) {
+  Fixture& f = Fx(state);
+  ASSERT_OK(SetPolicy(f.admin, "max_active", "2"));
+  Created a, b, c;
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("a"), AliceCode(f, kT1), kT1, &a));
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("b"), AliceCode(f, kT2), kT2, &b));
+  const Status s = SelfCreate(f.admin, "alice", Req("c"), AliceCode(f, kT3), kT3, &c);
+  ASSERT_CODE(s, kPermissionDenied);
+  ASSERT_CONTAINS(s.message(), "2 active");
+  assert_int_equal(LastStep(f.admin, "alice"), kT2 / kTotpStep);  // not spent
+  // The admin is bound by the same cap.
+  Made m;
+  ASSERT_CODE(Create(f.admin, "alice", "admin", &m, {}, {}, kT3), kPermissionDenied);
+  // Revoking one makes room; the code refused above still works once.
+  std::vector<std::string> ids;
+  ASSERT_OK(
+      SelfRevoke(f.admin, "alice", RevokeSelector{.id = a.cred.id}, AliceCode(f, kT3), kT3, &ids));
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("c"), AliceCode(f, kT4), kT4, &c));
+  assert_string_equal(Listing(f.admin, "alice", kT4).c_str(), "a:revoked b:active c:active ");
+}
+
+void test_other_users_records_not_found(void** state) {
+  Fixture& f = Fx(state);
+  std::string bob_secret;
+  ASSERT_OK(test::EnrollConfirmed(f.admin, "bob", kNow, &bob_secret));
+  const Made bobs = MustCreate(f.admin, "bob", "bobphone");
+  ASSERT_OK(test::EnrollConfirmed(f.admin, "al", kNow));  // a prefix of alice
+  const Made als = MustCreate(f.admin, "al", "phone");
+  Created mine;
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, kT1), kT1, &mine));
+  for (const RevokeSelector& sel :
+       {RevokeSelector{.id = bobs.cred.id}, RevokeSelector{.name = "bobphone"},
+        RevokeSelector{.id = als.cred.id}, RevokeSelector{.id = "00000000"},
+        RevokeSelector{.name = "nothing"}}) {
+    std::vector<std::string> ids;
+    const Status s = SelfRevoke(f.admin, "alice", sel, AliceCode(f, kT2), kT2, &ids);
+    ASSERT_CODE(s, kNotFound);
+    assert_true(s.message().find("bob") == std::string::npos);
+    assert_true(ids.empty());
+  }
+  assert_string_equal(Listing(f.admin, "bob", kT2).c_str(), "bobphone:active ");
+  assert_string_equal(Listing(f.admin, "al", kT2).c_str(), "phone:active ");
+  // The refused revokes spent nothing: the code still revokes alice's own "phone" (and
+  // only hers, though al has one of that name).
+  std::vector<std::string> ids;
+  ASSERT_OK(
+      SelfRevoke(f.admin, "alice", RevokeSelector{.name = "phone"}, AliceCode(f, kT2), kT2, &ids));
+  assert_true(ids == std::vector<std::string>{mine.cred.id});
+  assert_string_equal(Listing(f.admin, "al", kT2).c_str(), "phone:active ");
+  // bob's code is no use for alice.
+  ASSERT_CODE(
+      SelfCreate(f.admin, "alice", Req("x"), Code(test::TotpAt(bob_secret, kT3)), kT3, &mine),
+      kPermissionDenied);
+}
+
+void test_revoke_selectors(void** state) {
+  Fixture& f = Fx(state);
+  Created a, b, c;
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("a"), AliceCode(f, kT1), kT1, &a));
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("b"), AliceCode(f, kT2), kT2, &b));
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("c"), AliceCode(f, kT3), kT3, &c));
+  std::vector<std::string> ids;
+  // Exactly one selector.
+  for (const RevokeSelector& sel : {RevokeSelector{}, RevokeSelector{.id = a.cred.id, .name = "b"},
+                                    RevokeSelector{.id = a.cred.id, .all = true}})
+    ASSERT_CODE(SelfRevoke(f.admin, "alice", sel, AliceCode(f, kT4), kT4, &ids), kInvalidArgument);
+  std::int64_t t = kT4;
+  ASSERT_OK(SelfRevoke(f.admin, "alice", RevokeSelector{.name = "b"}, AliceCode(f, t), t, &ids));
+  assert_true(ids == std::vector<std::string>{b.cred.id});
+  t += 30;
+  ids.clear();
+  ASSERT_OK(
+      SelfRevoke(f.admin, "alice", RevokeSelector{.id = a.cred.id}, AliceCode(f, t), t, &ids));
+  assert_true(ids == std::vector<std::string>{a.cred.id});
+  t += 30;
+  // Already revoked: not found.
+  ASSERT_CODE(
+      SelfRevoke(f.admin, "alice", RevokeSelector{.id = a.cred.id}, AliceCode(f, t), t, &ids),
+      kNotFound);
+  ids.clear();
+  ASSERT_OK(SelfRevoke(f.admin, "alice", RevokeSelector{.all = true}, AliceCode(f, t), t, &ids));
+  assert_true(ids == std::vector<std::string>{c.cred.id});
+  t += 30;
+  ASSERT_CODE(SelfRevoke(f.admin, "alice", RevokeSelector{.all = true}, AliceCode(f, t), t, &ids),
+              kNotFound);
+  for (const Created* x : {&a, &b, &c})
+    ASSERT_OUTCOME(V(f.admin, "alice", x->password.view(), "imap", t), Outcome::kRevoked);
+}
+
+void test_self_enroll(void** state) {
+  Fixture& f = Fx(state);
+  EnrollResult er;
+  UserRecord u;
+  // Off by default: refused, nothing recorded.
+  Status s = SelfMfaEnroll(f.admin, "carol", "Example", kNow, &er);
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kSelfEnrollOffMessage);
+  ASSERT_CODE(MfaGet(f.admin, "carol", &u), kNotFound);
+  // Allowed: a pending enrollment, restartable while pending.
+  ASSERT_OK(SetPolicy(f.admin, "self_enroll", "yes"));
+  ASSERT_OK(SelfMfaEnroll(f.admin, "carol", "Example", kNow, &er));
+  ASSERT_CONTAINS(er.uri, "otpauth://totp/Example:carol?secret=");
+  ASSERT_OK(MfaGet(f.admin, "carol", &u));
+  assert_true(u.mfa == MfaState::kPending);
+  const std::string first = test::Base32Decode(er.base32.view());
+  ASSERT_OK(SelfMfaEnroll(f.admin, "carol", "Example", kNow + 1, &er));
+  const std::string secret = test::Base32Decode(er.base32.view());
+  assert_true(secret != first);
+  // Confirm: a wrong code leaves it pending; the right one confirms; not twice.
+  s = SelfMfaConfirm(f.admin, "carol", Code(WrongCode(secret, kT1)), kT1);
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kWrongCodeMessage);
+  ASSERT_OK(MfaGet(f.admin, "carol", &u));
+  assert_true(u.mfa == MfaState::kPending);
+  ASSERT_OK(SelfMfaConfirm(f.admin, "carol", Code(test::TotpAt(secret, kT1)), kT1));
+  ASSERT_OK(MfaGet(f.admin, "carol", &u));
+  assert_true(u.mfa == MfaState::kConfirmed);
+  assert_true(u.confirmed && *u.confirmed == kT1);
+  ASSERT_CODE(SelfMfaConfirm(f.admin, "carol", Code(test::TotpAt(secret, kT1)), kT1),
+              kPermissionDenied);
+  // Confirmed: no restart by the user (it would let whoever has the shell replace the
+  // device); the admin resets.
+  s = SelfMfaEnroll(f.admin, "carol", "Example", kT2, &er);
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kAlreadyEnrolledMessage);
+  s = SelfMfaEnroll(f.admin, "alice", "Example", kT2, &er);
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kAlreadyEnrolledMessage);
+  ASSERT_OK(MfaGet(f.admin, "carol", &u));
+  assert_true(u.mfa == MfaState::kConfirmed);
+  // Carol may now create with her own codes.
+  Created c;
+  ASSERT_OK(SelfCreate(f.admin, "carol", Req("phone"), Code(test::TotpAt(secret, kT2)), kT2, &c));
+  // Turned off again: a pending enrollment can no longer be restarted (but still confirmed).
+  ASSERT_OK(SetPolicy(f.admin, "self_enroll", "no"));
+  ASSERT_OK(MfaEnroll(f.admin, "dave", "Example", kNow, &er));
+  ASSERT_CODE(SelfMfaEnroll(f.admin, "dave", "Example", kNow, &er), kPermissionDenied);
+  ASSERT_OK(SelfMfaConfirm(f.admin, "dave",
+                           Code(test::TotpAt(test::Base32Decode(er.base32.view()), kT1)), kT1));
+  // New names are checked as MfaEnroll checks them.
+  ASSERT_OK(SetPolicy(f.admin, "self_enroll", "yes"));
+  ASSERT_CODE(SelfMfaEnroll(f.admin, "e\xe2\x80\xae", "Example", kNow, &er), kInvalidArgument);
+}
+
+// Corrupt policy: every self-service call that depends on it refuses, nothing changes and
+// no code is spent.
+void test_corrupt_policy(void** state) {
+  Fixture& f = Fx(state);
+  {
+    LmdbTxn txn;
+    ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), true, &txn));
+    ASSERT_OK(
+        txn.Put(apppass::internal::StoreAccess::dbs(f.admin).meta, "policy", R"({"version":9})"));
+    ASSERT_OK(txn.Commit());
+  }
+  Created c;
+  ASSERT_CODE(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, kT1), kT1, &c), kUnavailable);
+  EnrollResult er;
+  ASSERT_CODE(SelfMfaEnroll(f.admin, "carol", "Example", kT1, &er), kUnavailable);
+  UserRecord u;
+  ASSERT_CODE(MfaGet(f.admin, "carol", &u), kNotFound);
+  assert_int_equal(LastStep(f.admin, "alice"), kNow / kTotpStep);
+  assert_string_equal(Listing(f.admin, "alice", kT1).c_str(), "");
+  // After a reset the same code works.
+  ASSERT_OK(ResetPolicy(f.admin));
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, kT1), kT1, &c));
+}
+
+}  // namespace
+}  // namespace apppass
+
+int main() {
+  using namespace apppass;
+  const struct CMUnitTest tests[] = {
+      STORE_TEST(test_create),
+      STORE_TEST(test_code_checked_and_spent_with_the_change),
+      STORE_TEST(test_no_enrollment),
+      STORE_TEST(test_scopes),
+      STORE_TEST(test_expiry),
+      STORE_TEST(test_max_active),
+      STORE_TEST(test_other_users_records_not_found),
+      STORE_TEST(test_revoke_selectors),
+      STORE_TEST(test_self_enroll),
+      STORE_TEST(test_corrupt_policy),
+  };
+  return cmocka_run_group_tests_name("self_service", tests, nullptr, nullptr);
+}
