@@ -1,7 +1,8 @@
 // Admin operations on a store: MFA enrollment and the life of app passwords.
 //
 // Each operation is one LMDB write transaction: it happens whole or not at all.
-// Only the admin tool calls these (a store opened in Store::Mode::kAdmin). Time is
+// The admin tool calls these (a store opened in Store::Mode::kAdmin); self_service.h
+// composes their steps (admin_internal.h) with a TOTP code check in one transaction. Time is
 // passed in so tests can control it. Not thread-safe across one Store (LMDB serializes
 // writers anyway).
 #pragma once

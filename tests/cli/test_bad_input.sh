@@ -170,9 +170,10 @@ bad 2 "--expires -1 (separate argument)" "${db[@]}" create alice --name x --expi
 bad 2 "--expires without a value" "${db[@]}" create alice --name x --expires
 bad 2 "--expires= (no value)" "${db[@]}" create alice --name x --expires=
 
-note "bad --max-active"
+note "bad policy max_active (create has no --max-active: the cap is the stored policy's)"
+bad 2 "create --max-active" "${db[@]}" create alice --name x --max-active=5
 for m in 0 -1 1001 abc "" 1.5 99999999999999999999; do
-    bad 2 "--max-active '$m'" "${db[@]}" create alice --name x "--max-active=$m"
+    bad 2 "policy set max_active '$m'" "${db[@]}" policy set max_active "$m"
 done
 
 # ---------------------------------------------------------------------------------------
@@ -202,7 +203,8 @@ sixteen=()
 for i in $(seq 10 25); do sixteen+=(--scope "s$i$(big 29 x)"); done
 expect_ok "16 scopes of 32 characters" "${db[@]}" create alice --name sixteen "${sixteen[@]}" --json
 expect_ok "--expires 36600d (100 years)" "${db[@]}" create alice --name century --expires 36600d --json
-expect_ok "--max-active 1000" "${db[@]}" create alice --name many --max-active 1000 --json
+expect_ok "policy set max_active 1000" "${db[@]}" policy set max_active 1000
+expect_ok "a create under max_active 1000" "${db[@]}" create alice --name many --json
 
 # ---------------------------------------------------------------------------------------
 note "broken stores (exit 5, one line naming the problem)"

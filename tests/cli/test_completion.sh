@@ -92,16 +92,16 @@ expect() {
 check "the completion script is valid bash" "$BASH" -n "$COMPLETION"
 
 # ---- cases ------------------------------------------------------------------------------
-expect "subcommands" "init mfa create list revoke doctor check" -- ""
+expect "subcommands" "init mfa create list revoke doctor check policy" -- ""
 expect "subcommands starting with 'c'" "create check" -- c
 expect "global options" "--help --db --hooks-dir --version" -- --
 expect "global options after --db DIR" "--help --db --hooks-dir --version" -- --db "$DB" --
 expect "'mfa ' subcommands" "enroll confirm import status reset" -- mfa ""
 expect "'--db DIR mfa ' subcommands" "enroll confirm import status reset" -- --db "$DB" mfa ""
 expect "'mfa import alice --' options" "--help --google-authenticator --oath" -- mfa import alice --
-expect "'create alice --' options" "--help --name --scope --expires --max-active --json" -- create alice --
+expect "'create alice --' options" "--help --name --scope --expires --json" -- create alice --
 expect "'create alice --name x --' options (a value is not a positional)" \
-    "--help --name --scope --expires --max-active --json" -- create alice --name x --
+    "--help --name --scope --expires --json" -- create alice --name x --
 expect "'revoke alice ' completes alice's active ids from the store" "$ID_LAPTOP $ID_PHONE" \
     -- --db "$DB" revoke alice ""
 expect "'--db=DIR revoke alice ' (split at '=' as bash does)" "$ID_LAPTOP $ID_PHONE" \
@@ -138,6 +138,13 @@ expect "'create alice --expires 3' completes durations" "30d 365d" -- create ali
 expect "'init --group ro' completes groups" "root" -- init --group ro
 expect "'doctor --' options" "--help --group --pam-dir --postfix-dir --sasl-dir --doveconf --json" -- doctor --
 expect "'check --' options" "--help --json" -- check --
+expect "'policy ' subcommands" "show set reset" -- policy ""
+expect "'policy show --' options" "--help --json" -- policy show --
+expect "'policy set ' completes the keys" \
+    "self_enroll self_service_scopes max_active default_expiry max_expiry" -- policy set ""
+expect "'policy set self_enroll ' completes yes/no" "yes no" -- policy set self_enroll ""
+expect "'policy set max_expiry 3' completes durations" "30d 365d" -- policy set max_expiry 3
+expect "'policy set max_active ' completes nothing" "" -- policy set max_active ""
 expect "'init --' options" "--help --group --map-size" -- init --
 expect "'init --map-size ' completes sizes" "1G 2G 4G 8G 16G" -- init --map-size ""
 

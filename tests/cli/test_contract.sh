@@ -245,12 +245,16 @@ done
 [[ $limit_ok -eq 1 ]] && ok "25 active passwords for one user"
 expect_fail 4 "limit|active" "the 26th is refused (exit 4)" "${db[@]}" create dave --name d26 --json
 no_password_in "refused 26th printed nothing password-shaped" "$TMP/out" "$TMP/err"
-expect_ok "--max-active 26 allows the 26th" "${db[@]}" create dave --name d26 --max-active 26
-expect_fail 4 "limit|active" "--max-active 26 refuses the 27th" "${db[@]}" create dave --name d27 --max-active 26
-expect_fail 2 "max-active" "--max-active 0 is a usage error" "${db[@]}" create dave --name d27 --max-active 0
-expect_ok "--max-active 2 for bob's second" "${db[@]}" create bob --name second --max-active 2
-expect_fail 4 "limit|active" "--max-active 2 refuses bob's third" "${db[@]}" create bob --name third --max-active 2
-expect_ok "bob's third within the default limit" "${db[@]}" create bob --name third
+# The cap is the stored policy's max_active: no single command can raise it.
+expect_fail 2 "max-active" "create has no --max-active" "${db[@]}" create dave --name d26 --max-active 26
+expect_ok "policy set max_active 26" "${db[@]}" policy set max_active 26
+expect_ok "max_active 26 allows the 26th" "${db[@]}" create dave --name d26
+expect_fail 4 "limit|active" "max_active 26 refuses the 27th" "${db[@]}" create dave --name d27
+expect_ok "policy set max_active 2" "${db[@]}" policy set max_active 2
+expect_ok "max_active 2 allows bob's second" "${db[@]}" create bob --name second
+expect_fail 4 "limit|active" "max_active 2 refuses bob's third" "${db[@]}" create bob --name third
+expect_ok "policy set max_active 26 again" "${db[@]}" policy set max_active 26
+expect_ok "bob's third within the limit" "${db[@]}" create bob --name third
 
 # ---------------------------------------------------------------------------------------
 note "list"

@@ -116,6 +116,7 @@ new_store() {
     "$APPPASS" --db "$db" init "$@" >/dev/null 2>&1
     "$APPPASS" --db "$db" mfa enroll alice --json >"$TMP/enroll.json"
     "$APPPASS" --db "$db" mfa confirm alice "$(totp "$(json_field "$TMP/enroll.json" secret)")" >/dev/null
+    "$APPPASS" --db "$db" policy set max_active 1000 >/dev/null  # more than the default 25
     : >"$PASSWORDS"
 }
 
@@ -123,7 +124,7 @@ new_store() {
 # appends the password to $PASSWORDS. Sets RC, output in $TMP/out and $TMP/err.
 LIMIT=""
 create_one() {
-    run_limited --db "$1" --hooks-dir "$HOOKS" create alice --name "$2" --max-active 1000 --json
+    run_limited --db "$1" --hooks-dir "$HOOKS" create alice --name "$2" --json
     if [[ $RC -eq 0 ]]; then json_field "$TMP/out" password >>"$PASSWORDS"; fi
 }
 run_limited() {

@@ -366,10 +366,11 @@ int RunShared(int writes) {
   if (writer == 0) {
     close(fds[0]);
     std::string last_id;
+    g_tool.Ok({"policy", "set", "max_active", "1000"});  // more than the default 25
     for (int i = 0; i < writes; ++i) {
       // Long names make the store grow past what the verifiers mapped.
-      const testlib::Cred c = testlib::Create(
-          g_tool, "bob", "w" + std::to_string(i) + std::string(56, 'x'), {"--max-active", "1000"});
+      const testlib::Cred c =
+          testlib::Create(g_tool, "bob", "w" + std::to_string(i) + std::string(56, 'x'));
       auto say = [&](const std::string& line) {
         if (write(fds[1], line.data(), line.size()) != static_cast<ssize_t>(line.size())) _exit(2);
       };
@@ -580,9 +581,10 @@ int RunThreads(int writes) {
     });
   }
   std::vector<testlib::Cred> created;
+  g_tool.Ok({"policy", "set", "max_active", "1000"});  // more than the default 25
   for (int i = 0; i < writes; ++i)
-    created.push_back(testlib::Create(g_tool, "bob", "t" + std::to_string(i) + std::string(56, 'x'),
-                                      {"--max-active", "1000"}));
+    created.push_back(
+        testlib::Create(g_tool, "bob", "t" + std::to_string(i) + std::string(56, 'x')));
   stop = true;
   for (auto& t : threads) t.join();
   Report(wrong.load() == 0 && right.load() > 0,

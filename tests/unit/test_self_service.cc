@@ -2,8 +2,9 @@
 // confirmed enrollment, spent in the same transaction as the change (a refused code
 // changes nothing; a refused change spends no code; a code works once), the policy bounds
 // what a user may ask for (scopes, expiry, max_active, self-enrollment), and another
-// user's records answer "not found". Codes are computed with liboath (test::TotpAt). The
-// fixture is store_fixture.h: alice is confirmed at kNow, so kNow's step is spent.
+// user's records answer "not found"; processes racing with one code make one change.
+// Codes are computed with liboath (test::TotpAt). The fixture is store_fixture.h: alice
+// is confirmed at kNow, so kNow's step is spent.
 
 #include "self_service.h"
 #include "store_fixture.h"
@@ -396,6 +397,52 @@ void test_corrupt_policy(void** state) {
   ASSERT_OK(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, kT1), kT1, &c));
 }
 
+// Processes racing with one code: LMDB serializes the writers, and each checks the code in
+// its own write transaction, so exactly one change goes through; the others see the step
+// spent. Each child opens its own Store (never one across fork()).
+void test_one_code_many_processes(void** state) {
+  Fixture& f = Fx(state);
+  f.admin = Store();  // closed in this process before forking
+  constexpr int kChildren = 6;
+  int go[2];
+  assert_int_equal(::pipe(go), 0);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < kChildren; ++i) {
+    const pid_t pid = ::fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      ::close(go[1]);
+      Store store;
+      if (!Store::Open(f.dir, Store::Mode::kAdmin, &store).ok()) ::_exit(3);
+      char c;
+      if (::read(go[0], &c, 1) != 0) ::_exit(4);  // EOF: all go at once
+      Created made;
+      const Status s =
+          SelfCreate(store, "alice", Req("p" + std::to_string(i)), AliceCode(f, kT1), kT1, &made);
+      if (s.ok()) ::_exit(0);
+      ::_exit(s.code() == Status::Code::kPermissionDenied && s.message() == kWrongCodeMessage ? 10
+                                                                                              : 5);
+    }
+    kids.push_back(pid);
+  }
+  ::close(go[0]);
+  ::close(go[1]);
+  int created = 0, refused = 0;
+  for (pid_t pid : kids) {
+    int st = 0;
+    assert_int_equal(::waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 0) ++created;
+    else if (WEXITSTATUS(st) == 10) ++refused;
+    else fail_msg("a child exited %d", WEXITSTATUS(st));
+  }
+  assert_int_equal(created, 1);
+  assert_int_equal(refused, kChildren - 1);
+  ASSERT_OK(Store::Open(f.dir, Store::Mode::kAdmin, &f.admin));
+  assert_int_equal(List(f.admin, "alice", true).size(), 1);
+  assert_int_equal(LastStep(f.admin, "alice"), kT1 / kTotpStep);
+}
+
 }  // namespace
 }  // namespace apppass
 
@@ -412,6 +459,7 @@ int main() {
       STORE_TEST(test_revoke_selectors),
       STORE_TEST(test_self_enroll),
       STORE_TEST(test_corrupt_policy),
+      STORE_TEST(test_one_code_many_processes),
   };
   return cmocka_run_group_tests_name("self_service", tests, nullptr, nullptr);
 }

@@ -54,5 +54,6 @@ void AddListCommand(CLI::App& app, Context& ctx);
 void AddRevokeCommand(CLI::App& app, Context& ctx);
 void AddDoctorCommand(CLI::App& app, Context& ctx);
 void AddCheckCommand(CLI::App& app, Context& ctx);
+void AddPolicyCommand(CLI::App& app, Context& ctx);
 
 }  // namespace apppass::cli

@@ -85,6 +85,7 @@ int main(int argc, char** argv) {
   AddRevokeCommand(app, ctx);
   AddDoctorCommand(app, ctx);
   AddCheckCommand(app, ctx);
+  AddPolicyCommand(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::CallForHelp& e) {
