@@ -1,0 +1,297 @@
+#!/bin/bash
+# apppassd on a real socket in a temp directory, with a real store, driven by a protocol
+# client (broker_client.py) run as root and as real test users (useradd; tests/lib/users.sh):
+#   - the daemon: --help, --version, refuses to run as a user, SIGTERM exits 0 and removes
+#     its socket; a stale socket file is replaced, a live daemon's never
+#   - handshake: its VERSION first; another major (FAIL 0 version) or no version line
+#     (FAIL 0 invalid) closes the connection
+#   - VERIFY: root and members of --group (supplementary group, SO_PEERGROUPS; or primary
+#     gid) get outcomes; a user in neither gets FAIL denied
+#   - LIST and MFA_STATUS answer for the caller's own user only; POLICY_SET is root's
+#   - CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM as a user: a current code each (reused,
+#     missing, wrong: denied), another user's id or name not_found, every change audited
+#     without a secret
+#   - malformed lines and unknown kinds get their FAIL and the connection goes on; a line
+#     over 8192 bytes gets FAIL 0 too_long, the connection is closed, the daemon serves on
+#   - a slow client (half a line, then nothing) is dropped at the deadline, the per-uid cap
+#     refuses a ninth connection, and root is still answered at once meanwhile
+#   - 1,000 connections at once, each one VERIFY: every answer right; RSS printed, bounded
+# Usage: test_broker.sh APPPASSD APPPASS. Root only (exit 77 otherwise).
+set -euo pipefail
+APPPASSD=$1
+APPPASS=$2
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=../lib/setup.sh
+source "$HERE/../lib/setup.sh"
+# shellcheck source=../lib/users.sh
+source "$HERE/../lib/users.sh"
+# shellcheck source=../lib/stage.sh
+source "$HERE/../lib/stage.sh"
+require_root_users
+require_tools setpriv useradd oathtool "$PY"
+
+TMP=$(mktemp -d)
+DAEMON_PID=
+cleanup() {
+    if [[ -n $DAEMON_PID ]]; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID" 2>/dev/null
+    fi
+    users_cleanup
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+chmod 0711 "$TMP"
+mkdir -m 0755 "$TMP/stage"
+cp "$HERE/broker_client.py" "$TMP/stage/" && chmod 0755 "$TMP/stage/broker_client.py"
+CLIENT=$TMP/stage/broker_client.py
+SOCK=$TMP/run/apppassd.sock
+DB=$TMP/db
+LOG=$TMP/daemon.log
+
+make_test_group GROUP brkgrp
+make_test_user MEMBER brkmember "$GROUP"
+make_test_user OTHER brkother
+
+# start_daemon ARGS...: apppassd in the background on $SOCK, store $DB, log $LOG; waits
+# until it answers.
+start_daemon() {
+    "$APPPASSD" --db "$DB" --socket "$SOCK" --group "$GROUP" "$@" 2>>"$LOG" &
+    DAEMON_PID=$!
+    local _
+    for _ in $(seq 100); do
+        [[ -S $SOCK ]] && printf 'POLICY_SHOW\t1\n' | "$PY" "$CLIENT" talk "$SOCK" >/dev/null 2>&1 &&
+            return 0
+        sleep 0.05
+    done
+    echo "apppassd did not start"; cat "$LOG"; return 1
+}
+
+# talk [USER] [talk options...] < lines: the replies (as USER, else root).
+talk() {
+    if [[ ${1:-} != -* && -n ${1:-} ]]; then
+        local user=$1
+        shift
+        as_user "$user" "$PY" "$CLIENT" talk "$SOCK" "$@"
+    else
+        "$PY" "$CLIENT" talk "$SOCK" "$@"
+    fi
+}
+
+rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
+
+# --- The program itself ---
+check "--help names every option" \
+    bash -c '"$1" --help | grep -q -- --max-per-uid' _ "$APPPASSD"
+check "--version" bash -c '"$1" --version | grep -q "^apppassd [0-9]"' _ "$APPPASSD"
+STAGED=$(stage_program "$TMP/stage" "$APPPASSD")
+RC=0
+as_user "$OTHER" env LD_LIBRARY_PATH="$TMP/stage/lib" "$STAGED" --db "$DB" --socket "$TMP/x.sock" \
+    >"$TMP/out" 2>&1 || RC=$?
+check "refuses to run as a user other than root (exit 1, says why)" \
+    bash -c '[[ $1 -eq 1 ]] && grep -q "must run as root" "$2"' _ "$RC" "$TMP/out"
+
+store_with_passwords "$DB"  # alice: PW (imap smtp), OLD_PW revoked
+enroll_user "$DB" "$MEMBER"
+MEMBER_ID=$(tool --db "$DB" create "$MEMBER" --name laptop --scope imap --json | json_get id)
+tool --db "$DB" create "$MEMBER" --name phone --scope smtp >/dev/null
+
+start_daemon --timeout 2
+check "the socket is 0666 (the daemon decides by SO_PEERCRED)" \
+    bash -c '[[ $(stat -c %a "$1") == 666 ]]' _ "$SOCK"
+
+# --- Handshake ---
+OUT=$(printf 'POLICY_SHOW\t1\n' | talk)
+check "handshake: the daemon's VERSION 1 0 comes first" test "$(head -n 1 <<<"$OUT")" = $'VERSION\t1\t0'
+OUT=$(printf 'POLICY_SHOW\t1\n' | talk --version 'VERSION\t2\t0' --wait-eof)
+check "another major version: FAIL 0 version, connection closed" \
+    bash -c 'grep -q "^FAIL	0	version	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]] &&
+             ! grep -q "^OK" <<<"$1"' _ "$OUT"
+OUT=$(printf 'POLICY_SHOW\t1\n' | talk --version 'HELLO' --wait-eof)
+check "no version line: FAIL 0 invalid, connection closed" \
+    bash -c 'grep -q "^FAIL	0	invalid	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]]' _ "$OUT"
+
+# --- VERIFY and who may send it ---
+verify_lines() {
+    printf 'VERIFY\t1\tuser=alice\tpassword=%s\tservice=imap\trhost=192.0.2.7\n' "$PW"
+    printf 'VERIFY\t2\tuser=alice\tpassword=%s\tservice=imap\n' "$OLD_PW"
+    printf 'VERIFY\t3\tuser=alice\tpassword=%s\tservice=pop3\n' "$PW"
+    printf 'VERIFY\t4\tuser=alice\tpassword=wrong\tservice=imap\n'
+}
+OUT=$(verify_lines | talk)
+check "VERIFY as root: accepted (with id and name), revoked, out-of-scope, wrong-password" \
+    bash -c 'grep -q "^OK	1	outcome=accepted	id=[0-9a-f]*	name=phone$" <<<"$1" &&
+             grep -q "^OK	2	outcome=revoked	id=" <<<"$1" &&
+             grep -q "^OK	3	outcome=out-of-scope	id=" <<<"$1" &&
+             grep -q "^OK	4	outcome=wrong-password$" <<<"$1"' _ "$OUT"
+check "VERIFY is logged as a decision line with the caller" \
+    grep -q "accepted service=imap user=alice rhost=192.0.2.7 id=.* caller_uid=0 " "$LOG"
+check "VERIFY records the last use (as root, in the usage database)" \
+    bash -c '"$1" --db "$2" list alice --json | grep -q "\"last_rhost\":\"192.0.2.7\""' _ "$APPPASS" "$DB"
+OUT=$(verify_lines | talk "$MEMBER")
+check "VERIFY by a member of --group (supplementary group, SO_PEERGROUPS): answered" \
+    bash -c 'grep -q "^OK	1	outcome=accepted	" <<<"$1" && grep -q "^OK	4	outcome=wrong-password$" <<<"$1"' _ "$OUT"
+OUT=$(verify_lines | setpriv --reuid="$OTHER" --regid="$GROUP" --clear-groups \
+    "$PY" "$CLIENT" talk "$SOCK")
+check "VERIFY by a process whose gid is --group: answered" \
+    grep -q "^OK	1	outcome=accepted	" <<<"$OUT"
+OUT=$(verify_lines | talk "$OTHER")
+check "VERIFY by a user in neither: FAIL denied, no outcome" \
+    bash -c 'grep -q "^FAIL	1	denied	not allowed to verify$" <<<"$1" && ! grep -q outcome= <<<"$1"' _ "$OUT"
+printf 'VERIFY\t1\tuser=alice\tservice=imap\n' | talk >"$TMP/out"
+check "VERIFY without a password: FAIL invalid" grep -q "^FAIL	1	invalid	VERIFY needs password=" "$TMP/out"
+
+# --- Self-service reads act on the caller's own user ---
+OUT=$(printf 'LIST\t7\nMFA_STATUS\t8\n' | talk "$MEMBER")
+check "LIST as a user: their own app passwords only (count, user, items)" \
+    bash -c 'grep -q "^OK	7	count=2	user=$2$" <<<"$1" &&
+             [[ $(grep -c "^ITEM	7	" <<<"$1") -eq 2 ]] &&
+             grep -q "^ITEM	7	id=$3	name=laptop	scopes=imap	created=[0-9T:Z-]*	state=active$" <<<"$1"' \
+    _ "$OUT" "$MEMBER" "$MEMBER_ID"
+check "MFA_STATUS as a user: their own enrollment" \
+    grep -q "^OK	8	user=$MEMBER	state=confirmed	enrolled=.*	confirmed=.*	source=apppass$" <<<"$OUT"
+OUT=$(printf 'LIST\t1\tuser=alice\nMFA_STATUS\t2\tuser=alice\n' | talk "$OTHER")
+check "LIST and MFA_STATUS as another user: nothing of anyone else, whatever user= says" \
+    bash -c 'grep -q "^OK	1	count=0	user=$2$" <<<"$1" && grep -q "^OK	2	user=$2	state=none$" <<<"$1" &&
+             ! grep -q "^ITEM" <<<"$1"' _ "$OUT" "$OTHER"
+OUT=$(printf 'LIST\t1\trevoked=yes\n' | talk)
+check "LIST revoked=yes as root: root's own (none), not alice's" grep -q "^OK	1	count=0	user=root$" <<<"$OUT"
+OUT=$(printf 'POLICY_SET\t1\tkey=max_active\tvalue=3\nPOLICY_SHOW\t2\n' | talk "$OTHER")
+check "POLICY_SET by a user: FAIL denied (audited); POLICY_SHOW: anyone" \
+    bash -c 'grep -q "^FAIL	1	denied	only root may change the policy" <<<"$1" &&
+             grep -q "^OK	2	self_enroll=" <<<"$1" &&
+             grep -q "change op=policy-set uid=$3 user=$4 key=max_active value=3 result=denied" "$2"' \
+    _ "$OUT" "$LOG" "$(id -u "$OTHER")" "$OTHER"
+
+# --- Self-service changes: a TOTP code each, the caller's own account only, audited ---
+SECRET=$(tool --db "$DB" mfa enroll "$OTHER" --json | grep -o '"secret":"[A-Z2-7]*"' | cut -d'"' -f4)
+STEP=$(($(date +%s) / 30))
+code() { oathtool --totp -b -N "@$(($2 * 30))" "$1"; }
+tool --db "$DB" mfa confirm "$OTHER" "$(code "$SECRET" $((STEP - 1)))" >/dev/null
+OTHER_UID=$(id -u "$OTHER")
+OUT=$(printf 'CREATE\t1\tname=tablet\tscopes=imap\tcode=%s\n' "$(code "$SECRET" "$STEP")" | talk "$OTHER")
+check "CREATE as a user with a current code: OK with id, user, name, scopes, created, password" \
+    grep -Eq "^OK	1	id=[0-9a-f]+	user=$OTHER	name=tablet	scopes=imap	created=[0-9T:Z-]+	password=$PW_ANY$" \
+    <<<"$OUT"
+NEW_ID=$(grep -o 'id=[0-9a-f]*' <<<"$OUT" | head -n 1 | cut -d= -f2)
+NEW_PW=$(grep -Eo "$PW_ANY" <<<"$OUT" | head -n 1)
+check "... audited: change op=create uid= user= id= result=ok, and the password is in no log line" \
+    bash -c 'grep -q "change op=create uid=$2 user=$3 id=$4 result=ok$" "$1" && ! grep -q -- "$5" "$1"' \
+    _ "$LOG" "$OTHER_UID" "$OTHER" "$NEW_ID" "$NEW_PW"
+OUT=$(printf 'VERIFY\t1\tuser=%s\tpassword=%s\tservice=imap\n' "$OTHER" "$NEW_PW" | talk)
+check "... and the new password verifies" grep -q "^OK	1	outcome=accepted	id=$NEW_ID	name=tablet$" <<<"$OUT"
+OUT=$({
+    printf 'CREATE\t2\tname=again\tscopes=imap\tcode=%s\n' "$(code "$SECRET" "$STEP")"
+    printf 'CREATE\t3\tname=again\tscopes=imap\n'
+    printf 'REVOKE\t4\tid=%s\tcode=000000\n' "$NEW_ID"
+    printf 'REVOKE\t5\tid=%s\tcode=%s\n' "$MEMBER_ID" "$(code "$SECRET" $((STEP + 1)))"
+    printf 'REVOKE\t6\tname=laptop\tcode=%s\n' "$(code "$SECRET" $((STEP + 1)))"
+} | talk "$OTHER")
+check "a reused code, no code, a wrong code: FAIL denied each" \
+    bash -c 'grep -q "^FAIL	2	denied	wrong or reused verification code" <<<"$1" &&
+             grep -q "^FAIL	3	denied	" <<<"$1" && grep -q "^FAIL	4	denied	" <<<"$1"' _ "$OUT"
+check "another user's id or name: FAIL not_found (never denied), and theirs stays active" \
+    bash -c 'grep -q "^FAIL	5	not_found	" <<<"$1" && grep -q "^FAIL	6	not_found	" <<<"$1" &&
+             "$2" --db "$3" list "$4" --json | grep -q "\"id\":\"$5\""' \
+    _ "$OUT" "$APPPASS" "$DB" "$MEMBER" "$MEMBER_ID"
+check "refusals are audited too (result and detail, no code)" \
+    bash -c 'grep -q "change op=create uid=$2 user=$3 result=denied detail=\"wrong or reused verification code\"" "$1" &&
+             grep -q "change op=revoke uid=$2 user=$3 result=not_found detail=" "$1"' \
+    _ "$LOG" "$OTHER_UID" "$OTHER"
+OUT=$(printf 'REVOKE\t7\tid=%s\tcode=%s\n' "$NEW_ID" "$(code "$SECRET" $((STEP + 1)))" | talk "$OTHER")
+check "REVOKE of one's own id with a fresh code: OK revoked=ID, audited" \
+    bash -c 'grep -q "^OK	7	revoked=$2$" <<<"$1" &&
+             grep -q "change op=revoke uid=$4 user=$5 id=$2 result=ok$" "$3"' \
+    _ "$OUT" "$NEW_ID" "$LOG" "$OTHER_UID" "$OTHER"
+OUT=$(printf 'VERIFY\t1\tuser=%s\tpassword=%s\tservice=imap\n' "$OTHER" "$NEW_PW" | talk)
+check "... and the password is refused from then on" grep -q "^OK	1	outcome=revoked	" <<<"$OUT"
+
+# Self-enrollment: refused while the policy forbids it; root turns it on through the broker.
+make_test_user THIRD brkthird
+OUT=$(printf 'MFA_ENROLL\t1\n' | talk "$THIRD")
+check "MFA_ENROLL while self_enroll is no: FAIL denied" grep -q "^FAIL	1	denied	" <<<"$OUT"
+OUT=$(printf 'POLICY_SET\t1\tkey=self_enroll\tvalue=yes\nPOLICY_SHOW\t2\n' | talk)
+check "POLICY_SET by root: OK, audited, POLICY_SHOW says so" \
+    bash -c 'grep -q "^OK	1$" <<<"$1" && grep -q "^OK	2	self_enroll=yes	" <<<"$1" &&
+             grep -q "change op=policy-set uid=0 user=root key=self_enroll value=yes result=ok$" "$2"' \
+    _ "$OUT" "$LOG"
+OUT=$(printf 'MFA_ENROLL\t1\n' | talk "$THIRD")
+SECRET3=$(grep -o 'secret=[A-Z2-7]*' <<<"$OUT" | head -n 1 | cut -d= -f2)
+check "MFA_ENROLL as a user: OK with secret and otpauth uri" \
+    bash -c 'grep -q "^OK	1	secret=[A-Z2-7]*	uri=otpauth://totp/" <<<"$1" && [[ -n $2 ]]' _ "$OUT" "$SECRET3"
+OUT=$({
+    printf 'MFA_STATUS\t1\n'
+    printf 'MFA_CONFIRM\t2\tcode=%s\n' "$(code "$SECRET3" "$(($(date +%s) / 30))")"
+    printf 'MFA_STATUS\t3\n'
+} | talk "$THIRD")
+check "MFA_STATUS pending, MFA_CONFIRM with a current code, then confirmed" \
+    bash -c 'grep -q "^OK	1	user=$2	state=pending	" <<<"$1" && grep -q "^OK	2$" <<<"$1" &&
+             grep -q "^OK	3	user=$2	state=confirmed	" <<<"$1"' _ "$OUT" "$THIRD"
+check "enroll and confirm audited, the secret in no log line" \
+    bash -c 'grep -q "change op=mfa-enroll uid=[0-9]* user=$2 result=ok$" "$1" &&
+             grep -q "change op=mfa-confirm uid=[0-9]* user=$2 result=ok$" "$1" && ! grep -q "$3" "$1"' \
+    _ "$LOG" "$THIRD" "$SECRET3"
+
+# --- Malformed, unknown, oversized ---
+OUT=$(printf 'FROB\t5\nVERIFY\tx\n\t\nLIST\t6\tbad key=1\nVERIFY\t9\tuser=a\tuser=b\nPOLICY_SHOW\t10\n' | talk)
+check "unknown kind: FAIL unknown_request with its id" grep -q "^FAIL	5	unknown_request	" <<<"$OUT"
+check "malformed lines: FAIL invalid each (id 0 when unreadable)" \
+    bash -c '[[ $(grep -c "^FAIL	0	invalid	" <<<"$1") -eq 2 ]] && grep -q "^FAIL	6	invalid	" <<<"$1" &&
+             grep -q "^FAIL	9	invalid	" <<<"$1"' _ "$OUT"
+check "... and the connection goes on (the next request answered)" grep -q "^OK	10	self_enroll=" <<<"$OUT"
+OUT=$("$PY" -c 'import sys; sys.stdout.write("VERIFY\t1\tuser=" + "a" * 9000 + "\n")' | talk --wait-eof)
+check "a line over 8192 bytes: FAIL 0 too_long, connection closed" \
+    bash -c 'grep -q "^FAIL	0	too_long	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]]' _ "$OUT"
+OUT=$(printf 'POLICY_SHOW\t1\n' | talk)
+check "the daemon still serves after that" grep -q "^OK	1	" <<<"$OUT"
+check "the daemon is still the same process" kill -0 "$DAEMON_PID"
+
+# --- Slow clients, the per-uid cap ---
+as_user "$MEMBER" "$PY" "$CLIENT" hold "$SOCK" 8 6 >"$TMP/hold" 2>&1 &
+HOLD=$!
+for _ in $(seq 100); do grep -q '^extra:' "$TMP/hold" && break; sleep 0.05; done
+T0=$(date +%s%N)
+OUT=$(printf 'VERIFY\t1\tuser=alice\tpassword=%s\tservice=imap\n' "$PW" | talk)
+MS=$((($(date +%s%N) - T0) / 1000000))
+wait "$HOLD" || true
+note "root's VERIFY while 8 connections stalled: ${MS} ms; $(tr '\n' ';' <"$TMP/hold")"
+check "a stalled client does not hold up others: root answered (${MS} ms < 1000)" \
+    bash -c 'grep -q "^OK	1	outcome=accepted" <<<"$1" && [[ $2 -lt 1000 ]]' _ "$OUT" "$MS"
+check "a ninth connection of one uid: FAIL 0 unavailable (too many connections)" \
+    grep -q "^extra: FAIL	0	unavailable	too many connections" "$TMP/hold"
+check "stalled clients are dropped at the deadline (--timeout 2)" \
+    bash -c 'grep -Eq "^dropped 8 of 8, last after [23]\.[0-9] s" "$1"' _ "$TMP/hold"
+
+# --- 1,000 connections at once ---
+RSS0=$(rss_kib "$DAEMON_PID")
+RC=0
+"$PY" "$CLIENT" flood "$SOCK" 1000 alice imap <<<"$PW" >"$TMP/flood" || RC=$?
+RSS1=$(rss_kib "$DAEMON_PID")
+note "flood: $(cat "$TMP/flood"); daemon VmRSS ${RSS0} KiB before, ${RSS1} KiB after"
+check "1,000 concurrent VERIFY connections: every answer right" \
+    bash -c '[[ $1 -eq 0 ]] && grep -q "^answered 1000 right 1000 wrong 0" "$2"' _ "$RC" "$TMP/flood"
+check "memory bounded: VmRSS grew by less than 16 MiB ($((RSS1 - RSS0)) KiB)" \
+    test $((RSS1 - RSS0)) -lt 16384
+
+# --- Stop and restart ---
+RC=0
+kill -TERM "$DAEMON_PID"
+wait "$DAEMON_PID" || RC=$?
+DAEMON_PID=
+check "SIGTERM: exit 0, socket removed" bash -c '[[ $1 -eq 0 && ! -e $2 ]]' _ "$RC" "$SOCK"
+"$PY" -c 'import socket, sys; s = socket.socket(socket.AF_UNIX); s.bind(sys.argv[1])' "$SOCK"
+start_daemon
+check "a stale socket file (nobody answers) is replaced" kill -0 "$DAEMON_PID"
+RC=0
+"$APPPASSD" --db "$DB" --socket "$SOCK" 2>"$TMP/err" || RC=$?
+check "a second daemon on a live socket refuses to start and leaves it alone" \
+    bash -c '[[ $1 -ne 0 ]] && grep -q "already answers" "$2" && [[ -S $3 ]]' _ "$RC" "$TMP/err" "$SOCK"
+OUT=$(printf 'POLICY_SHOW\t1\n' | talk)
+check "... and the first still answers" grep -q "^OK	1	" <<<"$OUT"
+: >"$TMP/notsock"
+RC=0
+"$APPPASSD" --db "$DB" --socket "$TMP/notsock" 2>"$TMP/err" || RC=$?
+check "a file that is not a socket is never replaced" \
+    bash -c '[[ $1 -ne 0 && -f $2 ]] && grep -q "not a socket" "$3"' _ "$RC" "$TMP/notsock" "$TMP/err"
+
+finish

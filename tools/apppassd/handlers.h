@@ -1,0 +1,56 @@
+// The requests apppassd answers and who may send each: one table (handlers.cc, kTable),
+// in the manner of OpenSSH's monitor table. Anything not in it is refused.
+//
+//   kind          who may send it                                 acts on
+//   VERIFY        root, or a member of --group (gid or SO_PEERGROUPS)   the user it names
+//   LIST, MFA_STATUS, CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM
+//                 any uid with a passwd entry                      that uid's own user
+//   POLICY_SHOW   anyone
+//   POLICY_SET    root
+//
+// Self-service kinds never read a user from the request: the user is getpwuid_r(uid) of
+// the caller (SO_PEERCRED), so another user's id or name is simply not found. Every
+// change (CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM, POLICY_SET), done or refused, is
+// audited (audit.h). Each change is one store transaction (self_service.h, policy.h):
+// a client that goes away mid-request leaves it done or not done, never half.
+//
+// Thread-safe: Handle may be called from every worker at once.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "broker_protocol.h"
+#include "caller.h"
+#include "store_holder.h"
+
+namespace apppass::daemon {
+
+struct HandlerConfig {
+  std::string group;                // --group, for messages
+  std::optional<gid_t> verify_gid;  // nullopt: the group does not exist, only root verifies
+  std::string issuer;               // the TOTP issuer of self-enrollments
+};
+
+// The answer to one request: ITEM lines, then the final OK or FAIL.
+struct Answer {
+  std::vector<broker::Reply> items;
+  broker::Reply final;
+};
+
+class Handlers {
+ public:
+  Handlers(StoreHolder& store, HandlerConfig config) : store_(store), config_(std::move(config)) {}
+
+  // Answers `req` from `caller`. Never throws: an unexpected error is FAIL internal.
+  Answer Handle(const Caller& caller, const broker::Request& req) noexcept;
+
+ private:
+  StoreHolder& store_;
+  const HandlerConfig config_;
+};
+
+}  // namespace apppass::daemon

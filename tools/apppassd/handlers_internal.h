@@ -1,0 +1,57 @@
+// What the handlers of apppassd share (handlers.cc dispatches, handlers_read.cc and
+// handlers_change.cc answer): the request being answered and small field helpers.
+// Internal to tools/apppassd. Thread-safety: a Call belongs to one worker.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "audit.h"
+#include "broker_protocol.h"
+#include "caller.h"
+#include "handlers.h"
+#include "store_holder.h"
+
+namespace apppass::daemon::internal {
+
+// One request being answered.
+struct Call {
+  const Caller& caller;
+  const std::string& user;  // kSelf: the caller's user name; else empty
+  const broker::Request& req;
+  const HandlerConfig& config;
+  StoreHolder& holder;
+  const StoreHolder::Ref& store;  // null when it could not be opened (`unavailable`)
+  const Status& unavailable;
+  std::int64_t now;
+  std::vector<broker::Reply>* items;
+  broker::Fields* ok;  // the fields of the final OK
+  ChangeEvent* event;  // what the audit line says about a change
+};
+
+// `key`'s value, or InvalidArgument naming it.
+Status Need(const Call& c, std::string_view key, const std::string** out);
+// Adds a field to a reply (Internal when memory runs out or the value is unusable).
+Status Put(broker::Fields* f, std::string_view key, std::string_view value);
+// "a b  c" -> {"a", "b", "c"}, and back with one space.
+std::vector<std::string> SplitSpaces(std::string_view text);
+std::string JoinSpaces(const std::vector<std::string>& v);
+// The store, or why it cannot be opened (Unavailable).
+Status StoreOf(const Call& c, const OpenedStore** out);
+
+// The handlers: each returns the request's Status, Ok with c.ok (and c.items) filled, or
+// what the FAIL says. handlers_read.cc:
+Status HandleVerify(Call& c);
+Status HandleList(Call& c);
+Status HandleMfaStatus(Call& c);
+Status HandlePolicyShow(Call& c);
+// handlers_change.cc (each audited by the dispatcher; c.event says what changed):
+Status HandleCreate(Call& c);
+Status HandleRevoke(Call& c);
+Status HandleMfaEnroll(Call& c);
+Status HandleMfaConfirm(Call& c);
+Status HandlePolicySet(Call& c);
+
+}  // namespace apppass::daemon::internal
