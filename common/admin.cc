@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 
 #include "admin_internal.h"
+#include "code_throttle.h"
 #include "password.h"
 #include "text.h"
 #include "totp.h"
@@ -143,6 +144,7 @@ Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_
   Status s = TotpCheck(secret, code, now, u->last_step, &step);
   if (!s.ok()) return s;
   u->last_step = step;
+  ClearCodeFailures(u);
   if (u->mfa != MfaState::kConfirmed) {
     u->mfa = MfaState::kConfirmed;
     u->confirmed = now;

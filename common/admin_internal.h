@@ -1,7 +1,7 @@
 // The steps of the admin operations (admin.h) inside a caller's write transaction, so
 // self-service (self_service.h) composes a TOTP code check with a change in ONE
 // transaction: both happen, or neither. None of these commits; the caller commits or lets
-// the transaction abort. For admin.cc and self_service.cc only.
+// the transaction abort. For admin.cc, self_service.cc and code_throttle.cc only.
 // Thread-safety: as admin.h.
 #pragma once
 
@@ -24,7 +24,9 @@ Status BeginUserUpdate(const Store& store, const std::string& user, StoreTxn* tx
                        bool* found);
 
 // Checks `code` against `secret` (never a step at or before u->last_step), records the
-// step in `*u` and confirms the enrollment if it was pending. PutUser stores it.
+// step in `*u`, clears its wrong-code count (code_throttle.h) and confirms the enrollment
+// if it was pending. PutUser stores it. Not throttled: code_throttle.h's
+// CheckCodeThrottled is the throttled check.
 // PermissionDenied for a wrong, reused or malformed code (TotpCheck's message).
 Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_t now,
                   UserRecord* u);

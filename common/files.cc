@@ -25,10 +25,9 @@ Fd& Fd::operator=(Fd&& o) noexcept {
 
 std::string ModeFix(const std::string& path, const FileRule& rule) {
   return fmt::format("chmod {} {}",
-                     rule.directory           ? "o-w,g-w"
-                     : !rule.allow_group_read ? "go-rwx"
-                     : rule.allow_group_write ? "o-rwx"
-                                              : "go-w,o-r",
+                     rule.owner_only  ? "go-rwx"
+                     : rule.directory ? "o-w,g-w"
+                                      : "go-w,o-r",
                      path);
 }
 
@@ -46,9 +45,9 @@ Status CheckStat(const std::string& path, const struct stat& st, const FileRule&
                           path, st.st_uid)
             : fmt::format("{} is owned by uid {}; it must be owned by root or uid {}", path,
                           st.st_uid, rule.other_owner));
-  const mode_t forbidden = S_IWOTH | (rule.allow_group_write ? 0 : S_IWGRP) |
-                           (rule.allow_world_read ? 0 : S_IROTH) |
-                           (rule.allow_group_read ? 0 : S_IRGRP);
+  const mode_t forbidden = rule.owner_only
+                               ? mode_t{S_IRWXG | S_IRWXO}
+                               : S_IWOTH | S_IWGRP | (rule.allow_world_read ? 0 : S_IROTH);
   if ((st.st_mode & forbidden) != 0)
     return Status::Unavailable(
         fmt::format("{} has unsafe permissions {:04o}", path, st.st_mode & 07777),

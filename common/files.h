@@ -14,10 +14,10 @@
 namespace apppass {
 
 struct FileRule {
-  bool directory = false;          // expect a directory (else a regular file)
-  bool allow_group_write = false;  // lock and usage files: the verifiers' group writes them
-  bool allow_world_read = true;    // keys: never readable by everyone
-  bool allow_group_read = true;    // mfa.key: readable by its owner only
+  bool directory = false;  // expect a directory (else a regular file)
+  // No access of any kind for its group or for everyone (the store: store_layout.h).
+  bool owner_only = false;
+  bool allow_world_read = true;  // an OTP state file to import: never readable by everyone
   // Also trusted as the owner, besides root and the effective uid (a user's own OTP
   // state file, read by 'mfa import'). -1: nobody else.
   uid_t other_owner = static_cast<uid_t>(-1);
@@ -43,7 +43,8 @@ class Fd {
 // The one owner of the file-safety rule: checks what `st` (an fstat of an open
 // descriptor, or an lstat) says about `path` against `rule`: not a symbolic link, the
 // type, the owner (root, the effective uid, or rule.other_owner) and the mode (no write
-// by others, nor by the group unless allowed; no reads the rule forbids). Unavailable with
+// by others, nor by the group; no reads the rule forbids; nothing at all
+// for group and others when owner_only). Unavailable with
 // a message naming the path and, for an unsafe mode, its fix (Status::fix(): the chmod
 // that removes exactly the forbidden kind of access). Pure: no system calls but geteuid.
 Status CheckStat(const std::string& path, const struct stat& st, const FileRule& rule);

@@ -114,7 +114,7 @@ Status OpenNew(const std::string& dir, unsigned flags, std::size_t mapsize, MDB_
   bool known = false;
   const std::vector<int> before = OpenDescriptors(&known);
   // MDB_NOTLS: read transactions are not tied to threads (host processes own threads).
-  rc = mdb_env_open(env, dir.c_str(), flags | MDB_NOTLS, 0640);
+  rc = mdb_env_open(env, dir.c_str(), flags | MDB_NOTLS, 0600);
   if (rc != MDB_SUCCESS) return LmdbStatus(rc, fmt::format("opening store {}", dir));
   s = CheckEnvFiles(env, dir, dir_fd.get(), before, known, (flags & MDB_RDONLY) == 0);
   if (!s.ok()) return s;
@@ -139,7 +139,7 @@ Status LmdbEnv::Open(const std::string& dir, unsigned flags, std::size_t mapsize
   spec.lock_may_be_missing = !spec.read_only && !lock_must_exist;
   spec.check_lock = [](const std::string& path, const struct stat& st, bool may_open) {
     if (!may_open) return CheckLockInUse(path, st);
-    // The reader table must be writable by the verifiers' group; only refuse others.
+    // The reader table: root's alone, like every store file (store_layout.h).
     Fd fd;
     struct stat opened {};
     return OpenChecked(path, Layout(StoreFile::kLock).rule, &fd, &opened);

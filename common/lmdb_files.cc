@@ -29,9 +29,8 @@ Status Changed(const std::string& path) {
       fmt::format("{} changed while it was being opened; refusing to use it", path));
 }
 
-// The rule every store file obeys (files.h), checked on LMDB's own descriptor: the
-// lock file's rule (verifiers write lock.mdb, and usage/data.mdb). The stricter rule for
-// the store's data.mdb (no group write) is checked by Store::Open.
+// The rule every store file obeys (files.h, store_layout.h: root's alone), checked on
+// LMDB's own descriptor (the same for data.mdb and lock.mdb of either environment).
 Status CheckSafe(const struct stat& st, const std::string& path) {
   if (!S_ISREG(st.st_mode)) return Changed(path);
   return CheckStat(path, st, Layout(StoreFile::kLock).rule);

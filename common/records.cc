@@ -1,5 +1,7 @@
 #include "records.h"
 
+#include <climits>
+
 #include <nlohmann/json.hpp>
 
 #include "text.h"
@@ -158,6 +160,10 @@ std::string EncodeUser(const UserRecord& u) {
             {"last_step", u.last_step},
             {"source", u.source}};
   DismantleOnExit dismantle(j);
+  if (u.code_failures != 0 || u.code_window_start != 0) {
+    j["code_failures"] = u.code_failures;
+    j["code_window_start"] = u.code_window_start;
+  }
   return j.dump();
 }
 
@@ -184,6 +190,16 @@ Status DecodeUser(std::string_view data, UserRecord* out) try {
   } else {
     out->source = std::string(kSourceApppass);
   }
+  // Optional (added within version 1): a record without them has no failures counted.
+  std::int64_t failures = 0;
+  if (j.contains("code_failures") &&
+      (!GetInt(j, "code_failures", &failures) || failures < 0 || failures > INT_MAX))
+    return Corrupt("user", "code_failures");
+  out->code_failures = static_cast<int>(failures);
+  out->code_window_start = 0;
+  if (j.contains("code_window_start") &&
+      (!GetInt(j, "code_window_start", &out->code_window_start) || out->code_window_start < 0))
+    return Corrupt("user", "code_window_start");
   return Status::Ok();
 } catch (...) {
   return Status::Unavailable("corrupt user record");

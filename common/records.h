@@ -54,6 +54,12 @@ struct UserRecord {
   // whose enrollment 'mfa import' accepted ("google-authenticator", "oath"). Optional in
   // the record (version 1 without it means "apppass"): 1..32 of [a-z0-9-].
   std::string source{kSourceApppass};
+  // The throttle on wrong codes (code_throttle.h): wrong codes counted in the window that
+  // began at code_window_start (unix seconds). Optional in the record (added within
+  // version 1; a record without them has none); written only while not both zero. Never
+  // negative.
+  int code_failures = 0;
+  std::int64_t code_window_start = 0;
 };
 
 // The last use of one app password (kept in the separate usage database).

@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 
 #include "admin_internal.h"
+#include "code_throttle.h"
 #include "text.h"
 
 namespace apppass {
@@ -12,6 +13,19 @@ namespace apppass {
 using namespace admin_internal;
 
 namespace {
+
+// Checks `code` for `*u` under the throttle (code_throttle.h) in `*txn`, begun by
+// BeginUserUpdate with nothing written yet, and writes the spent step into it. A wrong
+// code is counted (committed on its own: no change was written) and answered with one
+// message whatever TotpCheck said; the lockout keeps its own.
+Status SpendCode(const Store& store, StoreTxn* txn, const SecretBuffer& code, std::int64_t now,
+                 UserRecord* u) {
+  Status s = CheckCodeThrottled(store, txn, code.view(), now, u);
+  if (s.code() == Status::Code::kPermissionDenied && !IsCodeThrottled(s))
+    return Status::PermissionDenied(kWrongCodeMessage);
+  if (!s.ok()) return s;
+  return PutUser(*txn, *u);
+}
 
 // Begins the write transaction of a change by `user` and spends `code` in it: the user's
 // enrollment must be confirmed and `code` a current one not used before. The caller's
@@ -23,11 +37,7 @@ Status BeginWithCode(const Store& store, const std::string& user, const SecretBu
   Status s = BeginUserUpdate(store, user, txn, &u, &found);
   if (!s.ok()) return s;
   if (!found || u.mfa != MfaState::kConfirmed) return Status::PermissionDenied(kNoMfaMessage);
-  s = AcceptUserCode(store, code.view(), now, &u);
-  if (s.code() == Status::Code::kPermissionDenied)
-    return Status::PermissionDenied(kWrongCodeMessage);
-  if (!s.ok()) return s;
-  return PutUser(*txn, u);
+  return SpendCode(store, txn, code, now, &u);
 }
 
 std::string Joined(const std::vector<std::string>& v) {
@@ -134,11 +144,7 @@ Status SelfMfaConfirm(const Store& store, const std::string& user, const SecretB
   Status s = BeginUserUpdate(store, user, &txn, &u, &found);
   if (!s.ok()) return s;
   if (!found) return Status::PermissionDenied(kNoMfaMessage);
-  s = AcceptUserCode(store, code.view(), now, &u);
-  if (s.code() == Status::Code::kPermissionDenied)
-    return Status::PermissionDenied(kWrongCodeMessage);
-  if (!s.ok()) return s;
-  if (!(s = PutUser(txn, u)).ok()) return s;
+  if (!(s = SpendCode(store, &txn, code, now, &u)).ok()) return s;
   return txn.Commit();
 }
 

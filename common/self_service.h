@@ -7,8 +7,15 @@
 // code's use happen together or not at all, and a code is accepted once (the step rule of
 // admin.h). Policy (policy.h) bounds what a user may ask for.
 //
+// Wrong codes are throttled (code_throttle.h): after kMaxCodeFailures wrong codes within
+// kCodeFailureWindow every code of the user is refused, checked before the code is
+// compared, until the window ends; each wrong code is counted in its own commit (the
+// change is never made), a right one clears the count.
+//
 // Codes and messages: a wrong, reused, missing or malformed code is PermissionDenied
-// "wrong or reused verification code"; no confirmed enrollment is PermissionDenied
+// "wrong or reused verification code"; during the lockout PermissionDenied "too many
+// wrong verification codes; try again in N minutes" (IsCodeThrottled); no confirmed
+// enrollment is PermissionDenied
 // "MFA is not set up for this account"; another user's or an unknown id/name is NotFound
 // (never PermissionDenied: no existence oracle); a scope outside self_service_scopes, an
 // expiry over max_expiry or a bad label is InvalidArgument; max_active reached is

@@ -1,7 +1,6 @@
 #include "store.h"
 
 #include <fcntl.h>
-#include <grp.h>
 #include <sodium.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -16,15 +15,13 @@
 #include "files.h"
 #include "record_tag.h"
 #include "store_layout.h"
+#include "store_modes.h"
 #include "text.h"
 #include "usage.h"
 
 namespace apppass {
 
 namespace {
-
-// The owner group init gives `f`: `gid` for the verifiers' files, else unchanged.
-gid_t GroupOf(StoreFile f, gid_t gid) { return Layout(f).grouped ? gid : static_cast<gid_t>(-1); }
 
 // What a write that finds the store full tells the admin (lmdb_env.cc appends it).
 constexpr const char* kFullHint =
@@ -38,7 +35,7 @@ Status CheckMapSize(std::size_t size) {
 }
 
 // Writes a fresh random key to `path`, which must not exist.
-Status CreateKey(const std::string& path, mode_t mode, gid_t gid) {
+Status CreateKey(const std::string& path, mode_t mode) {
   Fd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode));
   if (!fd.valid())
     return Status::Unavailable(fmt::format("cannot create {}: {}", path, std::strerror(errno)));
@@ -49,8 +46,6 @@ Status CreateKey(const std::string& path, mode_t mode, gid_t gid) {
   if (::write(fd.get(), key.data(), kKeyBytes) != static_cast<ssize_t>(kKeyBytes) ||
       ::fchmod(fd.get(), mode) != 0 || ::fsync(fd.get()) != 0)
     return Status::Unavailable(fmt::format("cannot write {}: {}", path, std::strerror(errno)));
-  if (gid != static_cast<gid_t>(-1) && ::fchown(fd.get(), 0, gid) != 0)
-    return Status::Unavailable(fmt::format("cannot chown {}: {}", path, std::strerror(errno)));
   return Status::Ok();
 }
 
@@ -74,12 +69,27 @@ Status AllocateReaderTable(const std::string& path) {
   return Status::Ok();
 }
 
-Status SetMode(const std::string& path, mode_t mode, gid_t gid) {
-  if (::chmod(path.c_str(), mode) != 0 ||
-      (gid != static_cast<gid_t>(-1) && ::lchown(path.c_str(), 0, gid) != 0))
+// Gives `path` (just made by this process, in a directory only it can write) `mode`;
+// its owner and group are this process's (root's, for a real store).
+Status SetMode(const std::string& path, mode_t mode) {
+  if (::chmod(path.c_str(), mode) != 0)
     return Status::Unavailable(
-        fmt::format("cannot set owner/mode of {}: {}", path, std::strerror(errno)));
+        fmt::format("cannot set the mode of {}: {}", path, std::strerror(errno)));
   return Status::Ok();
+}
+
+// What a process that is not root gets from Store::Open.
+Status RootOnly(const std::string& dir, Store::Mode mode) {
+  return Status::Unavailable(
+      mode == Store::Mode::kVerify
+          ? fmt::format("the apppass store {} is root-only and this process runs as uid {}: a "
+                        "service that verifies as another user asks the broker, apppassd "
+                        "(PAM option broker=PATH, SASL option apppass_broker:)",
+                        dir, ::geteuid())
+          : fmt::format("the apppass store {} is root-only and this process runs as uid {}: "
+                        "administration needs root; a user manages their own app passwords "
+                        "with 'apppass' through the broker, apppassd",
+                        dir, ::geteuid()));
 }
 
 Status CheckStoreFiles(const std::string& dir, bool admin) {
@@ -101,8 +111,8 @@ Status CheckStoreFiles(const std::string& dir, bool admin) {
   // open already: closing a descriptor of it would drop the process's LMDB locks.
   if (!admin && ::lstat(StorePath(dir, StoreFile::kLock).c_str(), &st) != 0 && errno == ENOENT)
     return Status::Unavailable(
-        fmt::format("{}/lock.mdb does not exist; verifiers need it (mode 0660, group of the mail "
-                    "services)",
+        fmt::format("{}/lock.mdb does not exist; verifiers need it", dir),
+        fmt::format("run any admin command as root (e.g. 'apppass --db {} list'): it recreates it",
                     dir));
   return Status::Ok();
 }
@@ -142,10 +152,21 @@ Status LoadKey(const std::string& path, SecretBuffer* out, bool owner_only) {
   return Status::Ok();
 }
 
-Status Store::Open(const std::string& dir, Mode mode, Store* out) {
+Status Store::Open(const std::string& dir, Mode mode, Store* out,
+                   std::vector<std::string>* tightened) {
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
+  if (::geteuid() != 0) return RootOnly(dir, mode);
   const bool admin = mode == Mode::kAdmin;
-  Status s = CheckStoreFiles(dir, admin);
+  Status s;
+  if (admin) {
+    // A store made by an apppass before issue 11 is group-accessible: the first admin
+    // command makes it root's alone (store_modes.h).
+    std::vector<std::string> changes;
+    s = TightenStore(dir, &changes);
+    if (tightened != nullptr) *tightened = std::move(changes);
+    if (!s.ok()) return s;
+  }
+  s = CheckStoreFiles(dir, admin);
   if (!s.ok()) return s;
   struct stat lock_st {};
   const bool lock_missing = ::lstat(StorePath(dir, StoreFile::kLock).c_str(), &lock_st) != 0;
@@ -161,7 +182,7 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   DeriveTagKey(SecretBytes(keys, kKeyBytes),
                std::span<unsigned char, kTagKeyBytes>(keys + kKeyBytes, kTagKeyBytes));
   store.keys_.resize(kKeyBytes + kTagKeyBytes);
-  // mfa.key seals the TOTP secrets: the verifiers' group must not read it.
+  // mfa.key seals the TOTP secrets: only the admin side reads it.
   if (admin && !(s = LoadKey(StorePath(dir, StoreFile::kMfaKey), &store.mfa_key_, true)).ok())
     return s;
   s = LmdbEnv::Open(dir, admin ? 0 : MDB_RDONLY, admin ? kDefaultMapSize : kMapInUse, &store.env_);
@@ -180,11 +201,10 @@ Status Store::Open(const std::string& dir, Mode mode, Store* out) {
   if (!(s = CheckStat(StorePath(dir, StoreFile::kData), opened, Layout(StoreFile::kData).rule))
            .ok())
     return s;
-  // LMDB just recreated the reader table (admin only): give it back to the verifiers.
+  // LMDB just recreated the reader table (admin only): the layout's mode, whatever the
+  // umask.
   if (admin && lock_missing &&
-      !(s = SetMode(StorePath(dir, StoreFile::kLock), Layout(StoreFile::kLock).mode,
-                    ::geteuid() == 0 ? checked.st_gid : static_cast<gid_t>(-1)))
-           .ok())
+      !(s = SetMode(StorePath(dir, StoreFile::kLock), Layout(StoreFile::kLock).mode)).ok())
     return s;
   if (admin) {
     // A writer killed between writing its commit and publishing it leaves that commit
@@ -270,10 +290,10 @@ Status Store::UpgradeToSchema2() {
 namespace {
 
 // Creates a complete store (keys, both LMDB environments) in the empty directory `dir`.
-Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
+Status BuildStore(const std::string& dir, std::size_t map_size) {
   Status s;
   for (const StoreFile f : {StoreFile::kKey, StoreFile::kMfaKey}) {
-    if (!(s = CreateKey(StorePath(dir, f), Layout(f).mode, GroupOf(f, gid))).ok()) return s;
+    if (!(s = CreateKey(StorePath(dir, f), Layout(f).mode)).ok()) return s;
   }
   {
     LmdbEnv env;
@@ -295,16 +315,14 @@ Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
     if (!(s = txn.Commit()).ok()) return s;
   }
   for (const StoreFile f : {StoreFile::kData, StoreFile::kLock}) {
-    if (!(s = SetMode(StorePath(dir, f), Layout(f).mode, GroupOf(f, gid))).ok()) return s;
+    if (!(s = SetMode(StorePath(dir, f), Layout(f).mode)).ok()) return s;
   }
   if (!(s = AllocateReaderTable(StorePath(dir, StoreFile::kLock))).ok()) return s;
 
   const std::string usage = StorePath(dir, StoreFile::kUsageDir);
   if (::mkdir(usage.c_str(), Layout(StoreFile::kUsageDir).mode) != 0)
     return Status::Unavailable(fmt::format("cannot create {}: {}", usage, std::strerror(errno)));
-  if (!(s = SetMode(usage, Layout(StoreFile::kUsageDir).mode, GroupOf(StoreFile::kUsageDir, gid)))
-           .ok())
-    return s;
+  if (!(s = SetMode(usage, Layout(StoreFile::kUsageDir).mode)).ok()) return s;
   {
     LmdbEnv env;
     if (!(s = LmdbEnv::Open(usage, 0, kUsageMapSize, &env)).ok()) return s;
@@ -315,28 +333,26 @@ Status BuildStore(const std::string& dir, gid_t gid, std::size_t map_size) {
     if (!(s = txn.Commit()).ok()) return s;
   }
   for (const StoreFile f : {StoreFile::kUsageData, StoreFile::kUsageLock}) {
-    if (!(s = SetMode(StorePath(dir, f), Layout(f).mode, GroupOf(f, gid))).ok()) return s;
+    if (!(s = SetMode(StorePath(dir, f), Layout(f).mode)).ok()) return s;
   }
   return AllocateReaderTable(StorePath(dir, StoreFile::kUsageLock));
 }
 
 }  // namespace
 
-Status Store::Init(const std::string& dir, const std::string& group, std::size_t map_size) {
+Status Store::Init(const std::string& dir, std::size_t map_size) {
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
   if (map_size != 0) {
     Status ms = CheckMapSize(map_size);
     if (!ms.ok()) return ms;
   }
-  gid_t gid = static_cast<gid_t>(-1);
-  if (::geteuid() == 0 && !group.empty()) {
-    if (const struct group* g = ::getgrnam(group.c_str())) gid = g->gr_gid;
-  }
   if (::mkdir(dir.c_str(), Layout(StoreFile::kDir).mode) != 0 && errno != EEXIST)
     return Status::Unavailable(fmt::format("cannot create {}: {}", dir, std::strerror(errno)));
   Fd dfd;
   struct stat st {};
-  Status s = OpenChecked(dir, Layout(StoreFile::kDir).rule, &dfd, &st);
+  // Any safe directory (files.h): init makes it root's alone below, once it knows the
+  // directory holds no store (an existing one is tightened by its first admin command).
+  Status s = OpenChecked(dir, FileRule{.directory = true}, &dfd, &st);
   if (!s.ok()) return s;
   struct stat tmp {};
   // What init moves into place: the top-level entries of the layout.
@@ -348,8 +364,10 @@ Status Store::Init(const std::string& dir, const std::string& group, std::size_t
           fmt::format("{} already holds an apppass store ({} exists); init leaves it as it is", dir,
                       Layout(f).rel));
   }
-  if (!(s = SetMode(dir, Layout(StoreFile::kDir).mode, GroupOf(StoreFile::kDir, gid))).ok())
-    return s;
+  if (::fchmod(dfd.get(), Layout(StoreFile::kDir).mode) != 0 ||
+      (::geteuid() == 0 && st.st_gid != 0 && ::fchown(dfd.get(), static_cast<uid_t>(-1), 0) != 0))
+    return Status::Unavailable(
+        fmt::format("cannot make {} root's alone: {}", dir, std::strerror(errno)));
 
   // Build everything in a staging directory and move it into place only when complete,
   // so a failed init leaves nothing behind and can simply be run again.
@@ -357,7 +375,7 @@ Status Store::Init(const std::string& dir, const std::string& group, std::size_t
   if (::mkdtemp(staging.data()) == nullptr)
     return Status::Unavailable(
         fmt::format("cannot create a directory in {}: {}", dir, std::strerror(errno)));
-  s = BuildStore(staging, gid, map_size);
+  s = BuildStore(staging, map_size);
   // data.mdb and key go last: a store "exists" once they do.
   for (const StoreFile f : {StoreFile::kMfaKey, StoreFile::kUsageDir, StoreFile::kLock,
                             StoreFile::kData, StoreFile::kKey}) {

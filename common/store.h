@@ -1,10 +1,14 @@
 // Store: one apppass store directory, opened for verifying or for administration.
 //
-//   DIR/key        32-byte BLAKE2b key for password hashes   root:apppass 0640
-//   DIR/mfa.key    32-byte secretbox key for TOTP secrets     root 0600 (admin only)
-//   DIR/data.mdb   LMDB credentials and enrollments          root:apppass 0640
-//   DIR/lock.mdb   LMDB reader table                          root:apppass 0660
-//   DIR/usage/     LMDB last-use records (see usage.h)        verifiers may write
+//   DIR/           the store directory                        root:root 0700
+//   DIR/key        32-byte BLAKE2b key for password hashes   root:root 0600
+//   DIR/mfa.key    32-byte secretbox key for TOTP secrets     root:root 0600 (admin only)
+//   DIR/data.mdb   LMDB credentials and enrollments          root:root 0600
+//   DIR/lock.mdb   LMDB reader table                          root:root 0600
+//   DIR/usage/     LMDB last-use records (see usage.h)        root:root 0700, files 0600
+//
+// Root-only (store_layout.h): no other process may open, map or lock any of it. Services
+// that verify as another user ask the broker, apppassd, which opens the store as root.
 //
 // Tables in data.mdb:
 //   meta      "schema" -> decimal store schema version; "map_size" -> decimal bytes (optional)
@@ -15,7 +19,7 @@
 //   users     user -> UserRecord (MFA enrollment)
 //
 // A Store opened for verifying is read-only: it cannot create or change credentials
-// (the environment is MDB_RDONLY and data.mdb is not writable by the verifiers' group).
+// (the environment is MDB_RDONLY).
 // Every file is checked before use (files.h). Verifiers map only the pages in use, so
 // hosts with an address-space limit (Dovecot's auth worker) can open a store far larger
 // than the limit's headroom.
@@ -33,6 +37,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "lmdb_env.h"
 #include "secret.h"
@@ -120,18 +125,23 @@ class Store {
   Store(Store&&) = default;
   Store& operator=(Store&&) = default;
 
-  // Opens the store in `dir`. kVerify needs read access to DIR/key and data.mdb and
-  // write access to lock.mdb; kAdmin also reads mfa.key and opens data.mdb for writing.
-  // Unavailable (with a message naming the file and the fix) when anything is missing,
-  // unsafe (symlink, not a regular file, foreign owner, writable by others), corrupt or
-  // of a newer schema.
-  static Status Open(const std::string& dir, Mode mode, Store* out);
+  // Opens the store in `dir`. Root only: any other process gets Unavailable with a
+  // message saying the store is root-only and naming the broker (apppassd), without
+  // touching a file. kVerify reads DIR/key and data.mdb and takes a reader slot in
+  // lock.mdb; kAdmin also reads mfa.key and opens data.mdb for writing, and first
+  // tightens an older, group-accessible store to the layout (store_modes.h), appending
+  // one line per entry it changed to `*tightened` (when given) even when the open then
+  // fails. Unavailable (with a message naming the file and the fix) when anything is
+  // missing, unsafe (symlink, not a regular file, foreign owner, any access by group or
+  // others), corrupt or of a newer schema.
+  static Status Open(const std::string& dir, Mode mode, Store* out,
+                     std::vector<std::string>* tightened = nullptr);
 
-  // Creates a new store in `dir` (the directory may exist and be empty). Files get the
-  // modes above; when running as root and `group` exists they are chowned root:group.
+  // Creates a new store in `dir` (the directory may exist and be empty; it becomes
+  // root:root 0700 when run as root). Files get the modes above, owned by the caller.
   // AlreadyExists when DIR/key or data.mdb already exist: init never replaces a key.
   // `map_size` (0: the default, not recorded) is recorded in meta "map_size".
-  static Status Init(const std::string& dir, const std::string& group, std::size_t map_size = 0);
+  static Status Init(const std::string& dir, std::size_t map_size = 0);
 
   // REQUIRES: opened in kAdmin mode. Records `size` as the store's map size (meta
   // "map_size") and maps that much. InvalidArgument when out of range or smaller than
@@ -182,9 +192,8 @@ class Store {
   std::size_t map_size_ = kDefaultMapSize;
 };
 
-// Reads a key file of exactly kKeyBytes, checking it is safe (files.h, never readable by
-// everyone; with `owner_only`, not by its group either). Used for DIR/key and, owner_only,
-// DIR/mfa.key.
+// Reads a key file of exactly kKeyBytes, checking it is safe (files.h: root's alone, as
+// every store file). Used for DIR/key and, owner_only, DIR/mfa.key (the same rule now).
 Status LoadKey(const std::string& path, SecretBuffer* out, bool owner_only = false);
 // The same into `out`, part of a buffer the caller allocated.
 Status ReadKey(const std::string& path, std::span<unsigned char, kKeyBytes> out,

@@ -18,10 +18,46 @@
 #include "store.h"
 #include "store_check_internal.h"
 #include "store_layout.h"
+#include "store_modes.h"
 
 namespace apppass {
 
 namespace internal {
+
+bool StoreChecker::CheckModes() {
+  const std::vector<LooseEntry> loose = FindLooseEntries(dir_);
+  bool accessible = false;
+  for (const LooseEntry& e : loose) {
+    const std::string key = *Layout(e.file).rel == '\0' ? "." : Layout(e.file).rel;
+    const std::string fix =
+        e.tightenable ? fmt::format(
+                            "run any admin command as root to tighten it, e.g. 'apppass --db {} "
+                            "list' (or chmod {:04o} {} && chgrp root {})",
+                            dir_, Layout(e.file).mode, e.path, e.path)
+                      : fmt::format(
+                            "find out who changed it (anyone could have written it), then chmod "
+                            "{:04o} {} && chgrp root {}",
+                            Layout(e.file).mode, e.path, e.path);
+    if (e.accessible()) {
+      accessible = true;
+      Problem("files", key,
+              fmt::format("{} is group- or world-accessible ({}): the store must be root's alone, "
+                          "or a member of its group can read the keys and take or rewrite "
+                          "LMDB's locks",
+                          e.path, DescribeTightening(e)),
+              fix);
+    } else {
+      Warning("files", key,
+              fmt::format("{} differs from the store's layout ({})", e.path, DescribeTightening(e)),
+              fix);
+    }
+  }
+  if (accessible)
+    Warning("files", "",
+            "the records were not checked: the store is read only once it is root's alone",
+            "tighten the store (above), then run 'apppass check' again");
+  return !accessible;
+}
 
 Status StoreChecker::CheckFiles(SecretBuffer* mfa_key, SecretBuffer* tag_key) {
   Fd fd;
@@ -146,6 +182,11 @@ Status CheckStore(const std::string& dir, const CheckOptions& opts, CheckReport*
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
   CheckReport report;
   internal::StoreChecker checker(dir, opts, &report);
+  // A group-accessible store (made by an older apppass) is reported, and read no further.
+  if (!checker.CheckModes()) {
+    *out = std::move(report);
+    return Status::Ok();
+  }
   SecretBuffer mfa_key, tag_key;
   Status s = checker.CheckFiles(&mfa_key, &tag_key);
   if (!s.ok()) return s;

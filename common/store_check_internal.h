@@ -42,6 +42,10 @@ class StoreChecker {
     Add(CheckLevel::kWarning, std::move(table), std::move(key), std::move(message), std::move(fix));
   }
 
+  // The owners and modes against the layout (store_modes.h): a problem for each entry
+  // its group or everyone may access, with the fix. False when there is one: the store
+  // is then read no further (opening it would refuse it).
+  bool CheckModes();
   // The files, checked from the parent: nothing here reads LMDB pages. Unavailable when
   // the store cannot be opened at all. Loads mfa.key into `*mfa_key` and derives the
   // record tag key into `*tag_key` when the keys are usable.

@@ -18,29 +18,29 @@ struct StoreEntry {
   StoreFile id;
   const char* rel;  // path inside the store directory; "" for the directory itself
   bool directory;
-  mode_t mode;       // what init gives it
-  bool grouped;      // root:GROUP (the verifiers' group); else root's group
+  mode_t mode;       // what init gives it; owner and group are root
   FileRule rule;     // what opening it requires (OpenChecked, CheckStat)
   const char* what;  // for people: "the password-hash key"
 };
 
+// The store is root's alone (issue 11): nobody else may open, map or lock any of it, so
+// a process that is not root can neither read the keys nor take LMDB's locks. Services
+// that verify as another user ask the broker, apppassd (docs/design.md).
+inline constexpr FileRule kPrivateDir{.directory = true, .owner_only = true};
+inline constexpr FileRule kPrivateFile{.owner_only = true};
+
 // In StoreFile order; the directory first, each directory before what it holds.
 inline constexpr StoreEntry kStoreLayout[] = {
-    {StoreFile::kDir, "", true, 0750, true, FileRule{.directory = true}, "the store directory"},
-    {StoreFile::kKey, "key", false, 0640, true, FileRule{.allow_world_read = false},
-     "the password-hash key"},
-    {StoreFile::kMfaKey, "mfa.key", false, 0600, false,
-     FileRule{.allow_world_read = false, .allow_group_read = false},
-     "the key that seals TOTP secrets"},
-    {StoreFile::kData, "data.mdb", false, 0640, true, FileRule{}, "the credentials database"},
-    {StoreFile::kLock, "lock.mdb", false, 0660, true, FileRule{.allow_group_write = true},
+    {StoreFile::kDir, "", true, 0700, kPrivateDir, "the store directory"},
+    {StoreFile::kKey, "key", false, 0600, kPrivateFile, "the password-hash key"},
+    {StoreFile::kMfaKey, "mfa.key", false, 0600, kPrivateFile, "the key that seals TOTP secrets"},
+    {StoreFile::kData, "data.mdb", false, 0600, kPrivateFile, "the credentials database"},
+    {StoreFile::kLock, "lock.mdb", false, 0600, kPrivateFile,
      "the credentials database's reader table"},
-    {StoreFile::kUsageDir, "usage", true, 0750, true, FileRule{.directory = true},
-     "the last-use directory"},
-    {StoreFile::kUsageData, "usage/data.mdb", false, 0660, true,
-     FileRule{.allow_group_write = true}, "the last-use database"},
-    {StoreFile::kUsageLock, "usage/lock.mdb", false, 0660, true,
-     FileRule{.allow_group_write = true}, "the last-use reader table"},
+    {StoreFile::kUsageDir, "usage", true, 0700, kPrivateDir, "the last-use directory"},
+    {StoreFile::kUsageData, "usage/data.mdb", false, 0600, kPrivateFile, "the last-use database"},
+    {StoreFile::kUsageLock, "usage/lock.mdb", false, 0600, kPrivateFile,
+     "the last-use reader table"},
 };
 
 constexpr const StoreEntry& Layout(StoreFile f) { return kStoreLayout[static_cast<int>(f)]; }

@@ -77,7 +77,7 @@ int main(int argc, char** argv) {
   char tmpl[] = "/tmp/apppass-bench-broker.XXXXXX";
   const std::string dir = mkdtemp(tmpl);
   const std::string db = dir + "/db", socket = dir + "/apppassd.sock";
-  Status s = Store::Init(db, "");
+  Status s = Store::Init(db);
   if (!s.ok()) Die("init", s);
   std::vector<std::string> users, passwords;
   {

@@ -69,7 +69,7 @@ Figures Time(int rounds, F&& f) {
 void Run(int users) {
   char tmpl[] = "/tmp/apppass-bench.XXXXXX";
   const std::string dir = mkdtemp(tmpl);
-  Status s = Store::Init(dir, "");
+  Status s = Store::Init(dir);
   if (!s.ok()) Die("init", s);
   Store admin;
   if (!(s = Store::Open(dir, Store::Mode::kAdmin, &admin)).ok()) Die("open", s);

@@ -223,9 +223,9 @@ broken() {
 }
 
 broken "does not exist" "missing store directory" "$TMP/missing"
-mkdir -m 0750 "$TMP/empty"
+mkdir -m 0700 "$TMP/empty"
 broken "no data.mdb|apppass store" "an empty directory" "$TMP/empty"
-mkdir -m 0750 "$TMP/other"
+mkdir -m 0700 "$TMP/other"
 echo hello >"$TMP/other/notes.txt"
 broken "no data.mdb|apppass store" "a directory that is not a store" "$TMP/other"
 : >"$TMP/plainfile"
@@ -261,7 +261,7 @@ d=$(fresh key-missing); rm "$d/key"
 broken "key.*missing" "key is missing" "$d"
 d=$(fresh mfakey-missing); rm "$d/mfa.key"
 broken "mfa.key.*missing" "mfa.key is missing" "$d"
-d=$(fresh key-short); head -c 16 /dev/urandom >"$d/key.new"; chmod 0640 "$d/key.new"; mv "$d/key.new" "$d/key"
+d=$(fresh key-short); head -c 16 /dev/urandom >"$d/key.new"; chmod 0600 "$d/key.new"; mv "$d/key.new" "$d/key"
 broken "key.*size" "key is 16 bytes" "$d"
 d=$(fresh key-dir); rm "$d/key"; mkdir -m 0750 "$d/key"
 broken "key.*regular file" "key is a directory" "$d"
@@ -321,12 +321,12 @@ REAL_APPPASS=$APPPASS
 APPPASS=$(stage_program "$TMP/stage" "$REAL_APPPASS")
 RUN_AS=(setpriv --reuid=65534 --regid=65534 --clear-groups env "LD_LIBRARY_PATH=$TMP/stage/lib")
 expect_ok "set-up: uid 65534 runs the staged copy of the tool" --version
+# The store is root-only (issue 11): a user is refused before any file is opened, with a
+# message naming the broker, whatever the modes say.
 d=$(fresh nobody-dir)
-broken "permission denied" "store directory not readable (0750 root)" "$d"
-d=$(fresh nobody-key); chmod 0755 "$d"
-broken "key.*permission denied" "key not readable (0640 root)" "$d"
-d=$(fresh nobody-data); chmod 0755 "$d"; chown 65534 "$d/key" "$d/mfa.key"; chmod 0644 "$d/data.mdb" "$d/lock.mdb"
-broken "permission denied" "keys readable, data.mdb and lock.mdb not writable" "$d"
+broken "root-only.*uid 65534.*apppassd" "a store as init makes it (root's alone): refused, root-only" "$d"
+d=$(fresh nobody-readable); chmod 0755 "$d"; chown 65534 "$d/key" "$d/mfa.key"; chmod 0644 "$d/data.mdb" "$d/lock.mdb"
+broken "root-only.*uid 65534.*apppassd" "even a store it could read and write: refused, root-only" "$d"
 expect_fail 5 "" "init in a directory it cannot write" --db "$TMP/nobody-dir/sub" init
 RUN_AS=()
 APPPASS=$REAL_APPPASS

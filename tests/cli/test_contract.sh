@@ -67,13 +67,14 @@ no_password_in() {
 
 # ---------------------------------------------------------------------------------------
 note "init"
-# init may add a note on stderr (e.g. that the group 'apppass' does not exist).
+# init may add a note on stderr.
 ALLOW_STDERR=1
 expect_ok "init creates a new store" "${db[@]}" init
 check "init says it initialized the store" grep -q "Initialized" "$TMP/out"
-modes=$(cd "$DB" && stat -c '%n=%a' . key mfa.key data.mdb lock.mdb usage | tr '\n' ' ')
+# Root's alone (issue 11): no access for the group or anyone else.
+modes=$(cd "$DB" && stat -c '%n=%a:%U:%G' . key mfa.key data.mdb lock.mdb usage usage/data.mdb usage/lock.mdb | tr '\n' ' ')
 check "store files have the documented modes ($modes)" \
-    test "$modes" = ".=750 key=640 mfa.key=600 data.mdb=640 lock.mdb=660 usage=750 "
+    test "$modes" = ".=700:root:root key=600:root:root mfa.key=600:root:root data.mdb=600:root:root lock.mdb=600:root:root usage=700:root:root usage/data.mdb=600:root:root usage/lock.mdb=600:root:root "
 cp -p "$DB/key" "$TMP/key.before"
 cp -p "$DB/mfa.key" "$TMP/mfa.key.before"
 expect_ok "init on an existing store exits 0" "${db[@]}" init
@@ -82,6 +83,11 @@ check "second init leaves key byte for byte" cmp -s "$DB/key" "$TMP/key.before"
 check "second init leaves mfa.key byte for byte" cmp -s "$DB/mfa.key" "$TMP/mfa.key.before"
 mkdir -m 0700 "$TMP/empty-dir"
 expect_ok "init in an existing empty directory" --db "$TMP/empty-dir" init
+# --group: accepted for old scripts, ignored with a warning (the store is root-only).
+expect_ok "init --group (old scripts) still exits 0" --db "$TMP/grouped" init --group daemon
+check "init --group warns on stderr that it is ignored" \
+    grep -q "^apppass: warning: --group daemon is ignored: the store is root-only" "$TMP/err"
+check "init --group: the store is still root:root 0700" test "$(stat -c '%a %U:%G' "$TMP/grouped")" = "700 root:root"
 ALLOW_STDERR=0
 expect_fail 5 "" "init where the parent directory is missing fails with exit 5" \
     --db "$TMP/no/such/dir" init

@@ -11,7 +11,8 @@
 # Dovecot's auth worker runs as), each restored afterwards: the finding names the problem,
 # the next line gives the fix, and the exit status is 8 for a problem, 0 for warnings
 # alone. --json is checked with python3. Root only (exit 77 otherwise): it creates and
-# deletes a group, and tries the store as the dovecot and postfix users. Nothing under
+# deletes a group (the group apppassd answers verifications for), and tries the store as
+# the dovecot and postfix users (the store is root's alone: neither may open it). Nothing under
 # /etc/pam.d, /etc/postfix or /etc/dovecot is read or written (every directory is given);
 # the temporary group is deleted on exit, which also removes the dovecot user from it.
 set -euo pipefail
@@ -30,7 +31,7 @@ PLUGIN=$(realpath -e "$3")
 STOCK=$(realpath -e "$4")
 TMP=$(mktemp -d)
 # The dovecot and postfix users must be able to reach the store for the trials to mean
-# anything (the store directory itself is 0750).
+# anything (the store directory itself is 0700: the refusal must come from the store).
 chmod 0755 "$TMP"
 GRP="apppass-dr$$"
 cleanup() {
@@ -43,7 +44,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 groupadd "$GRP"
 DB=$TMP/store
-"$APPPASS" --db "$DB" init --group "$GRP" >/dev/null
+"$APPPASS" --db "$DB" init >/dev/null
 
 # --- A healthy deployment.
 PAM=$TMP/pam.d
@@ -159,13 +160,14 @@ check "healthy: no problem or warning lines" not grep -qE '^(problem|warning):' 
 check "healthy: every line is a finding, a fix or the summary" well_formed
 check "healthy: summary says 0 problems, 0 warnings" grep -qE '^summary: 0 problems, 0 warnings, [0-9]+ ok$' "$TMP/out"
 for want in \
-    "$QDB \(the store directory\) is root:$GRP 0750" \
-    "$QDB/key \(the password-hash key\) is root:$GRP 0640" \
+    "$QDB \(the store directory\) is root:root 0700" \
+    "$QDB/key \(the password-hash key\) is root:root 0600" \
     "$QDB/mfa\.key \(the key that seals TOTP secrets\) is root:root 0600" \
-    "$QDB/data\.mdb \(the credentials database\) is root:$GRP 0640" \
-    "$QDB/lock\.mdb \(.*\) is root:$GRP 0660" \
-    "$QDB/usage/data\.mdb \(.*\) is root:$GRP 0660" \
-    "$QDB/usage/lock\.mdb \(.*\) is root:$GRP 0660" \
+    "$QDB/data\.mdb \(the credentials database\) is root:root 0600" \
+    "$QDB/lock\.mdb \(.*\) is root:root 0600" \
+    "$QDB/usage \(the last-use directory\) is root:root 0700" \
+    "$QDB/usage/data\.mdb \(.*\) is root:root 0600" \
+    "$QDB/usage/lock\.mdb \(.*\) is root:root 0600" \
     "the store opens for verifying \(schema version 2\)" \
     "the store opens for administration" \
     "imap line 1: 'auth required .*pam_apppass\.so': only app passwords are accepted \(app passwords need scope imap or none; store $QDB\)" \
@@ -178,11 +180,11 @@ for want in \
 done
 if getent passwd postfix >/dev/null; then
     check "healthy: postfix user tried for real, and needs no access" \
-        finding ok "^user postfix cannot open the store \(tried as postfix\); it needs not: .*as root"
+        finding ok "^user postfix cannot open the store \(tried as postfix\), as it should: .*as root"
 fi
 if getent passwd dovecot >/dev/null; then
     check "healthy: dovecot user needs no access while the auth worker runs as root" \
-        finding ok "^user dovecot cannot open the store \(tried as dovecot\); it needs not: Dovecot's auth worker runs PAM as root"
+        finding ok "^user dovecot cannot open the store \(tried as dovecot\), as it should: Dovecot's auth worker runs PAM as root"
 fi
 
 # --- --json.
@@ -207,15 +209,15 @@ rc_is "--json with a problem: exit 8" 8
 jcheck "--json: the problem has status problem and a fix" '
 p = [f for f in j if f["status"] == "problem" and f["message"].startswith(ARGS[0] + "/key ")]
 assert len(p) == 1, j
-assert p[0]["check"] == "store" and p[0]["fix"] == "chmod 0640 " + ARGS[0] + "/key", p
+assert p[0]["check"] == "store" and p[0]["fix"] == "chmod 0600 " + ARGS[0] + "/key", p
 ' "$DB"
-chmod 0640 "$DB/key"
+chmod 0600 "$DB/key"
 
 # --- The store, one fault at a time.
 chmod 0644 "$DB/key"
-expect "key 0644: problem, everyone can read it; fix chmod 0640" 8 problem \
-    "^$QDB/key \(the password-hash key\) has mode 0644, expected 0640: everyone can read it$" "^chmod 0640 $QDB/key$"
-chmod 0640 "$DB/key"
+expect "key 0644: problem, its group and everyone can read it; fix chmod 0600" 8 problem \
+    "^$QDB/key \(the password-hash key\) has mode 0644, expected 0600: its group can read it, everyone can read it$" "^chmod 0600 $QDB/key$"
+chmod 0600 "$DB/key"
 
 chmod 0640 "$DB/mfa.key"
 expect "mfa.key 0640: problem, its group can read it; fix chmod 0600" 8 problem \
@@ -225,20 +227,35 @@ check "mfa.key 0640: the store does not open for administration" \
 chmod 0600 "$DB/mfa.key"
 
 chmod 0660 "$DB/data.mdb"
-expect "data.mdb group-writable: problem, its group can write it; fix chmod 0640" 8 problem \
-    "^$QDB/data\.mdb .* has mode 0660, expected 0640: its group can write it$" "^chmod 0640 $QDB/data\.mdb$"
-chmod 0640 "$DB/data.mdb"
+expect "data.mdb group-writable: problem, its group can read and write it; fix chmod 0600" 8 problem \
+    "^$QDB/data\.mdb .* has mode 0660, expected 0600: its group can read it, its group can write it$" "^chmod 0600 $QDB/data\.mdb$"
+chmod 0600 "$DB/data.mdb"
 
-chmod 0640 "$DB/lock.mdb"
-expect "lock.mdb 0640: warning (only group members are affected); exit 0" 0 warning \
-    "^$QDB/lock\.mdb .* has mode 0640, expected 0660: group $GRP cannot write it; services that verify as members of group $GRP fail" \
-    "^chmod 0660 $QDB/lock\.mdb$"
+# The reader table as apppass made it before the store became root-only.
 chmod 0660 "$DB/lock.mdb"
+chgrp "$GRP" "$DB/lock.mdb"
+expect "lock.mdb 0660 root:GROUP (an older store): problem, its group can read and write it" 8 problem \
+    "^$QDB/lock\.mdb .* has mode 0660, expected 0600: its group can read it, its group can write it$" "^chmod 0600 $QDB/lock\.mdb$"
+check "lock.mdb of another group: warning, fix chgrp root" \
+    finding warning "^$QDB/lock\.mdb .* has group $GRP, expected root$" "^chgrp root $QDB/lock\.mdb$"
+check "an older store: one problem for the store, fix: run any admin command" \
+    finding problem "^the store is not root's alone: its group or everyone can reach 1 of its entries" \
+    "^run any admin command as root to tighten it, e.g. 'apppass --db $QDB list'$"
+check "lock.mdb 0660: root's verifiers refuse the store (problem)" \
+    finding problem "^the store does not open for verifying: .*lock\.mdb has unsafe permissions 0660$"
+chgrp root "$DB/lock.mdb"
+chmod 0600 "$DB/lock.mdb"
+
+chmod 0400 "$DB/lock.mdb"
+expect "lock.mdb 0400: warning only (root is not affected); exit 0" 0 warning \
+    "^$QDB/lock\.mdb .* has mode 0400, expected 0600: its owner cannot write it \(root is not affected\)$" \
+    "^chmod 0600 $QDB/lock\.mdb$"
+chmod 0600 "$DB/lock.mdb"
 
 mv "$DB/key" "$DB/key.real"
 ln -s key.real "$DB/key"
 expect "symlinked key: problem, names the link; fix replaces it with the file" 8 problem \
-    "^$QDB/key \(the password-hash key\) is a symbolic link" "cp --remove-destination .*$QDB/key && chmod 0640 $QDB/key"
+    "^$QDB/key \(the password-hash key\) is a symbolic link" "cp --remove-destination .*$QDB/key && chmod 0600 $QDB/key"
 rm "$DB/key"
 mv "$DB/key.real" "$DB/key"
 
@@ -247,19 +264,30 @@ rc_is "missing store: exit 8" 8
 check "missing store: problem; fix apppass init" \
     finding problem "^store $(q "$TMP/nowhere") does not exist$" "apppass --db $(q "$TMP/nowhere") init"
 
-# --- Who can open the store: Dovecot's auth worker as the dovecot user.
+# --- Who can open the store: nobody but root. Dovecot's auth worker as the dovecot user
+# verifies through the broker, which answers members of the group only.
 if getent passwd dovecot >/dev/null; then
     set_worker dovecot
-    expect "auth worker runs as dovecot, not in the group: problem (tried as dovecot); fix adduser" 8 problem \
-        "^user dovecot \(the user Dovecot's auth worker runs as\) cannot open the store \(tried as dovecot\): .*Permission denied.*dovecot is not in group $GRP" \
+    expect "auth worker runs as dovecot, not in the group: problem; fix adduser" 8 problem \
+        "^user dovecot \(the user Dovecot's auth worker runs as\) is not in group $GRP: apppassd refuses its verifications" \
         "^adduser dovecot $GRP, then restart Dovecot$"
+    check "auth worker as dovecot: it cannot open the store (tried as dovecot), as it should" \
+        finding ok "^user dovecot \(the user Dovecot's auth worker runs as\) cannot open the store \(tried as dovecot\), as it should: it verifies through the broker"
     gpasswd -a dovecot "$GRP" >/dev/null
-    expect "auth worker runs as dovecot, in the group: ok, and the store opens as dovecot" 0 ok \
-        "^user dovecot \(the user Dovecot's auth worker runs as\) can open the store for verifying \(tried as dovecot\)$"
-    chmod 0640 "$DB/lock.mdb"
-    expect "auth worker as dovecot and lock.mdb 0640: the store does not open as dovecot (problem)" 8 problem \
-        "^user dovecot .* cannot open the store \(tried as dovecot\): .*lock\.mdb.*" "adduser dovecot|documented group and modes"
+    expect "auth worker runs as dovecot, in the group: ok, apppassd answers it" 0 ok \
+        "^user dovecot \(the user Dovecot's auth worker runs as\) is in group $GRP, so apppassd answers its verifications$"
+    # The store as an older apppass made it (group GRP, 0750/0640/0660): the member
+    # opens it, which is exactly what issue 11 forbids.
+    chmod 0750 "$DB"
+    chmod 0640 "$DB/key" "$DB/data.mdb"
     chmod 0660 "$DB/lock.mdb"
+    chgrp "$GRP" "$DB" "$DB/key" "$DB/data.mdb" "$DB/lock.mdb"
+    expect "an older group store: problem, dovecot can open it (tried as dovecot); fix: an admin command" 8 problem \
+        "^user dovecot \(the user Dovecot's auth worker runs as\) can open the store \(tried as dovecot: $QDB\): it must be root's alone" \
+        "^run any admin command as root to tighten the store, e.g. 'apppass --db $QDB list'$"
+    chgrp root "$DB" "$DB/key" "$DB/data.mdb" "$DB/lock.mdb"
+    chmod 0700 "$DB"
+    chmod 0600 "$DB/key" "$DB/data.mdb" "$DB/lock.mdb"
     gpasswd -d dovecot "$GRP" >/dev/null
     set_worker ""
 else

@@ -347,6 +347,24 @@ struct Store {
   testlib::Cred revoked;  // one of alice's, revoked
 };
 
+void Chown(const std::string& path, gid_t gid, mode_t mode) {
+  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0)
+    Die("cannot chown " + path);
+}
+
+// The work store as an apppass before issue 11 gave it to the mail services' group (here
+// 65534, nogroup): directory 0750, key and data.mdb 0640, lock.mdb 0660. Readable by
+// uid 65534, and still refused: the store is root's alone now.
+void WorkForNobody(const Store& s) {
+  faults::CopyStore(P.store, P.work);
+  Chown(P.work, 65534, 0750);
+  Chown(P.work + "/key", 65534, 0640);
+  Chown(P.work + "/data.mdb", 65534, 0640);
+  Chown(P.work + "/lock.mdb", 65534, 0660);
+  Chown(P.work + "/usage", 65534, 0750);
+  (void)s;
+}
+
 const std::string kWrong = "abcd-efgh-jkmn-pqrs-tuvw";
 
 Case Answer(const std::string& pw) {
@@ -461,8 +479,13 @@ void FaultMatrix(const Store& s) {
   Matrix("store missing", "nostore", Answer(pw), PAM_AUTHINFO_UNAVAIL, "reason=unavailable");
   Control("the store present", "good", Answer(pw));
 
-  // --- Not root (a mail service's own user): the module asks apppassd (broker=), never
-  // the store, and fails closed within 2 s whatever the daemon does.
+  // --- Not root (a mail service's own user): the module never opens the store, which is
+  // root's alone (issue 11), even where the old layout let its group read it; it asks
+  // apppassd (broker=), and fails closed within 2 s whatever the daemon does.
+  Case nobody = Answer(pw);
+  nobody.nobody = true;
+  Matrix("not root, with the old group-readable store (no apppassd on the default socket)", "work",
+         nobody, PAM_AUTHINFO_UNAVAIL, "reason=unavailable", [&] { WorkForNobody(s); });
   BrokerCases(s);
 
   // --- Corrupt pages.

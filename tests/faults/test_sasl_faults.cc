@@ -9,10 +9,11 @@
 // every refusal below also proves that the plugin kept the login (and its decision line,
 // "apppass: ...", says it decided). Each case runs in a child process (sasl_server_init is
 // once per process; a crash is seen, not suffered). Faults at plug_init (store missing,
-// corrupt pages, reader table full, sodium_init failing; as uid 65534, a fake apppassd
-// that is not running, hangs, closes, sends garbage or answers wrong, within 2 s)
-// and after it (reader table full, the store grown by the admin tool, pages damaged under
-// the running server, allocation failure swept over one exchange), empty and missing
+// corrupt pages, reader table full, sodium_init failing; as uid 65534, the old
+// group-readable store never opened, and a fake apppassd that is not running, hangs,
+// closes, sends garbage or answers wrong, within 2 s) and after it (reader table full,
+// the store grown by the admin tool, pages damaged under the running server, allocation
+// failure swept over one exchange), empty and missing
 // passwords, and passwords of 511 B to 1 MiB. Prints "ok - ..." / "not ok - ...".
 //
 // The plugin and its private library are first copied into the test's own directory and
@@ -344,6 +345,22 @@ void BrokerCases() {
   broker.Stop();
 }
 
+void Chown(const std::string& path, gid_t gid, mode_t mode) {
+  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0)
+    Die("cannot chown " + path);
+}
+
+// The work store as an apppass before issue 11 gave it to the mail services' group (here
+// 65534, nogroup): readable by uid 65534, and still refused: the store is root's alone.
+void WorkForNobody() {
+  faults::CopyStore(S.store, S.work);
+  Chown(S.work, 65534, 0750);
+  Chown(S.work + "/key", 65534, 0640);
+  Chown(S.work + "/data.mdb", 65534, 0640);
+  Chown(S.work + "/lock.mdb", 65534, 0660);
+  Chown(S.work + "/usage", 65534, 0750);
+}
+
 void FaultMatrix() {
   const Setting plain;
   // The stock plugins would accept the app password from the sasldb, as root and as
@@ -366,8 +383,13 @@ void FaultMatrix() {
   Control("our plugin with the store", S.store, plain);
   AtInit("store missing", S.dir + "/no-such-store", plain, SASL_UNAVAIL, "reason=unavailable");
 
-  // Not root at plug_init (Cyrus IMAP as cyrus): the plugin asks apppassd, never the
-  // store, and fails closed within 2 s whatever the daemon does.
+  // Not root at plug_init (Cyrus IMAP as cyrus): the plugin never opens the store, which
+  // is root's alone (issue 11), even where the old layout let its group read it; it asks
+  // apppassd, and fails closed within 2 s whatever the daemon does.
+  Setting nobody;
+  nobody.nobody = true;
+  AtInit("not root, with the old group-readable store (no apppassd on the default socket)", S.work,
+         nobody, SASL_UNAVAIL, "reason=unavailable", WorkForNobody);
   BrokerCases();
 
   for (const faults::Damage& d : faults::DeterministicDamage(S.cred.id))

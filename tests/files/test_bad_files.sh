@@ -7,11 +7,13 @@
 #
 # Files: the store directory, key, data.mdb, lock.mdb. Kinds: a symlink to a valid file
 # (for data.mdb, lock.mdb and the directory: to another store with the same key that
-# holds one more app password, so a read through the link would accept it), group- or
-# world-writable, owned by another uid, a FIFO, a directory, a symlink to /dev/zero, a
-# character device, empty, truncated. Each must be refused by all three within the
-# timeout: PAM_AUTHINFO_UNAVAIL with one "error ... reason=unavailable" line naming the
-# file, SASL_UNAVAIL, exit 5 from the tool; the other store's password never accepted.
+# holds one more app password, so a read through the link would accept it), group-
+# readable, group- or world-writable, owned by another uid, a FIFO, a directory, a
+# symlink to /dev/zero, a character device, empty, truncated. Each must be refused by all
+# three within the timeout: PAM_AUTHINFO_UNAVAIL with one "error ... reason=unavailable"
+# line naming the file, SASL_UNAVAIL, exit 5 from the tool; the other store's password
+# never accepted. The modes an earlier apppass gave the store (group-readable; lock.mdb
+# group-writable) are the exception for the tool: it makes the store root's alone.
 # The usage database is bookkeeping (a login does not depend on it): a bad usage file
 # must not be opened, written through, or hang anything, and the login still succeeds.
 #
@@ -97,7 +99,10 @@ check "baseline: SASL accepts the other store's password on the other store" \
     grep -q '^alice SASL_OK' "$TMP/sasl"
 
 # refused DESC DB FILE_REGEX: all three components refuse store DB as unavailable with a
-# message matching FILE_REGEX, within the limit, and never accept either password.
+# message matching FILE_REGEX, within the limit, and never accept either password. With
+# TIGHTENS=1 (a mode an earlier apppass gave the store) the admin tool instead makes the
+# store root's alone, and PAM accepts afterwards.
+TIGHTENS=0
 refused() {
     local desc=$1 db=$2 regex=$3 why=""
     SECONDS=0
@@ -133,7 +138,16 @@ refused() {
 
     RUN_TIMEOUT=$LIMIT
     run --db "$db" list alice --json
-    if [[ $RC -eq 5 ]] && grep -qE "$regex" "$TMP/err" && [[ $(wc -l <"$TMP/err") -eq 1 ]]; then
+    if [[ $TIGHTENS -eq 1 ]]; then
+        # A mode an earlier apppass gave the store: the admin tool makes it root's alone.
+        if [[ $RC -eq 0 ]] && grep -q "^apppass: made root-only: " "$TMP/err"; then
+            ok "$desc: apppass makes it root's alone (exit 0, one line per entry)"
+        else
+            not_ok "$desc: apppass" "exit $RC (want 0, tightened)" "$(cat "$TMP/err")"
+        fi
+        pam "$db" "$PW"
+        check "$desc: tightened, PAM accepts again" test "$PAM_RC" -eq 0
+    elif [[ $RC -eq 5 ]] && grep -qE "$regex" "$TMP/err" && [[ $(wc -l <"$TMP/err") -eq 1 ]]; then
         ok "$desc: apppass exits 5 with one line naming it"
     else
         not_ok "$desc: apppass" "exit $RC (want 5)" "$(cat "$TMP/err")"
@@ -154,6 +168,7 @@ replace() {
     case $kind in
     symlink-other) rm "$d/$f"; ln -s "$OTHER/$f" "$d/$f" ;;
     symlink-same) mv "$d/$f" "$d/$f.real"; ln -s "$f.real" "$d/$f" ;;
+    group-readable) chmod g+r "$d/$f" ;;
     group-writable) chmod g+w "$d/$f" ;;
     world-writable) chmod o+w "$d/$f" ;;
     foreign-owner) chown 4242:4242 "$d/$f" ;;
@@ -169,7 +184,8 @@ replace() {
 
 declare -A message=(
     [symlink-other]="symbolic link" [symlink-same]="symbolic link"
-    [group-writable]="unsafe permissions" [world-writable]="unsafe permissions"
+    [group-readable]="unsafe permissions" [group-writable]="unsafe permissions"
+    [world-writable]="unsafe permissions"
     [foreign-owner]="owned by uid 4242" [fifo]="not a regular file"
     [directory]="not a regular file" [dev-zero-symlink]="symbolic link"
     [char-device]="not a regular file"
@@ -177,10 +193,13 @@ declare -A message=(
 
 # --- key, data.mdb, lock.mdb
 for f in key data.mdb lock.mdb; do
-    for kind in symlink-other symlink-same group-writable world-writable foreign-owner fifo \
-        directory dev-zero-symlink char-device empty truncated; do
-        # lock.mdb is group-writable by design (the verifiers' reader table).
-        [[ $f == lock.mdb && $kind == group-writable ]] && continue
+    for kind in symlink-other symlink-same group-readable group-writable world-writable \
+        foreign-owner fifo directory dev-zero-symlink char-device empty truncated; do
+        # The store is root's alone: verifiers refuse any access by the group. Modes an
+        # earlier apppass gave the store (the group read every file and wrote lock.mdb)
+        # are tightened by the admin tool; any other is refused by it too.
+        TIGHTENS=0
+        [[ $kind == group-readable || ( $f == lock.mdb && $kind == group-writable ) ]] && TIGHTENS=1
         # LMDB rebuilds an empty or truncated reader table: not a fault (checked below).
         [[ $f == lock.mdb && ( $kind == empty || $kind == truncated ) ]] && continue
         d=$(fresh "$f-$kind")
@@ -194,6 +213,7 @@ for f in key data.mdb lock.mdb; do
         refused "$f is $kind" "$d" "$regex"
     done
 done
+TIGHTENS=0
 
 # An empty or truncated lock.mdb holds no state LMDB needs: it is rebuilt, logins work.
 for kind in empty truncated; do
@@ -222,8 +242,10 @@ refused "store directory is a FIFO" "$d" "not a directory"
 d=$TMP/c/dir-file
 : >"$d"
 refused "store directory is a regular file" "$d" "not a directory"
+d=$(fresh dir-group-readable); chmod g+rx "$d"
+TIGHTENS=1 refused "store directory is group-readable (0750, as earlier versions made it)" "$d" "unsafe permissions"
 d=$TMP/c/dir-empty
-mkdir -m 0750 "$d"
+mkdir -m 0700 "$d"
 refused "store directory is empty" "$d" "no data.mdb"
 
 # --- The usage database: a bad file is not opened and never written through; the

@@ -41,7 +41,8 @@ bool Equal(const apppass::Credential& a, const apppass::Credential& b) {
 bool Equal(const apppass::UserRecord& a, const apppass::UserRecord& b) {
   return a.version == b.version && a.user == b.user && a.mfa == b.mfa &&
          a.sealed_secret == b.sealed_secret && a.enrolled == b.enrolled &&
-         a.confirmed == b.confirmed && a.last_step == b.last_step && a.source == b.source;
+         a.confirmed == b.confirmed && a.last_step == b.last_step && a.source == b.source &&
+         a.code_failures == b.code_failures && a.code_window_start == b.code_window_start;
 }
 bool Equal(const apppass::Usage& a, const apppass::Usage& b) {
   return a.version == b.version && a.time == b.time && a.service == b.service && a.rhost == b.rhost;
@@ -133,6 +134,8 @@ void User(std::string_view in) {
   apppass::UserRecord u;
   const apppass::Status s = DecodeChecked(in, &u, apppass::DecodeUser, apppass::EncodeUser, "user");
   if (s.ok() && u.source.empty()) Fail("user record without source");
+  if (s.ok() && (u.code_failures < 0 || u.code_window_start < 0))
+    Fail("user record with a negative wrong-code count or window");
 }
 
 void UsageRecord(std::string_view in) {

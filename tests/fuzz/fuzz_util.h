@@ -151,7 +151,7 @@ inline void MakeStore(apppass::Store* keep_open = nullptr) {
   std::atexit(RemoveStore);
   __sanitizer_set_death_callback(RemoveStore);  // after a sanitizer report
   fs.dir = fs.root + "/store";
-  Check(apppass::Store::Init(fs.dir, ""), "init");
+  Check(apppass::Store::Init(fs.dir), "init");
   apppass::Store store;
   Check(apppass::Store::Open(fs.dir, apppass::Store::Mode::kAdmin, &store), "open");
   const std::int64_t now = std::time(nullptr);

@@ -167,7 +167,7 @@ inline Status EnrollConfirmed(const Store& admin, const std::string& user, std::
 // `*admin` and gives `user` a confirmed MFA enrollment at `now`.
 inline Status MakeStoreWithUser(const std::string& dir, const std::string& user, std::int64_t now,
                                 Store* admin, std::string* secret = nullptr) {
-  Status s = Store::Init(dir, "");
+  Status s = Store::Init(dir);
   if (!s.ok()) return s;
   if (!(s = Store::Open(dir, Store::Mode::kAdmin, admin)).ok()) return s;
   return EnrollConfirmed(*admin, user, now, secret);

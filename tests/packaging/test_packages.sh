@@ -240,14 +240,15 @@ if getent group apppass >/dev/null; then
 else
     not_ok "group apppass exists"
 fi
-has_dir "$STORE" 750 root:apppass
-has_file "$STORE/key" 640 root:apppass
+# The store is root's alone (issue 11); the group only says who may ask apppassd to verify.
+has_dir "$STORE" 700 root:root
+has_file "$STORE/key" 600 root:root
 has_file "$STORE/mfa.key" 600 root:root
-has_file "$STORE/data.mdb" 640 root:apppass
-has_file "$STORE/lock.mdb" 660 root:apppass
-has_dir "$STORE/usage" 750 root:apppass
-has_file "$STORE/usage/data.mdb" 660 root:apppass
-has_file "$STORE/usage/lock.mdb" 660 root:apppass
+has_file "$STORE/data.mdb" 600 root:root
+has_file "$STORE/lock.mdb" 600 root:root
+has_dir "$STORE/usage" 700 root:root
+has_file "$STORE/usage/data.mdb" 600 root:root
+has_file "$STORE/usage/lock.mdb" 600 root:root
 has_file "$STORE/.created-by-package" 644 root:root
 want_marker=store
 [[ $GROUP_BEFORE == yes ]] || want_marker=$'store\ngroup'

@@ -99,7 +99,7 @@ int main() {
   char tmpl[] = "/tmp/apppass-paths.XXXXXX";
   if (mkdtemp(tmpl) == nullptr) Die("mkdtemp");
   const std::string dir = tmpl;
-  Status s = Store::Init(dir, "");
+  Status s = Store::Init(dir);
   if (!s.ok()) Die("init", s);
   std::string seen;
 

@@ -168,7 +168,7 @@ std::string Label(const char* kind, int u) {
 }
 
 Pools BuildStore(const std::string& dir, int users) {
-  Status s = Store::Init(dir, "");
+  Status s = Store::Init(dir);
   if (!s.ok()) Die("init", s);
   Store admin;
   if (!(s = Store::Open(dir, Store::Mode::kAdmin, &admin)).ok()) Die("open admin", s);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include <fcntl.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -32,6 +33,8 @@
 #include "records.h"
 #include "store.h"
 #include "store_internal.h"
+#include "store_layout.h"
+#include "store_modes.h"
 #include "text.h"
 #include "totp.h"
 #include "usage.h"

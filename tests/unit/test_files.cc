@@ -42,22 +42,32 @@ void test_status_fix(void**) {
 }
 
 void test_check_stat_modes(void**) {
-  const std::string p = "/s/lock.mdb";
-  ASSERT_OK(CheckStat(p, Stat(S_IFREG, 0660), FileRule{.allow_group_write = true}));
-  Status s = CheckStat(p, Stat(S_IFREG, 0662), FileRule{.allow_group_write = true});
-  ASSERT_CODE(s, kUnavailable);
-  assert_string_equal(s.message().c_str(),
-                      "/s/lock.mdb has unsafe permissions 0662; fix with: chmod o-rwx /s/lock.mdb");
-  assert_string_equal(s.fix().c_str(), "chmod o-rwx /s/lock.mdb");
-  // The store's data.mdb: no group write.
-  s = CheckStat("/s/data.mdb", Stat(S_IFREG, 0660), FileRule{});
-  assert_string_equal(s.fix().c_str(), "chmod go-w,o-r /s/data.mdb");
-  ASSERT_OK(CheckStat("/s/data.mdb", Stat(S_IFREG, 0644), FileRule{}));
-  // Keys: never readable by everyone; mfa.key not by the group either.
-  s = CheckStat("/s/key", Stat(S_IFREG, 0644), Layout(StoreFile::kKey).rule);
-  assert_string_equal(s.fix().c_str(), "chmod go-w,o-r /s/key");
-  s = CheckStat("/s/mfa.key", Stat(S_IFREG, 0640), Layout(StoreFile::kMfaKey).rule);
-  assert_string_equal(s.fix().c_str(), "chmod go-rwx /s/mfa.key");
+  // Every store entry is root's alone: any bit for its group or everyone is refused, the
+  // lock files' included (a group that could write lock.mdb could hold LMDB's writer
+  // lock or rewind the transaction id: issue 11).
+  for (const StoreEntry& e : kStoreLayout) {
+    const std::string p = std::string("/s/") + e.rel;
+    const mode_t type = e.directory ? S_IFDIR : S_IFREG;
+    ASSERT_OK(CheckStat(p, Stat(type, e.directory ? 0700 : 0600), e.rule));
+    ASSERT_OK(CheckStat(p, Stat(type, e.directory ? 0500 : 0400), e.rule));
+    for (mode_t bit = 1; bit <= 040; bit <<= 1) {
+      const Status s = CheckStat(p, Stat(type, e.mode | bit), e.rule);
+      ASSERT_CODE(s, kUnavailable);
+      assert_string_equal(s.fix().c_str(), ("chmod go-rwx " + p).c_str());
+    }
+  }
+  Status s = CheckStat("/s/lock.mdb", Stat(S_IFREG, 0660), Layout(StoreFile::kLock).rule);
+  assert_string_equal(
+      s.message().c_str(),
+      "/s/lock.mdb has unsafe permissions 0660; fix with: chmod go-rwx /s/lock.mdb");
+  // The default rule (hooks): no writes by group or everyone, reads allowed.
+  s = CheckStat("/s/hook", Stat(S_IFREG, 0660), FileRule{});
+  assert_string_equal(s.fix().c_str(), "chmod go-w,o-r /s/hook");
+  ASSERT_OK(CheckStat("/s/hook", Stat(S_IFREG, 0644), FileRule{}));
+  // Not readable by everyone (an OTP file to import).
+  s = CheckStat("/s/otp", Stat(S_IFREG, 0644), FileRule{.allow_world_read = false});
+  assert_string_equal(s.fix().c_str(), "chmod go-w,o-r /s/otp");
+  ASSERT_OK(CheckStat("/s/otp", Stat(S_IFREG, 0640), FileRule{.allow_world_read = false}));
   s = CheckStat("/s", Stat(S_IFDIR, 0770), FileRule{.directory = true});
   assert_string_equal(s.fix().c_str(), "chmod o-w,g-w /s");
 }
@@ -89,7 +99,13 @@ void test_layout(void**) {
   }
   assert_string_equal(StorePath("/s", StoreFile::kDir).c_str(), "/s");
   assert_string_equal(StorePath("/s", StoreFile::kUsageLock).c_str(), "/s/usage/lock.mdb");
-  assert_int_equal(Layout(StoreFile::kMfaKey).mode, 0600);
+  // Root's alone: no bit for the group or everyone anywhere.
+  for (const StoreEntry& e : kStoreLayout) {
+    assert_int_equal(e.mode & 077, 0);
+    assert_true(e.rule.owner_only);
+  }
+  assert_int_equal(Layout(StoreFile::kDir).mode, 0700);
+  assert_int_equal(Layout(StoreFile::kLock).mode, 0600);
 }
 
 void test_parse_map_size(void**) {

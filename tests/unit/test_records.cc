@@ -121,6 +121,55 @@ void test_user_round_trip(void**) {
   assert_true(MfaStateName(MfaState::kConfirmed) == "confirmed");
 }
 
+// The wrong-code throttle's fields (code_throttle.h), added within version 1: a record
+// without them (every record an older apppass wrote) has none counted; they are written
+// only while not both zero, so such a record encodes as before; present, they must be
+// non-negative integers.
+void test_user_throttle_fields(void**) {
+  UserRecord u;
+  ASSERT_OK(DecodeUser(kUser, &u));
+  assert_int_equal(u.code_failures, 0);
+  assert_int_equal(u.code_window_start, 0);
+  assert_true(EncodeUser(u).find("code_") == std::string::npos);
+  u.code_failures = 5;
+  u.code_window_start = 1700000055;
+  const std::string enc = EncodeUser(u);
+  ASSERT_CONTAINS(enc, R"("code_failures":5)");
+  ASSERT_CONTAINS(enc, R"("code_window_start":1700000055)");
+  UserRecord d;
+  ASSERT_OK(DecodeUser(enc, &d));
+  assert_int_equal(d.code_failures, 5);
+  assert_int_equal(d.code_window_start, 1700000055);
+  // Decoding into a used record takes the record's values, absent ones included.
+  ASSERT_OK(DecodeUser(kUser, &d));
+  assert_int_equal(d.code_failures, 0);
+  assert_int_equal(d.code_window_start, 0);
+  // Each alone (a start without failures survives Encode -> Decode too).
+  const std::string one = WithField(kUser, "last_step", "56666666,\"code_failures\":2");
+  ASSERT_OK(DecodeUser(one, &d));
+  assert_int_equal(d.code_failures, 2);
+  assert_int_equal(d.code_window_start, 0);
+  const std::string start = WithField(kUser, "last_step", "56666666,\"code_window_start\":9");
+  ASSERT_OK(DecodeUser(start, &d));
+  UserRecord again;
+  ASSERT_OK(DecodeUser(EncodeUser(d), &again));
+  assert_int_equal(again.code_window_start, 9);
+  for (const char* bad : {"-1", "1.5", "\"3\"", "null", "2147483648", "[1]"}) {
+    for (const char* field : {"code_failures", "code_window_start"}) {
+      const std::string rec = WithField(kUser, "last_step", "56666666,\""s + field + "\":" + bad);
+      const Status s = DecodeUser(rec, &d);
+      // 2^31 is a valid window start; every other value is refused for both.
+      if (std::string(bad) == "2147483648" && std::string(field) == "code_window_start") {
+        ASSERT_OK(s);
+        continue;
+      }
+      if (s.code() != Status::Code::kUnavailable)
+        fail_msg("user record with %s=%s accepted", field, bad);
+      ASSERT_CONTAINS(s.message(), field);
+    }
+  }
+}
+
 void test_usage_round_trip(void**) {
   Usage u;
   u.time = 1700000123;
@@ -375,6 +424,7 @@ int main() {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_credential_round_trip),
       cmocka_unit_test(test_user_round_trip),
+      cmocka_unit_test(test_user_throttle_fields),
       cmocka_unit_test(test_usage_round_trip),
       cmocka_unit_test(test_fixtures_decode),
       cmocka_unit_test(test_refuses_non_records),

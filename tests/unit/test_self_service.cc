@@ -7,6 +7,9 @@
 // is confirmed at kNow, so kNow's step is spent.
 
 #include "self_service.h"
+
+#include "code_throttle.h"
+#include "store_check.h"
 #include "store_fixture.h"
 
 namespace apppass {
@@ -68,20 +71,6 @@ void test_create(void** state) {
 void test_code_checked_and_spent_with_the_change(void** state) {
   Fixture& f = Fx(state);
   Created c;
-  // Wrong, malformed, missing: refused with one message, nothing changed.
-  const std::int64_t step0 = LastStep(f.admin, "alice");
-  for (const std::string& bad : {WrongCode(f.secret, kT1), "12345"s, "1234567"s, "abcdef"s, ""s}) {
-    const Status s = SelfCreate(f.admin, "alice", Req("phone"), Code(bad), kT1, &c);
-    ASSERT_CODE(s, kPermissionDenied);
-    assert_string_equal(s.message().c_str(), kWrongCodeMessage);
-    std::vector<std::string> ids;
-    const Status r =
-        SelfRevoke(f.admin, "alice", RevokeSelector{.all = true}, Code(bad), kT1, &ids);
-    ASSERT_CODE(r, kPermissionDenied);
-    assert_string_equal(r.message().c_str(), kWrongCodeMessage);
-  }
-  assert_string_equal(Listing(f.admin, "alice", kT1).c_str(), "");
-  assert_int_equal(LastStep(f.admin, "alice"), step0);
   // The code of alice's confirmation (kNow's step) was spent then.
   ASSERT_CODE(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, kNow), kNow + 1, &c),
               kPermissionDenied);
@@ -120,6 +109,25 @@ void test_code_checked_and_spent_with_the_change(void** state) {
               kPermissionDenied);
   // One step of drift either way, as for every code.
   ASSERT_OK(SelfCreate(f.admin, "alice", Req("tablet"), AliceCode(f, kT4 + 30), kT4, &c));
+
+  // Wrong, malformed, missing: refused with one message, nothing changed. Each in a
+  // throttle window of its own (ten wrong codes in one would lock alice out).
+  const std::string before = Listing(f.admin, "alice", kT4);
+  const std::int64_t step0 = LastStep(f.admin, "alice");
+  std::int64_t t = kT4;
+  for (const std::string& bad : {"wrong"s, "12345"s, "1234567"s, "abcdef"s, ""s}) {
+    t += kCodeFailureWindow;
+    const SecretBuffer code = Code(bad == "wrong" ? WrongCode(f.secret, t) : bad);
+    const Status s = SelfCreate(f.admin, "alice", Req("other"), code, t, &c);
+    ASSERT_CODE(s, kPermissionDenied);
+    assert_string_equal(s.message().c_str(), kWrongCodeMessage);
+    std::vector<std::string> all;
+    const Status r = SelfRevoke(f.admin, "alice", RevokeSelector{.all = true}, code, t, &all);
+    ASSERT_CODE(r, kPermissionDenied);
+    assert_string_equal(r.message().c_str(), kWrongCodeMessage);
+  }
+  assert_string_equal(Listing(f.admin, "alice", kT4).c_str(), before.c_str());
+  assert_int_equal(LastStep(f.admin, "alice"), step0);
 }
 
 void test_no_enrollment(void** state) {
@@ -443,6 +451,238 @@ void test_one_code_many_processes(void** state) {
   assert_int_equal(LastStep(f.admin, "alice"), kT1 / kTotpStep);
 }
 
+// The throttle's rule on a record (code_throttle.h): kMaxCodeFailures wrong codes in a
+// fixed window of kCodeFailureWindow seconds from the first, then refused until it ends.
+void test_throttle_rule(void**) {
+  constexpr std::int64_t t0 = 1700000000;
+  UserRecord u;
+  ASSERT_OK(CodeThrottleCheck(u, t0));
+  for (int i = 0; i < kMaxCodeFailures - 1; ++i) CountCodeFailure(&u, t0 + i);
+  assert_int_equal(u.code_failures, kMaxCodeFailures - 1);
+  assert_int_equal(u.code_window_start, t0);
+  ASSERT_OK(CodeThrottleCheck(u, t0 + 10));
+  CountCodeFailure(&u, t0 + 10);
+  const struct {
+    std::int64_t at;
+    const char* message;
+  } locked[] = {
+      {t0 + 10, "too many wrong verification codes; try again in 10 minutes"},
+      {t0 + 60, "too many wrong verification codes; try again in 9 minutes"},
+      {t0 + 539, "too many wrong verification codes; try again in 2 minutes"},
+      {t0 + 540, "too many wrong verification codes; try again in 1 minute"},
+      {t0 + 599, "too many wrong verification codes; try again in 1 minute"},
+  };
+  for (const auto& l : locked) {
+    const Status s = CodeThrottleCheck(u, l.at);
+    ASSERT_CODE(s, kPermissionDenied);
+    assert_string_equal(s.message().c_str(), l.message);
+    assert_true(IsCodeThrottled(s));
+  }
+  // The window is fixed: it ends kCodeFailureWindow after its first wrong code.
+  ASSERT_OK(CodeThrottleCheck(u, t0 + kCodeFailureWindow));
+  // A clock set back before the window's start ends it (never a lockout longer than one
+  // window from now).
+  ASSERT_OK(CodeThrottleCheck(u, t0 - 1));
+  // A wrong code after the window starts a new one.
+  CountCodeFailure(&u, t0 + kCodeFailureWindow);
+  assert_int_equal(u.code_failures, 1);
+  assert_int_equal(u.code_window_start, t0 + kCodeFailureWindow);
+  ClearCodeFailures(&u);
+  assert_int_equal(u.code_failures, 0);
+  assert_int_equal(u.code_window_start, 0);
+  assert_false(IsCodeThrottled(Status::PermissionDenied(kWrongCodeMessage)));
+  assert_false(IsCodeThrottled(Status::Unavailable("too many wrong verification codes")));
+}
+
+// alice's enrollment record as stored (JSON).
+std::string RawUser(const Store& store, const std::string& user) {
+  LmdbTxn txn;
+  ASSERT_OK(LmdbTxn::Begin(internal::StoreAccess::env(store), false, &txn));
+  std::string_view v;
+  ASSERT_OK(txn.Get(internal::StoreAccess::dbs(store).users, user, &v));
+  return std::string(v);
+}
+
+UserRecord UserOf(const Store& store, const std::string& user) {
+  UserRecord u;
+  ASSERT_OK(MfaGet(store, user, &u));
+  return u;
+}
+
+void AssertWrong(const Status& s) {
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(), kWrongCodeMessage);
+}
+
+void AssertThrottled(const Status& s, const char* minutes) {
+  ASSERT_CODE(s, kPermissionDenied);
+  assert_string_equal(s.message().c_str(),
+                      ("too many wrong verification codes; try again in "s + minutes).c_str());
+}
+
+// Five wrong codes in ten minutes, through any way in: every code is then refused (a
+// right one too, and it is not spent) until the window ends; nothing changes meanwhile.
+void test_throttle_lockout(void** state) {
+  Fixture& f = Fx(state);
+  Created c;
+  std::vector<std::string> ids;
+  auto wrong = [&](std::int64_t t) { return Code(WrongCode(f.secret, t)); };
+  // The record an apppass without the throttle wrote: no throttle fields.
+  assert_true(RawUser(f.admin, "alice").find("code_") == std::string::npos);
+  const std::int64_t start = kT1;
+  AssertWrong(SelfCreate(f.admin, "alice", Req("phone"), wrong(start), start, &c));
+  assert_true(RawUser(f.admin, "alice").find(R"("code_failures":1)") != std::string::npos);
+  AssertWrong(SelfCreate(f.admin, "alice", Req("phone"), wrong(start + 1), start + 1, &c));
+  AssertWrong(
+      SelfRevoke(f.admin, "alice", RevokeSelector{.all = true}, wrong(start + 2), start + 2, &ids));
+  AssertWrong(
+      SelfRevoke(f.admin, "alice", RevokeSelector{.all = true}, Code("12"), start + 3, &ids));
+  AssertWrong(SelfMfaConfirm(f.admin, "alice", wrong(start + 4), start + 4));
+  UserRecord u = UserOf(f.admin, "alice");
+  assert_int_equal(u.code_failures, kMaxCodeFailures);
+  assert_int_equal(u.code_window_start, start);
+
+  // Locked: refused before the code is compared, right or wrong, by every call; nothing
+  // is written (the lockout's attempts are not counted and do not extend it).
+  const std::string locked_record = RawUser(f.admin, "alice");
+  const std::int64_t tl = start + 5;
+  AssertThrottled(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, tl), tl, &c),
+                  "10 minutes");
+  AssertThrottled(
+      SelfRevoke(f.admin, "alice", RevokeSelector{.all = true}, AliceCode(f, tl), tl, &ids),
+      "10 minutes");
+  AssertThrottled(SelfMfaConfirm(f.admin, "alice", AliceCode(f, tl), tl), "10 minutes");
+  AssertThrottled(SelfCreate(f.admin, "alice", Req("phone"), wrong(tl), tl, &c), "10 minutes");
+  // The last second of the window; the right code of the first second after it (one step
+  // of drift) is refused, and not spent.
+  const std::int64_t end = start + kCodeFailureWindow;
+  AssertThrottled(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, end), end - 1, &c),
+                  "1 minute");
+  assert_string_equal(RawUser(f.admin, "alice").c_str(), locked_record.c_str());
+  assert_string_equal(Listing(f.admin, "alice", end).c_str(), "");
+  assert_int_equal(LastStep(f.admin, "alice"), kNow / kTotpStep);
+  // `apppass check` finds nothing wrong with a throttled record.
+  CheckReport report;
+  ASSERT_OK(CheckStore(f.dir, CheckOptions{.now = end}, &report));
+  assert_true(report.clean());
+  assert_int_equal(report.users, 1);
+
+  // The window over, the same code works, once, and clears the count (the record is
+  // again as an apppass without the throttle wrote it).
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, end), end, &c));
+  u = UserOf(f.admin, "alice");
+  assert_int_equal(u.code_failures, 0);
+  assert_int_equal(u.code_window_start, 0);
+  assert_true(RawUser(f.admin, "alice").find("code_") == std::string::npos);
+  AssertWrong(SelfCreate(f.admin, "alice", Req("tablet"), AliceCode(f, end), end, &c));
+  assert_string_equal(Listing(f.admin, "alice", end).c_str(), "phone:active ");
+}
+
+// A right code clears the count, when its change commits; wrong codes in an earlier
+// window do not add up.
+void test_throttle_right_code_resets(void** state) {
+  Fixture& f = Fx(state);
+  Created c;
+  std::int64_t t = kT1;
+  auto four_wrong = [&] {
+    for (int i = 0; i < kMaxCodeFailures - 1; ++i, ++t)
+      AssertWrong(SelfCreate(f.admin, "alice", Req("x"), Code(WrongCode(f.secret, t)), t, &c));
+    assert_int_equal(UserOf(f.admin, "alice").code_failures, kMaxCodeFailures - 1);
+  };
+  four_wrong();
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("a"), AliceCode(f, t), t, &c));
+  assert_int_equal(UserOf(f.admin, "alice").code_failures, 0);
+  t += 30;
+  four_wrong();  // 8 in this window without the reset
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("b"), AliceCode(f, t), t, &c));
+  t += 30;
+  // A right code whose change is refused spends nothing and clears nothing: the code's
+  // use commits with the change.
+  four_wrong();
+  ASSERT_CODE(SelfCreate(f.admin, "alice", Req("c", {"ssh"}), AliceCode(f, t), t, &c),
+              kInvalidArgument);
+  assert_int_equal(UserOf(f.admin, "alice").code_failures, kMaxCodeFailures - 1);
+  AssertWrong(SelfCreate(f.admin, "alice", Req("c"), Code(WrongCode(f.secret, t)), t, &c));
+  AssertThrottled(SelfCreate(f.admin, "alice", Req("c"), AliceCode(f, t), t + 1, &c), "10 minutes");
+  // Four wrong codes, then four more in the next window: no lockout.
+  t += kCodeFailureWindow;
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("c"), AliceCode(f, t), t, &c));
+  t += 30;
+  four_wrong();
+  t += kCodeFailureWindow;
+  four_wrong();
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("d"), AliceCode(f, t), t, &c));
+  assert_string_equal(Listing(f.admin, "alice", t).c_str(), "a:active b:active c:active d:active ");
+}
+
+// Root at a shell is trusted: the admin's `mfa confirm` is not throttled and does not
+// count, and its right code clears a lockout. One user's lockout is not another's.
+void test_throttle_admin_and_other_users(void** state) {
+  Fixture& f = Fx(state);
+  std::string bob;
+  ASSERT_OK(test::EnrollConfirmed(f.admin, "bob", kNow, &bob));
+  Created c;
+  std::int64_t t = kT1;
+  for (int i = 0; i < kMaxCodeFailures; ++i, ++t)
+    AssertWrong(SelfMfaConfirm(f.admin, "alice", Code(WrongCode(f.secret, t)), t));
+  AssertThrottled(SelfMfaConfirm(f.admin, "alice", AliceCode(f, t), t), "10 minutes");
+  ASSERT_OK(SelfCreate(f.admin, "bob", Req("phone"), Code(test::TotpAt(bob, t)), t, &c));
+  const std::string locked_record = RawUser(f.admin, "alice");
+  ASSERT_CODE(MfaConfirm(f.admin, "alice", WrongCode(f.secret, t), t), kPermissionDenied);
+  assert_string_equal(RawUser(f.admin, "alice").c_str(), locked_record.c_str());
+  ASSERT_OK(MfaConfirm(f.admin, "alice", test::TotpAt(f.secret, t), t));
+  assert_int_equal(UserOf(f.admin, "alice").code_failures, 0);
+  t += 30;
+  ASSERT_OK(SelfCreate(f.admin, "alice", Req("phone"), AliceCode(f, t), t, &c));
+}
+
+// Processes racing with wrong codes: the lockout is checked and the failure counted in
+// one write transaction, so exactly kMaxCodeFailures codes are compared, however many
+// arrive at once.
+void test_throttle_many_processes(void** state) {
+  Fixture& f = Fx(state);
+  f.admin = Store();  // closed in this process before forking
+  constexpr int kChildren = 12;
+  int go[2];
+  assert_int_equal(::pipe(go), 0);
+  const std::string bad = WrongCode(f.secret, kT1);
+  std::vector<pid_t> kids;
+  for (int i = 0; i < kChildren; ++i) {
+    const pid_t pid = ::fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+      ::close(go[1]);
+      Store store;
+      if (!Store::Open(f.dir, Store::Mode::kAdmin, &store).ok()) ::_exit(3);
+      char ch;
+      if (::read(go[0], &ch, 1) != 0) ::_exit(4);  // EOF: all go at once
+      Created made;
+      const Status s =
+          SelfCreate(store, "alice", Req("p" + std::to_string(i)), Code(bad), kT1, &made);
+      if (s.code() != Status::Code::kPermissionDenied) ::_exit(5);
+      if (s.message() == kWrongCodeMessage) ::_exit(10);
+      ::_exit(IsCodeThrottled(s) ? 11 : 6);
+    }
+    kids.push_back(pid);
+  }
+  ::close(go[0]);
+  ::close(go[1]);
+  int wrong = 0, throttled = 0;
+  for (pid_t pid : kids) {
+    int st = 0;
+    assert_int_equal(::waitpid(pid, &st, 0), pid);
+    assert_true(WIFEXITED(st));
+    if (WEXITSTATUS(st) == 10) ++wrong;
+    else if (WEXITSTATUS(st) == 11) ++throttled;
+    else fail_msg("a child exited %d", WEXITSTATUS(st));
+  }
+  assert_int_equal(wrong, kMaxCodeFailures);
+  assert_int_equal(throttled, kChildren - kMaxCodeFailures);
+  ASSERT_OK(Store::Open(f.dir, Store::Mode::kAdmin, &f.admin));
+  assert_int_equal(UserOf(f.admin, "alice").code_failures, kMaxCodeFailures);
+  assert_int_equal(List(f.admin, "alice", true).size(), 0);
+}
+
 }  // namespace
 }  // namespace apppass
 
@@ -460,6 +700,11 @@ int main() {
       STORE_TEST(test_self_enroll),
       STORE_TEST(test_corrupt_policy),
       STORE_TEST(test_one_code_many_processes),
+      cmocka_unit_test(test_throttle_rule),
+      STORE_TEST(test_throttle_lockout),
+      STORE_TEST(test_throttle_right_code_resets),
+      STORE_TEST(test_throttle_admin_and_other_users),
+      STORE_TEST(test_throttle_many_processes),
   };
   return cmocka_run_group_tests_name("self_service", tests, nullptr, nullptr);
 }

@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <initializer_list>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "admin.h"
@@ -313,14 +315,52 @@ void UnopenableStores(void** state) {
   ASSERT_CODE(CheckStore(f.dir, CheckOptions{.now = kNow}, &r), kUnavailable);
 }
 
+// A store with the group-accessible modes of an apppass before issue 11: one problem per
+// such entry (in table "files", keyed by its path in the store), each with the fix, and
+// nothing else read; the check changes nothing. A mode no apppass gave (data.mdb
+// group-writable) gets a fix for a person, not "run an admin command".
+void GroupAccessibleStore(void** state) {
+  Fixture& f = Fx(state);
+  f.admin = Store();
+  for (const auto& [rel, mode] : std::initializer_list<std::pair<const char*, mode_t>>{
+           {"", 0750}, {"/key", 0640}, {"/lock.mdb", 0660}, {"/usage/data.mdb", 0660}})
+    assert_int_equal(chmod((f.dir + rel).c_str(), mode), 0);
+  CheckReport r = Check(f.dir);
+  ExpectProblem(r, "files", ".", "group- or world-accessible");
+  ExpectProblem(r, "files", "key", "group- or world-accessible");
+  ExpectProblem(r, "files", "lock.mdb", "0660");
+  ExpectProblem(r, "files", "usage/data.mdb", "group- or world-accessible");
+  for (const auto& x : r.findings)
+    if (x.level == CheckLevel::kProblem &&
+        x.fix.find("run any admin command as root to tighten it") == std::string::npos)
+      fail_msg("problem without the admin-command fix: %s", x.message.c_str());
+  assert_int_equal(r.Count(CheckLevel::kProblem), 4);
+  assert_int_equal(r.credentials, 0);                    // not read
+  assert_int_equal(test::ModeOf(f.dir + "/key"), 0640);  // the check changed nothing
+  assert_int_equal(chmod((f.dir + "/data.mdb").c_str(), 0660), 0);
+  r = Check(f.dir);
+  ExpectProblem(r, "files", "data.mdb", "group- or world-accessible");
+  bool person = false;
+  for (const auto& x : r.findings)
+    person |= x.key == "data.mdb" && x.fix.find("find out who changed it") != std::string::npos;
+  assert_true(person);
+  // Once tightened by an admin open, clean again.
+  assert_int_equal(chmod((f.dir + "/data.mdb").c_str(), 0600), 0);
+  ASSERT_OK(Store::Open(f.dir, Store::Mode::kAdmin, &f.admin));
+  f.admin = Store();
+  r = Check(f.dir);
+  assert_true(r.findings.empty());
+  assert_true(r.credentials > 0);
+}
+
 // --- A full store: the map size recorded in meta.
 
 void MapSizeIsValidatedAndRecorded(void** state) {
   Fixture& f = Fx(state);
   test::TempDir other;
-  ASSERT_CODE(Store::Init(other.Join("s"), "", kMinMapSize - 1), kInvalidArgument);
-  ASSERT_CODE(Store::Init(other.Join("s"), "", kMaxMapSize + 1), kInvalidArgument);
-  ASSERT_OK(Store::Init(other.Join("s"), "", kMinMapSize));
+  ASSERT_CODE(Store::Init(other.Join("s"), kMinMapSize - 1), kInvalidArgument);
+  ASSERT_CODE(Store::Init(other.Join("s"), kMaxMapSize + 1), kInvalidArgument);
+  ASSERT_OK(Store::Init(other.Join("s"), kMinMapSize));
   Store s;
   ASSERT_OK(Store::Open(other.Join("s"), Store::Mode::kAdmin, &s));
   assert_int_equal(s.map_size(), kMinMapSize);
@@ -337,7 +377,7 @@ void FullMapFailsCleanly(void** state) {
   Fixture& f = Fx(state);
   test::TempDir tmp;
   const std::string dir = tmp.Join("s");
-  ASSERT_OK(Store::Init(dir, "", kMinMapSize));
+  ASSERT_OK(Store::Init(dir, kMinMapSize));
   Store admin;
   ASSERT_OK(Store::Open(dir, Store::Mode::kAdmin, &admin));
   ASSERT_OK(test::EnrollConfirmed(admin, "alice", kNow));
@@ -424,6 +464,7 @@ int main() {
       T(InvisibleCharactersInOldNames),
       T(MfaResetLeavesAConsistentStore),
       T(UnopenableStores),
+      T(GroupAccessibleStore),
       T(MapSizeIsValidatedAndRecorded),
       T(FullMapFailsCleanly),
   };

@@ -107,14 +107,21 @@ void test_usage_record_in(void** state) {
 void test_usage_refuses_unsafe(void** state) {
   Fixture& f = Fx(state);
   UsageDb db;
-  assert_int_equal(chmod(f.F("usage/data.mdb").c_str(), 0666), 0);
-  ASSERT_CODE(UsageDb::Open(f.dir, true, &db), kUnavailable);
-  assert_int_equal(chmod(f.F("usage/data.mdb").c_str(), 0660), 0);
+  // Root's alone: even the group's old read-write (0660, 0750) is refused now.
+  for (mode_t bad : {0666, 0660, 0640}) {
+    assert_int_equal(chmod(f.F("usage/data.mdb").c_str(), bad), 0);
+    ASSERT_CODE(UsageDb::Open(f.dir, true, &db), kUnavailable);
+  }
+  assert_int_equal(chmod(f.F("usage/data.mdb").c_str(), 0600), 0);
   ASSERT_OK(UsageDb::Open(f.dir, true, &db));
   db = UsageDb();
-  assert_int_equal(chmod(f.F("usage").c_str(), 0777), 0);
-  ASSERT_CODE(UsageDb::Open(f.dir, true, &db), kUnavailable);
-  assert_int_equal(chmod(f.F("usage").c_str(), 0750), 0);
+  for (mode_t bad : {0777, 0750}) {
+    assert_int_equal(chmod(f.F("usage").c_str(), bad), 0);
+    ASSERT_CODE(UsageDb::Open(f.dir, true, &db), kUnavailable);
+  }
+  assert_int_equal(chmod(f.F("usage").c_str(), 0700), 0);
+  ASSERT_OK(UsageDb::Open(f.dir, true, &db));
+  db = UsageDb();
   assert_int_equal(unlink(f.F("usage/data.mdb").c_str()), 0);
   ASSERT_CODE(UsageDb::Open(f.dir, true, &db), kUnavailable);
   ASSERT_CODE(UsageDb::Open(f.tmp.Join("nonexistent"), false, &db), kUnavailable);

@@ -36,7 +36,8 @@ struct Context {
 
 // Prints "apppass: MESSAGE" on stderr and returns the exit code for `s`.
 int Fail(const Status& s);
-// Opens the store for administration, or prints why not.
+// Opens the store for administration, or prints why not. First tightens an older,
+// group-accessible store (store_modes.h), printing one line on stderr per entry changed.
 Status OpenAdmin(const Context& ctx, Store* store);
 // The store directory of --db without trailing slashes, as reports name it.
 std::string StoreDir(const Context& ctx);

@@ -1,5 +1,4 @@
 // apppass init: create a store with its keys, tables, owners and modes.
-#include <grp.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -7,6 +6,7 @@
 #include <string_view>
 
 #include "cli.h"
+#include "text.h"
 
 namespace apppass::cli {
 
@@ -43,16 +43,23 @@ std::optional<std::size_t> ParseSize(std::string_view text) {
 
 void AddInitCommand(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("init", "Create the store (keys, database, usage database)");
-  auto group = std::make_shared<std::string>("apppass");
+  auto group = std::make_shared<std::string>();
   auto map_size = std::make_shared<std::string>();
-  cmd->add_option("--group", *group,
-                  "Group of the services that verify (given read access; run as root)")
-      ->capture_default_str();
+  // Accepted for scripts written for apppass before the store became root-only.
+  auto* group_opt = cmd->add_option(
+      "--group", *group,
+      "Ignored (kept for old scripts): the store is root:root 0700, its files 0600. The group "
+      "apppass now only says who may ask apppassd to verify");
   cmd->add_option("--map-size", *map_size,
                   "Largest size data.mdb may grow to: 128K to 1T, e.g. 4G (default 1G). On an "
                   "existing store, changes it (raise it when the store is full)");
-  cmd->callback([&ctx, group, map_size] {
-    ctx.run = [&ctx, group, map_size] {
+  cmd->callback([&ctx, group, map_size, group_opt] {
+    ctx.run = [&ctx, group, map_size, given_group = group_opt->count() > 0] {
+      if (given_group)
+        std::fprintf(stderr,
+                     "apppass: warning: --group %s is ignored: the store is root-only; group "
+                     "membership now only lets a service ask apppassd to verify\n",
+                     TerminalSafe(*group).c_str());
       std::size_t size = 0;
       if (!map_size->empty()) {
         const auto parsed = ParseSize(*map_size);
@@ -60,7 +67,7 @@ void AddInitCommand(CLI::App& app, Context& ctx) {
           return Fail(Status::InvalidArgument("--map-size takes a size such as 64M, 4G or 1T"));
         size = *parsed;
       }
-      Status s = Store::Init(ctx.db, *group, size);
+      Status s = Store::Init(ctx.db, size);
       if (s.code() == Status::Code::kAlreadyExists) {
         Store store;
         Status open = OpenAdmin(ctx, &store);
@@ -76,17 +83,10 @@ void AddInitCommand(CLI::App& app, Context& ctx) {
       }
       if (!s.ok()) return Fail(s);
       std::printf("Initialized apppass store in %s\n", ctx.db.c_str());
-      if (geteuid() != 0) {
+      if (geteuid() != 0)
         std::fprintf(stderr,
-                     "note: not run as root: the files belong to you and no group was set\n");
-      } else if (getgrnam(group->c_str()) == nullptr) {
-        std::fprintf(stderr,
-                     "note: group '%s' does not exist, so only root can verify app passwords.\n"
-                     "      For services that verify as another user (e.g. postfix):\n"
-                     "      groupadd --system %s && chgrp -R %s %s && adduser postfix %s\n",
-                     group->c_str(), group->c_str(), group->c_str(), ctx.db.c_str(),
-                     group->c_str());
-      }
+                     "note: not run as root: the files belong to you, and apppass opens a store "
+                     "only as root\n");
       return static_cast<int>(kExitOk);
     };
   });

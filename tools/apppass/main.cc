@@ -28,7 +28,12 @@ int Fail(const Status& s) {
 }
 
 Status OpenAdmin(const Context& ctx, Store* store) {
-  return Store::Open(ctx.db, Store::Mode::kAdmin, store);
+  std::vector<std::string> tightened;
+  const Status s = Store::Open(ctx.db, Store::Mode::kAdmin, store, &tightened);
+  // A store made by an older apppass: one line per entry made root's alone.
+  for (const auto& line : tightened)
+    std::fprintf(stderr, "apppass: made root-only: %s\n", TerminalSafe(line).c_str());
+  return s;
 }
 
 std::string StoreDir(const Context& ctx) {

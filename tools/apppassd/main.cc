@@ -77,6 +77,7 @@ int Run(const Options& o) {
   Server server(listener.fd(),
                 {.workers = o.workers,
                  .max_per_uid = o.max_per_uid,
+                 .verify_gid = config.verify_gid,
                  .timeout = std::chrono::seconds(o.timeout)},
                 handlers);
   const apppass::Status started = server.Start();
@@ -120,7 +121,7 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   app.add_option("--max-per-uid", o.max_per_uid,
-                 "Connections served at once for one uid other than root")
+                 "Connections served at once for one uid other than root and the --group members")
       ->capture_default_str()
       ->check(CLI::Range(1, 1024));
   app.add_option("--timeout", o.timeout,

@@ -151,10 +151,11 @@ class Connection {
 // The slot of one connection in UidSlots, given back when it ends.
 class SlotHold {
  public:
-  SlotHold(UidSlots& slots, uid_t uid, int max)
-      : slots_(slots), uid_(uid), held_(slots.Take(uid, max)) {}
+  // `capped`: whether the per-uid cap applies to this caller at all.
+  SlotHold(UidSlots& slots, uid_t uid, int max, bool capped)
+      : slots_(slots), uid_(uid), held_(!capped || slots.Take(uid, max)), counted_(capped) {}
   ~SlotHold() {
-    if (held_) slots_.Give(uid_);
+    if (held_ && counted_) slots_.Give(uid_);
   }
   SlotHold(const SlotHold&) = delete;
   SlotHold& operator=(const SlotHold&) = delete;
@@ -164,6 +165,7 @@ class SlotHold {
   UidSlots& slots_;
   const uid_t uid_;
   const bool held_;
+  const bool counted_;
 };
 
 std::string Peer(const Caller& c) { return fmt::format("uid={} pid={}", c.uid, c.pid); }
@@ -177,7 +179,8 @@ void Serve(int fd, int stop_fd, const ServerLimits& limits, UidSlots& slots, Han
     Log(LOG_WARNING, fmt::format("connection closed unanswered: {}", s.message()));
     return;
   }
-  SlotHold slot(slots, caller.uid, limits.max_per_uid);
+  const bool verifier = limits.verify_gid && InGroup(caller, *limits.verify_gid);
+  SlotHold slot(slots, caller.uid, limits.max_per_uid, !verifier);
   Connection conn(fd, stop_fd, limits.timeout, buffers);
   if (!conn.Send(broker::VersionLine())) return;
   if (!slot.held()) {

@@ -3,8 +3,10 @@
 // connections are served at once and the kernel's backlog (SOMAXCONN) queues the rest.
 //
 // One connection, in order:
-//   - the caller is read from the kernel once (caller.h); a uid other than root with
-//     `max_per_uid` connections already being served gets FAIL 0 unavailable and is closed;
+//   - the caller is read from the kernel once (caller.h); a uid other than root, and not
+//     in the verifiers' group, with `max_per_uid` connections already being served gets
+//     FAIL 0 unavailable and is closed (verifiers are exempt: a burst of logins through a
+//     mail service's many processes, all one uid, must not become temporary failures);
 //   - the daemon sends its VERSION line; the client's first line must be a VERSION of
 //     the same major (else FAIL 0 version, or FAIL 0 invalid, and close);
 //   - then requests, one at a time, each answered in full (handlers.h) before the next is
@@ -28,6 +30,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include <optional>
+
 #include "files.h"
 #include "handlers.h"
 #include "status.h"
@@ -36,7 +40,8 @@ namespace apppass::daemon {
 
 struct ServerLimits {
   int workers = 16;
-  int max_per_uid = 8;  // live connections per uid (root is exempt)
+  int max_per_uid = 8;              // live connections per uid (root and verifiers are exempt)
+  std::optional<gid_t> verify_gid;  // the verifiers' group (--group), when it exists
   std::chrono::milliseconds timeout{5000};
 };
 

@@ -3,6 +3,8 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include <vector>
+
 #include <fmt/format.h>
 
 #include "audit.h"
@@ -56,7 +58,10 @@ Status StoreHolder::Open(Ref* out) {
   // Get reopen, never keep a store whose files are not the ones checked.
   const Identity lock = IdentityOf(StorePath(dir_, StoreFile::kLock));
   const Identity data = IdentityOf(StorePath(dir_, StoreFile::kData));
-  Status s = Store::Open(dir_, Store::Mode::kAdmin, &opened->store);
+  std::vector<std::string> tightened;
+  Status s = Store::Open(dir_, Store::Mode::kAdmin, &opened->store, &tightened);
+  // A store made by an older apppass: the admin open made it root's alone (store_modes.h).
+  for (const auto& line : tightened) Log(LOG_NOTICE, "made root-only: " + line);
   if (!s.ok()) return s;
   opened->lock_dev = lock.dev;
   opened->lock_ino = lock.ino;

@@ -1,6 +1,9 @@
-// The access check: whether the users that verify (the user Dovecot's auth worker runs
-// as) and the dovecot and postfix users can open the store, by the permission bits and,
-// as root, by trying as that user in a forked child.
+// The access check: the store is root-only, so no other user may open it: the user
+// Dovecot's auth worker runs as (when not root) and the dovecot and postfix users are
+// checked by the permission bits and, as root, by trying as that user in a forked child.
+// A worker that is not root verifies through the broker (apppassd), which answers members
+// of the group (--group) only: its membership is checked too.
+#include <fcntl.h>
 #include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
@@ -18,7 +21,6 @@
 #include "child.h"
 #include "doctor/doctor.h"
 #include "doctor/process.h"
-#include "doctor/store_probe.h"
 #include "doctor/words.h"
 #include "store_layout.h"
 
@@ -70,15 +72,14 @@ std::optional<Identity> LookupUser(const std::string& name) {
   return id;
 }
 
-// The first path that keeps `who` from doing what a verifier does (or, with `usage`, from
-// recording last use), with what is missing.
+// The first path that keeps `who` from doing what a verifier does, with what is missing.
 struct Block {
   std::string path;
   std::string need;  // "enter", "read", "read and write", "list"
   struct stat st {};
 };
 
-std::optional<Block> FirstBlock(const Identity& who, const std::string& db, bool usage) {
+std::optional<Block> FirstBlock(const Identity& who, const std::string& db) {
   std::vector<std::pair<std::string, int>> needs;
   // Every directory above the store must be searchable.
   const fs::path abs = fs::absolute(fs::path(db)).lexically_normal();
@@ -90,15 +91,9 @@ std::optional<Block> FirstBlock(const Identity& who, const std::string& db, bool
   }
   for (const auto& d : parents) needs.emplace_back(d.string(), X_OK);
   needs.emplace_back(db, R_OK | X_OK);  // opened O_RDONLY|O_DIRECTORY, then entered
-  if (!usage) {
-    needs.emplace_back(StorePath(db, StoreFile::kKey), R_OK);
-    needs.emplace_back(StorePath(db, StoreFile::kData), R_OK);
-    needs.emplace_back(StorePath(db, StoreFile::kLock), R_OK | W_OK);
-  } else {
-    needs.emplace_back(StorePath(db, StoreFile::kUsageDir), R_OK | X_OK);
-    needs.emplace_back(StorePath(db, StoreFile::kUsageData), R_OK | W_OK);
-    needs.emplace_back(StorePath(db, StoreFile::kUsageLock), R_OK | W_OK);
-  }
+  needs.emplace_back(StorePath(db, StoreFile::kKey), R_OK);
+  needs.emplace_back(StorePath(db, StoreFile::kData), R_OK);
+  needs.emplace_back(StorePath(db, StoreFile::kLock), R_OK | W_OK);
   for (const auto& [path, want] : needs) {
     struct stat st {};
     if (::stat(path.c_str(), &st) != 0) continue;  // missing files are the store check's
@@ -115,32 +110,38 @@ std::optional<Block> FirstBlock(const Identity& who, const std::string& db, bool
   return std::nullopt;
 }
 
-std::string Explain(const Identity& who, const Block& b) {
-  const std::string grp = GroupName(b.st.st_gid);
-  const bool member = who.gid == b.st.st_gid || std::find(who.groups.begin(), who.groups.end(),
-                                                          b.st.st_gid) != who.groups.end();
-  return fmt::format("{} cannot {} {} ({}:{} {}; {} {} in group {})", Clean(who.name), b.need,
-                     Clean(b.path), Clean(UserName(b.st.st_uid)), Clean(grp), Mode(b.st.st_mode),
-                     Clean(who.name), member ? "is" : "is not", Clean(grp));
-}
-
-// Tries to open the store for verifying as `who` in a child process (root only), the
-// doctor's way (store_probe.h: nothing changes).
-Status TryOpenAs(const Identity& who, const std::string& db) {
+// Tries, as `who` in a child process (root only), to open each entry of the store
+// read-only (never following a symbolic link, never blocking on a FIFO): Ok with the
+// first it could open in `*opened`; Unavailable with why it could open none (the first
+// entry's error); Internal when the trial did not run. Nothing changes.
+Status TryOpenAs(const Identity& who, const std::string& db, std::string* opened) {
   const ChildResult r = RunInChild(
       [&who, &db]() -> std::string {
         if (::setgroups(who.groups.size(), who.groups.data()) != 0 || ::setgid(who.gid) != 0 ||
             ::setuid(who.uid) != 0 || ::getuid() != who.uid || ::geteuid() != who.uid)
           return fmt::format("E cannot become user {}: {}", who.name, std::strerror(errno));
-        int schema = 0;
-        const Status s = ProbeVerify(db, &schema);
-        return s.ok() ? std::string("O") : "E " + std::string(s.summary());
+        std::string first_error;
+        for (const StoreEntry& e : kStoreLayout) {
+          const std::string path = StorePath(db, e.id);
+          const int fd = ::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_NOCTTY |
+                                                  O_CLOEXEC | (e.directory ? O_DIRECTORY : 0));
+          if (fd >= 0) {
+            ::close(fd);
+            return "O " + path;
+          }
+          if (first_error.empty())
+            first_error = fmt::format("cannot open {}: {}", path, std::strerror(errno));
+        }
+        return "E " + first_error;
       },
       kTrialTimeout);
   if (!r.ok())
     return Status::Internal(
         fmt::format("the trial as {} did not finish: {}", who.name, r.Describe()));
-  if (r.report == "O") return Status::Ok();
+  if (r.report.rfind("O ", 0) == 0) {
+    *opened = r.report.substr(2);
+    return Status::Ok();
+  }
   return Status::Unavailable(r.report.size() > 2 ? r.report.substr(2) : "unknown error");
 }
 
@@ -247,58 +248,52 @@ std::vector<Finding> CheckAccess(const Config& cfg) {
       for (const auto& g : worker.extra_groups)
         if (const group* gr = ::getgrnam(g.c_str())) who->groups.push_back(gr->gr_gid);
     }
-    const std::optional<Block> block = FirstBlock(*who, cfg.db, false);
+    const std::optional<Block> block = FirstBlock(*who, cfg.db);
     std::optional<Status> trial;
-    if (root) trial = TryOpenAs(*who, cfg.db);
+    std::string opened;
+    if (root) trial = TryOpenAs(*who, cfg.db, &opened);
     const bool tried = trial && trial->code() != Status::Code::kInternal;
     const bool can = tried ? trial->ok() : !block;
     const std::string how =
         tried ? fmt::format("tried as {}", Clean(c.name)) : "by the permission bits";
-    std::string why;
-    if (!can) {
-      why = tried ? Clean(trial->message(), 300) : "";
-      if (block) why += (why.empty() ? "" : "; ") + Explain(*who, *block);
-    }
     const std::string who_text = c.needed ? fmt::format("user {} ({})", Clean(c.name), c.role)
                                           : fmt::format("user {}", Clean(c.name));
-    if (can && c.needed) {
-      out.push_back(Make("access", Level::kOk,
-                         fmt::format("{} can open the store for verifying ({})", who_text, how)));
-      // Recording last use needs write access to DIR/usage; not needed for logins.
-      if (const auto ub = FirstBlock(*who, cfg.db, true))
-        out.push_back(Make(
-            "access", Level::kWarning,
-            fmt::format("{} cannot record last use: {}", who_text, Explain(*who, *ub)),
-            fmt::format("chgrp -R {0} {1}/usage && chmod 0660 {1}/usage/*.mdb && adduser {2} {0}",
-                        Sh(cfg.group), Sh(cfg.db), Sh(c.name))));
-    } else if (can) {
-      out.push_back(Make("access", Level::kOk,
-                         fmt::format("{} can open the store ({}); it needs not: {}", who_text, how,
-                                     c.not_needed)));
-    } else if (c.needed) {
-      std::string fix;
-      const group* gr = ::getgrnam(cfg.group.c_str());
-      if (gr == nullptr)
-        fix = fmt::format(
-            "groupadd --system {0} && chgrp -R {0} {1} && adduser {2} {0}, then restart Dovecot",
-            Sh(cfg.group), Sh(cfg.db), Sh(c.name));
-      else if (block && block->st.st_gid == gr->gr_gid)
-        fix = fmt::format("adduser {} {}, then restart Dovecot", Sh(c.name), Sh(cfg.group));
-      else
-        fix = fmt::format(
-            "give the store its documented group and modes (see the store findings), then "
-            "adduser {} {} and restart Dovecot",
-            Sh(c.name), Sh(cfg.group));
+    if (can) {
       out.push_back(
           Make("access", Level::kProblem,
-               fmt::format("{} cannot open the store ({}): {}; every login through Dovecot fails",
-                           who_text, how, why),
-               fix));
+               fmt::format("{} can open the store ({}{}): it must be root's alone, or that user "
+                           "can read the keys and take or rewrite LMDB's locks",
+                           who_text, how, opened.empty() ? "" : ": " + Clean(opened)),
+               fmt::format("run any admin command as root to tighten the store, e.g. 'apppass --db "
+                           "{} list'",
+                           Sh(cfg.db))));
     } else {
-      out.push_back(Make("access", Level::kOk,
-                         fmt::format("user {} cannot open the store ({}); it needs not: {}",
-                                     Clean(c.name), how, c.not_needed)));
+      out.push_back(
+          Make("access", Level::kOk,
+               fmt::format("{} cannot open the store ({}), as it should: {}", who_text, how,
+                           c.needed ? "it verifies through the broker, apppassd" : c.not_needed)));
     }
+    if (!c.needed) continue;
+    // The broker answers VERIFY from members of the group only (docs/design.md).
+    const group* gr = ::getgrnam(cfg.group.c_str());
+    const bool member = gr != nullptr &&
+                        (who->gid == gr->gr_gid || std::find(who->groups.begin(), who->groups.end(),
+                                                             gr->gr_gid) != who->groups.end());
+    if (member)
+      out.push_back(Make("access", Level::kOk,
+                         fmt::format("{} is in group {}, so apppassd answers its verifications",
+                                     who_text, Clean(cfg.group))));
+    else
+      out.push_back(Make(
+          "access", Level::kProblem,
+          fmt::format("{} is not in group {}{}: apppassd refuses its verifications, so every "
+                      "login through Dovecot fails",
+                      who_text, Clean(cfg.group), gr == nullptr ? " (no such group)" : ""),
+          gr == nullptr
+              ? fmt::format("groupadd --system {0} && adduser {1} {0}, then restart "
+                            "Dovecot",
+                            Sh(cfg.group), Sh(c.name))
+              : fmt::format("adduser {} {}, then restart Dovecot", Sh(c.name), Sh(cfg.group))));
   }
   return out;
 }

@@ -3,31 +3,30 @@
 // would open for verifying and for administration (store_probe.h: without opening it).
 #include <errno.h>
 #include <fmt/format.h>
-#include <grp.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
 #include <cstring>
-#include <optional>
 
 #include "doctor/doctor.h"
 #include "doctor/store_probe.h"
 #include "doctor/words.h"
 #include "files.h"
 #include "store_layout.h"
+#include "store_modes.h"
 
 namespace apppass::doctor {
 
 namespace {
 
 // Plain words for permission bits: "its group can write it, everyone can read it".
-std::string DescribeBits(mode_t bits, bool dir, bool granted, const std::string& group) {
+std::string DescribeBits(mode_t bits, bool dir, bool granted) {
   std::vector<std::string> out;
   const char* verb = granted ? "can" : "cannot";
   auto add = [&](mode_t mask, const std::string& who, const char* what) {
     if (bits & mask) out.push_back(fmt::format("{} {} {}", who, verb, what));
   };
-  const std::string grp = granted ? "its group" : "group " + group;
+  const std::string grp = "its group";
   add(S_IRUSR, "its owner", dir ? "list it" : "read it");
   add(S_IWUSR, "its owner", dir ? "add files to it" : "write it");
   add(S_IXUSR, "its owner", dir ? "enter it" : "execute it");
@@ -43,8 +42,7 @@ std::string DescribeBits(mode_t bits, bool dir, bool granted, const std::string&
 }
 
 // Checks one file of the store. Returns false when it is missing or not usable at all.
-bool CheckStoreFile(const Config& cfg, const StoreEntry& f, std::optional<gid_t> want_gid,
-                    std::vector<Finding>* out) {
+bool CheckStoreFile(const Config& cfg, const StoreEntry& f, std::vector<Finding>* out) {
   const std::string path = StorePath(cfg.db, f.id);
   const std::string p = Clean(path);
   struct stat st {};
@@ -61,7 +59,7 @@ bool CheckStoreFile(const Config& cfg, const StoreEntry& f, std::optional<gid_t>
           Make("store", Level::kProblem,
                fmt::format("{} ({}) is missing: verifiers cannot open the store", p, f.what),
                fmt::format("run 'apppass --db {} list' as root once: opening the store for "
-                           "administration recreates it (0660, the group of data.mdb)",
+                           "administration recreates it (root:root 0600)",
                            Sh(cfg.db))));
     } else if (f.id == StoreFile::kUsageDir || f.id == StoreFile::kUsageData ||
                f.id == StoreFile::kUsageLock) {
@@ -115,34 +113,27 @@ bool CheckStoreFile(const Config& cfg, const StoreEntry& f, std::optional<gid_t>
   const mode_t have = st.st_mode & 07777;
   const mode_t extra = have & ~f.mode;
   const mode_t missing = f.mode & ~have;
-  const std::string grp = cfg.group;
   if (extra != 0) {
     clean = false;
     out->push_back(Make("store", Level::kProblem,
                         fmt::format("{} ({}) has mode {}, expected {}: {}", p, f.what, Mode(have),
-                                    Mode(f.mode), DescribeBits(extra, f.directory, true, grp)),
+                                    Mode(f.mode), DescribeBits(extra, f.directory, true)),
                         fmt::format("chmod {} {}", Mode(f.mode), Sh(path))));
   } else if (missing != 0) {
     clean = false;
     out->push_back(
         Make("store", Level::kWarning,
-             fmt::format("{} ({}) has mode {}, expected {}: {}; services that verify as members "
-                         "of group {} fail (root is not affected)",
-                         p, f.what, Mode(have), Mode(f.mode),
-                         DescribeBits(missing, f.directory, false, grp), Clean(grp)),
+             fmt::format("{} ({}) has mode {}, expected {}: {} (root is not affected)", p, f.what,
+                         Mode(have), Mode(f.mode), DescribeBits(missing, f.directory, false)),
              fmt::format("chmod {} {}", Mode(f.mode), Sh(path))));
   }
-  if (f.grouped && want_gid && st.st_gid != *want_gid) {
+  // The store is root's alone: its group has no access, so another group only misleads.
+  if (st.st_gid != 0) {
     clean = false;
-    const bool matters = (have & 070) != 0;
-    out->push_back(
-        Make("store", matters ? Level::kProblem : Level::kWarning,
-             fmt::format("{} ({}) has group {}, expected {}{}", p, f.what,
-                         Clean(GroupName(st.st_gid)), Clean(GroupName(*want_gid)),
-                         matters ? fmt::format(": members of {} have the group's access to it",
-                                               Clean(GroupName(st.st_gid)))
-                                 : ""),
-             fmt::format("chgrp {} {}", Sh(GroupName(*want_gid)), Sh(path))));
+    out->push_back(Make(
+        "store", Level::kWarning,
+        fmt::format("{} ({}) has group {}, expected root", p, f.what, Clean(GroupName(st.st_gid))),
+        fmt::format("chgrp root {}", Sh(path))));
   }
   if (clean)
     out->push_back(Make("store", Level::kOk,
@@ -162,26 +153,13 @@ std::string FixFor(const Status& s, bool earlier_problems) {
 std::vector<Finding> CheckStore(const Config& cfg) {
   std::vector<Finding> out;
   const bool root = ::geteuid() == 0;
-  std::optional<gid_t> want_gid;
-  if (root) {
-    if (const group* gr = ::getgrnam(cfg.group.c_str())) {
-      want_gid = gr->gr_gid;
-    } else {
-      want_gid = 0;
-      out.push_back(
-          Make("store", Level::kOk,
-               fmt::format("group {} does not exist, so only root can verify app passwords "
-                           "(enough for Dovecot and Postfix, which open the store as root)",
-                           Clean(cfg.group))));
-    }
-  } else {
+  if (!root)
     out.push_back(
         Make("store", Level::kWarning,
-             fmt::format("not running as root (uid {}): the store's group was not checked and "
-                         "files only root can read could not be opened",
+             fmt::format("not running as root (uid {}): the store is root-only, so its files "
+                         "could not be opened",
                          ::geteuid()),
              "run 'apppass doctor' as root"));
-  }
 
   struct stat dst {};
   if (::lstat(cfg.db.c_str(), &dst) != 0 && errno == ENOENT) {
@@ -192,7 +170,7 @@ std::vector<Finding> CheckStore(const Config& cfg) {
     return out;
   }
   for (const StoreEntry& f : kStoreLayout) {
-    const bool ok = CheckStoreFile(cfg, f, want_gid, &out);
+    const bool ok = CheckStoreFile(cfg, f, &out);
     if (!ok && f.id == StoreFile::kDir) return out;  // the directory itself: nothing else to see
     if (f.id == StoreFile::kDir && !root && ::access(cfg.db.c_str(), X_OK) != 0) {
       out.push_back(Make("store", Level::kWarning,
@@ -202,6 +180,19 @@ std::vector<Finding> CheckStore(const Config& cfg) {
       return out;
     }
   }
+  // A store made by an apppass before issue 11: one admin command fixes every entry.
+  std::size_t accessible = 0;
+  for (const LooseEntry& e : FindLooseEntries(cfg.db))
+    accessible += e.accessible() && e.tightenable;
+  if (accessible != 0)
+    out.push_back(
+        Make("store", Level::kProblem,
+             fmt::format("the store is not root's alone: its group or everyone can reach {} of its "
+                         "entries (a store made by an older apppass?); a member of its group could "
+                         "read the keys and take or rewrite LMDB's locks",
+                         accessible),
+             fmt::format("run any admin command as root to tighten it, e.g. 'apppass --db {} list'",
+                         Sh(cfg.db))));
   const bool earlier = HasProblem(out);
 
   if (!root && dst.st_uid == 0) return out;  // cannot open a root-owned store

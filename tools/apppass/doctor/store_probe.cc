@@ -91,10 +91,7 @@ Status ProbeVerify(const std::string& db, int* schema) {
     s = Status::Unavailable(fmt::format("{}/data.mdb is empty: the store is corrupt", db));
   if (s.ok())
     s = CheckFile(db, StoreFile::kLock,
-                  fmt::format("{}/lock.mdb does not exist; verifiers need it (mode 0660, group of "
-                              "the mail services)",
-                              db),
-                  &st);
+                  fmt::format("{}/lock.mdb does not exist; verifiers need it", db), &st);
   if (s.ok()) s = CheckLockWritable(StorePath(db, StoreFile::kLock));
   SecretBuffer key;
   if (s.ok()) s = LoadKey(StorePath(db, StoreFile::kKey), &key);
