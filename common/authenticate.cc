@@ -4,17 +4,13 @@
 
 namespace apppass {
 
-namespace {
-
-LogSeverity SeverityOf(Outcome o) {
+LogSeverity DecisionSeverity(Outcome o) {
   switch (o) {
     case Outcome::kAccepted: return LogSeverity::kInfo;
     case Outcome::kUnavailable: return LogSeverity::kError;
     default: return LogSeverity::kNotice;
   }
 }
-
-}  // namespace
 
 AuthResult Authenticate(const AuthRequest& req, const RecordUse& record_use) {
   AuthResult r;
@@ -24,7 +20,7 @@ AuthResult Authenticate(const AuthRequest& req, const RecordUse& record_use) {
     r.decision.outcome = Outcome::kUnavailable;
     r.decision.detail = std::string(req.unavailable);
   }
-  r.log.push_back({SeverityOf(r.decision.outcome), FormatDecision(req.ctx, r.decision)});
+  r.log.push_back({DecisionSeverity(r.decision.outcome), FormatDecision(req.ctx, r.decision)});
   if (r.decision.outcome != Outcome::kAccepted || !record_use) return r;
   const Usage use{.time = req.now,
                   .service = std::string(req.ctx.service),

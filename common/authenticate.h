@@ -33,6 +33,9 @@ namespace apppass {
 // LOG_INFO, LOG_NOTICE, LOG_WARNING, LOG_ERR; SASL: SASL_LOG_NOTE, _FAIL, _WARN, _ERR).
 enum class LogSeverity { kInfo, kNotice, kWarning, kError };
 
+// The severity of a decision's line: accepted kInfo, unavailable kError, refused kNotice.
+LogSeverity DecisionSeverity(Outcome o);
+
 struct LogLine {
   LogSeverity severity = LogSeverity::kError;
   std::string text;  // without a prefix; never contains the password

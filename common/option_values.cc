@@ -12,6 +12,15 @@ bool ParseStoreDir(std::string_view value, std::string* out) {
   return true;
 }
 
+bool ParseSocketPath(std::string_view value, std::string* out) {
+  // sizeof(sockaddr_un::sun_path) is 108, one byte of it for the NUL.
+  if (value.empty() || value.front() != '/' || value.size() > 107) return false;
+  for (char c : value)
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) return false;
+  *out = std::string(value);
+  return true;
+}
+
 bool ParseScope(std::string_view value, std::string* out) {
   if (!ValidateScope(value).ok()) return false;
   *out = std::string(value);

@@ -2,11 +2,20 @@
 // it reads its options (pam_options.h), the user and the password, calls Authenticate and
 // maps the result to PAM codes and syslog levels.
 //
+// Where the decision is made: a module running as root (euid 0: Dovecot's auth worker,
+// su, sshd) opens the store `db=` itself, as before issue 11; any other process cannot
+// (the store is root-only) and asks apppassd on `broker=` (default
+// /run/apppass/apppassd.sock) with a deadline of 1.5 s (authenticate_broker.h). Either
+// way the decision, its PAM code and its log line are the same; a broker that is not
+// running, hangs or answers garbage is PAM_AUTHINFO_UNAVAIL, like a store that cannot be
+// opened. Decided at each authentication (geteuid() then).
+//
 // pam_sm_authenticate succeeds only for an active app password of PAM_USER that is valid
 // for the service (PAM_SERVICE, or scope=NAME). Everything else is a refusal:
 //   PAM_AUTH_ERR          wrong, revoked, expired or out-of-scope password, unknown user,
 //                         unusable user name or password, no user or password given
-//   PAM_AUTHINFO_UNAVAIL  the store cannot be used (missing, unsafe, corrupt, ...)
+//   PAM_AUTHINFO_UNAVAIL  the store cannot be used (missing, unsafe, corrupt, ...), or,
+//                         not as root, apppassd does not answer right within 1.5 s
 //   PAM_SERVICE_ERR       the module's own configuration is wrong (unknown option)
 // The module never returns PAM_IGNORE from authenticate, so no stack can pass through it
 // by accident. One syslog line (LOG_AUTHPRIV) per decision, never with the password.
@@ -15,6 +24,7 @@
 #include <security/pam_ext.h>
 #include <security/pam_modules.h>
 #include <syslog.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <ctime>
@@ -22,6 +32,7 @@
 #include <vector>
 
 #include "authenticate.h"
+#include "authenticate_broker.h"
 #include "decision_log.h"
 #include "pam_options.h"
 #include "store.h"
@@ -57,6 +68,25 @@ int SyslogLevel(apppass::LogSeverity severity) {
   return LOG_ERR;
 }
 
+// The decision of a module running as root: the store opened for this login.
+apppass::AuthResult AuthenticateInProcess(const apppass::ModuleOptions& opts,
+                                          const DecisionContext& ctx, const char* password) {
+  apppass::Store store;
+  const apppass::Status s = apppass::Store::Open(opts.db, apppass::Store::Mode::kVerify, &store);
+  apppass::RecordUse record_use;
+  if (!opts.no_usage)
+    record_use = [&opts](std::string_view id, const apppass::Usage& use) {
+      // Opened per login: nothing of the store stays in the host between logins.
+      return apppass::UsageDb::RecordIn(opts.db, id, use, opts.usage_interval);
+    };
+  return apppass::Authenticate({.store = s.ok() ? &store : nullptr,
+                                .unavailable = s.message(),
+                                .ctx = ctx,
+                                .password = password,
+                                .now = std::time(nullptr)},
+                               record_use);
+}
+
 int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
   const char* pam_service = Item(pamh, PAM_SERVICE);
   const char* rhost = Item(pamh, PAM_RHOST);
@@ -70,12 +100,15 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
     return PAM_SERVICE_ERR;
   }
   if (!opts.scope.empty()) ctx.service = opts.scope;
+  // Only root may open the store; everyone else asks the broker.
+  const bool via_broker = geteuid() != 0;
   if (opts.debug)
     pam_syslog(pamh, LOG_AUTHPRIV | LOG_DEBUG,
-               "debug db=%s scope=%s (from %s) usage=%s interval=%ld", opts.db.c_str(),
+               "debug db=%s scope=%s (from %s) usage=%s interval=%ld verify=%s%s", opts.db.c_str(),
                std::string(ctx.service).c_str(),
                opts.scope.empty() ? "PAM_SERVICE" : "scope option", opts.no_usage ? "off" : "on",
-               static_cast<long>(opts.usage_interval));
+               static_cast<long>(opts.usage_interval), via_broker ? "broker " : "in-process",
+               via_broker ? opts.broker.c_str() : "");
 
   const char* user = nullptr;
   int rc = pam_get_user(pamh, &user, nullptr);
@@ -94,20 +127,9 @@ int Authenticate(pam_handle_t* pamh, int argc, const char** argv) {
     return PAM_AUTH_ERR;
   }
 
-  apppass::Store store;
-  s = apppass::Store::Open(opts.db, apppass::Store::Mode::kVerify, &store);
-  apppass::RecordUse record_use;
-  if (!opts.no_usage)
-    record_use = [&opts](std::string_view id, const apppass::Usage& use) {
-      // Opened per login: nothing of the store stays in the host between logins.
-      return apppass::UsageDb::RecordIn(opts.db, id, use, opts.usage_interval);
-    };
-  const apppass::AuthResult r = apppass::Authenticate({.store = s.ok() ? &store : nullptr,
-                                                       .unavailable = s.message(),
-                                                       .ctx = ctx,
-                                                       .password = password,
-                                                       .now = std::time(nullptr)},
-                                                      record_use);
+  const apppass::AuthResult r = via_broker
+                                    ? apppass::AuthenticateViaBroker(opts.broker, ctx, password)
+                                    : AuthenticateInProcess(opts, ctx, password);
   for (const apppass::LogLine& line : r.log) Syslog(pamh, SyslogLevel(line.severity), line.text);
   if (r.decision.outcome == apppass::Outcome::kUnavailable) return PAM_AUTHINFO_UNAVAIL;
   if (r.decision.outcome != apppass::Outcome::kAccepted) return PAM_AUTH_ERR;

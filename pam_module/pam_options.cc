@@ -19,6 +19,10 @@ Status ParseModuleOptions(const std::vector<std::string_view>& args, ModuleOptio
     if (key == "db") {
       if (!has_value || !ParseStoreDir(value, &out->db))
         return bad(fmt::format("needs an absolute directory, e.g. db={}", kDefaultStoreDir));
+    } else if (key == "broker") {
+      if (!has_value || !ParseSocketPath(value, &out->broker))
+        return bad(fmt::format("needs the absolute path of a UNIX socket, e.g. broker={}",
+                               broker::kDefaultSocket));
     } else if (key == "scope") {
       if (!has_value || !ParseScope(value, &out->scope))
         return bad("needs a service name, e.g. scope=imap");

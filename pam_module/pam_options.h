@@ -9,6 +9,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker_client.h"
 #include "status.h"
 #include "store.h"
 #include "usage.h"
@@ -17,11 +18,14 @@ namespace apppass {
 
 struct ModuleOptions {
   std::string db = kDefaultStoreDir;  // db=DIR
-  std::string scope;                  // scope=NAME: overrides PAM_SERVICE
-  bool debug = false;                 // debug: log the effective configuration (store, scope
-                                      // and its origin, last use) at each authentication,
-                                      // at LOG_DEBUG
-  bool use_first_pass = false;        // handled by pam_get_authtok; accepted here
+  // broker=PATH: apppassd's socket, asked to verify when the module does not run as root
+  // (root opens the store `db` itself).
+  std::string broker = broker::kDefaultSocket;
+  std::string scope;            // scope=NAME: overrides PAM_SERVICE
+  bool debug = false;           // debug: log the effective configuration (store, scope
+                                // and its origin, last use) at each authentication,
+                                // at LOG_DEBUG
+  bool use_first_pass = false;  // handled by pam_get_authtok; accepted here
   bool try_first_pass = false;
   bool no_usage = false;                                // no_usage: do not record last use
   std::int64_t usage_interval = kDefaultUsageInterval;  // usage_interval=SECONDS between

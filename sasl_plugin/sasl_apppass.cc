@@ -28,7 +28,8 @@
 //   SASL_NOAUTHZ   PLAIN with an authorization identity other than the user, unless
 //                  apppass_allow_authzid is on
 //   SASL_BADPROT   a malformed message (NUL separators, empty or over-long fields, NUL)
-//   SASL_UNAVAIL   the store cannot be used (Postfix answers 454 4.7.0: try again later)
+//   SASL_UNAVAIL   the store cannot be used, or apppassd does not answer right within
+//                  1.5 s (Postfix answers 454 4.7.0: try again later)
 //   SASL_FAIL      the plugin's own configuration is wrong, or an internal error
 //
 // Fail closed. When the application's config names a store but an option is wrong or
@@ -43,6 +44,10 @@
 // there and used through their open descriptors afterwards, so nothing needs to exist
 // inside the chroot. LMDB environments must not be used across fork(): a process that
 // forks after sasl_server_init reopens them in the child (or fails closed if it cannot).
+// A process that is not root at plug_init (Cyrus IMAP as cyrus, saslauthd-less setups)
+// cannot open the root-only store: every login of it is verified by apppassd over
+// apppass_broker (authenticate_broker.h), within 1.5 s, and SASL_UNAVAIL when the
+// daemon is not running, hangs or answers garbage (sasl_state.h).
 //
 // Locking (sasl_state.h): logins of one process run in parallel. A mutex guards only the
 // per-process state (the fork check, the reopen in a forked child, the failed state),
@@ -216,10 +221,15 @@ int PlugInit(const sasl_utils_t* utils, sasl_server_plug_t** pluglist, int* plug
     const auto st = g->state.Current(g->opts, utils);
     Log(utils, SASL_LOG_NOTE,
         fmt::format("PLAIN LOGIN db={} scope={} allow_authzid={} usage={} "
-                    "usage_interval={} state={}",
+                    "usage_interval={} verify={} state={}",
                     g->opts.db, g->opts.scope.empty() ? "(service)" : g->opts.scope,
-                    g->opts.allow_authzid ? "yes" : "no", st->usage_open ? "on" : "off",
-                    g->opts.usage_interval, st->fail_code == SASL_OK ? "ok" : st->fail_reason));
+                    g->opts.allow_authzid ? "yes" : "no",
+                    st->via_broker   ? "(broker)"
+                    : st->usage_open ? "on"
+                                     : "off",
+                    g->opts.usage_interval,
+                    st->via_broker ? "broker " + g->opts.broker : std::string("in-process"),
+                    st->fail_code == SASL_OK ? "ok" : st->fail_reason));
   }
   FillPlugs(g);
   *pluglist = g->plugs;

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "authenticate.h"
+#include "authenticate_broker.h"
 #include "decision_log.h"
 #include "messages.h"
 #include "sasl_log.h"
@@ -68,21 +69,30 @@ int Canon(const sasl_server_params_t* sp, const DecisionContext& ctx, std::strin
   return rc < 0 ? rc : SASL_FAIL;  // never a success or a continuation
 }
 
-// Decides `password` for the (canonical) user in ctx with the core call (which logs the
-// decision and records the use), and maps the outcome to a SASL code.
-int Decide(const Plugin& g, const ProcessState& st, const sasl_server_params_t* sp,
-           const DecisionContext& ctx, std::string_view password, sasl_out_params_t* oparams) {
+// The decision of a process that opened the store: the core call, which also records
+// the use.
+AuthResult AuthenticateInProcess(const Plugin& g, const ProcessState& st,
+                                 const DecisionContext& ctx, std::string_view password) {
   RecordUse record_use;
   if (st.usage_open)
     record_use = [&g, &st](std::string_view id, const Usage& use) {
       return st.usage.Record(id, use, g.opts.usage_interval);
     };
-  const AuthResult r = Authenticate({.store = st.fail_code == SASL_OK ? &st.store : nullptr,
-                                     .unavailable = st.fail_detail,
-                                     .ctx = ctx,
-                                     .password = password,
-                                     .now = std::time(nullptr)},
-                                    record_use);
+  return Authenticate({.store = st.fail_code == SASL_OK ? &st.store : nullptr,
+                       .unavailable = st.fail_detail,
+                       .ctx = ctx,
+                       .password = password,
+                       .now = std::time(nullptr)},
+                      record_use);
+}
+
+// Decides `password` for the (canonical) user in ctx, in this process or through the
+// broker (either logs the decision; the store or the daemon records the use), and maps
+// the outcome to a SASL code.
+int Decide(const Plugin& g, const ProcessState& st, const sasl_server_params_t* sp,
+           const DecisionContext& ctx, std::string_view password, sasl_out_params_t* oparams) {
+  const AuthResult r = st.via_broker ? AuthenticateViaBroker(g.opts.broker, ctx, password)
+                                     : AuthenticateInProcess(g, st, ctx, password);
   for (const LogLine& line : r.log) Log(sp->utils, SaslLevel(line.severity), line.text);
   const Decision& d = r.decision;
   switch (d.outcome) {

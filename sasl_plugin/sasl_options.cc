@@ -19,15 +19,22 @@ Status Bad(std::string_view key, std::string_view value, std::string_view expect
 Status ParseSaslOptions(const SaslOptionLookup& lookup, SaslOptions* out) {
   SaslOptions opts;
   const char* db = lookup("apppass_db");
+  const char* broker = lookup("apppass_broker");
   std::string others;
   for (std::string_view key : kSaslOptionKeys) {
-    if (key == "apppass_db") continue;
+    if (key == "apppass_db" || key == "apppass_broker") continue;
     const char* v = lookup(key);
     if (v == nullptr) continue;
     if (!others.empty()) others += ", ";
     others += key;
   }
-  if (db == nullptr) {
+  if (broker != nullptr && !ParseSocketPath(broker, &opts.broker))
+    return Bad("apppass_broker", broker,
+               fmt::format("the absolute path of a UNIX socket, e.g. apppass_broker: {}",
+                           broker::kDefaultSocket));
+  if (db == nullptr && broker != nullptr) {
+    db = kDefaultStoreDir;  // the broker names the service; the store is the default one
+  } else if (db == nullptr) {
     if (others.empty()) return Status::NotFound("apppass_db is not set");
     return Status::InvalidArgument(fmt::format(
         "apppass_db is not set, but {} is: set apppass_db to the store directory", others));

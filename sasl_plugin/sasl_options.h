@@ -2,9 +2,13 @@
 // Debian: /etc/postfix/sasl/smtpd.conf). Keys in that file are global to the application
 // (libsasl ignores the plugin name), so ours carry the prefix "apppass_":
 //
-//   apppass_db: DIR                 the store (absolute path). Required: an application
-//                                   whose config does not name a store is left to the
-//                                   stock plugins.
+//   apppass_db: DIR                 the store (absolute path). Required, unless
+//                                   apppass_broker is set (then /var/lib/apppass): an
+//                                   application whose config names neither is left to
+//                                   the stock plugins.
+//   apppass_broker: PATH            apppassd's socket (default /run/apppass/apppassd.sock),
+//                                   asked to verify when the process is not root at
+//                                   plug_init (it cannot open the root-only store)
 //   apppass_scope: NAME             check this scope instead of the SASL service name
 //   apppass_allow_authzid: yes|no   let PLAIN carry an authorization identity other than
 //                                   the user (default no; the application's proxy policy
@@ -26,6 +30,7 @@
 #include <string_view>
 #include <vector>
 
+#include "broker_client.h"
 #include "status.h"
 #include "usage.h"
 
@@ -33,6 +38,7 @@ namespace apppass {
 
 struct SaslOptions {
   std::string db;                                       // apppass_db (no default)
+  std::string broker = broker::kDefaultSocket;          // apppass_broker
   std::string scope;                                    // apppass_scope: overrides the service
   bool allow_authzid = false;                           // apppass_allow_authzid
   bool usage = true;                                    // apppass_usage
@@ -42,7 +48,7 @@ struct SaslOptions {
 
 // Every key the plugin reads, in the order it reads them.
 inline constexpr std::string_view kSaslOptionKeys[] = {
-    "apppass_db",    "apppass_scope",          "apppass_allow_authzid",
+    "apppass_db",    "apppass_broker",         "apppass_scope", "apppass_allow_authzid",
     "apppass_usage", "apppass_usage_interval", "apppass_debug",
 };
 
@@ -52,7 +58,7 @@ using SaslOptionLookup = std::function<const char*(std::string_view key)>;
 // Reads the options through `lookup` into `out`.
 // NotFound when no apppass_* option is set at all (the plugin stays out of the way);
 // InvalidArgument naming the option when a value is bad, or when other apppass_* options
-// are set without apppass_db (a misspelt apppass_db must not silently hand the
+// are set without apppass_db or apppass_broker (a misspelt apppass_db must not silently hand the
 // application back to the stock plugins).
 Status ParseSaslOptions(const SaslOptionLookup& lookup, SaslOptions* out);
 

@@ -9,10 +9,16 @@ namespace apppass::sasl {
 
 namespace {
 
-// Opens the store and usage database for this process.
+// Opens the store and usage database for this process, or, when it is not root, sets it
+// to ask the broker.
 std::shared_ptr<const ProcessState> OpenStore(const SaslOptions& opts, const sasl_utils_t* utils) {
   auto st = std::make_shared<ProcessState>();
   st->pid = getpid();
+  if (geteuid() != 0) {
+    st->via_broker = true;
+    st->fail_code = SASL_OK;
+    return st;
+  }
   Status s = Store::Open(opts.db, Store::Mode::kVerify, &st->store);
   if (!s.ok()) {
     st->fail_code = SASL_UNAVAIL;
@@ -65,7 +71,8 @@ std::shared_ptr<const ProcessState> StoreState::Current(const SaslOptions& opts,
     current_ = std::move(st);
   }
   // A bad option stays bad in a child; a store is reopened in the child's own name.
-  if (options_ok_ && current_->pid != getpid()) current_ = OpenStore(opts, utils);
+  if (options_ok_ && current_->pid != getpid() && (!current_->via_broker || geteuid() == 0))
+    current_ = OpenStore(opts, utils);
   return current_;
 }
 

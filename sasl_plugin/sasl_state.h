@@ -29,10 +29,17 @@
 
 namespace apppass::sasl {
 
-// The store and usage database as one process opened them, or why the plugin refuses
-// every login.
+// The store and usage database as one process opened them, or that the process asks
+// apppassd instead, or why the plugin refuses every login.
+//
+// Where logins are verified is decided when the state is made (at plug_init, and again in
+// a process forked after it): a process running as root (Postfix's smtpd at plug_init,
+// before it drops privileges) opens the store and keeps it; any other process cannot
+// (the store is root-only) and asks apppassd on apppass_broker at every login.
 struct ProcessState {
   pid_t pid = 0;  // the process that opened the store
+  // Logins are verified by apppassd (opts.broker), not with `store`.
+  bool via_broker = false;
   // SASL_OK when usable; failing closed: SASL_FAIL (bad option) or SASL_UNAVAIL (store).
   int fail_code = SASL_FAIL;
   std::string fail_reason;  // "bad-option" or "unavailable"
@@ -45,11 +52,13 @@ struct ProcessState {
 class StoreState {
  public:
   // At plug_init: publishes the failed state of a bad option (`options` not ok), or opens
-  // the store and usage database for this process. Logs what failed through `utils`.
+  // the store and usage database for this process (as root), or the broker state (not
+  // root). Logs what failed through `utils`.
   void Init(const SaslOptions& opts, const Status& options, const sasl_utils_t* utils);
 
   // The state for this process, never null. In a process forked after Init, reopens the
-  // store first (LMDB environments do not survive fork()), or fails closed if it cannot.
+  // store first (LMDB environments do not survive fork()), or fails closed if it cannot;
+  // a child that is not root asks the broker instead.
   std::shared_ptr<const ProcessState> Current(const SaslOptions& opts, const sasl_utils_t* utils);
 
  private:

@@ -4,11 +4,14 @@
 # Postfix directory with a good sasl/smtpd.conf, and a private SASL plugin directory with
 # the built libapppass.so beside the stock PLAIN and LOGIN plugins.
 #
-# Usage: test_doctor.sh APPPASS PAM_MODULE SASL_PLUGIN SASL_STOCK_DIR
+# Usage: test_doctor.sh APPPASS PAM_MODULE SASL_PLUGIN SASL_STOCK_DIR APPPASSD
 #
+# apppassd runs on a socket of the test's own (doctor --socket), serving a store of its own (the
+# broker check asks it to show the policy; the store under test is never its).
 # The healthy deployment exits 0 with the expected ok lines; then one fault at a time
 # (store modes, a symlinked key, PAM stacks and options, smtpd.conf, the plugin, the user
-# Dovecot's auth worker runs as), each restored afterwards: the finding names the problem,
+# Dovecot's auth worker runs as, apppassd's socket: its mode and directory, no daemon, a
+# stale socket, a daemon that never answers), each restored afterwards: the finding names the problem,
 # the next line gives the fix, and the exit status is 8 for a problem, 0 for warnings
 # alone. --json is checked with python3. Root only (exit 77 otherwise): it creates and
 # deletes a group (the group apppassd answers verifications for), and tries the store as
@@ -17,8 +20,8 @@
 # the temporary group is deleted on exit, which also removes the dovecot user from it.
 set -euo pipefail
 
-if [[ $# -ne 4 ]]; then
-    echo "usage: $0 APPPASS PAM_MODULE SASL_PLUGIN SASL_STOCK_DIR" >&2
+if [[ $# -ne 5 ]]; then
+    echo "usage: $0 APPPASS PAM_MODULE SASL_PLUGIN SASL_STOCK_DIR APPPASSD" >&2
     exit 2
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -29,12 +32,17 @@ APPPASS=$(realpath -e "$1")
 MODULE=$(realpath -e "$2")
 PLUGIN=$(realpath -e "$3")
 STOCK=$(realpath -e "$4")
+APPPASSD=$(realpath -e "$5")
 TMP=$(mktemp -d)
 # The dovecot and postfix users must be able to reach the store for the trials to mean
 # anything (the store directory itself is 0700: the refusal must come from the store).
 chmod 0755 "$TMP"
 GRP="apppass-dr$$"
+DAEMON_PID=
+FAKE_PID=
 cleanup() {
+    [[ -z $DAEMON_PID ]] || { kill "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null; } || true
+    [[ -z $FAKE_PID ]] || { kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; } || true
     getent group "$GRP" >/dev/null && groupdel "$GRP"
     rm -rf "$TMP"
 }
@@ -99,7 +107,24 @@ EOF
 chmod 0755 "$TMP/doveconf"
 set_worker() { if [[ -n $1 ]]; then echo "$1" >"$TMP/worker"; else rm -f "$TMP/worker"; fi; }
 
-DOCTOR=(--db "$DB" doctor --group "$GRP" --pam-dir "$PAM" --postfix-dir "$PF" --sasl-dir "$SASL"
+# apppassd on a socket of our own, in a directory it makes (0755), for a store of its own.
+SOCK=$TMP/run/apppassd.sock
+"$APPPASS" --db "$TMP/dstore" init --group "$GRP" >/dev/null
+start_daemon() {
+    "$APPPASSD" --db "$TMP/dstore" --socket "$SOCK" --group "$GRP" >>"$TMP/apppassd.log" 2>&1 &
+    DAEMON_PID=$!
+    for _ in $(seq 100); do [[ -S $SOCK ]] && return 0; sleep 0.1; done
+    echo "not ok - apppassd did not start: $(tail -n 3 "$TMP/apppassd.log")"
+    exit 1
+}
+stop_daemon() {
+    kill "$DAEMON_PID"
+    wait "$DAEMON_PID" || true
+    DAEMON_PID=
+}
+start_daemon
+
+DOCTOR=(--db "$DB" doctor --socket "$SOCK" --group "$GRP" --pam-dir "$PAM" --postfix-dir "$PF" --sasl-dir "$SASL"
         --doveconf "$TMP/doveconf")
 
 # finding LEVEL MSG_RE [FIX_RE]: $TMP/out has a "LEVEL: " line matching MSG_RE (extended
@@ -151,6 +176,7 @@ q() { printf '%s' "$1" | sed 's/[][\.*^$(){}+?|]/\\&/g'; }   # a literal for a r
 # rc_is DESC CODE: the last run exited with CODE.
 rc_is() { if [[ $RC -eq $2 ]]; then ok "$1"; else not_ok "$1" "$(run_details)"; fi; }
 QDB=$(q "$DB")
+QSOCK=$(q "$SOCK")
 
 # --- Healthy.
 run "${DOCTOR[@]}"
@@ -175,7 +201,9 @@ for want in \
     "pop3 line 1: 'auth required .*pam_apppass\.so': only app passwords are accepted" \
     "Postfix \(smtp, submission\) reads .*/sasl/smtpd\.conf, which names the store $QDB" \
     ".*/sasl/smtpd\.conf: mech_list is PLAIN LOGIN" \
-    ".*/sasl2/libapppass\.so outranks the stock PLAIN and LOGIN .*PLAIN: apppass, plain; LOGIN: apppass, login"; do
+    ".*/sasl2/libapppass\.so outranks the stock PLAIN and LOGIN .*PLAIN: apppass, plain; LOGIN: apppass, login" \
+    "$QSOCK is a socket owned by root, mode 0666" \
+    "apppassd answers at $QSOCK \(protocol 1\.0\)"; do
     check "healthy: ok: $want" finding ok "^$want"
 done
 if getent passwd postfix >/dev/null; then
@@ -194,12 +222,12 @@ jcheck "--json: an array of {check,status,message,fix}, fix null exactly for ok 
 assert isinstance(j, list) and len(j) >= 15, j
 for f in j:
     keys(f, "check", "status", "message", "fix")
-    assert f["check"] in ("store", "access", "pam", "postfix", "sasl"), f
+    assert f["check"] in ("store", "access", "pam", "postfix", "sasl", "broker"), f
     assert f["status"] in ("ok", "warning", "problem"), f
     assert isinstance(f["message"], str) and f["message"] and "\n" not in f["message"], f
     assert f["fix"] is None or (isinstance(f["fix"], str) and f["fix"]), f
     assert f["status"] == "ok" and f["fix"] is None, f
-assert [f["check"] for f in j] == sorted((f["check"] for f in j), key=["store", "access", "pam", "postfix", "sasl"].index)
+assert [f["check"] for f in j] == sorted((f["check"] for f in j), key=["store", "access", "pam", "postfix", "sasl", "broker"].index)
 '
 "$APPPASS" "${DOCTOR[@]}" | grep -cE '^(ok|warning|problem): ' >"$TMP/count" || true
 jcheck "--json: one element per text finding" 'assert len(j) == int(ARGS[0]), (len(j), ARGS[0])' "$(cat "$TMP/count")"
@@ -415,6 +443,37 @@ CEOF
 else
     note "no C compiler: the outranking-plugin check is skipped"
 fi
+
+# --- apppassd's socket.
+chmod 0600 "$SOCK"
+expect "socket 0600: warning, users cannot connect; exit 0" 0 warning \
+    "^$QSOCK is mode 0600: users other than root cannot connect" "^chmod 0666 $QSOCK "
+chmod 0666 "$SOCK"
+chmod 0777 "$TMP/run"
+expect "socket directory 0777: problem, another socket could take its place" 8 problem \
+    "^$(q "$TMP/run") \(the socket's directory\) is root:root 0777: others than root could put another socket" \
+    "^chown root:root $(q "$TMP/run") && chmod 0755 $(q "$TMP/run")$"
+chmod 0755 "$TMP/run"
+stop_daemon
+rm -f "$SOCK"
+expect "apppassd not running (no socket): problem; fix starts apppassd.socket" 8 problem \
+    "^apppassd not reachable at $QSOCK: No such file or directory" "^systemctl enable --now apppassd\.socket$"
+"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$SOCK"
+expect "a stale socket nobody listens on: problem, not running" 8 problem \
+    "^apppassd not reachable at $QSOCK: the apppass service is not running \(connect $QSOCK: Connection refused\)" \
+    "^systemctl enable --now apppassd\.socket$"
+rm -f "$SOCK"
+env -u LD_PRELOAD "$PY" "$(dirname "${BASH_SOURCE[0]}")/../lib/fake_broker.py" "$SOCK" hang &
+FAKE_PID=$!
+for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+expect "a daemon that never answers: problem within the 1.5 s deadline" 8 problem \
+    "^apppassd not reachable at $QSOCK: no answer from the apppass service within 1\.5 s" \
+    "^systemctl enable --now apppassd\.socket$"
+kill "$FAKE_PID"
+wait "$FAKE_PID" || true
+FAKE_PID=
+rm -f "$SOCK" "$SOCK.log"
+start_daemon
 
 # --- Back to healthy, and nothing was changed by any run.
 run "${DOCTOR[@]}"

@@ -19,6 +19,11 @@
 // In each the module logs exactly one decision line naming the reason. Each fault has a
 // control (the same setup without the fault is accepted), so a refusal proves the fault.
 //
+// As uid 65534 the module asks apppassd (broker=) instead of opening the store: a fake
+// daemon (tests/lib/fake_broker.py) that is not running, hangs, closes, sends garbage or
+// answers wrong is PAM_AUTHINFO_UNAVAIL in every stack in under 2 s; its well-formed
+// refusals are PAM_AUTH_ERR with the in-process decision line.
+//
 // Then allocation failure, swept over every allocation of one authentication (right and
 // wrong password), and passwords of 511, 512, 513 bytes, 64 KiB and 1 MiB through
 // libpamtest with the time per call. Prints "ok - ..." / "not ok - ..."; exits 1 if a
@@ -35,6 +40,7 @@ extern "C" {
 #include <algorithm>
 #include <filesystem>
 
+#include "../lib/fake_broker.h"
 #include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
 #include "fault_util.h"
@@ -67,12 +73,16 @@ struct Family {
   bool set_items;    // pam_set_items.so first: PAM_AUTHTOK from the environment
 };
 
+// The fake apppassd's socket (tests/lib/fake_broker.h), where uid 65534 reaches it.
+std::string BrokerSocket() { return P.dir + "/apppassd.sock"; }
+
 std::vector<Family> Families() {
   return {
       {"good", "db=" + P.store, false},
       {"nostore", "db=" + P.dir + "/no-such-store", false},
       {"work", "db=" + P.work, false},
       {"firstpass", "db=" + P.store + " use_first_pass", true},
+      {"broker", "db=" + P.store + " broker=" + BrokerSocket(), false},
   };
 }
 
@@ -121,6 +131,7 @@ struct Case {
   long alloc_nth = 0;             // the Nth allocation in pam_authenticate fails
   const char* authtok = nullptr;  // PAM_AUTHTOK for pam_set_items.so (nullptr: unset)
   bool pamtest = false;           // drive it through libpamtest instead of the raw API
+  double max_seconds = 0;         // > 0: pam_authenticate must return sooner
 };
 
 struct Tx {
@@ -306,6 +317,8 @@ void Matrix(const std::string& fault, const std::string& family, Case c, int wan
       why = "stack returned " + RcName(t.rc) + ", want " + RcName(want);
     }
     if (why.empty()) why = CheckLog(t, reason);
+    if (why.empty() && c.max_seconds > 0 && t.seconds >= c.max_seconds)
+      why = fmt::format("took {:.3f} s, bound {} s", t.seconds, c.max_seconds);
     Report(why.empty(),
            name + ": " +
                (std::string(stack) == "permit" ? "module " + RcName(t.spy_rc) : RcName(t.rc)),
@@ -361,6 +374,86 @@ Case Answer(const std::string& pw) {
   return c;
 }
 
+// The module as uid 65534 against a fake apppassd (tests/lib/fake_broker.py) in each of
+// its ways of being wrong: PAM_AUTHINFO_UNAVAIL in every stack within 2 s, one decision
+// line saying why. Its right answers are decided as in-process ones; root ignores it.
+void BrokerCases(const Store& s) {
+  testlib::FakeBroker broker;
+  auto start = [&](const std::string& mode, const std::vector<std::string>& lines = {}) {
+    if (const std::string why = broker.Start(BrokerSocket(), mode, lines); !why.empty()) Die(why);
+  };
+  Case nobody = Answer(s.cred.password);
+  nobody.nobody = true;
+  nobody.max_seconds = 2.0;
+  const std::string accepted = "OK\t{id}\toutcome=accepted\tid=" + s.cred.id + "\tname=phone";
+
+  start("reply", {accepted});
+  Control("as nobody, apppassd answers accepted", "broker", nobody);
+  Control("as root with broker= set: the store in-process (the broker is not asked)", "broker",
+          Answer(s.cred.password), [&] { broker.Stop(); });
+  Matrix("as nobody, apppassd not running (no socket)", "broker", nobody, PAM_AUTHINFO_UNAVAIL,
+         "reason=unavailable detail=\"the apppass service is not running (connect " +
+             BrokerSocket() + ": No such file or directory)\"");
+  const struct {
+    std::string what, mode;
+    std::vector<std::string> lines;
+    int want;
+    std::string reason;
+  } rows[] = {
+      {"accepts and never answers",
+       "hang",
+       {},
+       PAM_AUTHINFO_UNAVAIL,
+       "no answer from the apppass service within 1.5 s"},
+      {"sends its version, then hangs",
+       "version-hang",
+       {},
+       PAM_AUTHINFO_UNAVAIL,
+       "no answer from the apppass service within 1.5 s"},
+      {"closes at once", "close", {}, PAM_AUTHINFO_UNAVAIL, "closed the connection"},
+      {"sends garbage",
+       "garbage",
+       {},
+       PAM_AUTHINFO_UNAVAIL,
+       "malformed reply from the apppass service"},
+      {"answers another request's id",
+       "reply",
+       {"OK\t{other}\toutcome=accepted\tid=1"},
+       PAM_AUTHINFO_UNAVAIL,
+       "malformed reply from the apppass service"},
+      {"answers accepted without an id",
+       "reply",
+       {"OK\t{id}\toutcome=accepted"},
+       PAM_AUTHINFO_UNAVAIL,
+       "accepted without an id"},
+      {"answers an unknown outcome",
+       "reply",
+       {"OK\t{id}\toutcome=maybe"},
+       PAM_AUTHINFO_UNAVAIL,
+       "unknown outcome"},
+      {"refuses the caller (FAIL denied)",
+       "reply",
+       {"FAIL\t{id}\tdenied\tnot allowed to verify"},
+       PAM_AUTHINFO_UNAVAIL,
+       "refused to verify: not allowed to verify"},
+      {"answers wrong-password",
+       "reply",
+       {"OK\t{id}\toutcome=wrong-password"},
+       PAM_AUTH_ERR,
+       "reason=wrong-password"},
+      {"answers revoked",
+       "reply",
+       {"OK\t{id}\toutcome=revoked\tid=" + s.cred.id + "\tname=phone"},
+       PAM_AUTH_ERR,
+       "reason=revoked id=" + s.cred.id + " name=phone"},
+  };
+  for (const auto& row : rows) {
+    start(row.mode, row.lines);
+    Matrix("as nobody, apppassd " + row.what, "broker", nobody, row.want, row.reason);
+  }
+  broker.Stop();
+}
+
 void FaultMatrix(const Store& s) {
   const std::string& pw = s.cred.password;
 
@@ -386,38 +479,14 @@ void FaultMatrix(const Store& s) {
   Matrix("store missing", "nostore", Answer(pw), PAM_AUTHINFO_UNAVAIL, "reason=unavailable");
   Control("the store present", "good", Answer(pw));
 
-  // --- Not root, as the unprivileged user a mail service runs as (issue 11): the store
-  // is root's alone, so a direct open is refused whatever the modes, even those of the
-  // old layout that let the group read it; such a service asks the broker (apppassd).
+  // --- Not root (a mail service's own user): the module never opens the store, which is
+  // root's alone (issue 11), even where the old layout let its group read it; it asks
+  // apppassd (broker=), and fails closed within 2 s whatever the daemon does.
   Case nobody = Answer(pw);
   nobody.nobody = true;
-  Matrix("not root, with the old group-readable store", "work", nobody, PAM_AUTHINFO_UNAVAIL,
-         "reason=unavailable", [&] { WorkForNobody(s); });
-  const std::pair<std::string, std::function<void()>> perms[] = {
-      {"key unreadable",
-       [&] {
-         WorkForNobody(s);
-         Chown(P.work + "/key", 0, 0640);
-       }},
-      {"data.mdb unreadable",
-       [&] {
-         WorkForNobody(s);
-         Chown(P.work + "/data.mdb", 0, 0640);
-       }},
-      {"lock.mdb not writable",
-       [&] {
-         WorkForNobody(s);
-         Chown(P.work + "/lock.mdb", 65534, 0640);
-       }},
-      {"store directory not searchable",
-       [&] {
-         WorkForNobody(s);
-         Chown(P.work, 0, 0750);
-       }},
-  };
-  for (const auto& [what, prepare] : perms)
-    Matrix("permission denied: " + what, "work", nobody, PAM_AUTHINFO_UNAVAIL, "reason=unavailable",
-           prepare);
+  Matrix("not root, with the old group-readable store (no apppassd on the default socket)", "work",
+         nobody, PAM_AUTHINFO_UNAVAIL, "reason=unavailable", [&] { WorkForNobody(s); });
+  BrokerCases(s);
 
   // --- Corrupt pages.
   Control("an undamaged copy", "work", Answer(pw), [&] { faults::CopyStore(P.store, P.work); });
@@ -695,7 +764,7 @@ int RunChecks() {
   s.cred = testlib::Create(s.tool, "alice", "laptop");
   s.revoked = testlib::Create(s.tool, "alice", "old phone");
   s.tool.Ok({"revoke", "alice", s.revoked.id});
-  if (chmod(P.dir.c_str(), 0711) != 0) Die("chmod failed");  // nobody reaches the work store
+  if (chmod(P.dir.c_str(), 0711) != 0) Die("chmod failed");  // nobody reaches the broker socket
   if (!faults::FaultLibLoaded()) Die("libapppass_fault.so must be in LD_PRELOAD");
 
   const auto t0 = std::chrono::steady_clock::now();

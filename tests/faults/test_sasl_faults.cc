@@ -9,9 +9,11 @@
 // every refusal below also proves that the plugin kept the login (and its decision line,
 // "apppass: ...", says it decided). Each case runs in a child process (sasl_server_init is
 // once per process; a crash is seen, not suffered). Faults at plug_init (store missing,
-// a process not root (uid 65534: refused whatever the modes), corrupt pages, reader table full,
-// sodium_init failing) and after it (reader table full, the store grown by the admin tool, pages
-// damaged under the running server, allocation failure swept over one exchange), empty and missing
+// corrupt pages, reader table full, sodium_init failing; as uid 65534, the old
+// group-readable store never opened, and a fake apppassd that is not running, hangs,
+// closes, sends garbage or answers wrong, within 2 s) and after it (reader table full,
+// the store grown by the admin tool, pages damaged under the running server, allocation
+// failure swept over one exchange), empty and missing
 // passwords, and passwords of 511 B to 1 MiB. Prints "ok - ..." / "not ok - ...".
 //
 // The plugin and its private library are first copied into the test's own directory and
@@ -29,6 +31,7 @@
 
 #include <fmt/format.h>
 
+#include "../lib/fake_broker.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/stage.h"
 #include "fault_util.h"
@@ -64,12 +67,15 @@ bool IsDecisionLine(const std::string& l) {
          l.starts_with("apppass: error ");
 }
 
-// The application: our plugin and the stock ones, the store in `db`, the stock sasldb.
-void WriteConf(const std::string& db) {
-  testlib::WriteFile(S.conf + "/faults.conf", "mech_list: PLAIN LOGIN\napppass_db: " + db +
-                                                  "\npwcheck_method: auxprop\nauxprop_plugin: "
-                                                  "sasldb\nsasldb_path: " +
-                                                  S.sasldb + "\n");
+// The application: our plugin and the stock ones, the store in `db` (and apppassd's
+// socket `broker`, when set), the stock sasldb.
+void WriteConf(const std::string& db, const std::string& broker = "") {
+  testlib::WriteFile(S.conf + "/faults.conf",
+                     "mech_list: PLAIN LOGIN\napppass_db: " + db +
+                         (broker.empty() ? "" : "\napppass_broker: " + broker) +
+                         "\npwcheck_method: auxprop\nauxprop_plugin: "
+                         "sasldb\nsasldb_path: " +
+                         S.sasldb + "\n");
 }
 
 // REQUIRES: WriteConf(db) (before dropping privileges: the config directory is root's).
@@ -215,6 +221,8 @@ std::string Judge(const Ex& e, int want, const std::string& needle) {
 struct Setting {
   bool nobody = false;
   bool sodium_fails = false;
+  std::string broker;      // apppass_broker (empty: not set)
+  double max_seconds = 0;  // > 0: each exchange must end sooner
 };
 
 // Starts a server in a child with the store `db` and runs `body` there (after init).
@@ -222,7 +230,7 @@ ChildResult InServer(const std::string& db, const Setting& how,
                      const std::function<std::string()>& body, int timeout = 120) {
   return RunChild(
       [&] {
-        WriteConf(db);
+        WriteConf(db, how.broker);
         if (how.nobody && !faults::BecomeNobody()) Die("cannot become nobody");
         faults::FaultSet(0, how.sodium_fails);
         StartServer();
@@ -248,6 +256,10 @@ void AtInit(const std::string& fault, const std::string& db, const Setting& how,
     std::string why = !r.exited        ? "the server process " + r.Describe()
                       : ex.size() != 2 ? "no result"
                                        : Judge(ex[static_cast<std::size_t>(i)], want, needle);
+    if (why.empty() && how.max_seconds > 0 &&
+        ex[static_cast<std::size_t>(i)].secs >= how.max_seconds)
+      why = fmt::format("took {:.3f} s, bound {} s", ex[static_cast<std::size_t>(i)].secs,
+                        how.max_seconds);
     Report(why.empty(),
            fault + " [" + mech + "]: " + CodeName(want) + ", not handed to the stock plugin", why);
     ++i;
@@ -265,6 +277,72 @@ void Control(const std::string& what, const std::string& db, const Setting& how,
                               ? "no result"
                               : Judge(ex[0], SASL_OK, "apppass: accepted service=smtp user=alice");
   Report(why.empty(), "control, " + what + ": accepted", why);
+}
+
+// A server started as uid 65534 against a fake apppassd (tests/lib/fake_broker.py) in each
+// of its ways of being wrong: SASL_UNAVAIL for PLAIN and LOGIN within 2 s, one decision
+// line saying why, never handed to the stock plugins (whose sasldb would accept). Its
+// right answers are decided as in-process ones; a server started as root ignores it.
+void BrokerCases() {
+  const std::string socket = S.dir + "/apppassd.sock";
+  testlib::FakeBroker broker;
+  auto start = [&](const std::string& mode, const std::vector<std::string>& lines = {}) {
+    if (const std::string why = broker.Start(socket, mode, lines); !why.empty()) Die(why);
+  };
+  Setting nobody;
+  nobody.nobody = true;
+  nobody.broker = socket;
+  nobody.max_seconds = 2.0;
+  Setting root;
+  root.broker = socket;
+
+  start("reply", {"OK\t{id}\toutcome=accepted\tid=" + S.cred.id + "\tname=phone"});
+  Control("as nobody, apppassd answers accepted", S.store, nobody);
+  broker.Stop();
+  Control("as root with apppass_broker set: the store in-process (the broker is not asked)",
+          S.store, root);
+  AtInit("as nobody, apppassd not running (no socket)", S.store, nobody, SASL_UNAVAIL,
+         "reason=unavailable detail=\"the apppass service is not running (connect " + socket +
+             ": No such file or directory)\"");
+  const struct {
+    std::string what, mode;
+    std::vector<std::string> lines;
+    int want;
+    std::string needle;
+  } rows[] = {
+      {"accepts and never answers",
+       "hang",
+       {},
+       SASL_UNAVAIL,
+       "no answer from the apppass service within 1.5 s"},
+      {"sends its version, then hangs",
+       "version-hang",
+       {},
+       SASL_UNAVAIL,
+       "no answer from the apppass service within 1.5 s"},
+      {"closes at once", "close", {}, SASL_UNAVAIL, "closed the connection"},
+      {"sends garbage", "garbage", {}, SASL_UNAVAIL, "malformed reply from the apppass service"},
+      {"answers another request's id",
+       "reply",
+       {"OK\t{other}\toutcome=accepted\tid=1"},
+       SASL_UNAVAIL,
+       "malformed reply from the apppass service"},
+      {"refuses the caller (FAIL denied)",
+       "reply",
+       {"FAIL\t{id}\tdenied\tnot allowed to verify"},
+       SASL_UNAVAIL,
+       "refused to verify: not allowed to verify"},
+      {"answers wrong-password",
+       "reply",
+       {"OK\t{id}\toutcome=wrong-password"},
+       SASL_BADAUTH,
+       "apppass: refused service=smtp user=alice rhost=192.0.2.7 reason=wrong-password"},
+  };
+  for (const auto& row : rows) {
+    start(row.mode, row.lines);
+    AtInit("as nobody, apppassd " + row.what, S.store, nobody, row.want, row.needle);
+  }
+  broker.Stop();
 }
 
 void Chown(const std::string& path, gid_t gid, mode_t mode) {
@@ -305,37 +383,14 @@ void FaultMatrix() {
   Control("our plugin with the store", S.store, plain);
   AtInit("store missing", S.dir + "/no-such-store", plain, SASL_UNAVAIL, "reason=unavailable");
 
+  // Not root at plug_init (Cyrus IMAP as cyrus): the plugin never opens the store, which
+  // is root's alone (issue 11), even where the old layout let its group read it; it asks
+  // apppassd, and fails closed within 2 s whatever the daemon does.
   Setting nobody;
   nobody.nobody = true;
-  // Not root (issue 11): a direct open is refused whatever the modes, even the old
-  // group-readable layout's; such a server asks the broker (apppassd).
-  AtInit("not root, with the old group-readable store", S.work, nobody, SASL_UNAVAIL,
-         "reason=unavailable", WorkForNobody);
-  const std::pair<std::string, std::function<void()>> perms[] = {
-      {"key unreadable",
-       [] {
-         WorkForNobody();
-         Chown(S.work + "/key", 0, 0640);
-       }},
-      {"data.mdb unreadable",
-       [] {
-         WorkForNobody();
-         Chown(S.work + "/data.mdb", 0, 0640);
-       }},
-      {"lock.mdb not writable",
-       [] {
-         WorkForNobody();
-         Chown(S.work + "/lock.mdb", 65534, 0640);
-       }},
-      {"store directory not searchable",
-       [] {
-         WorkForNobody();
-         Chown(S.work, 0, 0750);
-       }},
-  };
-  for (const auto& [what, prepare] : perms)
-    AtInit("permission denied: " + what, S.work, nobody, SASL_UNAVAIL, "reason=unavailable",
-           prepare);
+  AtInit("not root, with the old group-readable store (no apppassd on the default socket)", S.work,
+         nobody, SASL_UNAVAIL, "reason=unavailable", WorkForNobody);
+  BrokerCases();
 
   for (const faults::Damage& d : faults::DeterministicDamage(S.cred.id))
     AtInit("corrupt: " + d.name, S.work, plain, SASL_UNAVAIL, "reason=unavailable", [&] {
@@ -649,7 +704,7 @@ int main(int argc, char** argv) {
     // Step 1: the plugin and its private library where uid 65534 reaches them, then this
     // program again with that library on LD_LIBRARY_PATH.
     const std::string dir = testlib::MakeTempDir("apppass-sasl-faults");
-    if (chmod(dir.c_str(), 0711) != 0) Die("chmod failed");  // uid 65534 reaches the work store
+    if (chmod(dir.c_str(), 0711) != 0) Die("chmod failed");  // uid 65534 reaches the socket
     mkdir((dir + "/plugins").c_str(), 0755);
     const std::string why = testlib::StageWithLibraries(plugin, dir + "/plugins/libapppass.so",
                                                         dir + "/lib", fs::perms(0644));

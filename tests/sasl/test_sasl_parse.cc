@@ -1,5 +1,12 @@
 // CMocka tests of the SASL plugin's SASL-free parts: PLAIN/LOGIN message checks
 // (sasl_plugin/messages.h) and option parsing (sasl_plugin/sasl_options.h).
+#include <map>
+#include <string>
+
+#include "messages.h"
+#include "sasl_options.h"
+
+// Last: cmocka.h defines macros (fail, ...) that break standard headers included after it.
 #include <csetjmp>
 #include <cstdarg>
 #include <cstddef>
@@ -7,12 +14,6 @@
 extern "C" {
 #include <cmocka.h>
 }
-
-#include <map>
-#include <string>
-
-#include "messages.h"
-#include "sasl_options.h"
 
 namespace {
 
@@ -93,6 +94,11 @@ void OptionsDefaultsAndValues(void**) {
   assert_int_equal(o.usage_interval, 60);
   assert_int_equal(o.usage_interval, kDefaultUsageInterval);
   assert_false(o.debug);
+  assert_true(o.broker == "/run/apppass/apppassd.sock");
+  // apppass_broker alone serves the application too, with the default store for root.
+  assert_true(Parse({{"apppass_broker", "/tmp/b.sock"}}, &o).ok());
+  assert_true(o.broker == "/tmp/b.sock");
+  assert_true(o.db == "/var/lib/apppass");
   assert_true(Parse({{"apppass_db", "/s"},
                      {"apppass_scope", "submission"},
                      {"apppass_allow_authzid", "yes"},
@@ -118,6 +124,8 @@ void OptionsRefusedWithTheirName(void**) {
       {{"apppass_db", "/s"}, {"apppass_allow_authzid", "maybe"}},
       {{"apppass_db", "/s"}, {"apppass_usage", "Yes"}},
       {{"apppass_scope", "smtp"}},  // a store is meant, but not named
+      {{"apppass_db", "/s"}, {"apppass_broker", "run/apppassd.sock"}},
+      {{"apppass_broker", ""}},
   };
   for (const auto& conf : bad) {
     SaslOptions o;
@@ -139,6 +147,9 @@ void OptionsMessages(void**) {
       {{{"apppass_db", "/s"}, {"apppass_usage_interval", "soon"}},
        "apppass_usage_interval: 'soon' is not a number of seconds from 0 to 86400"},
       {{{"apppass_db", "/s"}, {"apppass_usage", "Yes"}}, "apppass_usage: 'Yes' is not yes or no"},
+      {{{"apppass_broker", "x"}},
+       "apppass_broker: 'x' is not the absolute path of a UNIX socket, e.g. apppass_broker: "
+       "/run/apppass/apppassd.sock"},
       {{{"apppass_scope", "smtp"}, {"apppass_debug", "yes"}},
        "apppass_db is not set, but apppass_scope, apppass_debug is: set apppass_db to the store "
        "directory"},

@@ -8,11 +8,8 @@
 
 #include "broker_client.h"
 
-#include <signal.h>
-#include <spawn.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -21,13 +18,12 @@
 #include <fstream>
 #include <sstream>
 #include <string>
-#include <thread>
 #include <vector>
+
+#include "fake_broker.h"
 
 // Last: cmocka.h macros break standard headers included after it.
 #include "test_util.h"
-
-extern char** environ;
 
 namespace apppass::broker {
 namespace {
@@ -38,7 +34,7 @@ using Clock = std::chrono::steady_clock;
 struct Fixture {
   std::string dir;
   std::string socket;
-  pid_t broker = -1;
+  testlib::FakeBroker broker;
 };
 
 int Setup(void** state) {
@@ -53,10 +49,7 @@ int Setup(void** state) {
 
 int Teardown(void** state) {
   auto* f = static_cast<Fixture*>(*state);
-  if (f->broker > 0) {
-    kill(f->broker, SIGTERM);
-    waitpid(f->broker, nullptr, 0);
-  }
+  f->broker.Stop();
   std::error_code ec;
   std::filesystem::remove_all(f->dir, ec);
   delete f;
@@ -65,18 +58,8 @@ int Teardown(void** state) {
 
 // Starts the fake broker in `mode` with reply `lines` and waits for its socket.
 void StartBroker(Fixture* f, const std::string& mode, const std::vector<std::string>& lines = {}) {
-  std::vector<std::string> args = {"python3", APPPASS_FAKE_BROKER, f->socket, mode};
-  args.insert(args.end(), lines.begin(), lines.end());
-  std::vector<char*> argv;
-  for (auto& a : args) argv.push_back(a.data());
-  argv.push_back(nullptr);
-  if (posix_spawnp(&f->broker, "python3", nullptr, nullptr, argv.data(), environ) != 0)
-    fail_msg("cannot start python3 %s", APPPASS_FAKE_BROKER);
-  const auto until = Clock::now() + 10s;
-  while (access(f->socket.c_str(), F_OK) != 0) {
-    if (Clock::now() > until) fail_msg("the fake broker did not start");
-    std::this_thread::sleep_for(10ms);
-  }
+  const std::string why = f->broker.Start(f->socket, mode, lines);
+  if (!why.empty()) fail_msg("%s", why.c_str());
 }
 
 Request Verify(std::uint64_t id = 7) {
@@ -237,10 +220,7 @@ void test_malformed_replies(void** state) {
         s.message().find("malformed reply from the apppass service") == std::string::npos)
       fail_msg("answer %zu: expected a malformed reply, got %s: %s", i, test::CodeName(s.code()),
                s.message().c_str());
-    kill(f->broker, SIGTERM);
-    waitpid(f->broker, nullptr, 0);
-    f->broker = -1;
-    unlink(f->socket.c_str());
+    f->broker.Stop();
   }
 }
 

@@ -28,6 +28,20 @@ void test_store_dir(void**) {
   assert_true(ParseStoreDir(kDefaultStoreDir, &out));
 }
 
+void test_socket_path(void**) {
+  std::string out = "unchanged";
+  assert_true(ParseSocketPath("/run/apppass/apppassd.sock", &out));
+  assert_string_equal(out.c_str(), "/run/apppass/apppassd.sock");
+  const std::string longest = "/" + std::string(106, 'a');  // 107 bytes + NUL = sun_path
+  assert_true(ParseSocketPath(longest, &out));
+  out = "unchanged";
+  for (const std::string& bad :
+       {std::string(""), std::string("run/apppassd.sock"), "/" + std::string(107, 'a'),
+        std::string("/a\nb"), std::string("/a\x7f"), std::string("/a\0b", 4)})
+    assert_false(ParseSocketPath(bad, &out));
+  assert_string_equal(out.c_str(), "unchanged");
+}
+
 void test_scope(void**) {
   std::string out = "unchanged";
   assert_true(ParseScope("imap", &out));
@@ -81,9 +95,8 @@ void test_yes_no(void**) {
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_store_dir),
-      cmocka_unit_test(test_scope),
-      cmocka_unit_test(test_usage_interval),
+      cmocka_unit_test(test_store_dir), cmocka_unit_test(test_socket_path),
+      cmocka_unit_test(test_scope),     cmocka_unit_test(test_usage_interval),
       cmocka_unit_test(test_yes_no),
   };
   return cmocka_run_group_tests_name("option_values", tests, nullptr, nullptr);

@@ -37,8 +37,10 @@ void test_defaults(void**) {
   assert_false(o.try_first_pass);
   assert_false(o.no_usage);
   assert_int_equal(o.usage_interval, 60);
+  assert_string_equal(o.broker.c_str(), "/run/apppass/apppassd.sock");
   // The defaults are the shared constants.
   assert_string_equal(o.db.c_str(), kDefaultStoreDir);
+  assert_string_equal(o.broker.c_str(), broker::kDefaultSocket);
   assert_int_equal(o.usage_interval, kDefaultUsageInterval);
 }
 
@@ -52,6 +54,19 @@ void test_db(void**) {
   ExpectRefused("db=./apppass", "db=./apppass");
   ExpectRefused("db=", "db=");
   ExpectRefused("db", "db");
+}
+
+void test_broker(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({"broker=/tmp/x/apppassd.sock"}, &o));
+  assert_string_equal(o.broker.c_str(), "/tmp/x/apppassd.sock");
+  ASSERT_OK(Parse({"broker=/" + std::string(106, 's')}, &o));  // 107 bytes: fits sun_path
+  assert_int_equal(o.broker.size(), 107);
+  ExpectRefused("broker=/" + std::string(107, 's'), "broker=/");
+  ExpectRefused("broker=run/apppassd.sock", "broker=run/apppassd.sock");
+  ExpectRefused("broker=", "broker=");
+  ExpectRefused("broker", "broker");
+  ExpectRefused("broker=/a\tb", "broker=/a\tb");
 }
 
 void test_scope(void**) {
@@ -135,6 +150,9 @@ void test_messages(void**) {
                       "option 'scope=Bad': needs a service name, e.g. scope=imap");
   assert_string_equal(Parse({"usage_interval=x"}, &o).message().c_str(),
                       "option 'usage_interval=x': needs a number of seconds from 0 to 86400");
+  assert_string_equal(Parse({"broker=x"}, &o).message().c_str(),
+                      "option 'broker=x': needs the absolute path of a UNIX socket, e.g. "
+                      "broker=/run/apppass/apppassd.sock");
   assert_string_equal(Parse({"frob"}, &o).message().c_str(), "option 'frob': unknown option");
   assert_string_equal(Parse({"debug=1"}, &o).message().c_str(), "option 'debug=1': unknown option");
 }
@@ -145,13 +163,10 @@ void test_messages(void**) {
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults),
-      cmocka_unit_test(test_db),
-      cmocka_unit_test(test_scope),
-      cmocka_unit_test(test_flags),
-      cmocka_unit_test(test_usage_interval),
-      cmocka_unit_test(test_unknown),
-      cmocka_unit_test(test_message_is_log_safe),
+      cmocka_unit_test(test_defaults), cmocka_unit_test(test_db),
+      cmocka_unit_test(test_broker),   cmocka_unit_test(test_scope),
+      cmocka_unit_test(test_flags),    cmocka_unit_test(test_usage_interval),
+      cmocka_unit_test(test_unknown),  cmocka_unit_test(test_message_is_log_safe),
       cmocka_unit_test(test_messages),
   };
   return cmocka_run_group_tests_name("options", tests, nullptr, nullptr);

@@ -1,6 +1,7 @@
 // apppass doctor: check a deployment (store, who can read it, PAM stacks, Postfix's SASL
-// config, the SASL plugin's ranking) and say what is wrong and how to fix it. The checks
-// are in doctor.h; this file only declares the options and prints the findings.
+// config, the SASL plugin's ranking, apppassd's socket) and say what is wrong and how to
+// fix it. The checks are in doctor.h; this file only declares the options and prints the
+// findings.
 #include "cli.h"
 #include "doctor/doctor.h"
 
@@ -28,7 +29,7 @@ void AddDoctorCommand(CLI::App& app, Context& ctx) {
       "Check the deployment and say what is wrong and how to fix it: the store's files, owners\n"
       "and modes; whether the dovecot and postfix users can read it; which PAM services stack\n"
       "pam_apppass.so and how; Postfix's SASL config; whether the SASL plugin outranks the\n"
-      "stock PLAIN and LOGIN. Only reads. Run it as root.\n"
+      "stock PLAIN and LOGIN; whether apppassd answers on --socket. Only reads. Run it as root.\n"
       "Prints one finding a line (ok:, warning:, problem:, each problem or warning followed by\n"
       "an indented 'fix:' line). Exit status 0 when there is no problem (warnings allowed),\n"
       "8 when there is at least one.");
@@ -44,6 +45,7 @@ void AddDoctorCommand(CLI::App& app, Context& ctx) {
   cmd->add_option(
       "--doveconf", a->cfg.doveconf,
       "doveconf program to ask which user Dovecot's auth worker runs as (default: from PATH)");
+  cmd->add_option("--socket", a->cfg.socket, "apppassd's socket to check")->capture_default_str();
   cmd->add_flag("--json", a->json,
                 "Print [{\"check\",\"status\",\"message\",\"fix\"}] (fix null when none)");
   cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return Doctor(ctx, *a); }; });

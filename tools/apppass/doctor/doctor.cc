@@ -36,6 +36,7 @@ std::vector<Finding> RunAll(const Config& cfg) {
   PostfixSasl postfix;
   add(CheckPostfix(cfg, &postfix));
   add(CheckSasl(cfg, postfix));
+  add(CheckBroker(cfg));
   return out;
 }
 

@@ -15,6 +15,8 @@
 //   postfix Postfix's Cyrus SASL config (DIR/sasl/<smtpd_sasl_path>.conf) and main.cf
 //   sasl    libapppass.so in libsasl2's plugin directory, and whether libsasl2 ranks it
 //           ahead of the stock PLAIN and LOGIN (asked of libsasl2 in a forked child)
+//   broker  apppassd's socket: a socket owned by root, in a directory only root may
+//           change, that users may connect to, and the daemon answers (POLICY_SHOW)
 //
 // The checks only read: they never change the store or any configuration. The store is
 // never opened as a Store (an admin open writes; any LMDB reader writes lock.mdb): the
@@ -30,6 +32,7 @@
 #include <string>
 #include <vector>
 
+#include "broker_client.h"
 #include "doctor/findings.h"
 #include "doctor/pam_stack.h"
 
@@ -45,6 +48,8 @@ struct Config {
   std::vector<std::string> pam_module_dirs;
   // doveconf to ask which user Dovecot's auth worker runs as; empty: found on PATH.
   std::string doveconf;
+  // apppassd's socket (doctor --socket).
+  std::string socket = broker::kDefaultSocket;
 };
 
 // The defaults of this build: sasl_dir and pam_module_dirs filled in.
@@ -63,6 +68,7 @@ std::vector<Finding> CheckAccess(const Config& cfg);
 std::vector<Finding> CheckPam(const Config& cfg);
 std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* out);
 std::vector<Finding> CheckSasl(const Config& cfg, const PostfixSasl& postfix);
+std::vector<Finding> CheckBroker(const Config& cfg);
 // All of the above, in that order.
 std::vector<Finding> RunAll(const Config& cfg);
 

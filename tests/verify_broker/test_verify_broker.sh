@@ -1,0 +1,232 @@
+#!/bin/bash
+# verify_broker: the PAM module (pamtester under pam_wrapper) and the SASL plugin
+# (sasl_login, the real libsasl2) run as real users other than root (useradd, setpriv),
+# so they verify through apppassd, never in-process.
+#
+#   test_verify_broker.sh APPPASS PAM_MODULE SASL_PLUGIN SASL_LOGIN PAM_WRAPPER PAMTESTER APPPASSD
+#
+# Part 1, a deliberately broken daemon (tests/lib/fake_broker.py): not running, accepts
+# and hangs, sends its version and hangs, closes at once, sends garbage, answers another
+# request's id. Each login is refused as unavailable (PAM_AUTHINFO_UNAVAIL, SASL_UNAVAIL)
+# in under 2 s (measured), with exactly one decision line saying why.
+# Part 2, the real apppassd (--db STORE --socket PATH --group GROUP) on a temporary socket
+# (skipped when APPPASSD is "-"): a member of GROUP logs in with an app password, a wrong
+# and a revoked one are refused, each with the in-process decision line; a user outside
+# GROUP gets no answer (refused as unavailable). Root only (creates users and a group;
+# exit 77 otherwise).
+#
+# Environment: APPPASS_TEST_PRELOAD (optional) goes in front of pam_wrapper in LD_PRELOAD
+# for pamtester (the ASan runtime when the module is sanitized).
+set -euo pipefail
+
+if [[ $# -ne 7 ]]; then
+    echo "usage: $0 APPPASS PAM_MODULE SASL_PLUGIN SASL_LOGIN PAM_WRAPPER PAMTESTER APPPASSD" >&2
+    exit 2
+fi
+HERE=$(dirname "${BASH_SOURCE[0]}")
+LIB=$HERE/../lib
+# shellcheck source-path=SCRIPTDIR source=../lib/users.sh
+source "$LIB/users.sh"
+require_root_users
+APPPASS=$(realpath -e "$1")
+MODULE=$(realpath -e "$2")
+PLUGIN=$(realpath -e "$3")
+SASL_LOGIN=$(realpath -e "$4")
+WRAPPER=$(realpath -e "$5")
+PAMTESTER=$(realpath -e "$6")
+APPPASSD=$7
+[[ $APPPASSD == - ]] || APPPASSD=$(realpath -e "$APPPASSD")
+
+TMP=$(mktemp -d)
+chmod 0711 "$TMP"  # the test users reach the staged programs, the services and the socket
+DAEMON_PID=
+FAKE_PID=
+cleanup() {
+    [[ -z $DAEMON_PID ]] || { kill "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; }
+    [[ -z $FAKE_PID ]] || { kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; }
+    users_cleanup
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=../lib/report.sh
+source "$LIB/report.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/store.sh
+source "$LIB/store.sh"
+# shellcheck source-path=SCRIPTDIR source=../lib/stage.sh
+source "$LIB/stage.sh"
+require_tools oathtool setpriv
+
+make_test_group GRP apppassv
+make_test_user MEMBER apppassm "$GRP"
+make_test_user OUTSIDER apppasso
+
+# What the users run, where they can read it (the build tree may be in /root, 0700).
+PAM_MOD=$(stage_program "$TMP/pam" "$MODULE")
+stage_program "$TMP/sasl" "$PLUGIN" >/dev/null
+LOGIN_PROG=$(stage_program "$TMP/prog" "$SASL_LOGIN")
+LIBS=$TMP/pam/lib:$TMP/sasl/lib:$TMP/prog/lib
+SOCK=$TMP/apppassd.sock
+STORE=$TMP/store
+
+# PAM: one service, module as a user verifies through the broker on $SOCK.
+SERVICES=$TMP/services
+mkdir "$SERVICES"
+: >"$SERVICES/other"
+printf 'auth required %s db=%s broker=%s\naccount required %s\n' "$PAM_MOD" "$STORE" "$SOCK" \
+    "$PAM_MOD" >"$SERVICES/imap"
+chmod -R a+rX "$SERVICES"
+PRELOAD=$WRAPPER
+[[ -z ${APPPASS_TEST_PRELOAD:-} ]] || PRELOAD=$APPPASS_TEST_PRELOAD:$WRAPPER
+
+# SASL: the application "verify" reads $TMP/conf/verify.conf.
+mkdir "$TMP/conf"
+printf 'mech_list: PLAIN LOGIN\napppass_db: %s\napppass_broker: %s\n' "$STORE" "$SOCK" \
+    >"$TMP/conf/verify.conf"
+chmod -R a+rX "$TMP/conf"
+
+# pam_as USER PASSWORD: pamtester as USER for service imap; sets RC and MS (elapsed) and
+# leaves the module's log lines in $TMP/log.
+pam_as() {
+    local start end
+    start=$(date +%s%N)
+    RC=0
+    printf '%s\n' "$2" | timeout 20 setpriv --reuid="$1" --regid="$1" --init-groups -- \
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LD_LIBRARY_PATH="$LIBS" LD_PRELOAD="$PRELOAD" \
+        PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$SERVICES" PAM_WRAPPER_DEBUGLEVEL=4 \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$PAMTESTER" -v -I rhost=192.0.2.7 imap "$1" authenticate \
+        >"$TMP/out" 2>"$TMP/err" || RC=$?
+    end=$(date +%s%N)
+    MS=$(((end - start) / 1000000))
+    sed -n 's/^.*SYSLOG([0-9]*): //p' "$TMP/err" | grep -E '^(accepted|refused|error) ' >"$TMP/log" || true
+}
+
+# sasl_as USER MECH PASSWORD: sasl_login as USER; sets SRC (the SASL code name) and MS,
+# and leaves the plugin's decision lines in $TMP/log.
+sasl_as() {
+    RC=0
+    printf '%s\n' "$3" | timeout 20 setpriv --reuid="$1" --regid="$1" --init-groups -- \
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LD_LIBRARY_PATH="$LIBS" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$LOGIN_PROG" "$TMP/sasl/bin" "$TMP/conf" verify "$2" "$1" \
+        >"$TMP/out" 2>"$TMP/err" || RC=$?
+    SRC=$(sed -n 's/^rc=\(\S*\) ms=.*/\1/p' "$TMP/out")
+    MS=$(sed -n 's/^rc=\S* ms=\([0-9]*\)$/\1/p' "$TMP/out")
+    grep -E '^apppass: (accepted|refused|error) ' "$TMP/out" | sed 's/^apppass: //' >"$TMP/log" || true
+}
+
+# judge DESC WANT_RC GOT_RC MAX_MS PATTERN: the result, the time and one decision line
+# matching PATTERN (extended regex).
+judge() {
+    local desc=$1 want=$2 got=$3 max=$4 pattern=$5 why=
+    if [[ $got != "$want" ]]; then why="got $got, want $want"
+    elif [[ -z $MS || $MS -ge $max ]]; then why="took ${MS:-?} ms, bound $max ms"
+    elif [[ $(wc -l <"$TMP/log") -ne 1 ]]; then why="$(wc -l <"$TMP/log") decision lines, want 1"
+    elif ! grep -qE -- "$pattern" "$TMP/log"; then why="the line does not match /$pattern/"
+    fi
+    if [[ -z $why ]]; then ok "$desc (${MS} ms)"; else
+        not_ok "$desc" "$why" "log: $(cat "$TMP/log")" "$(tail -n 5 "$TMP/err")"; fi
+}
+
+# fake MODE [LINE...]: the broken daemon on $SOCK, replacing the last one.
+fake() {
+    if [[ -n $FAKE_PID ]]; then kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; fi
+    rm -f "$SOCK" "$SOCK.log"
+    env -u LD_PRELOAD "$PY" "$LIB/fake_broker.py" "$SOCK" "$@" &
+    FAKE_PID=$!
+    for _ in $(seq 100); do [[ -S $SOCK ]] && return 0; sleep 0.1; done
+    echo "not ok - the fake broker did not start"; exit 1
+}
+stop_fake() {
+    if [[ -n $FAKE_PID ]]; then kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; fi
+    FAKE_PID=
+    rm -f "$SOCK" "$SOCK.log"
+}
+
+# --- Part 1: a broken daemon. pamtester's status is 1 on any failure: that the module
+# answered PAM_AUTHINFO_UNAVAIL is read from its line ("error ... reason=unavailable",
+# written for that code only; tests/faults checks the code itself).
+WRONG=abcd-efgh-jkmn-pqrs-tuvw
+unavailable() {  # DESC DETAIL_RE
+    pam_as "$MEMBER" "$WRONG"
+    judge "PAM as $MEMBER, $1: refused" 1 "$RC" 2000 \
+        "^error service=imap user=$MEMBER rhost=192\.0\.2\.7 reason=unavailable detail=\".*$2"
+    local mech
+    for mech in PLAIN LOGIN; do
+        sasl_as "$MEMBER" "$mech" "$WRONG"
+        judge "SASL $mech as $MEMBER, $1: SASL_UNAVAIL" SASL_UNAVAIL "$SRC" 2000 \
+            "^error service=smtp user=$MEMBER rhost=192\.0\.2\.7 reason=unavailable detail=\".*$2"
+    done
+}
+stop_fake
+unavailable "apppassd not running" "the apppass service is not running \(connect $SOCK: No such file or directory\)"
+fake hang
+unavailable "apppassd accepts and hangs" "no answer from the apppass service within 1\.5 s"
+fake version-hang
+unavailable "apppassd sends its version, then hangs" "no answer from the apppass service within 1\.5 s"
+fake close
+unavailable "apppassd closes at once" "closed the connection before answering"
+fake garbage
+unavailable "apppassd sends garbage" "malformed reply from the apppass service"
+fake reply 'OK\t{other}\toutcome=accepted\tid=1'
+unavailable "apppassd answers another request's id" "malformed reply from the apppass service"
+stop_fake
+
+# --- Part 2: the real daemon.
+if [[ $APPPASSD == - ]]; then
+    echo "ok - # SKIP the real apppassd: not built"
+    finish
+    exit $?
+fi
+new_store_with_user "$STORE" "$MEMBER"
+json=$(tool --db "$STORE" create "$MEMBER" --name phone --scope imap --scope smtp --json)
+PW=$(json_get password <<<"$json")
+ID=$(json_get id <<<"$json")
+json=$(tool --db "$STORE" create "$MEMBER" --name old --scope imap --scope smtp --json)
+OLD_PW=$(json_get password <<<"$json")
+OLD_ID=$(json_get id <<<"$json")
+tool --db "$STORE" revoke "$MEMBER" "$OLD_ID" >/dev/null
+new_user_pw() {  # the outsider has an app password too: refused all the same
+    enroll_user "$STORE" "$OUTSIDER"
+    OUT_PW=$(tool --db "$STORE" create "$OUTSIDER" --name phone --json | json_get password)
+}
+new_user_pw
+
+env -u LD_PRELOAD "$APPPASSD" --db "$STORE" --socket "$SOCK" --group "$GRP" \
+    >"$TMP/apppassd.out" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+check "apppassd listens on $SOCK" test -S "$SOCK"
+
+pam_as "$MEMBER" "$PW"
+judge "PAM as $MEMBER (in $GRP): the app password is accepted" 0 "$RC" 2000 \
+    "^accepted service=imap user=$MEMBER rhost=192\.0\.2\.7 id=$ID name=phone$"
+pam_as "$MEMBER" "$WRONG"
+judge "PAM as $MEMBER: a wrong password is refused" 1 "$RC" 2000 \
+    "^refused service=imap user=$MEMBER rhost=192\.0\.2\.7 reason=wrong-password$"
+pam_as "$MEMBER" "$OLD_PW"
+judge "PAM as $MEMBER: a revoked password is refused" 1 "$RC" 2000 \
+    "^refused service=imap user=$MEMBER rhost=192\.0\.2\.7 reason=revoked id=$OLD_ID name=old$"
+pam_as "$OUTSIDER" "$OUT_PW"
+judge "PAM as $OUTSIDER (not in $GRP): no answer, refused as unavailable" 1 "$RC" 2000 \
+    "^error service=imap user=$OUTSIDER rhost=192\.0\.2\.7 reason=unavailable detail=\"the apppass service refused to verify: "
+for mech in PLAIN LOGIN; do
+    sasl_as "$MEMBER" "$mech" "$PW"
+    judge "SASL $mech as $MEMBER: accepted" SASL_OK "$SRC" 2000 \
+        "^accepted service=smtp user=$MEMBER rhost=192\.0\.2\.7 id=$ID name=phone$"
+    sasl_as "$MEMBER" "$mech" "$WRONG"
+    judge "SASL $mech as $MEMBER: a wrong password is refused" SASL_BADAUTH "$SRC" 2000 \
+        "^refused service=smtp user=$MEMBER rhost=192\.0\.2\.7 reason=wrong-password$"
+    sasl_as "$MEMBER" "$mech" "$OLD_PW"
+    judge "SASL $mech as $MEMBER: a revoked password is refused" SASL_BADAUTH "$SRC" 2000 \
+        "^refused service=smtp user=$MEMBER rhost=192\.0\.2\.7 reason=revoked id=$OLD_ID name=old$"
+    sasl_as "$OUTSIDER" "$mech" "$OUT_PW"
+    judge "SASL $mech as $OUTSIDER (not in $GRP): refused as unavailable" SASL_UNAVAIL "$SRC" 2000 \
+        "^error service=smtp user=$OUTSIDER rhost=192\.0\.2\.7 reason=unavailable detail=\"the apppass service refused to verify: "
+done
+# The daemon recorded the member's last use (imap, then smtp), as an in-process login would.
+check "apppass list: the daemon recorded the last use" \
+    grep -q '"last_service": *"smtp"' <(tool --db "$STORE" list "$MEMBER" --json)
+# Revoked now: the next login through the daemon is refused.
+tool --db "$STORE" revoke "$MEMBER" "$ID" >/dev/null
+pam_as "$MEMBER" "$PW"
+judge "PAM as $MEMBER: refused once revoked" 1 "$RC" 2000 "reason=revoked id=$ID name=phone$"
+finish
