@@ -45,10 +45,15 @@ void AddDoctorCommand(CLI::App& app, Context& ctx) {
   cmd->add_option(
       "--doveconf", a->cfg.doveconf,
       "doveconf program to ask which user Dovecot's auth worker runs as (default: from PATH)");
-  cmd->add_option("--socket", a->cfg.socket, "apppassd's socket to check")->capture_default_str();
+  auto* socket = cmd->add_option("--socket", a->cfg.socket,
+                                 "apppassd's socket to check (default: the global --socket)");
   cmd->add_flag("--json", a->json,
                 "Print [{\"check\",\"status\",\"message\",\"fix\"}] (fix null when none)");
-  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return Doctor(ctx, *a); }; });
+  cmd->callback([&ctx, a, socket] {
+    // One socket option for the whole tool: doctor's own only overrides the global one.
+    if (socket->count() == 0) a->cfg.socket = ctx.socket;
+    ctx.run = [&ctx, a] { return Doctor(ctx, *a); };
+  });
 }
 
 }  // namespace apppass::cli
