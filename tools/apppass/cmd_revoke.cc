@@ -33,7 +33,7 @@ int Revoke(const Context& ctx, const RevokeArgs& a) {
   // Caches (Dovecot's auth cache...) learn of it through the hooks; the revocation stands
   // whatever they do.
   const HookEvent ev{.event = kHookEventRevoke, .user = a.user, .ids = ids, .db = ctx.db};
-  return RunHooks(ctx.hooks_dir, ev) ? kExitOk : kExitHookFailed;
+  return RunToolHooks(ctx, ev);
 }
 
 }  // namespace
