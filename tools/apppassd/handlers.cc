@@ -145,7 +145,8 @@ void Handlers::RunHooksFor(const Answer& answer) const noexcept {
   try {
     const HookEvent& ev = *answer.hooks;
     RunHooks(config_.hooks_dir, ev, [&ev](const std::string& line) {
-      Log(LOG_WARNING, fmt::format("{} of user {}: {}", ev.event, LogSafe(ev.user), LogSafe(line)));
+      Log(LOG_WARNING,
+          fmt::format("{} of user {}: {}", ev.event, LogSafe(ev.user), TerminalSafe(line)));
     });
   } catch (...) {
     Log(LOG_ERR, "internal error running the hooks");
