@@ -265,7 +265,7 @@ check "the daemon still serves after that" grep -q "^OK	1	" <<<"$OUT"
 check "the daemon is still the same process" kill -0 "$DAEMON_PID"
 
 # --- Slow clients, the per-uid cap ---
-as_user "$MEMBER" "$PY" "$CLIENT" hold "$SOCK" 8 6 >"$TMP/hold" 2>&1 &
+as_user "$OTHER" "$PY" "$CLIENT" hold "$SOCK" 8 6 >"$TMP/hold" 2>&1 &
 HOLD=$!
 for _ in $(seq 100); do grep -q '^extra:' "$TMP/hold" && break; sleep 0.05; done
 T0=$(date +%s%N)
@@ -275,7 +275,7 @@ wait "$HOLD" || true
 note "root's VERIFY while 8 connections stalled: ${MS} ms; $(tr '\n' ';' <"$TMP/hold")"
 check "a stalled client does not hold up others: root answered (${MS} ms < 1000)" \
     bash -c 'grep -q "^OK	1	outcome=accepted" <<<"$1" && [[ $2 -lt 1000 ]]' _ "$OUT" "$MS"
-check "a ninth connection of one uid: FAIL 0 unavailable (too many connections)" \
+check "a ninth connection of one uid (not a verifier): FAIL 0 unavailable (too many connections)" \
     grep -q "^extra: FAIL	0	unavailable	too many connections" "$TMP/hold"
 check "stalled clients are dropped at the deadline (--timeout 2)" \
     bash -c 'grep -Eq "^dropped 8 of 8, last after [23]\.[0-9] s" "$1"' _ "$TMP/hold"
