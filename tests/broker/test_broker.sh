@@ -8,6 +8,8 @@
 #   - VERIFY: root and members of --group (supplementary group, SO_PEERGROUPS; or primary
 #     gid) get outcomes; a user in neither gets FAIL denied
 #   - LIST and MFA_STATUS answer for the caller's own user only; POLICY_SET is root's
+#   - a committed REVOKE runs the --hooks-dir hooks with the tool's arguments and
+#     environment (refused ones run none); a failing hook is logged, the revoke stands
 #   - CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM as a user: a current code each (reused,
 #     missing, wrong: denied), another user's id or name not_found, every change audited
 #     without a secret
@@ -96,7 +98,15 @@ enroll_user "$DB" "$MEMBER"
 MEMBER_ID=$(tool --db "$DB" create "$MEMBER" --name laptop --scope imap --json | json_get id)
 tool --db "$DB" create "$MEMBER" --name phone --scope smtp >/dev/null
 
-start_daemon --timeout 2
+# Hooks (hooks.h): one records what it was given, one fails; both run after a REVOKE.
+HOOKS=$TMP/hooks
+mkdir -m 0755 "$HOOKS"
+printf '#!/bin/sh\necho "args=$* event=$APPPASS_EVENT user=$APPPASS_USER db=$APPPASS_DB" >>%s\n' \
+    "$TMP/hooks.out" >"$HOOKS/10-record"
+printf '#!/bin/sh\nexit 3\n' >"$HOOKS/20-fail"
+chmod 0755 "$HOOKS/10-record" "$HOOKS/20-fail"
+
+start_daemon --timeout 2 --hooks-dir "$HOOKS"
 check "the socket is 0666 (the daemon decides by SO_PEERCRED)" \
     bash -c '[[ $(stat -c %a "$1") == 666 ]]' _ "$SOCK"
 
@@ -205,6 +215,14 @@ check "REVOKE of one's own id with a fresh code: OK revoked=ID, audited" \
     _ "$OUT" "$NEW_ID" "$LOG" "$OTHER_UID" "$OTHER"
 OUT=$(printf 'VERIFY\t1\tuser=%s\tpassword=%s\tservice=imap\n' "$OTHER" "$NEW_PW" | talk)
 check "... and the password is refused from then on" grep -q "^OK	1	outcome=revoked	" <<<"$OUT"
+for _ in $(seq 100); do grep -q "hook $HOOKS/20-fail" "$LOG" && break; sleep 0.05; done
+check "... the hooks ran after it, as after apppass revoke: EVENT USER IDS, APPPASS_* (once)" \
+    bash -c '[[ $(cat "$1") == "args=revoke $2 $3 event=revoke user=$2 db=$4" ]]' \
+    _ "$TMP/hooks.out" "$OTHER" "$NEW_ID" "$DB"
+check "... a failing hook: one warning line, the revoke stands (OK sent, refused above)" \
+    bash -c '[[ $(grep -c "hook $2/20-fail failed: exit status 3" "$1") -eq 1 ]] &&
+             grep -q "revoke of user $3: hook $2/20-fail failed: exit status 3" "$1"' \
+    _ "$LOG" "$HOOKS" "$OTHER"
 
 # Self-enrollment: refused while the policy forbids it; root turns it on through the broker.
 make_test_user THIRD brkthird
@@ -247,7 +265,7 @@ check "the daemon still serves after that" grep -q "^OK	1	" <<<"$OUT"
 check "the daemon is still the same process" kill -0 "$DAEMON_PID"
 
 # --- Slow clients, the per-uid cap ---
-as_user "$MEMBER" "$PY" "$CLIENT" hold "$SOCK" 8 6 >"$TMP/hold" 2>&1 &
+as_user "$OTHER" "$PY" "$CLIENT" hold "$SOCK" 8 6 >"$TMP/hold" 2>&1 &
 HOLD=$!
 for _ in $(seq 100); do grep -q '^extra:' "$TMP/hold" && break; sleep 0.05; done
 T0=$(date +%s%N)
@@ -257,7 +275,7 @@ wait "$HOLD" || true
 note "root's VERIFY while 8 connections stalled: ${MS} ms; $(tr '\n' ';' <"$TMP/hold")"
 check "a stalled client does not hold up others: root answered (${MS} ms < 1000)" \
     bash -c 'grep -q "^OK	1	outcome=accepted" <<<"$1" && [[ $2 -lt 1000 ]]' _ "$OUT" "$MS"
-check "a ninth connection of one uid: FAIL 0 unavailable (too many connections)" \
+check "a ninth connection of one uid (not a verifier): FAIL 0 unavailable (too many connections)" \
     grep -q "^extra: FAIL	0	unavailable	too many connections" "$TMP/hold"
 check "stalled clients are dropped at the deadline (--timeout 2)" \
     bash -c 'grep -Eq "^dropped 8 of 8, last after [23]\.[0-9] s" "$1"' _ "$TMP/hold"

@@ -45,6 +45,9 @@ struct Context {
 
 // Prints "apppass: MESSAGE" on stderr and returns the exit code for `s`.
 int Fail(const Status& s);
+// Runs the hooks of --hooks-dir for `ev` (hooks.h), printing "apppass: warning: ..." on
+// stderr for each failure; returns kExitOk, or kExitHookFailed when one failed.
+int RunToolHooks(const Context& ctx, const HookEvent& ev);
 // Opens the store for administration, or prints why not. First tightens an older,
 // group-accessible store (store_modes.h), printing one line on stderr per entry changed.
 Status OpenAdmin(const Context& ctx, Store* store);

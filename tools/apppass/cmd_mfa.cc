@@ -216,7 +216,7 @@ int Reset(const Context& ctx, const MfaArgs& a) {
               TerminalSafe(a.user).c_str(), revoked, revoked == 1 ? "" : "s");
   // As after revoke (cmd_revoke.cc); no ids: all of the user's app passwords are revoked.
   const HookEvent ev{.event = kHookEventMfaReset, .user = a.user, .ids = {}, .db = ctx.db};
-  return RunHooks(ctx.hooks_dir, ev) ? kExitOk : kExitHookFailed;
+  return RunToolHooks(ctx, ev);
 }
 
 }  // namespace

@@ -38,7 +38,7 @@ int Revoke(const Context& ctx, const RevokeArgs& a) {
   // Caches (Dovecot's auth cache...) learn of it through the hooks; the revocation stands
   // whatever they do.
   const HookEvent ev{.event = kHookEventRevoke, .user = a.user, .ids = ids, .db = ctx.db};
-  return RunHooks(ctx.hooks_dir, ev) ? kExitOk : kExitHookFailed;
+  return RunToolHooks(ctx, ev);
 }
 
 // As a user: REVOKE id | name | all=yes with a code. `revoke ID` parses ID as USER (both

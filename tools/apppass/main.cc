@@ -36,6 +36,14 @@ std::string CommandPath(const CLI::App& app) {
 
 }  // namespace
 
+int RunToolHooks(const Context& ctx, const HookEvent& ev) {
+  const bool ok = RunHooks(ctx.hooks_dir, ev, [](const std::string& line) {
+    std::fprintf(stderr, "apppass: warning: %s\n", TerminalSafe(line).c_str());
+    std::fflush(stderr);
+  });
+  return ok ? kExitOk : kExitHookFailed;
+}
+
 int Fail(const Status& s) {
   std::fprintf(stderr, "apppass: %s\n", TerminalSafe(s.message()).c_str());
   switch (s.code()) {

@@ -123,6 +123,9 @@ Answer Handlers::Handle(const Caller& caller, const broker::Request& req) noexce
       if (s.code() == Status::Code::kUnavailable && store != nullptr) store_.Invalidate(store);
     }
     if (e->change != nullptr) AuditChange(event, s);
+    if (s.ok() && e->kind == RequestKind::kRevoke)  // committed: caches must forget them
+      a.hooks =
+          HookEvent{.event = kHookEventRevoke, .user = user, .ids = event.ids, .db = store_.dir()};
     if (!s.ok()) {
       a.items.clear();
       a.final = broker::FailReply(req.id, s);
@@ -134,6 +137,19 @@ Answer Handlers::Handle(const Caller& caller, const broker::Request& req) noexce
     Answer a;
     a.final = broker::FailReply(req.id, broker::ReplyCode::kInternal, "internal error");
     return a;
+  }
+}
+
+void Handlers::RunHooksFor(const Answer& answer) const noexcept {
+  if (!answer.hooks || config_.hooks_dir.empty()) return;
+  try {
+    const HookEvent& ev = *answer.hooks;
+    RunHooks(config_.hooks_dir, ev, [&ev](const std::string& line) {
+      Log(LOG_WARNING,
+          fmt::format("{} of user {}: {}", ev.event, LogSafe(ev.user), TerminalSafe(line)));
+    });
+  } catch (...) {
+    Log(LOG_ERR, "internal error running the hooks");
   }
 }
 

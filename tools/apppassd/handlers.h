@@ -14,6 +14,9 @@
 // audited (audit.h). Each change is one store transaction (self_service.h, policy.h):
 // a client that goes away mid-request leaves it done or not done, never half.
 //
+// A committed REVOKE also runs the hooks (hooks.h, as `apppass revoke` does): the worker
+// runs them after sending the answer (Server, docs/design.md).
+//
 // Thread-safe: Handle may be called from every worker at once.
 #pragma once
 
@@ -25,6 +28,7 @@
 
 #include "broker_protocol.h"
 #include "caller.h"
+#include "hooks.h"
 #include "store_holder.h"
 
 namespace apppass::daemon {
@@ -33,12 +37,16 @@ struct HandlerConfig {
   std::string group;                // --group, for messages
   std::optional<gid_t> verify_gid;  // nullopt: the group does not exist, only root verifies
   std::string issuer;               // the TOTP issuer of self-enrollments
+  std::string hooks_dir;            // --hooks-dir (hooks.h); empty: no hooks
 };
 
 // The answer to one request: ITEM lines, then the final OK or FAIL.
 struct Answer {
   std::vector<broker::Reply> items;
   broker::Reply final;
+  // Set when the request committed a change the hooks must hear of (a REVOKE): the
+  // caller sends the answer, then calls RunHooksFor.
+  std::optional<HookEvent> hooks;
 };
 
 class Handlers {
@@ -47,6 +55,12 @@ class Handlers {
 
   // Answers `req` from `caller`. Never throws: an unexpected error is FAIL internal.
   Answer Handle(const Caller& caller, const broker::Request& req) noexcept;
+
+  // Runs the hooks of --hooks-dir for `answer.hooks` (nothing when unset), one warning
+  // log line per failing hook; takes at most kHookTimeoutSeconds per hook. The change
+  // stands whatever the hooks do. Never throws; thread-safe (SIGCHLD is SIG_DFL in
+  // apppassd, hooks.h).
+  void RunHooksFor(const Answer& answer) const noexcept;
 
  private:
   StoreHolder& store_;

@@ -18,6 +18,7 @@
 #include "audit.h"
 #include "broker_client.h"
 #include "handlers.h"
+#include "hooks.h"
 #include "listener.h"
 #include "server.h"
 #include "store.h"
@@ -40,6 +41,7 @@ struct Options {
   int max_per_uid = 8;
   int timeout = 5;
   std::string issuer;
+  std::string hooks_dir = apppass::kDefaultHooksDir;
 };
 
 std::string DefaultIssuer() {
@@ -66,8 +68,14 @@ int Run(const Options& o) {
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);
   std::signal(SIGXFSZ, SIG_IGN);  // a full disk is an error from write, not a dead daemon
+  // The hooks' runner waits for its own children: SIGCHLD must not be ignored, and set
+  // here, before the workers, so that it never changes while they run (hooks.h).
+  std::signal(SIGCHLD, SIG_DFL);
 
-  HandlerConfig config{.group = o.group, .verify_gid = GroupId(o.group), .issuer = o.issuer};
+  HandlerConfig config{.group = o.group,
+                       .verify_gid = GroupId(o.group),
+                       .issuer = o.issuer,
+                       .hooks_dir = o.hooks_dir};
   if (config.issuer.empty()) config.issuer = DefaultIssuer();
   if (!config.verify_gid)
     Log(LOG_WARNING,
@@ -87,9 +95,9 @@ int Run(const Options& o) {
   }
   Log(LOG_INFO,
       fmt::format("listening on {} (store {}, {} workers, {} connections per uid, {} s per line, "
-                  "group {} may verify)",
+                  "group {} may verify, hooks {})",
                   listener.where(), o.db, o.workers, o.max_per_uid, o.timeout,
-                  apppass::LogSafe(o.group)));
+                  apppass::LogSafe(o.group), apppass::LogSafe(o.hooks_dir)));
   int sig = 0;
   while (sigwait(&stop_signals, &sig) != 0) {
   }
@@ -131,6 +139,12 @@ int main(int argc, char** argv) {
   app.add_option("--issuer", o.issuer,
                  "Issuer shown in authenticator apps for self-enrollment (default "
                  "apppass@HOSTNAME)");
+  app.add_option("--hooks-dir", o.hooks_dir,
+                 "Programs run after a REVOKE, as after `apppass revoke`, e.g. to flush "
+                 "Dovecot's auth cache (a missing directory means none)")
+      ->capture_default_str()
+      ->check(
+          [](const std::string& v) { return std::string(v.empty() ? "must not be empty" : ""); });
   app.set_version_flag("--version", std::string("apppassd ") + APPPASS_VERSION);
   try {
     app.parse(argc, argv);

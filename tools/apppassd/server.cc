@@ -238,9 +238,15 @@ void Serve(int fd, int stop_fd, const ServerLimits& limits, UidSlots& slots, Han
       continue;
     }
     const Answer answer = handlers.Handle(caller, req);
+    bool sent = true;
     for (const Reply& item : answer.items)
-      if (!conn.SendReply(item)) return;
-    if (!conn.SendReply(answer.final)) return;
+      if (sent) sent = conn.SendReply(item);
+    if (sent) sent = conn.SendReply(answer.final);
+    // After the answer, so the client is not kept waiting; whether or not it took the
+    // answer, since the change is committed. This worker is busy for at most
+    // kHookTimeoutSeconds per hook; the others go on serving (docs/design.md).
+    handlers.RunHooksFor(answer);
+    if (!sent) return;
   }
 }
 

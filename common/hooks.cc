@@ -1,4 +1,4 @@
-// The hook runner of the admin tool (see hooks.h).
+// The hook runner of the admin tool and apppassd (see hooks.h).
 #include "hooks.h"
 
 #include <dirent.h>
@@ -21,16 +21,10 @@
 
 #include "files.h"
 #include "status.h"
-#include "text.h"
 
-namespace apppass::cli {
+namespace apppass {
 
 namespace {
-
-void Warn(const std::string& msg) {
-  std::fprintf(stderr, "apppass: warning: %s\n", TerminalSafe(msg).c_str());
-  std::fflush(stderr);
-}
 
 // run-parts' rule: letters, digits, '_' and '-' only.
 bool IsHookName(const char* name) {
@@ -181,14 +175,17 @@ std::string RunOne(const std::string& path, const HookEvent& ev, const std::stri
 }
 
 // Restores SIGCHLD's disposition on scope exit; while it runs, SIGCHLD is SIG_DFL so
-// waitpid() sees our children even if we were started with SIGCHLD ignored.
+// waitpid() sees our children even if we were started with SIGCHLD ignored. Leaves an
+// SIG_DFL disposition untouched (no process-wide change in a threaded apppassd).
 class DefaultSigchld {
  public:
   DefaultSigchld() {
+    if (::sigaction(SIGCHLD, nullptr, &saved_) != 0) return;
+    if ((saved_.sa_flags & SA_SIGINFO) == 0 && saved_.sa_handler == SIG_DFL) return;
     struct sigaction dfl {};
     dfl.sa_handler = SIG_DFL;
     sigemptyset(&dfl.sa_mask);
-    saved_ok_ = ::sigaction(SIGCHLD, &dfl, &saved_) == 0;
+    saved_ok_ = ::sigaction(SIGCHLD, &dfl, nullptr) == 0;
   }
   ~DefaultSigchld() {
     if (saved_ok_) ::sigaction(SIGCHLD, &saved_, nullptr);
@@ -203,7 +200,11 @@ class DefaultSigchld {
 
 }  // namespace
 
-bool RunHooks(const std::string& given_dir, const HookEvent& ev, int timeout_seconds) {
+bool RunHooks(const std::string& given_dir, const HookEvent& ev, const HookWarn& warn,
+              int timeout_seconds) {
+  const auto Warn = [&warn](const std::string& line) {
+    if (warn) warn(line);
+  };
   // Hooks run with cwd /, so every path they see is absolute.
   const std::string dir = Absolute(given_dir);
   const std::string db = Absolute(ev.db);
@@ -266,4 +267,4 @@ bool RunHooks(const std::string& given_dir, const HookEvent& ev, int timeout_sec
   return all_ok;
 }
 
-}  // namespace apppass::cli
+}  // namespace apppass
