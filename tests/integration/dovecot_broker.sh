@@ -65,6 +65,9 @@ make_test_user MAILER dvuser || dl_fatal "useradd (mail user)"
 # The users reach staged copies (the build tree may be out of their reach).
 USER_APPPASS=$(stage_program "$TMP/stage" "$APPPASS") || dl_fatal "staging apppass"
 STAGED_PAM=$(stage_program "$TMP/pam" "$PAM_SO") || dl_fatal "staging pam_apppass.so"
+# The staged module's private libraries (libapppass-shared.so): its RUNPATH names the
+# build tree, which the non-root auth worker may not reach (a clone in /root).
+DL_EXTRA_ENV="LD_LIBRARY_PATH=$TMP/pam/lib"
 SOCK=$TMP/apppassd.sock
 S=(--socket "$SOCK")
 

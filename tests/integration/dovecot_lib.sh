@@ -164,16 +164,17 @@ EOF
 
 # write_dovecot_conf FILE PASSDB_ARGS AUTH_CACHE_SETTINGS: a config for one instance
 # with base_dir, state_dir and log below $TMP (FILE other than $CONF gets its own
-# base_dir, for an instance that is never started).
+# base_dir, for an instance that is never started). DL_EXTRA_ENV, when set, is more
+# VAR=VALUE words for Dovecot's import_environment.
 write_dovecot_conf() {
     local file=$1 passdb_args=$2 cache=$3 base=$BASE_DIR
     [[ $file == "$CONF" ]] || base=$file.run
     # Sanitizer builds: CTest passes the ASan runtime in APPPASS_TEST_PRELOAD; it
     # must come first in LD_PRELOAD of the (unsanitized) Dovecot processes, which
     # then also need their address-space limit lifted for ASan's shadow memory.
-    local env="LD_PRELOAD=libpam_wrapper.so" vsz="" var
+    local env="LD_PRELOAD=libpam_wrapper.so${DL_EXTRA_ENV:+ $DL_EXTRA_ENV}" vsz="" var
     if [[ -n ${APPPASS_TEST_PRELOAD:-} ]]; then
-        env="LD_PRELOAD=$APPPASS_TEST_PRELOAD:libpam_wrapper.so"
+        env="LD_PRELOAD=$APPPASS_TEST_PRELOAD:libpam_wrapper.so${DL_EXTRA_ENV:+ $DL_EXTRA_ENV}"
         for var in ASAN_OPTIONS UBSAN_OPTIONS; do
             if [[ -n ${!var:-} ]]; then env+=" $var=${!var}"; fi
         done
