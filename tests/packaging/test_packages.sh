@@ -430,18 +430,6 @@ else
 fi
 rm -f "$HOOK"
 
-# apppass doctor on the installed deployment.
-if "$APP" doctor --help >/dev/null 2>&1; then
-    RC=0
-    "$APP" doctor >"$TMP/doctor.out" 2>&1 || RC=$?
-    sed 's/^/# doctor: /' "$TMP/doctor.out"
-    if [[ $RC -eq 0 ]]; then ok "apppass doctor exits 0 on the installed deployment"; else
-        not_ok "apppass doctor exits 0 on the installed deployment" "exit $RC"
-    fi
-else
-    note "SKIP apppass doctor: this build has no doctor command"
-fi
-
 # broker_ask SOCKET: sends the handshake and the request lines read from stdin (ids 1..N),
 # prints every reply line after the daemon's VERSION line, until the final OK or FAIL of
 # the last request. Secrets go through stdin, never argv. Exit 1 on a closed connection
@@ -485,6 +473,14 @@ if [[ -S $DSOCK ]]; then
         grep -qP '^OK\t1\t.*outcome=accepted' "$TMP/broker.out"
     check "the installed apppassd shows the policy (self_enroll=no by default)" \
         grep -qP '^OK\t2\t.*self_enroll=no' "$TMP/broker.out"
+    # apppass doctor on the installed deployment, with its broker running (no systemd
+    # here to start apppassd.socket: doctor asks the foreground daemon's socket).
+    RC=0
+    "$APP" --socket "$DSOCK" doctor >"$TMP/doctor.out" 2>&1 || RC=$?
+    sed 's/^/# doctor: /' "$TMP/doctor.out"
+    if [[ $RC -eq 0 ]]; then ok "apppass doctor exits 0 on the installed deployment"; else
+        not_ok "apppass doctor exits 0 on the installed deployment" "exit $RC"
+    fi
 else
     not_ok "the installed apppassd listens on its --socket" "$(tail -n 5 "$TMP/apppassd.out")"
 fi
