@@ -49,6 +49,14 @@ bool IsScope(std::string_view s) {
                      [&](char c) { return ok(c) || c == '.' || c == '_' || c == '-'; });
 }
 
+// A UNIX socket path as the options take it: absolute, fits sun_path with its NUL, no
+// control characters (other bytes are the file system's business).
+bool IsSocketPath(std::string_view s) {
+  if (s.empty() || s[0] != '/' || s.size() > 107) return false;
+  return std::none_of(s.begin(), s.end(),
+                      [](char c) { return static_cast<unsigned char>(c) < 0x20 || c == 0x7f; });
+}
+
 // Well-formed UTF-8 by the table of the Unicode standard (3.9, table 3-7), written
 // differently from text.cc on purpose.
 bool Utf8Reference(std::string_view s) {
@@ -87,7 +95,8 @@ void ModuleOptions(std::string_view in) {
   apppass::ModuleOptions a, b;
   const apppass::Status s1 = apppass::ParseModuleOptions(args, &a);
   const apppass::Status s2 = apppass::ParseModuleOptions(args, &b);
-  if (!Same(s1, s2) || a.db != b.db || a.scope != b.scope || a.usage_interval != b.usage_interval)
+  if (!Same(s1, s2) || a.db != b.db || a.scope != b.scope || a.usage_interval != b.usage_interval ||
+      a.broker != b.broker)
     Fail("ParseModuleOptions answered differently twice");
   // Independent statement of the rules: the answer is ok exactly when every argument is one
   // of the documented forms; on ok the fields hold the last value of each.
@@ -95,6 +104,7 @@ void ModuleOptions(std::string_view in) {
   apppass::ModuleOptions want;
   for (std::string_view arg : args) {
     if (arg.starts_with("db=") && arg.size() > 3 && arg[3] == '/') want.db = arg.substr(3);
+    else if (arg.starts_with("broker=") && IsSocketPath(arg.substr(7))) want.broker = arg.substr(7);
     else if (arg.starts_with("scope=") && IsScope(arg.substr(6))) want.scope = arg.substr(6);
     else if (arg.starts_with("usage_interval=")) {
       // A decimal number 0..86400 (std::from_chars: leading zeros and "-0" are numbers).
@@ -116,8 +126,8 @@ void ModuleOptions(std::string_view in) {
   if (s1.ok() != want_ok)
     Fail("ParseModuleOptions " + std::string(s1.ok() ? "accepted" : "refused") + " " +
          Show(std::string(in)) + ": " + s1.message());
-  if (s1.ok() &&
-      (a.db != want.db || a.scope != want.scope || a.usage_interval != want.usage_interval))
+  if (s1.ok() && (a.db != want.db || a.scope != want.scope ||
+                  a.usage_interval != want.usage_interval || a.broker != want.broker))
     Fail("ParseModuleOptions kept other values than the last ones");
   if (!s1.ok() && s1.code() != apppass::Status::Code::kInvalidArgument)
     Fail("ParseModuleOptions failed with another code than InvalidArgument");
@@ -144,7 +154,14 @@ void SaslOptions(std::string_view in) {
   for (auto key : apppass::kSaslOptionKeys) any |= lookup(key) != nullptr;
   if (s1.IsNotFound() != !any) Fail("ParseSaslOptions: NotFound exactly when nothing is set");
   if (!s1.ok()) return;
+  // apppass_broker alone names the default store; a bad socket path is never accepted.
+  const char* broker = lookup("apppass_broker");
+  if (broker != nullptr && !IsSocketPath(broker))
+    Fail("ParseSaslOptions accepted apppass_broker " + Show(broker));
+  if (a.broker != (broker != nullptr ? std::string(broker) : apppass::broker::kDefaultSocket))
+    Fail("ParseSaslOptions: broker is not what was written");
   const char* db = lookup("apppass_db");
+  if (db == nullptr && broker != nullptr) db = "/var/lib/apppass";
   if (db == nullptr || db[0] != '/' || a.db != db)
     Fail("ParseSaslOptions: db not the absolute apppass_db");
   auto yes = [](const char* v) {
