@@ -122,6 +122,7 @@ std::string EncodeCredential(const Credential& c) {
             {"expires", OptInt(c.expires)},
             {"revoked", OptInt(c.revoked)}};
   DismantleOnExit dismantle(j);
+  if (c.all_services) j["all_services"] = true;
   return j.dump();
 }
 
@@ -145,6 +146,13 @@ Status DecodeCredential(std::string_view data, Credential* out) try {
     if (!e.is_string()) return Corrupt("credential", "scopes");
     out->scopes.push_back(e.get<std::string>());
   }
+  // Optional (added within version 1): true only with no scopes.
+  out->all_services = false;
+  if (auto a = j.find("all_services"); a != j.end()) {
+    if (!a->is_boolean() || (a->get<bool>() && !out->scopes.empty()))
+      return Corrupt("credential", "all_services");
+    out->all_services = a->get<bool>();
+  }
   return Status::Ok();
 } catch (...) {
   return Status::Unavailable("corrupt credential record");
@@ -164,6 +172,7 @@ std::string EncodeUser(const UserRecord& u) {
     j["code_failures"] = u.code_failures;
     j["code_window_start"] = u.code_window_start;
   }
+  if (!u.recovery.empty()) j["recovery"] = u.recovery;
   return j.dump();
 }
 
@@ -200,6 +209,16 @@ Status DecodeUser(std::string_view data, UserRecord* out) try {
   if (j.contains("code_window_start") &&
       (!GetInt(j, "code_window_start", &out->code_window_start) || out->code_window_start < 0))
     return Corrupt("user", "code_window_start");
+  // Optional (added within version 1): hex keyed hashes of unused recovery codes.
+  out->recovery.clear();
+  if (auto r = j.find("recovery"); r != j.end()) {
+    if (!r->is_array() || r->size() > kMaxRecoveryCodes) return Corrupt("user", "recovery");
+    for (const auto& e : *r) {
+      if (!e.is_string() || e.get_ref<const std::string&>().size() != 64)
+        return Corrupt("user", "recovery");
+      out->recovery.push_back(e.get<std::string>());
+    }
+  }
   return Status::Ok();
 } catch (...) {
   return Status::Unavailable("corrupt user record");

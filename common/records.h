@@ -28,7 +28,12 @@ struct Credential {
   std::string user;
   std::string name;                 // the label ("iPhone mail")
   std::vector<std::string> scopes;  // empty: every service the module is configured for
-  std::int64_t created = 0;         // unix seconds
+  // The admin chose every service on purpose (create --all-services; scopes is then
+  // empty). Optional in the record (added within version 1, written only when true): an
+  // older record with no scopes is "unscoped", which still works but `apppass check`
+  // warns about; an older verifier reads either as every service.
+  bool all_services = false;
+  std::int64_t created = 0;  // unix seconds
   std::optional<std::int64_t> expires;
   std::optional<std::int64_t> revoked;  // kept as a tombstone so logs can say "revoked"
 };
@@ -60,7 +65,12 @@ struct UserRecord {
   // negative.
   int code_failures = 0;
   std::int64_t code_window_start = 0;
+  // The user's unused recovery codes (recovery_codes.h): hex of their keyed hashes, never
+  // the codes. Optional in the record (added within version 1; written only when not
+  // empty); at most kMaxRecoveryCodes.
+  std::vector<std::string> recovery;
 };
+inline constexpr std::size_t kMaxRecoveryCodes = 10;
 
 // The last use of one app password (kept in the separate usage database).
 struct Usage {

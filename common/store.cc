@@ -435,4 +435,21 @@ void Store::HashPassword(const SecretBuffer& normalized, unsigned char out[kHash
   crypto_generichash(out, kHashBytes, normalized.data(), normalized.size(), key.data(), key.size());
 }
 
+void Store::HashRecoveryCode(std::string_view user, const SecretBuffer& normalized,
+                             unsigned char out[kHashBytes]) const {
+  // "apppass-recovery" NUL user NUL code: no app password input contains a NUL.
+  static constexpr std::string_view kDomain{"apppass-recovery\0", 17};
+  const SecretBytes key = hash_key();
+  crypto_generichash_state st;
+  crypto_generichash_init(&st, key.data(), key.size(), kHashBytes);
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(kDomain.data()),
+                            kDomain.size());
+  crypto_generichash_update(&st, reinterpret_cast<const unsigned char*>(user.data()), user.size());
+  static constexpr unsigned char kNul = 0;
+  crypto_generichash_update(&st, &kNul, 1);
+  crypto_generichash_update(&st, normalized.data(), normalized.size());
+  crypto_generichash_final(&st, out, kHashBytes);
+  sodium_memzero(&st, sizeof st);
+}
+
 }  // namespace apppass

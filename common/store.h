@@ -153,6 +153,12 @@ class Store {
   // Keyed BLAKE2b-256 of a normalized password (password.h) into `out`.
   void HashPassword(const SecretBuffer& normalized, unsigned char out[kHashBytes]) const;
 
+  // Keyed BLAKE2b-256 of one of `user`'s recovery codes (recovery_codes.h), normalized:
+  // the same key as HashPassword, over a domain-separated input, so a recovery code's
+  // hash is never an app password's nor another user's.
+  void HashRecoveryCode(std::string_view user, const SecretBuffer& normalized,
+                        unsigned char out[kHashBytes]) const;
+
   // A credential record as it is stored under `hash` (sealed, record_tag.h).
   std::string SealCredential(std::string_view hash, std::string_view json) const;
   // Whether `value` under `hash` is intact: sealed with this store's key, or any value in

@@ -32,6 +32,10 @@ namespace {
 constexpr std::string_view kDecoyRecord =
     R"({"created":1800000000,"expires":null,"id":"00000000","name":"decoy","revoked":null,)"
     R"("scopes":["imap"],"user":"decoy","v":1})";
+// What a verification decodes when the users table is empty.
+constexpr std::string_view kDecoyUser =
+    R"({"confirmed":null,"enrolled":1800000000,"last_step":-1,"mfa":"none","secret":"",)"
+    R"("source":"apppass","user":"decoy","v":1})";
 // The record with the null or integer in "expires" and "revoked" swapped (an integer of
 // ten digits where it has null, null where it has an integer); a record of another
 // layout comes back as it is. Decoding a record and its flipped copy decodes one
@@ -162,6 +166,9 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
   rc = users.SeekOrFirst(&ukey, &uval);
   if (rc != MDB_SUCCESS && rc != MDB_NOTFOUND) return fail(rc);
   const bool user_found = rc == MDB_SUCCESS && SameBytes(user, FromVal(ukey));
+  // The enrollment record the search landed on (the user's, or its neighbour), decoded
+  // either way: whether the user has confirmed MFA (Decision::enrolled) costs the same.
+  const std::string_view user_rec = rc == MDB_SUCCESS ? FromVal(uval) : kDecoyUser;
   // On a hit (or an empty table) the user followed by a byte no user name contains,
   // else the neighbour the first search landed on.
   const bool probe_absent = user_found || rc != MDB_SUCCESS;
@@ -218,6 +225,17 @@ Decision VerifyUnpadded(const Store& store, std::string_view user, std::string_v
     d.name.clear();
   }
   d.outcome = match ? hit : miss;
+  UserRecord u;
+  const Status user_decoded = DecodeUser(user_rec, &u);
+  if (user_found && !user_decoded.ok()) {
+    // Fail closed: whether this user must use MFA cannot be read.
+    d.id.clear();
+    d.name.clear();
+    d.outcome = Outcome::kUnavailable;
+    d.detail = user_decoded.message();
+    return d;
+  }
+  d.enrolled = user_found && u.mfa == MfaState::kConfirmed;
   return d;
 }
 

@@ -36,6 +36,10 @@ struct Decision {
   std::string id;                           // the matched credential, when one matched
   std::string name;
   std::string detail;  // for kBadInput / kUnavailable: why (never the password)
+  // Whether the user has a confirmed MFA enrollment (read in the same transaction, at the
+  // same cost whatever it holds): what unenrolled=ignore / apppass_unenrolled: pwcheck
+  // decide by. False for kBadInput and kUnavailable.
+  bool enrolled = false;
 };
 
 // Every Verify takes at least this long (a spin after the work), so that what is left of
