@@ -220,10 +220,11 @@ int PlugInit(const sasl_utils_t* utils, sasl_server_plug_t** pluglist, int* plug
   if (g->opts.debug) {
     const auto st = g->state.Current(g->opts, utils);
     Log(utils, SASL_LOG_NOTE,
-        fmt::format("PLAIN LOGIN db={} scope={} allow_authzid={} usage={} "
-                    "usage_interval={} verify={} state={}",
+        fmt::format("PLAIN LOGIN db={} scope={} allow_authzid={} unenrolled={} account={} "
+                    "usage={} usage_interval={} verify={} state={}",
                     g->opts.db, g->opts.scope.empty() ? "(service)" : g->opts.scope,
-                    g->opts.allow_authzid ? "yes" : "no",
+                    g->opts.allow_authzid ? "yes" : "no", g->opts.pwcheck ? "pwcheck" : "deny",
+                    g->opts.account_nss ? "nss" : "none",
                     st->via_broker   ? "(broker)"
                     : st->usage_open ? "on"
                                      : "off",

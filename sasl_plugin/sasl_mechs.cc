@@ -2,15 +2,21 @@
 
 #include <fmt/format.h>
 
+#include <unistd.h>
+
 #include <cstring>
 #include <ctime>
 #include <memory>
 
+#include "account.h"
 #include "authenticate.h"
 #include "authenticate_broker.h"
 #include "decision_log.h"
 #include "messages.h"
+#include "pwcheck.h"
 #include "sasl_log.h"
+#include "second_factor_broker.h"
+#include "text.h"
 
 namespace apppass::sasl {
 
@@ -86,26 +92,85 @@ AuthResult AuthenticateInProcess(const Plugin& g, const ProcessState& st,
                       record_use);
 }
 
+// Marks the exchange done: the client is authenticated (canon_user has set the names).
+int Done(sasl_out_params_t* oparams) {
+  oparams->doneflag = 1;
+  oparams->mech_ssf = 0;
+  oparams->maxoutbuf = 0;
+  oparams->encode_context = nullptr;
+  oparams->encode = nullptr;
+  oparams->decode_context = nullptr;
+  oparams->decode = nullptr;
+  oparams->param_version = 0;
+  return SASL_OK;
+}
+
+// apppass_unenrolled: pwcheck: the application's own password check decides (pwcheck.h),
+// with its own line (path=pwcheck) instead of the app-password decision's.
+int DecideByPwcheck(const sasl_server_params_t* sp, const DecisionContext& ctx,
+                    std::string_view password, sasl_out_params_t* oparams) {
+  const PwcheckResult r = Pwcheck(sp, ctx.user, password);
+  switch (r.outcome) {
+    case PwcheckOutcome::kAccepted:
+      Log(sp->utils, SASL_LOG_NOTE, FormatPwcheckDecision(ctx, r));
+      return Done(oparams);
+    case PwcheckOutcome::kUnavailable:
+      Log(sp->utils, SASL_LOG_ERR, FormatPwcheckDecision(ctx, r));
+      SetError(sp, "password check unavailable");
+      return SASL_UNAVAIL;
+    default:  // wrong password, or a user the application's backend does not know
+      Log(sp->utils, SASL_LOG_FAIL, FormatPwcheckDecision(ctx, r));
+      SetError(sp, "authentication failed");
+      return SASL_BADAUTH;
+  }
+}
+
+// apppass_account: nss, after an accepted app password: whether the user's system account
+// is still usable (account.h). As root (a server that is still root when it verifies) in
+// this process; otherwise (Postfix's smtpd, chrooted as user postfix) apppassd answers.
+AccountCheck CheckAccountNow(const Plugin& g, std::string_view user) {
+  if (geteuid() == 0) return CheckAccount(user, std::time(nullptr));
+  (void)g;
+  AccountCheck a;  // kUnavailable
+  a.detail = "the account check needs root (the broker's ACCOUNT request is not merged yet)";
+  return a;
+}
+
 // Decides `password` for the (canonical) user in ctx, in this process or through the
 // broker (either logs the decision; the store or the daemon records the use), and maps
-// the outcome to a SASL code.
+// the outcome to a SASL code. One line per login: the app-password decision's, or instead
+// the password check's (apppass_unenrolled: pwcheck) or the account check's refusal.
 int Decide(const Plugin& g, const ProcessState& st, const sasl_server_params_t* sp,
            const DecisionContext& ctx, std::string_view password, sasl_out_params_t* oparams) {
   const AuthResult r = st.via_broker ? AuthenticateViaBroker(g.opts.broker, ctx, password)
                                      : AuthenticateInProcess(g, st, ctx, password);
-  for (const LogLine& line : r.log) Log(sp->utils, SaslLevel(line.severity), line.text);
   const Decision& d = r.decision;
+  // Not an app password of a user without a confirmed enrollment: the migration path.
+  // An enrolled user never gets here, nor does a store that cannot be read.
+  if (g.opts.pwcheck && !d.enrolled && d.outcome != Outcome::kAccepted &&
+      d.outcome != Outcome::kUnavailable)
+    return DecideByPwcheck(sp, ctx, password, oparams);
+  if (d.outcome == Outcome::kAccepted && g.opts.account_nss) {
+    const AccountCheck a = CheckAccountNow(g, ctx.user);
+    if (a.state != AccountState::kOk) {
+      const bool error = a.state == AccountState::kUnavailable;
+      // "refused service=smtp user=alice rhost=... reason=account-locked id=... name=..."
+      std::string line =
+          FormatEarlyRefusal(ctx, error ? "error" : "refused", AccountStateName(a.state), "") +
+          fmt::format(" id={} name={}", LogSafe(d.id), LogSafe(d.name, 64));
+      if (!a.detail.empty()) line += " detail=" + LogQuoted(a.detail);
+      Log(sp->utils, error ? SASL_LOG_ERR : SASL_LOG_FAIL, line);
+      if (error) {
+        SetError(sp, "account check unavailable");
+        return SASL_UNAVAIL;
+      }
+      SetError(sp, "account not usable");
+      return SASL_NOAUTHZ;
+    }
+  }
+  for (const LogLine& line : r.log) Log(sp->utils, SaslLevel(line.severity), line.text);
   switch (d.outcome) {
-    case Outcome::kAccepted:
-      oparams->doneflag = 1;
-      oparams->mech_ssf = 0;
-      oparams->maxoutbuf = 0;
-      oparams->encode_context = nullptr;
-      oparams->encode = nullptr;
-      oparams->decode_context = nullptr;
-      oparams->decode = nullptr;
-      oparams->param_version = 0;
-      return SASL_OK;
+    case Outcome::kAccepted: return Done(oparams);
     case Outcome::kUnavailable: SetError(sp, "app password store unavailable"); return SASL_UNAVAIL;
     default: SetError(sp, "authentication failed"); return SASL_BADAUTH;
   }

@@ -59,6 +59,18 @@ Status ParseSaslOptions(const SaslOptionLookup& lookup, SaslOptions* out) {
     const char* v = lookup(b.key);
     if (v != nullptr && !ParseYesNo(v, b.target)) return Bad(b.key, v, "yes or no");
   }
+  // Exact lowercase words, like the yes/no spellings: a misspelt value fails closed.
+  if (const char* v = lookup("apppass_unenrolled"); v != nullptr) {
+    const std::string_view value(v);
+    if (value != "deny" && value != "pwcheck")
+      return Bad("apppass_unenrolled", v, "deny or pwcheck");
+    opts.pwcheck = value == "pwcheck";
+  }
+  if (const char* v = lookup("apppass_account"); v != nullptr) {
+    const std::string_view value(v);
+    if (value != "nss" && value != "none") return Bad("apppass_account", v, "nss or none");
+    opts.account_nss = value == "nss";
+  }
   *out = std::move(opts);
   return Status::Ok();
 }

@@ -17,6 +17,16 @@
 //   apppass_usage_interval: SECONDS at most one last-use write per password per interval
 //                                   (default 60, 0..86400)
 //   apppass_debug: yes|no           log the effective configuration when the plugin loads
+//   apppass_unenrolled: deny|pwcheck
+//                                   a user without a confirmed MFA enrollment: refused
+//                                   unless an app password of theirs matches (deny, the
+//                                   default), or checked by libsasl's own password check,
+//                                   the application's pwcheck_method (pwcheck: the
+//                                   migration; see pwcheck.h). Enrolled users log in with
+//                                   app passwords only, either way.
+//   apppass_account: nss|none       after an accepted app password, whether the user's
+//                                   system account is still usable (nss: common/account.h;
+//                                   default none, for virtual mail users)
 //
 // Parsed strictly, with the validators the PAM module uses for the values they share
 // (common/option_values.h): a bad value is a configuration error, and the mechanisms then
@@ -44,12 +54,15 @@ struct SaslOptions {
   bool usage = true;                                    // apppass_usage
   std::int64_t usage_interval = kDefaultUsageInterval;  // apppass_usage_interval
   bool debug = false;                                   // apppass_debug
+  bool pwcheck = false;      // apppass_unenrolled: pwcheck (default deny)
+  bool account_nss = false;  // apppass_account: nss (default none)
 };
 
 // Every key the plugin reads, in the order it reads them.
 inline constexpr std::string_view kSaslOptionKeys[] = {
-    "apppass_db",    "apppass_broker",         "apppass_scope", "apppass_allow_authzid",
-    "apppass_usage", "apppass_usage_interval", "apppass_debug",
+    "apppass_db",      "apppass_broker",         "apppass_scope", "apppass_allow_authzid",
+    "apppass_usage",   "apppass_usage_interval", "apppass_debug", "apppass_unenrolled",
+    "apppass_account",
 };
 
 // Returns the value of one option, or nullptr when it is not set.

@@ -148,12 +148,30 @@ void SaslOptions(std::string_view in) {
   const apppass::Status s1 = apppass::ParseSaslOptions(lookup, &a);
   const apppass::Status s2 = apppass::ParseSaslOptions(lookup, &b);
   if (!Same(s1, s2) || a.db != b.db || a.scope != b.scope || a.usage != b.usage ||
-      a.allow_authzid != b.allow_authzid)
+      a.allow_authzid != b.allow_authzid || a.pwcheck != b.pwcheck ||
+      a.account_nss != b.account_nss)
     Fail("ParseSaslOptions answered differently twice");
   bool any = false;
   for (auto key : apppass::kSaslOptionKeys) any |= lookup(key) != nullptr;
   if (s1.IsNotFound() != !any) Fail("ParseSaslOptions: NotFound exactly when nothing is set");
+  // apppass_unenrolled is exactly "deny" or "pwcheck", apppass_account exactly "nss" or
+  // "none" (lowercase; anything else is a configuration error, never the default).
+  const char* unenrolled = lookup("apppass_unenrolled");
+  const char* account = lookup("apppass_account");
+  const bool unenrolled_ok = unenrolled == nullptr || !std::strcmp(unenrolled, "deny") ||
+                             !std::strcmp(unenrolled, "pwcheck");
+  const bool account_ok =
+      account == nullptr || !std::strcmp(account, "nss") || !std::strcmp(account, "none");
+  if (s1.ok() && (!unenrolled_ok || !account_ok))
+    Fail("ParseSaslOptions accepted apppass_unenrolled " + Show(unenrolled ? unenrolled : "") +
+         " / apppass_account " + Show(account ? account : ""));
+  if (!s1.ok() && !s1.IsNotFound() && s1.code() != apppass::Status::Code::kInvalidArgument)
+    Fail("ParseSaslOptions failed with another code than InvalidArgument");
   if (!s1.ok()) return;
+  if (a.pwcheck != (unenrolled != nullptr && !std::strcmp(unenrolled, "pwcheck")))
+    Fail("ParseSaslOptions: pwcheck is not what apppass_unenrolled says");
+  if (a.account_nss != (account != nullptr && !std::strcmp(account, "nss")))
+    Fail("ParseSaslOptions: account_nss is not what apppass_account says");
   // apppass_broker alone names the default store; a bad socket path is never accepted.
   const char* broker = lookup("apppass_broker");
   if (broker != nullptr && !IsSocketPath(broker))

@@ -94,6 +94,8 @@ void OptionsDefaultsAndValues(void**) {
   assert_int_equal(o.usage_interval, 60);
   assert_int_equal(o.usage_interval, kDefaultUsageInterval);
   assert_false(o.debug);
+  assert_false(o.pwcheck);      // apppass_unenrolled: deny
+  assert_false(o.account_nss);  // apppass_account: none
   assert_true(o.broker == "/run/apppass/apppassd.sock");
   // apppass_broker alone serves the application too, with the default store for root.
   assert_true(Parse({{"apppass_broker", "/tmp/b.sock"}}, &o).ok());
@@ -112,6 +114,17 @@ void OptionsDefaultsAndValues(void**) {
   assert_false(o.usage);
   assert_int_equal(o.usage_interval, 0);
   assert_true(o.debug);
+  assert_true(
+      Parse({{"apppass_db", "/s"}, {"apppass_unenrolled", "pwcheck"}, {"apppass_account", "nss"}},
+            &o)
+          .ok());
+  assert_true(o.pwcheck);
+  assert_true(o.account_nss);
+  assert_true(
+      Parse({{"apppass_db", "/s"}, {"apppass_unenrolled", "deny"}, {"apppass_account", "none"}}, &o)
+          .ok());
+  assert_false(o.pwcheck);
+  assert_false(o.account_nss);
 }
 
 void OptionsRefusedWithTheirName(void**) {
@@ -126,6 +139,11 @@ void OptionsRefusedWithTheirName(void**) {
       {{"apppass_scope", "smtp"}},  // a store is meant, but not named
       {{"apppass_db", "/s"}, {"apppass_broker", "run/apppassd.sock"}},
       {{"apppass_broker", ""}},
+      {{"apppass_db", "/s"}, {"apppass_unenrolled", "ignore"}},  // the PAM word, not ours
+      {{"apppass_db", "/s"}, {"apppass_unenrolled", "PWCHECK"}},
+      {{"apppass_db", "/s"}, {"apppass_account", "yes"}},
+      {{"apppass_db", "/s"}, {"apppass_account", "NSS"}},
+      {{"apppass_unenrolled", "pwcheck"}},  // a store is meant, but not named
   };
   for (const auto& conf : bad) {
     SaslOptions o;
@@ -150,6 +168,10 @@ void OptionsMessages(void**) {
       {{{"apppass_broker", "x"}},
        "apppass_broker: 'x' is not the absolute path of a UNIX socket, e.g. apppass_broker: "
        "/run/apppass/apppassd.sock"},
+      {{{"apppass_db", "/s"}, {"apppass_unenrolled", "ignore"}},
+       "apppass_unenrolled: 'ignore' is not deny or pwcheck"},
+      {{{"apppass_db", "/s"}, {"apppass_account", "yes"}},
+       "apppass_account: 'yes' is not nss or none"},
       {{{"apppass_scope", "smtp"}, {"apppass_debug", "yes"}},
        "apppass_db is not set, but apppass_scope, apppass_debug is: set apppass_db to the store "
        "directory"},
