@@ -17,6 +17,13 @@
 # and runs as user postfix. The store is deliberately left unreadable by user postfix,
 # so every accepted login proves that the descriptors opened before the chroot are all
 # that is needed.
+#
+# Then the migration of issue 12 in the same instance, restarted with
+# apppass_unenrolled: pwcheck over a sasldb in the chroot (where Debian's Postfix keeps
+# it): an unenrolled user logs in with her sasldb password; after `apppass mfa enroll` and
+# `mfa confirm` (oathtool's code) that password is refused and an app password works;
+# after `apppass mfa reset` the sasldb password works again; an enrolled user's sasldb
+# password is refused throughout; an unreadable sasldb fails as unavailable (454).
 set -euo pipefail
 
 if [[ $# -ne 2 ]]; then
@@ -30,7 +37,7 @@ fi
 
 PLUGIN=$(realpath -e "$1")
 APPPASS=$(realpath -e "$2")
-for tool in postfix postconf swaks oathtool runuser; do
+for tool in postfix postconf swaks oathtool runuser saslpasswd2; do
     command -v "$tool" >/dev/null || { echo "not ok - $tool not installed"; exit 1; }
 done
 PY=/usr/bin/python3
@@ -114,7 +121,7 @@ print(s.getsockname()[1])')
 json_get() {   # json_get KEY < json
     "$PY" -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1]])' "$1"
 }
-ap() { "$APPPASS" --db "$STORE" "$@"; }
+ap() { "$APPPASS" --db "$STORE" --hooks-dir "$TMP/no-hooks" "$@"; }
 
 enroll_mfa() {
     local user=$1 out secret code
@@ -322,6 +329,102 @@ if grep -q -E 'fatal|panic' "$LOG"; then
     grep -E 'fatal|panic' "$LOG" | sed 's/^/#   /'
 else
     pass "no fatal or panic in the maillog"
+fi
+
+# ---- apppass_unenrolled: pwcheck over sasldb (issue 12) ---------------------------------
+# The migration: users without a confirmed MFA enrollment keep their real password (here
+# in a sasldb, checked by libsasl's own checkpass through the stock sasldb auxprop plugin),
+# enrolled users log in with app passwords only. The sasldb is where Debian's Postfix keeps
+# it, inside the chroot: sasldb_path /etc/sasldb2 is read by smtpd after its chroot, as
+# user postfix, at $SPOOL/etc/sasldb2 (root:postfix 0640). The realm is smtpd's server
+# name (myhostname; smtpd_sasl_local_domain is empty).
+stop_postfix
+SASLDB_PLUGIN=$(compgen -G "/usr/lib/*/sasl2/libsasldb.so" | head -n 1 || true)
+[[ -n $SASLDB_PLUGIN ]] || fatal "the stock sasldb auxprop plugin (libsasl2-modules-db) is installed"
+SASLDB=$SPOOL/etc/sasldb2
+mkdir -p "$SPOOL/etc"
+CAROL_REAL=Carol-Real-Pass-0815
+ALICE_REAL=Alice-Real-Pass-4711
+for u in carol:$CAROL_REAL alice:$ALICE_REAL; do
+    printf '%s' "${u#*:}" | saslpasswd2 -p -c -f "$SASLDB" -u apppass-test.localdomain "${u%%:*}" ||
+        fatal "saslpasswd2 ${u%%:*}"
+done
+chown root:postfix "$SASLDB"
+chmod 0640 "$SASLDB"
+# The application's own plugin directory now also holds the sasldb auxprop plugin (not
+# the stock PLAIN and LOGIN: ours decide, and call libsasl's checkpass).
+[[ $SMTPD_SASL_PATH != "$PLUGINS" ]] || ln -sf "$SASLDB_PLUGIN" "$PLUGINS/libsasldb.so"
+printf '%s\n' "mech_list: PLAIN LOGIN" "apppass_db: $STORE" "apppass_unenrolled: pwcheck" \
+    "pwcheck_method: auxprop" "auxprop_plugin: sasldb" "sasldb_path: /etc/sasldb2" \
+    >"$CONF/sasl/smtpd.conf"
+if ! postfix -c "$CONF" start >"$TMP/start.out" 2>&1; then
+    cat "$TMP/start.out"
+    fatal "postfix -c $CONF start (apppass_unenrolled: pwcheck)"
+fi
+STARTED=yes
+wait_ready || fatal "postfix did not answer on 127.0.0.1:$PORT within 15 s (pwcheck)"
+pass "postfix restarted with apppass_unenrolled: pwcheck over a sasldb in its chroot"
+
+# expect_line TEXT [ABSENT]: the maillog has a line with TEXT (and the last such line does
+# not contain ABSENT).
+expect_line() {
+    local l
+    sleep 0.3   # postlogd writes asynchronously
+    l=$(grep -F -- "$1" "$LOG" | tail -n 1 || true)
+    if [[ -z $l ]]; then fail "maillog has '$1'"; return; fi
+    if [[ -n ${2:-} && $l == *"$2"* ]]; then fail "maillog has '$1' without '$2': $l"; return; fi
+    pass "maillog has '$1'${2:+ (without '$2')}"
+}
+
+for mech in PLAIN LOGIN; do
+    expect 235 "$mech: unenrolled carol logs in with her sasldb password" "$mech" carol "$CAROL_REAL"
+    expect 535 "$mech: unenrolled carol's wrong password is refused" "$mech" carol "Not-$CAROL_REAL"
+    expect 535 "$mech: enrolled alice's sasldb password is refused" "$mech" alice "$ALICE_REAL"
+    expect 235 "$mech: enrolled alice's app password still works" "$mech" alice "$MAIL_PW"
+done
+expect_line "refused service=smtp user=carol rhost=127.0.0.1 reason=wrong-password path=pwcheck"
+expect_line "refused service=smtp user=alice rhost=127.0.0.1 reason=wrong-password" "path=pwcheck"
+
+# carol enrolls: from the next login on, only app passwords.
+out=$(ap mfa enroll carol --json) || fatal "apppass mfa enroll carol"
+CAROL_SECRET=$(json_get secret <<<"$out")
+expect 235 "after mfa enroll (not yet confirmed) carol's sasldb password still works" PLAIN carol "$CAROL_REAL"
+ap mfa confirm carol "$(oathtool --totp -b "$CAROL_SECRET")" >/dev/null || fatal "apppass mfa confirm carol"
+pass "apppass mfa confirm carol"
+for mech in PLAIN LOGIN; do
+    expect 535 "$mech: after mfa confirm carol's sasldb password is refused" "$mech" carol "$CAROL_REAL"
+done
+expect_line "refused service=smtp user=carol rhost=127.0.0.1 reason=wrong-password" "path=pwcheck"
+out=$(ap create carol --name phone --scope smtp --json) || fatal "apppass create carol"
+CAROL_PW=$(json_get password <<<"$out")
+for mech in PLAIN LOGIN; do
+    expect 235 "$mech: carol's app password works" "$mech" carol "$CAROL_PW"
+done
+
+# mfa reset: carol's real password works again, her app password does not.
+ap mfa reset carol >/dev/null || fatal "apppass mfa reset carol"
+pass "apppass mfa reset carol"
+for mech in PLAIN LOGIN; do
+    expect 235 "$mech: after mfa reset carol's sasldb password works again" "$mech" carol "$CAROL_REAL"
+    expect 535 "$mech: after mfa reset carol's app password is refused" "$mech" carol "$CAROL_PW"
+done
+
+# The check really reads the sasldb in the chroot: unreadable to user postfix, it fails
+# as unavailable (454, try again later), and enrolled users are not affected.
+chmod 0600 "$SASLDB"
+expect 454 "sasldb unreadable: carol's login fails temporarily" PLAIN carol "$CAROL_REAL"
+expect 235 "sasldb unreadable: alice's app password still works" PLAIN alice "$MAIL_PW"
+expect_line "error service=smtp user=carol rhost=127.0.0.1 reason=unavailable path=pwcheck"
+chmod 0640 "$SASLDB"
+expect 235 "sasldb readable again: carol's sasldb password works" LOGIN carol "$CAROL_REAL"
+if grep -qF -e "$CAROL_REAL" -e "$ALICE_REAL" -e "$CAROL_PW" "$LOG"; then
+    fail "no password (real or app) appears in the maillog"
+else
+    pass "no password (real or app) appears in the maillog"
+fi
+if grep -q -E 'fatal|panic' "$LOG"; then
+    fail "no fatal or panic in the maillog (pwcheck)"
+    grep -E 'fatal|panic' "$LOG" | sed 's/^/#   /'
 fi
 
 stop_postfix
