@@ -25,7 +25,9 @@
 #   127.0.0.1 (own config directory, maillog_file in the temp dir; /etc/postfix is only
 #   read) loads only our plugin; swaks logs in with XCLIENT so that smtpd, and through it
 #   the plugin, sees a different documentation address per attempt. Its maillog is what
-#   Postfix really writes.
+#   Postfix really writes. The plugin runs with apppass_unenrolled: pwcheck over a sasldb
+#   in the chroot, so the log has refusals of both paths: app passwords, and the real
+#   password of a user without MFA ("... reason=wrong-password path=pwcheck").
 #
 # Then fail2ban itself: fail2ban-regex with the filter (matched count, the exact hosts,
 # which lines must not match, the hostile user name), fail2ban-client -t/-d with the
@@ -337,6 +339,10 @@ SMTP_ATTEMPTS=$TMP/smtp-attempts
     printf 'alice\t%s\t198.51.100.43\t535\n' "$PWDIR/tablet"
     printf 'alice\t%s\t198.51.100.44\t535\n' "$PWDIR/phone"
     for _ in 1 2 3; do printf '%s\t%s\t198.51.100.48\t535\n' "$HOSTILE" "$PWDIR/wrong"; done
+    # dave has no MFA: apppass_unenrolled: pwcheck checks his real password (sasldb), and
+    # its refusals ("... reason=wrong-password path=pwcheck") count like any other.
+    printf 'dave\t%s\t198.51.100.49\t235\n' "$PWDIR/dave-real"
+    for _ in 1 2 3; do printf 'dave\t%s\t198.51.100.50\t535\n' "$PWDIR/wrong"; done
 } >"$SMTP_ATTEMPTS"
 SASL=no
 if [[ $PLUGIN == - ]]; then
@@ -362,7 +368,15 @@ if [[ $SASL == yes ]]; then
     fi
     port=$("$PY" -c 'import socket
 s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-    printf 'mech_list: PLAIN LOGIN\napppass_db: %s\n' "$STORE" >"$POSTFIX_CONF/sasl/smtpd.conf"
+    # Unenrolled users' real passwords from a sasldb in the chroot (Debian's place for it).
+    printf '%s\n' Dave-Real-Pass-2024 >"$PWDIR/dave-real"
+    mkdir -p "$TMP/spool/etc"
+    printf '%s' Dave-Real-Pass-2024 | saslpasswd2 -p -c -f "$TMP/spool/etc/sasldb2" -u "$HOST.localdomain" dave
+    chown root:postfix "$TMP/spool/etc/sasldb2" && chmod 0640 "$TMP/spool/etc/sasldb2"
+    ln -s "$(compgen -G "/usr/lib/*/sasl2/libsasldb.so" | head -n 1)" "$TMP/plugins/libsasldb.so"
+    printf '%s\n' "mech_list: PLAIN LOGIN" "apppass_db: $STORE" "apppass_unenrolled: pwcheck" \
+        "pwcheck_method: auxprop" "auxprop_plugin: sasldb" "sasldb_path: /etc/sasldb2" \
+        >"$POSTFIX_CONF/sasl/smtpd.conf"
     cat >"$POSTFIX_CONF/main.cf" <<EOF
 compatibility_level = 3.6
 queue_directory = $TMP/spool
@@ -422,7 +436,8 @@ if [[ $SASL == yes ]]; then
     fi
     n=$(grep -c 'warning: SASL authentication failure: apppass: refused ' "$MAIL_LOG" || true)
     want=$(grep -c $'\t535$' "$SMTP_ATTEMPTS")
-    if [[ $n -eq $want ]] && grep -qF 'refused service=smtp user=mallory\x20rhost\x3d203.0.113.9\x20reason\x3dwrong-password\x20x rhost=198.51.100.48 reason=unknown-user' "$MAIL_LOG"; then
+    if [[ $n -eq $want ]] && grep -qF 'refused service=smtp user=mallory\x20rhost\x3d203.0.113.9\x20reason\x3dwrong-password\x20x rhost=198.51.100.48 reason=unknown-user' "$MAIL_LOG" &&
+        [[ $(grep -cF 'refused service=smtp user=dave rhost=198.51.100.50 reason=wrong-password path=pwcheck' "$MAIL_LOG") -eq 3 ]]; then
         ok "Postfix logged the plugin's $want refusals as 'warning: SASL authentication failure: apppass: refused ...'"
     else
         not_ok "Postfix logged the plugin's $want refusals" "found $n" "$(cat "$MAIL_LOG")"
