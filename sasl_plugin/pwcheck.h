@@ -11,17 +11,18 @@
 // hold the login, and the server process with it, forever (Postfix: every smtpd that
 // reaches it, until the process limit). A plugin cannot interrupt libsasl's call, nor give
 // up on it while it still uses the connection, so the check runs in a child process
-// (fork) and the plugin waits for its answer on a pipe for at most kPwcheckTimeout; a
-// child that has not answered by then is killed (SIGKILL) and the login fails closed as
-// unavailable (SASL_UNAVAIL: Postfix answers 454 4.7.0, try again later). What the check
-// changes in memory (auxprop values, error texts of the connection) stays in the child;
-// its answer is the one int libsasl returned.
+// (RunInChild, common/child.h: fork, the answer on a pipe, SIGKILL at the deadline) and the
+// plugin waits for it at most kPwcheckTimeout; a check that has not answered by then is
+// stopped and the login fails closed as unavailable (SASL_UNAVAIL: Postfix answers 454
+// 4.7.0, try again later). What the check changes in memory (auxprop values, the
+// connection's error text) stays in the child; its answer is the int libsasl returned.
 //
 // Costs and limits: one fork per pwcheck login (about a millisecond for an smtpd; the
-// saslauthd round trip and its PAM stack cost far more). In a multithreaded server the
-// child has only the calling thread: a lock another thread held at the fork could stall
-// it, and the timeout ends that too. The password is copied once into locked memory that
-// is wiped after the fork; the child never returns into the application (_exit).
+// saslauthd round trip and its PAM stack cost far more); RunInChild flushes the process's
+// stdout and stderr first. In a multithreaded server the child has only the calling
+// thread: a lock another thread held at the fork could stall it, and the deadline ends
+// that too. The password is copied once into locked memory that is wiped when the check
+// returns; the child never returns into the application (_exit).
 //
 // Thread-safe as far as fork() is in the host process; Pwcheck itself keeps no state.
 #pragma once

@@ -285,7 +285,18 @@ def logged_reasons(*paths):
         reasons |= set(re.findall(r'"[^"\n]*\breason=([a-z][a-z-]*)', text))
         reasons |= set(re.findall(r'fail_reason\s*=\s*"([a-z-]+)"', text))
         reasons |= set(re.findall(r'MessageError\{"([a-z-]+)"', text))
+        # A source that logs an account state as the reason logs every state but "ok".
+        if "AccountStateName(" in text:
+            reasons |= account_state_names()
+        # The SASL plugin's password-check lines (sasl_plugin/pwcheck.cc).
+        if "PwcheckOutcomeName(" in text:
+            reasons |= set(re.findall(r'case PwcheckOutcome::\w+:\s*return "([a-z-]+)"', text)) - {"accepted"}
     return reasons
+
+
+def account_state_names():
+    text = strip_cxx_comments(read(os.path.join(SRC, "common", "account.cc")))
+    return set(re.findall(r'case AccountState::\w+:\s*return "([a-z-]+)"', text)) - {"ok"}
 
 
 def outcome_names():
