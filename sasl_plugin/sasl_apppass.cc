@@ -21,15 +21,30 @@
 // only when apppass_allow_authzid lets it carry another identity (features other than
 // channel binding play no part in the ranking).
 //
+// Users without MFA (issue 12): with apppass_unenrolled: pwcheck, a user without a
+// confirmed enrollment whose password is not an app password of theirs is checked by
+// libsasl's own checkpass, the application's pwcheck_method, in a child process with a
+// 10 s bound (pwcheck.h); enrolled users log in with app passwords only, whatever the
+// option. With apppass_account: nss an accepted app password is refused when the user's
+// system account is unknown, locked or expired (common/account.h; as root in process,
+// else through apppassd).
+//
 // Results:
-//   SASL_OK        an active, unexpired app password of the user, valid for the service
+//   SASL_OK        an active, unexpired app password of the user, valid for the service;
+//                  or, under apppass_unenrolled: pwcheck, the password the application's
+//                  check accepts for a user without confirmed MFA
 //   SASL_BADAUTH   wrong, revoked, expired or out-of-scope password, unknown user, or a
-//                  user name the verifier refuses (bad UTF-8, control characters)
+//                  user name the verifier refuses (bad UTF-8, control characters); or a
+//                  password the application's check refuses (pwcheck)
 //   SASL_NOAUTHZ   PLAIN with an authorization identity other than the user, unless
-//                  apppass_allow_authzid is on
+//                  apppass_allow_authzid is on; or a right app password whose account is
+//                  unknown, locked or expired (apppass_account: nss): the credentials are
+//                  right, the identity may not be used
 //   SASL_BADPROT   a malformed message (NUL separators, empty or over-long fields, NUL)
 //   SASL_UNAVAIL   the store cannot be used, or apppassd does not answer right within
-//                  1.5 s (Postfix answers 454 4.7.0: try again later)
+//                  1.5 s (Postfix answers 454 4.7.0: try again later); the application's
+//                  password check fails or does not answer within 10 s; the account
+//                  check cannot be made
 //   SASL_FAIL      the plugin's own configuration is wrong, or an internal error
 //
 // Fail closed. When the application's config names a store but an option is wrong or
@@ -55,7 +70,7 @@
 // use outside it, on a snapshot of that state that no reopen can free under it.
 //
 // One log line per decision through the application's SASL log callback, "apppass: " and
-// the format of decision_log.h: accepted at SASL_LOG_NOTE, refused at SASL_LOG_FAIL,
+// the format of decision_log.h (a login the password check decided adds path=pwcheck): accepted at SASL_LOG_NOTE, refused at SASL_LOG_FAIL,
 // error at SASL_LOG_ERR, as the PAM module's info, notice and err (authenticate.h); a last
 // use that cannot be recorded adds a SASL_LOG_WARN line. (Postfix shows NOTE lines only
 // when verbose. What plug_init logs goes to syslog, facility auth: libsasl has no
