@@ -395,6 +395,14 @@ expect "mech_list with CRAM-MD5: warning naming it; exit 0" 0 warning \
 printf '%s\n' "apppass_db: $DB" "mech_list:" >"$PF/sasl/smtpd.conf"
 expect "smtpd.conf line libsasl2 refuses (empty value): problem" 8 problem \
     "smtpd\.conf: line 2: empty value for mech_list: libsasl2 refuses the file"
+# Issue 12's options, read with the plugin's own parser.
+printf '%s\n' "$GOOD_CONF" "apppass_unenrolled: pwcheck" "apppass_account: nss" "pwcheck_method: saslauthd" \
+    >"$PF/sasl/smtpd.conf"
+expect "smtpd.conf with apppass_unenrolled: pwcheck and apppass_account: nss: fine" 0 ok \
+    "smtpd\.conf, which names the store $QDB$"
+printf '%s\n' "$GOOD_CONF" "apppass_unenrolled: ignore" >"$PF/sasl/smtpd.conf"
+expect "apppass_unenrolled: ignore (the PAM word): problem in the plugin's words" 8 problem \
+    "smtpd\.conf: apppass_unenrolled: 'ignore' is not deny or pwcheck: the plugin refuses every SMTP login"
 rm "$PF/sasl/smtpd.conf"
 expect "SMTP AUTH on, smtpd.conf missing: problem" 8 problem \
     "^Postfix \(smtp, submission\) offers SMTP AUTH through Cyrus SASL, but .*smtpd\.conf does not exist" "apppass_db: $QDB"
