@@ -70,12 +70,12 @@
 // use outside it, on a snapshot of that state that no reopen can free under it.
 //
 // One log line per decision through the application's SASL log callback, "apppass: " and
-// the format of decision_log.h (a login the password check decided adds path=pwcheck): accepted at SASL_LOG_NOTE, refused at SASL_LOG_FAIL,
-// error at SASL_LOG_ERR, as the PAM module's info, notice and err (authenticate.h); a last
-// use that cannot be recorded adds a SASL_LOG_WARN line. (Postfix shows NOTE lines only
-// when verbose. What plug_init logs goes to syslog, facility auth: libsasl has no
-// connection, hence no application callback, at that point.) The password is never
-// logged, never copied and never put in an error text. No exception leaves an entry point.
+// the format of decision_log.h (a login the password check decided adds path=pwcheck): accepted at
+// SASL_LOG_NOTE, refused at SASL_LOG_FAIL, error at SASL_LOG_ERR, as the PAM module's info, notice
+// and err (authenticate.h); a last use that cannot be recorded adds a SASL_LOG_WARN line. (Postfix
+// shows NOTE lines only when verbose. What plug_init logs goes to syslog, facility auth: libsasl
+// has no connection, hence no application callback, at that point.) The password is never logged,
+// never copied and never put in an error text. No exception leaves an entry point.
 #include <fmt/format.h>
 #include <sasl/sasl.h>
 #include <sasl/saslplug.h>

@@ -373,7 +373,9 @@ expect_line() {
     l=$(grep -F -- "$1" "$LOG" | tail -n 1 || true)
     if [[ -z $l ]]; then fail "maillog has '$1'"; return; fi
     if [[ -n ${2:-} && $l == *"$2"* ]]; then fail "maillog has '$1' without '$2': $l"; return; fi
-    pass "maillog has '$1'${2:+ (without '$2')}"
+    local without=""
+    [[ -z ${2:-} ]] || without=" (without '$2')"
+    pass "maillog has '$1'$without"
 }
 
 for mech in PLAIN LOGIN; do
