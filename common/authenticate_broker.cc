@@ -55,6 +55,11 @@ Decision DecisionFromReply(const broker::Reply& reply) {
   if (const std::string* id = reply.fields.Get("id")) d.id = *id;
   if (const std::string* label = reply.fields.Get("name")) d.name = *label;
   if (const std::string* detail = reply.fields.Get("detail")) d.detail = *detail;
+  // Fail closed (issue 12): only a reply that says enrolled=no lets apppass_unenrolled /
+  // unenrolled=ignore hand the user's real password to another check; a daemon that does
+  // not say (an older one) never does.
+  const std::string* enrolled = reply.fields.Get("enrolled");
+  d.enrolled = enrolled == nullptr || *enrolled != "no";
   // An acceptance names the password that matched (the log line, fail2ban, last use):
   // one without is not from a daemon that verified.
   if (d.outcome == Outcome::kAccepted && d.id.empty())

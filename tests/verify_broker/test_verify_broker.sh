@@ -12,8 +12,13 @@
 # Part 2, the real apppassd (--db STORE --socket PATH --group GROUP) on a temporary socket
 # (skipped when APPPASSD is "-"): a member of GROUP logs in with an app password, a wrong
 # and a revoked one are refused, each with the in-process decision line; a user outside
-# GROUP gets no answer (refused as unavailable). Root only (creates users and a group;
-# exit 77 otherwise).
+# GROUP gets no answer (refused as unavailable).
+# Part 3 (issue 12), the same daemon: the SASL plugin as the member with
+# apppass_unenrolled: pwcheck over a sasldb and apppass_account: nss: an unenrolled user's
+# real password is accepted by the password check, the enrolled member's is refused (the
+# daemon's reply says enrolled), and the member's app password is refused once the account
+# is locked (usermod -L; the daemon's ACCOUNT check) and accepted again after usermod -U.
+# Root only (creates users and a group; exit 77 otherwise).
 #
 # Environment: APPPASS_TEST_PRELOAD (optional) goes in front of pam_wrapper in LD_PRELOAD
 # for pamtester (the ASan runtime when the module is sanitized).
@@ -54,7 +59,7 @@ source "$LIB/report.sh"
 source "$LIB/store.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/stage.sh
 source "$LIB/stage.sh"
-require_tools oathtool setpriv
+require_tools oathtool setpriv saslpasswd2 chpasswd usermod
 
 make_test_group GRP apppassv
 make_test_user MEMBER apppassm "$GRP"
@@ -229,4 +234,51 @@ check "apppass list: the daemon recorded the last use" \
 tool --db "$STORE" revoke "$MEMBER" "$ID" >/dev/null
 pam_as "$MEMBER" "$PW"
 judge "PAM as $MEMBER: refused once revoked" 1 "$RC" 2000 "reason=revoked id=$ID name=phone$"
+# --- Part 3 (issue 12): the SASL plugin's apppass_unenrolled: pwcheck and apppass_account:
+# nss through the daemon. Whether a user is enrolled comes from the VERIFY reply
+# (enrolled=yes|no); the account check is the daemon's ACCOUNT (it reads /etc/shadow as
+# root, which the member cannot). The real password of the unenrolled user is in a sasldb
+# the member can read, checked by libsasl's own checkpass in the member's process.
+MIG_PW=$(tool --db "$STORE" create "$MEMBER" --name mig --scope smtp --json | json_get password)
+printf '%s:%s\n' "$MEMBER" "Member-Real-Pass-1" | chpasswd   # useradd's "!" reads as locked
+SASLDB=$TMP/sasldb2
+for u in "$MEMBER:Member-Real-Pass-1" "carol:Carol-Real-Pass-2"; do
+    printf '%s' "${u#*:}" | saslpasswd2 -p -c -f "$SASLDB" -u test.example "${u%%:*}"
+done
+chown "$MEMBER" "$SASLDB"
+ln -sf "$(compgen -G "/usr/lib/*/sasl2/libsasldb.so" | head -n 1)" "$TMP/sasl/bin/libsasldb.so"
+printf '%s\n' "mech_list: PLAIN LOGIN" "apppass_db: $STORE" "apppass_broker: $SOCK" \
+    "apppass_unenrolled: pwcheck" "pwcheck_method: auxprop" "auxprop_plugin: sasldb" \
+    "sasldb_path: $SASLDB" "apppass_account: nss" >"$TMP/conf/migrate.conf"
+chmod a+r "$TMP/conf/migrate.conf"
+# sasl_app APP PROCESS_USER MECH LOGIN_USER PASSWORD: like sasl_as, for application APP,
+# run as PROCESS_USER, logging in LOGIN_USER.
+sasl_app() {
+    printf '%s\n' "$5" | timeout 20 setpriv --reuid="$2" --regid="$2" --init-groups -- \
+        env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LD_LIBRARY_PATH="$LIBS" \
+        ASAN_OPTIONS="${ASAN_OPTIONS:-}" "$LOGIN_PROG" "$TMP/sasl/bin" "$TMP/conf" "$1" "$3" "$4" \
+        >"$TMP/out" 2>"$TMP/err" || true
+    SRC=$(sed -n 's/^rc=\(\S*\) ms=.*/\1/p' "$TMP/out")
+    MS=$(sed -n 's/^rc=\S* ms=\([0-9]*\)$/\1/p' "$TMP/out")
+    grep -E '^apppass: (accepted|refused|error) ' "$TMP/out" | sed 's/^apppass: //' >"$TMP/log" || true
+}
+for mech in PLAIN LOGIN; do
+    sasl_app migrate "$MEMBER" "$mech" carol Carol-Real-Pass-2
+    judge "SASL $mech through apppassd, pwcheck: unenrolled carol's sasldb password is accepted" \
+        SASL_OK "$SRC" 2000 "^accepted service=smtp user=carol rhost=192\.0\.2\.7 path=pwcheck$"
+    sasl_app migrate "$MEMBER" "$mech" "$MEMBER" Member-Real-Pass-1
+    judge "SASL $mech through apppassd, pwcheck: enrolled $MEMBER's sasldb password is refused (the reply said enrolled)" \
+        SASL_BADAUTH "$SRC" 2000 "^refused service=smtp user=$MEMBER rhost=192\.0\.2\.7 reason=wrong-password$"
+    sasl_app migrate "$MEMBER" "$mech" "$MEMBER" "$MIG_PW"
+    judge "SASL $mech through apppassd, account nss: $MEMBER's app password is accepted" \
+        SASL_OK "$SRC" 2000 "^accepted service=smtp user=$MEMBER rhost=192\.0\.2\.7 id=.* name=mig$"
+done
+usermod -L "$MEMBER"
+sasl_app migrate "$MEMBER" PLAIN "$MEMBER" "$MIG_PW"
+judge "SASL through apppassd, account nss: after usermod -L the app password is refused" \
+    SASL_NOAUTHZ "$SRC" 2000 "^refused service=smtp user=$MEMBER rhost=192\.0\.2\.7 reason=account-locked id=.* name=mig$"
+usermod -U "$MEMBER"
+sasl_app migrate "$MEMBER" LOGIN "$MEMBER" "$MIG_PW"
+judge "SASL through apppassd, account nss: after usermod -U it is accepted again" \
+    SASL_OK "$SRC" 2000 "^accepted service=smtp user=$MEMBER rhost=192\.0\.2\.7 id=.* name=mig$"
 finish
