@@ -396,10 +396,28 @@ printf '%s\n' "apppass_db: $DB" "mech_list:" >"$PF/sasl/smtpd.conf"
 expect "smtpd.conf line libsasl2 refuses (empty value): problem" 8 problem \
     "smtpd\.conf: line 2: empty value for mech_list: libsasl2 refuses the file"
 # Issue 12's options, read with the plugin's own parser.
-printf '%s\n' "$GOOD_CONF" "apppass_unenrolled: pwcheck" "apppass_account: nss" "pwcheck_method: saslauthd" \
+printf '%s\n' "$GOOD_CONF" "apppass_unenrolled: pwcheck" "pwcheck_method: saslauthd" \
     >"$PF/sasl/smtpd.conf"
-expect "smtpd.conf with apppass_unenrolled: pwcheck and apppass_account: nss: fine" 0 ok \
+expect "smtpd.conf with apppass_unenrolled: pwcheck: fine" 0 ok \
     "smtpd\.conf, which names the store $QDB$"
+# apppass_account: nss: smtpd (chrooted in this master.cf, as user postfix) must reach
+# apppassd inside its chroot, and apppassd must answer user postfix.
+QUEUE=$TMP/spool
+cp "$PF/main.cf" "$TMP/main.cf.good"
+printf 'queue_directory = %s\n' "$QUEUE" >>"$PF/main.cf"
+printf '%s\n' "$GOOD_CONF" "apppass_account: nss" "apppass_broker: $SOCK" >"$PF/sasl/smtpd.conf"
+expect "apppass_account: nss, no apppassd socket in smtpd's chroot: problem; fix bind-mounts it" 8 problem \
+    "smtpd\.conf sets apppass_account: nss, and smtpd \(smtp, submission\) runs chrooted to $(q "$QUEUE"): it asks apppassd at $QSOCK, which it finds at $(q "$QUEUE$SOCK"), where there is no socket" \
+    "mount --bind $(q "$TMP/run") $(q "$QUEUE$TMP/run")"
+expect "apppass_account: nss, user postfix not in the verifiers' group: problem" 8 problem \
+    "apppassd, which answers members of group $GRP only, and user postfix is not one" "^adduser postfix $GRP"
+mkdir -p "$QUEUE$TMP/run"
+"$PY" -c 'import socket, sys; socket.socket(socket.AF_UNIX).bind(sys.argv[1])' "$QUEUE$SOCK"
+gpasswd -a postfix "$GRP" >/dev/null
+expect "apppass_account: nss, socket in the chroot, postfix in the group: ok" 0 ok \
+    "smtpd\.conf sets apppass_account: nss: smtpd can ask apppassd at $QSOCK$"
+gpasswd -d postfix "$GRP" >/dev/null
+cp "$TMP/main.cf.good" "$PF/main.cf"
 printf '%s\n' "$GOOD_CONF" "apppass_unenrolled: ignore" >"$PF/sasl/smtpd.conf"
 expect "apppass_unenrolled: ignore (the PAM word): problem in the plugin's words" 8 problem \
     "smtpd\.conf: apppass_unenrolled: 'ignore' is not deny or pwcheck: the plugin refuses every SMTP login"

@@ -49,7 +49,7 @@ void test_master_cf(void**) {
   const auto s = ParseMasterCf(
       "# service type  private unpriv  chroot  wakeup  maxproc command + args\n"
       "smtp      inet  n       -       y       -       -       smtpd\n"
-      "submission inet n       -       y       -       -       smtpd\n"
+      "submission inet n       -       -       -       -       smtpd\n"
       "  -o syslog_name=postfix/submission\n"
       "  -o smtpd_sasl_auth_enable=yes\n"
       "  -osmtpd_sasl_path=submission\n"
@@ -61,7 +61,9 @@ void test_master_cf(void**) {
   assert_int_equal(s.size(), 3);
   ExpectStr(s[0].name, "smtp", "first service");
   assert_true(s[0].overrides.empty());
+  assert_true(s[0].chroot);  // the chroot column, "y"
   ExpectStr(s[1].name, "submission", "second service");
+  assert_false(s[1].chroot);  // "-": Postfix 3's default, no chroot
   ExpectStr(s[1].overrides.at("smtpd_sasl_auth_enable"), "yes", "-o NAME=VALUE");
   ExpectStr(s[1].overrides.at("smtpd_sasl_path"), "submission", "-oNAME=VALUE");
   ExpectStr(s[1].overrides.at("smtpd_recipient_restrictions"), "permit_sasl_authenticated,reject",

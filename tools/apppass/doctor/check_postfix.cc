@@ -2,8 +2,13 @@
 // or Dovecot), and whether each Cyrus SASL config names this store, passes the plugin's
 // own option parser and offers only PLAIN and LOGIN.
 #include <fmt/format.h>
+#include <grp.h>
+#include <pwd.h>
+#include <sys/stat.h>
 
+#include <algorithm>
 #include <map>
+#include <string_view>
 
 #include "doctor/doctor.h"
 #include "doctor/postfix_conf.h"
@@ -13,6 +18,59 @@
 #include "sasl_options.h"
 
 namespace apppass::doctor {
+
+namespace {
+
+constexpr const char* kQueueDir = "/var/spool/postfix";
+
+// apppass_account: nss in a Postfix SASL config: smtpd verifies as user postfix, so the
+// account check is asked of apppassd (sasl_apppass(8), "Account state"), whose socket a
+// chrooted smtpd resolves inside its chroot, and which answers group members only.
+std::vector<Finding> AccountCheckFindings(const std::string& conf, const std::string& socket,
+                                          const std::string& queue_dir,
+                                          const std::vector<std::string>& chrooted,
+                                          const std::string& group_name) {
+  std::vector<Finding> out;
+  if (!chrooted.empty()) {
+    const std::string inside = queue_dir + socket;
+    struct stat st {};
+    if (::lstat(inside.c_str(), &st) != 0 || !S_ISSOCK(st.st_mode)) {
+      const std::string dir = socket.substr(0, socket.rfind('/'));
+      out.push_back(
+          Make("postfix", Level::kProblem,
+               fmt::format("{} sets apppass_account: nss, and smtpd ({}) runs chrooted to {}: it "
+                           "asks apppassd at {}, which it finds at {}, where there is no socket; "
+                           "every SMTP login with an app password fails (454)",
+                           conf, Clean(Join(chrooted, ", ")), Clean(queue_dir), Clean(socket),
+                           Clean(inside)),
+               fmt::format("mkdir -p {0}{1} && mount --bind {1} {0}{1} (and in /etc/fstab), or set "
+                           "the chroot column of {2} to n in master.cf; then postfix reload",
+                           Sh(queue_dir), Sh(dir), Clean(Join(chrooted, ", ")))));
+    }
+  }
+  const passwd* pw = ::getpwnam("postfix");
+  const struct group* gr = ::getgrnam(group_name.c_str());
+  if (pw != nullptr) {
+    bool member = gr != nullptr && pw->pw_gid == gr->gr_gid;
+    for (char** m = gr != nullptr ? gr->gr_mem : nullptr; m != nullptr && *m != nullptr; ++m)
+      member = member || std::string_view(*m) == "postfix";
+    if (!member)
+      out.push_back(Make(
+          "postfix", Level::kProblem,
+          fmt::format("{} sets apppass_account: nss: smtpd (user postfix) asks apppassd, which "
+                      "answers members of group {} only, and user postfix is not one: every "
+                      "SMTP login with an app password fails (454)",
+                      conf, Clean(group_name)),
+          fmt::format("adduser postfix {}, then postfix reload", Sh(group_name))));
+  }
+  if (out.empty())
+    out.push_back(Make("postfix", Level::kOk,
+                       fmt::format("{} sets apppass_account: nss: smtpd can ask apppassd at {}",
+                                   conf, Clean(socket))));
+  return out;
+}
+
+}  // namespace
 
 std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* sasl) {
   std::vector<Finding> out;
@@ -46,7 +104,9 @@ std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* sasl) {
   // SASL applications (Cyrus config names) in use, with the services that use them.
   std::map<std::string, std::vector<std::string>> apps;
   std::vector<std::string> dovecot_services;
-  for (const auto& [svc, o] : services) {
+  for (const auto& service : services) {
+    const std::string& svc = service.name;
+    const auto& o = service.overrides;
     if (!IsYes(get(o, "smtpd_sasl_auth_enable", "no"))) continue;
     const std::string type = Lower(get(o, "smtpd_sasl_type", "cyrus"));
     const std::string path = get(o, "smtpd_sasl_path", "smtpd");
@@ -158,6 +218,15 @@ std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* sasl) {
             "postfix", Level::kProblem,
             fmt::format("{}: {}: the plugin refuses every SMTP login", cp, Clean(s.message(), 300)),
             "correct the option (see the plugin's man page)"));
+      if (s.ok() && opts.account_nss) {
+        std::vector<std::string> chrooted;
+        for (const auto& svc : services)
+          if (svc.chroot && std::find(svcs.begin(), svcs.end(), svc.name) != svcs.end())
+            chrooted.push_back(svc.name);
+        auto more = AccountCheckFindings(cp, opts.broker, get({}, "queue_directory", kQueueDir),
+                                         chrooted, cfg.group);
+        out.insert(out.end(), more.begin(), more.end());
+      }
     }
     const auto mechs = conf.Get("mech_list");
     if (!mechs) {

@@ -12,7 +12,9 @@
 //           that user in a forked child
 //   pam     every service file in the PAM directory that stacks pam_apppass.so: control,
 //           options, what happens after a refusal, interactive services
-//   postfix Postfix's Cyrus SASL config (DIR/sasl/<smtpd_sasl_path>.conf) and main.cf
+//   postfix Postfix's Cyrus SASL config (DIR/sasl/<smtpd_sasl_path>.conf) and main.cf;
+//           with apppass_account: nss, whether smtpd can reach apppassd (the socket
+//           inside a chroot, user postfix in the group)
 //   sasl    libapppass.so in libsasl2's plugin directory, and whether libsasl2 ranks it
 //           ahead of the stock PLAIN and LOGIN (asked of libsasl2 in a forked child)
 //   broker  apppassd's socket: a socket owned by root, in a directory only root may

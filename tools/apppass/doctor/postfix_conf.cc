@@ -65,7 +65,8 @@ std::vector<SmtpdService> ParseMasterCf(std::string_view text) {
       if (v.size() >= 2 && v.front() == '{' && v.back() == '}') v = Trim(v.substr(1, v.size() - 2));
       o[kv.substr(0, eq)] = v;
     }
-    if (tok[7] == "smtpd") out.push_back(SmtpdService{tok[0], std::move(o)});
+    if (tok[7] == "smtpd")
+      out.push_back(SmtpdService{tok[0], std::move(o), tok[4] == "y" || tok[4] == "yes"});
   }
   return out;
 }

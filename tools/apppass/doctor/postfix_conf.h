@@ -19,6 +19,8 @@ std::map<std::string, std::string> ParseMainCf(std::string_view text);
 struct SmtpdService {
   std::string name;
   std::map<std::string, std::string> overrides;
+  // The chroot column: "y" (or "yes"); "-" is Postfix 3's default, no chroot.
+  bool chroot = false;
 };
 // master.cf: the services whose command is smtpd, in file order.
 std::vector<SmtpdService> ParseMasterCf(std::string_view text);
