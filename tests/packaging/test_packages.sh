@@ -316,8 +316,8 @@ create() {  # NAME [ARGS...]: prints the password
 if PW_IMAP=$(create phone --scope imap); then ok "installed apppass: create --scope imap"; else
     not_ok "installed apppass: create --scope imap"
 fi
-if PW_ANY=$(create laptop); then ok "installed apppass: create (every service)"; else
-    not_ok "installed apppass: create (every service)"
+if PW_ANY=$(create laptop --all-services); then ok "installed apppass: create --all-services"; else
+    not_ok "installed apppass: create --all-services"
 fi
 WRONG=abcd-efgh-jkmn-pqrs-tuvw
 
@@ -416,7 +416,7 @@ check "the real /etc/pam.d/common-auth still has no pam_apppass" not grep -q pam
 # The installed example hook, in the real hooks directory, run by a revocation.
 HOOK=/etc/apppass/hooks.d/dovecot-auth-cache-flush
 install -o root -g root -m 0755 "$EX/hooks.d/dovecot-auth-cache-flush" "$HOOK"
-if create tablet >/dev/null; then
+if create tablet --scope imap >/dev/null; then
     RC=0
     "$APP" revoke "$TESTUSER" --name tablet >"$TMP/out" 2>"$TMP/err" || RC=$?
     sed 's/^/# revoke with the hook: /' "$TMP/err"
