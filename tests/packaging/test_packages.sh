@@ -379,7 +379,7 @@ expect_pam "example pam.d-pop3: an imap-only app password is refused" fail "$PW_
 PAM_OPS=authenticate
 expect_pam "example pam.d-imap-migration: an app password is accepted" ok "$PW_ANY" imap-migration \
     "accepted service=imap-migration user=$TESTUSER .* name=laptop"
-expect_pam "example pam.d-imap-migration: anything else falls through to pam_unix, which refuses" \
+expect_pam "example pam.d-imap-migration: the enrolled user's wrong password is refused by pam_apppass (default=die)" \
     fail "$WRONG" imap-migration "refused service=imap-migration user=$TESTUSER .*reason=wrong-password"
 PAM_OPS="authenticate acct_mgmt"
 expect_pam "example saslauthd-pam.d-smtp: an app password is accepted for smtp" ok "$PW_ANY" smtp \
