@@ -21,8 +21,7 @@ std::string Where(const PamEntry& e) { return fmt::format("{} line {}", Clean(e.
 
 // "auth required pam_apppass.so", with " totp" for the TOTP step.
 std::string Describe(const PamEntry& e) {
-  const bool totp = Basename(e.module) == kModuleName &&
-                    std::find(e.args.begin(), e.args.end(), "totp") != e.args.end();
+  const bool totp = IsApppass(e) && ReadApppassLine(e.args).totp;
   return fmt::format("{}{} {} {}{}", e.dash ? "-" : "", e.type, Clean(e.control, 80),
                      Clean(e.module, 120), totp ? " totp" : "");
 }
