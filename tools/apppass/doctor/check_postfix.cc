@@ -1,6 +1,7 @@
 // The postfix check: which smtpd services offer SMTP AUTH and through what (Cyrus SASL
 // or Dovecot), and whether each Cyrus SASL config names this store, passes the plugin's
-// own option parser and offers only PLAIN and LOGIN.
+// own option parser and offers only PLAIN and LOGIN; apppass_account: nss is suggested
+// where the store's users are system accounts.
 #include <fmt/format.h>
 #include <grp.h>
 #include <pwd.h>
@@ -8,9 +9,12 @@
 
 #include <algorithm>
 #include <map>
+#include <optional>
 #include <string_view>
+#include <vector>
 
 #include "doctor/doctor.h"
+#include "doctor/pam_rules.h"
 #include "doctor/postfix_conf.h"
 #include "doctor/read_files.h"
 #include "doctor/sasl_conf.h"
@@ -157,6 +161,7 @@ std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* sasl) {
   }
 
   const std::string store_key = SameDirKey(cfg.db);
+  std::optional<std::vector<std::string>> login_accounts;  // read once, when needed
   for (const auto& [app, svcs] : apps) {
     const std::string conf_path = cfg.postfix_dir + "/sasl/" + app + ".conf";
     const std::string cp = Clean(conf_path);
@@ -226,6 +231,13 @@ std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* sasl) {
         auto more = AccountCheckFindings(cp, opts.broker, get({}, "queue_directory", kQueueDir),
                                          chrooted, cfg.group);
         out.insert(out.end(), more.begin(), more.end());
+      }
+      // Where the store's users are people's system accounts, locking one should stop its
+      // app passwords for SMTP too (apppass_account: nss).
+      if (SameDirKey(*db) == store_key) {
+        if (!login_accounts) login_accounts = StoreLoginAccounts(cfg);
+        if (auto f = SuggestSaslAccountNss(conf_path, conf.Get("apppass_account"), *login_accounts))
+          out.push_back(std::move(*f));
       }
     }
     const auto mechs = conf.Get("mech_list");
