@@ -449,11 +449,12 @@ if [[ $LOGIN_UID -ge 1000 ]] && command -v oathtool >/dev/null; then
     check "account=nss on imap's account line: no suggestion for imap" not finding warning "^imap: .*account=nss"
     check "... still one for pop3" finding warning "^pop3: 1 user of the store is a system account"
     check "apppass_account: nss in smtpd.conf: no suggestion for it" not finding warning "apppass_account"
+    # (Whether smtpd can then reach apppassd is checked further down.)
+    printf '%s\n' "$GOOD_CONF" >"$PF/sasl/smtpd.conf"
     printf 'auth    required %s db=%s account=nss\naccount required %s db=%s\n' "$MODULE" "$DB" "$MODULE" "$DB" >"$PAM/imap"
     expect "account=nss on the auth line: warning, it does nothing there" 0 warning \
         "^imap line 1: account=nss on an auth line does nothing" "^put it on the service's account line"
     printf 'auth    required %s db=%s\naccount required %s db=%s\n' "$MODULE" "$DB" "$MODULE" "$DB" >"$PAM/imap"
-    printf '%s\n' "$GOOD_CONF" >"$PF/sasl/smtpd.conf"
 else
     note "useradd gave uid $LOGIN_UID (< 1000) or no oathtool: the account=nss suggestion is not checked"
 fi
