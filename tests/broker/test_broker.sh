@@ -112,7 +112,7 @@ check "the socket is 0666 (the daemon decides by SO_PEERCRED)" \
 
 # --- Handshake ---
 OUT=$(printf 'POLICY_SHOW\t1\n' | talk)
-check "handshake: the daemon's VERSION 1 0 comes first" test "$(head -n 1 <<<"$OUT")" = $'VERSION\t1\t0'
+check "handshake: the daemon's VERSION 1 1 comes first" test "$(head -n 1 <<<"$OUT")" = $'VERSION\t1\t1'
 OUT=$(printf 'POLICY_SHOW\t1\n' | talk --version 'VERSION\t2\t0' --wait-eof)
 check "another major version: FAIL 0 version, connection closed" \
     bash -c 'grep -q "^FAIL	0	version	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]] &&
@@ -130,17 +130,17 @@ verify_lines() {
 }
 OUT=$(verify_lines | talk)
 check "VERIFY as root: accepted (with id and name), revoked, out-of-scope, wrong-password" \
-    bash -c 'grep -q "^OK	1	outcome=accepted	id=[0-9a-f]*	name=phone$" <<<"$1" &&
+    bash -c 'grep -q "^OK	1	outcome=accepted	id=[0-9a-f]*	name=phone	enrolled=yes$" <<<"$1" &&
              grep -q "^OK	2	outcome=revoked	id=" <<<"$1" &&
              grep -q "^OK	3	outcome=out-of-scope	id=" <<<"$1" &&
-             grep -q "^OK	4	outcome=wrong-password$" <<<"$1"' _ "$OUT"
+             grep -q "^OK	4	outcome=wrong-password	enrolled=yes$" <<<"$1"' _ "$OUT"
 check "VERIFY is logged as a decision line with the caller" \
     grep -q "accepted service=imap user=alice rhost=192.0.2.7 id=.* caller_uid=0 " "$LOG"
 check "VERIFY records the last use (as root, in the usage database)" \
     bash -c '"$1" --db "$2" list alice --json | grep -q "\"last_rhost\":\"192.0.2.7\""' _ "$APPPASS" "$DB"
 OUT=$(verify_lines | talk "$MEMBER")
 check "VERIFY by a member of --group (supplementary group, SO_PEERGROUPS): answered" \
-    bash -c 'grep -q "^OK	1	outcome=accepted	" <<<"$1" && grep -q "^OK	4	outcome=wrong-password$" <<<"$1"' _ "$OUT"
+    bash -c 'grep -q "^OK	1	outcome=accepted	" <<<"$1" && grep -q "^OK	4	outcome=wrong-password	enrolled=yes$" <<<"$1"' _ "$OUT"
 OUT=$(verify_lines | setpriv --reuid="$OTHER" --regid="$GROUP" --clear-groups \
     "$PY" "$CLIENT" talk "$SOCK")
 check "VERIFY by a process whose gid is --group: answered" \
@@ -150,6 +150,74 @@ check "VERIFY by a user in neither: FAIL denied, no outcome" \
     bash -c 'grep -q "^FAIL	1	denied	not allowed to verify$" <<<"$1" && ! grep -q outcome= <<<"$1"' _ "$OUT"
 printf 'VERIFY\t1\tuser=alice\tservice=imap\n' | talk >"$TMP/out"
 check "VERIFY without a password: FAIL invalid" grep -q "^FAIL	1	invalid	VERIFY needs password=" "$TMP/out"
+OUT=$({
+    printf 'VERIFY\t1\tuser=%s\tpassword=%s\tservice=imap\n' "$OTHER" "$PW"
+    printf 'VERIFY\t2\tuser=bad\\x01name\tpassword=%s\tservice=imap\n' "$PW"
+} | talk)
+check "VERIFY (minor 1): a user without an enrollment is enrolled=no (unknown-user, bad-input)" \
+    bash -c 'grep -q "^OK	1	outcome=unknown-user	enrolled=no$" <<<"$1" &&
+             grep -q "^OK	2	outcome=bad-input	detail=.*	enrolled=no$" <<<"$1"' _ "$OUT"
+
+# --- ENROLLED (minor 1): the enrollment probe, with the rights of VERIFY ---
+enrolled_lines() {
+    printf 'ENROLLED\t1\tuser=alice\n'
+    printf 'ENROLLED\t2\tuser=%s\n' "$OTHER"
+    printf 'ENROLLED\t3\tuser=nosuchuser%s\n' "$$"
+    printf 'ENROLLED\t4\tuser=bad\\x01name\n'
+    printf 'ENROLLED\t5\n'
+}
+OUT=$(enrolled_lines | talk)
+check "ENROLLED as root: alice (confirmed) yes; a user without one, an unknown and a bad name no" \
+    bash -c 'grep -q "^OK	1	enrolled=yes$" <<<"$1" && grep -q "^OK	2	enrolled=no$" <<<"$1" &&
+             grep -q "^OK	3	enrolled=no$" <<<"$1" && grep -q "^OK	4	enrolled=no$" <<<"$1"' _ "$OUT"
+check "ENROLLED without user=: FAIL invalid" grep -q "^FAIL	5	invalid	ENROLLED needs user=$" <<<"$OUT"
+OUT=$(enrolled_lines | talk "$MEMBER")
+check "ENROLLED by a member of --group: answered" \
+    bash -c 'grep -q "^OK	1	enrolled=yes$" <<<"$1" && grep -q "^OK	2	enrolled=no$" <<<"$1"' _ "$OUT"
+OUT=$(enrolled_lines | talk "$OTHER")
+check "ENROLLED by a user in neither: FAIL denied, no answer, logged" \
+    bash -c '[[ $(grep -c "^FAIL	[1-4]	denied	not allowed to verify$" <<<"$1") -eq 4 ]] &&
+             ! grep -q enrolled= <<<"$1" &&
+             grep -q "refused ENROLLED from uid=$3 pid=[0-9]*: not root and not in group" "$2"' \
+    _ "$OUT" "$LOG" "$(id -u "$OTHER")"
+
+# --- ACCOUNT (minor 1): the account state of a system user (NSS, shadow), as root ---
+make_test_user ACC_OK brkaccok
+make_test_user ACC_LOCKED brkacclock
+make_test_user ACC_EXPIRED brkaccexp
+for u in "$ACC_OK" "$ACC_LOCKED" "$ACC_EXPIRED"; do
+    printf '%s:Not-a-secret-%s\n' "$u" "$$" | chpasswd
+done
+usermod -L "$ACC_LOCKED"
+chage -E 0 "$ACC_EXPIRED"  # expired on 1970-01-01
+account_lines() {
+    printf 'ACCOUNT\t1\tuser=%s\n' "$ACC_OK"
+    printf 'ACCOUNT\t2\tuser=%s\n' "$ACC_LOCKED"
+    printf 'ACCOUNT\t3\tuser=%s\n' "$ACC_EXPIRED"
+    printf 'ACCOUNT\t4\tuser=nosuchuser%s\n' "$$"
+    printf 'ACCOUNT\t5\n'
+}
+OUT=$(account_lines | talk)
+check "ACCOUNT as root: ok, account-locked (usermod -L), account-expired (chage -E 0), unknown-account" \
+    bash -c 'grep -q "^OK	1	state=ok$" <<<"$1" && grep -q "^OK	2	state=account-locked$" <<<"$1" &&
+             grep -q "^OK	3	state=account-expired$" <<<"$1" &&
+             grep -q "^OK	4	state=unknown-account$" <<<"$1"' _ "$OUT"
+check "ACCOUNT without user=: FAIL invalid" grep -q "^FAIL	5	invalid	ACCOUNT needs user=$" <<<"$OUT"
+check "ACCOUNT checks are logged with the caller" \
+    bash -c 'grep -q "account user=$2 state=ok caller_uid=0 caller_pid=[0-9]*$" "$1" &&
+             grep -q "account user=$3 state=account-locked caller_uid=0 " "$1"' \
+    _ "$LOG" "$ACC_OK" "$ACC_LOCKED"
+OUT=$(account_lines | talk "$MEMBER")
+check "ACCOUNT by a member of --group (who cannot read /etc/shadow): answered as root" \
+    bash -c 'grep -q "^OK	1	state=ok$" <<<"$1" && grep -q "^OK	2	state=account-locked$" <<<"$1" &&
+             grep -q "^OK	3	state=account-expired$" <<<"$1"' _ "$OUT"
+OUT=$(account_lines | talk "$OTHER")
+check "ACCOUNT by a user in neither: FAIL denied, no state" \
+    bash -c '[[ $(grep -c "^FAIL	[1-4]	denied	not allowed to verify$" <<<"$1") -eq 4 ]] &&
+             ! grep -q state= <<<"$1"' _ "$OUT"
+usermod -U "$ACC_LOCKED"
+OUT=$(printf 'ACCOUNT\t1\tuser=%s\n' "$ACC_LOCKED" | talk "$MEMBER")
+check "... and unlocked (usermod -U) it is ok again: read at each request" grep -q "^OK	1	state=ok$" <<<"$OUT"
 
 # --- Self-service reads act on the caller's own user ---
 OUT=$(printf 'LIST\t7\nMFA_STATUS\t8\n' | talk "$MEMBER")
@@ -158,8 +226,8 @@ check "LIST as a user: their own app passwords only (count, user, items)" \
              [[ $(grep -c "^ITEM	7	" <<<"$1") -eq 2 ]] &&
              grep -q "^ITEM	7	id=$3	name=laptop	scopes=imap	created=[0-9T:Z-]*	state=active$" <<<"$1"' \
     _ "$OUT" "$MEMBER" "$MEMBER_ID"
-check "MFA_STATUS as a user: their own enrollment" \
-    grep -q "^OK	8	user=$MEMBER	state=confirmed	enrolled=.*	confirmed=.*	source=apppass$" <<<"$OUT"
+check "MFA_STATUS as a user: their own enrollment (and, minor 1, how many recovery codes are left)" \
+    grep -Eq "^OK	8	user=$MEMBER	state=confirmed	enrolled=.*	confirmed=.*	source=apppass	recovery_codes_left=[0-9]+$" <<<"$OUT"
 OUT=$(printf 'LIST\t1\tuser=alice\nMFA_STATUS\t2\tuser=alice\n' | talk "$OTHER")
 check "LIST and MFA_STATUS as another user: nothing of anyone else, whatever user= says" \
     bash -c 'grep -q "^OK	1	count=0	user=$2$" <<<"$1" && grep -q "^OK	2	user=$2	state=none$" <<<"$1" &&
@@ -189,7 +257,7 @@ check "... audited: change op=create uid= user= id= result=ok, and the password 
     bash -c 'grep -q "change op=create uid=$2 user=$3 id=$4 result=ok$" "$1" && ! grep -q -- "$5" "$1"' \
     _ "$LOG" "$OTHER_UID" "$OTHER" "$NEW_ID" "$NEW_PW"
 OUT=$(printf 'VERIFY\t1\tuser=%s\tpassword=%s\tservice=imap\n' "$OTHER" "$NEW_PW" | talk)
-check "... and the new password verifies" grep -q "^OK	1	outcome=accepted	id=$NEW_ID	name=tablet$" <<<"$OUT"
+check "... and the new password verifies" grep -q "^OK	1	outcome=accepted	id=$NEW_ID	name=tablet	enrolled=yes$" <<<"$OUT"
 OUT=$({
     printf 'CREATE\t2\tname=again\tscopes=imap\tcode=%s\n' "$(code "$SECRET" "$STEP")"
     printf 'CREATE\t3\tname=again\tscopes=imap\n'
@@ -237,6 +305,8 @@ OUT=$(printf 'MFA_ENROLL\t1\n' | talk "$THIRD")
 SECRET3=$(grep -o 'secret=[A-Z2-7]*' <<<"$OUT" | head -n 1 | cut -d= -f2)
 check "MFA_ENROLL as a user: OK with secret and otpauth uri" \
     bash -c 'grep -q "^OK	1	secret=[A-Z2-7]*	uri=otpauth://totp/" <<<"$1" && [[ -n $2 ]]' _ "$OUT" "$SECRET3"
+OUT=$(printf 'ENROLLED\t1\tuser=%s\n' "$THIRD" | talk "$MEMBER")
+check "ENROLLED while the enrollment is pending: no" grep -q "^OK	1	enrolled=no$" <<<"$OUT"
 OUT=$({
     printf 'MFA_STATUS\t1\n'
     printf 'MFA_CONFIRM\t2\tcode=%s\n' "$(code "$SECRET3" "$(($(date +%s) / 30))")"
@@ -245,6 +315,8 @@ OUT=$({
 check "MFA_STATUS pending, MFA_CONFIRM with a current code, then confirmed" \
     bash -c 'grep -q "^OK	1	user=$2	state=pending	" <<<"$1" && grep -q "^OK	2$" <<<"$1" &&
              grep -q "^OK	3	user=$2	state=confirmed	" <<<"$1"' _ "$OUT" "$THIRD"
+OUT=$(printf 'ENROLLED\t1\tuser=%s\n' "$THIRD" | talk "$MEMBER")
+check "ENROLLED once confirmed: yes" grep -q "^OK	1	enrolled=yes$" <<<"$OUT"
 check "enroll and confirm audited, the secret in no log line" \
     bash -c 'grep -q "change op=mfa-enroll uid=[0-9]* user=$2 result=ok$" "$1" &&
              grep -q "change op=mfa-confirm uid=[0-9]* user=$2 result=ok$" "$1" && ! grep -q "$3" "$1"' \

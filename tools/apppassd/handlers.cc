@@ -38,6 +38,8 @@ struct Entry {
 // Everything apppassd answers. A kind not here is refused before any handler runs.
 constexpr Entry kTable[] = {
     {RequestKind::kVerify, Who::kVerifier, nullptr, internal::HandleVerify},
+    {RequestKind::kEnrolled, Who::kVerifier, nullptr, internal::HandleEnrolled},
+    {RequestKind::kAccount, Who::kVerifier, nullptr, internal::HandleAccount},
     {RequestKind::kList, Who::kSelf, nullptr, internal::HandleList},
     {RequestKind::kMfaStatus, Who::kSelf, nullptr, internal::HandleMfaStatus},
     {RequestKind::kCreate, Who::kSelf, "create", internal::HandleCreate},
@@ -64,8 +66,9 @@ Status Admit(const Entry& e, const Caller& caller, const HandlerConfig& config, 
     case Who::kVerifier:
       if (caller.uid == 0 || (config.verify_gid && InGroup(caller, *config.verify_gid)))
         return Status::Ok();
-      Log(LOG_NOTICE, fmt::format("refused verify from uid={} pid={}: not root and not in group {}",
-                                  caller.uid, caller.pid, LogSafe(config.group)));
+      Log(LOG_NOTICE, fmt::format("refused {} from uid={} pid={}: not root and not in group {}",
+                                  broker::RequestKindName(e.kind), caller.uid, caller.pid,
+                                  LogSafe(config.group)));
       return Status::PermissionDenied("not allowed to verify");
     case Who::kSelf: {
       Status s = UserNameOf(caller.uid, user);
