@@ -109,8 +109,9 @@ Status HandleMfaStatus(Call& c) {
   if (s.ok() && u.confirmed && state == MfaState::kConfirmed)
     s = Put(c.ok, "confirmed", FormatIsoUtc(*u.confirmed));
   if (s.ok()) s = Put(c.ok, "source", u.source);
-  // Minor 1: how many unused recovery codes the user has (recovery_codes.h).
-  if (s.ok()) s = Put(c.ok, "recovery_codes_left", std::to_string(u.recovery.size()));
+  // Minor 1: how many unused recovery codes a confirmed user has (recovery_codes.h).
+  if (s.ok() && state == MfaState::kConfirmed)
+    s = Put(c.ok, "recovery_codes_left", std::to_string(u.recovery.size()));
   return s;
 }
 
