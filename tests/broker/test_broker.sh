@@ -307,20 +307,129 @@ check "MFA_ENROLL as a user: OK with secret and otpauth uri" \
     bash -c 'grep -q "^OK	1	secret=[A-Z2-7]*	uri=otpauth://totp/" <<<"$1" && [[ -n $2 ]]' _ "$OUT" "$SECRET3"
 OUT=$(printf 'ENROLLED\t1\tuser=%s\n' "$THIRD" | talk "$MEMBER")
 check "ENROLLED while the enrollment is pending: no" grep -q "^OK	1	enrolled=no$" <<<"$OUT"
+# fresh_step: the current TOTP step, after waiting out the last 5 s of one, so that codes
+# of the step before, this one and the next all stay valid (one step of drift) for a while.
+fresh_step() {
+    if [[ $(($(date +%s) % 30)) -ge 25 ]]; then sleep $((30 - $(date +%s) % 30)); fi
+    echo $(($(date +%s) / 30))
+}
+STEP3=$(fresh_step)
 OUT=$({
     printf 'MFA_STATUS\t1\n'
-    printf 'MFA_CONFIRM\t2\tcode=%s\n' "$(code "$SECRET3" "$(($(date +%s) / 30))")"
+    printf 'MFA_CONFIRM\t2\tcode=%s\n' "$(code "$SECRET3" $((STEP3 - 1)))"
     printf 'MFA_STATUS\t3\n'
 } | talk "$THIRD")
-check "MFA_STATUS pending, MFA_CONFIRM with a current code, then confirmed" \
-    bash -c 'grep -q "^OK	1	user=$2	state=pending	" <<<"$1" && grep -q "^OK	2$" <<<"$1" &&
-             grep -q "^OK	3	user=$2	state=confirmed	" <<<"$1"' _ "$OUT" "$THIRD"
+check "MFA_STATUS pending (no recovery_codes_left), MFA_CONFIRM with a current code, then confirmed" \
+    bash -c 'grep -q "^OK	1	user=$2	state=pending	" <<<"$1" && ! grep -q "^OK	1.*recovery_codes_left" <<<"$1" &&
+             grep -q "^OK	2	count=10$" <<<"$1" &&
+             grep -q "^OK	3	user=$2	state=confirmed	.*	recovery_codes_left=10$" <<<"$1"' _ "$OUT" "$THIRD"
+RC_RE='[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}'
+check "MFA_CONFIRM of a pending enrollment: its 10 recovery codes, one ITEM each, before the OK" \
+    bash -c '[[ $(grep -Ec "^ITEM	2	recovery_code=$2$" <<<"$1") -eq 10 &&
+                $(grep -c "^ITEM" <<<"$1") -eq 10 ]] &&
+             [[ $(grep -n "^OK	2" <<<"$1" | cut -d: -f1) -gt $(grep -n "^ITEM	2" <<<"$1" | tail -n 1 | cut -d: -f1) ]]' \
+    _ "$OUT" "$RC_RE"
+CONFIRM_CODES=$(grep -Eo "recovery_code=$RC_RE" <<<"$OUT" | cut -d= -f2)
+OUT=$(printf 'MFA_CONFIRM\t1\tcode=%s\n' "$(code "$SECRET3" "$STEP3")" | talk "$THIRD")
+check "MFA_CONFIRM again (a re-check of a confirmed enrollment): OK, no new codes" \
+    bash -c 'grep -q "^OK	1$" <<<"$1" && ! grep -q "^ITEM" <<<"$1"' _ "$OUT"
 OUT=$(printf 'ENROLLED\t1\tuser=%s\n' "$THIRD" | talk "$MEMBER")
 check "ENROLLED once confirmed: yes" grep -q "^OK	1	enrolled=yes$" <<<"$OUT"
 check "enroll and confirm audited, the secret in no log line" \
     bash -c 'grep -q "change op=mfa-enroll uid=[0-9]* user=$2 result=ok$" "$1" &&
              grep -q "change op=mfa-confirm uid=[0-9]* user=$2 result=ok$" "$1" && ! grep -q "$3" "$1"' \
     _ "$LOG" "$THIRD" "$SECRET3"
+
+# --- MFA_RECOVERY (minor 1): new recovery codes for oneself, with a current TOTP code ---
+OUT=$(printf 'MFA_RECOVERY\t1\tcode=%s\n' "$(code "$SECRET3" "$STEP3")" | talk "$THIRD")
+check "MFA_RECOVERY with the code just spent: FAIL denied, no codes" \
+    bash -c 'grep -q "^FAIL	1	denied	wrong or reused verification code" <<<"$1" && ! grep -q "^ITEM" <<<"$1"' \
+    _ "$OUT"
+OUT=$({
+    printf 'MFA_RECOVERY\t1\n'
+    printf 'MFA_RECOVERY\t2\tcode=%s\n' "$(head -n 1 <<<"$CONFIRM_CODES")"
+} | talk "$THIRD")
+check "MFA_RECOVERY without a code or with a recovery code (not a TOTP code): FAIL denied" \
+    bash -c 'grep -q "^FAIL	1	denied	" <<<"$1" && grep -q "^FAIL	2	denied	" <<<"$1" &&
+             ! grep -q "^ITEM" <<<"$1"' _ "$OUT"
+OUT=$(printf 'MFA_RECOVERY\t4\tcode=%s\n' "$(code "$SECRET3" $((STEP3 + 1)))" | talk "$THIRD")
+RECOVERY_CODES=$(grep -Eo "recovery_code=$RC_RE" <<<"$OUT" | cut -d= -f2)
+check "MFA_RECOVERY with a fresh code: 10 new codes (ITEM recovery_code=), OK count=10" \
+    bash -c '[[ $(grep -Ec "^ITEM	4	recovery_code=$2$" <<<"$1") -eq 10 ]] && grep -q "^OK	4	count=10$" <<<"$1" &&
+             [[ $(sort -u <<<"$3" | wc -l) -eq 10 ]]' _ "$OUT" "$RC_RE" "$RECOVERY_CODES"
+check "... all different from the ones the confirmation made" \
+    bash -c '[[ -z $(comm -12 <(sort <<<"$1") <(sort <<<"$2")) ]]' _ "$CONFIRM_CODES" "$RECOVERY_CODES"
+check "... audited (mfa-recovery-codes, done and refused), no code in any log line" \
+    bash -c 'grep -q "change op=mfa-recovery-codes uid=$2 user=$3 result=ok$" "$1" &&
+             grep -q "change op=mfa-recovery-codes uid=$2 user=$3 result=denied detail=" "$1" &&
+             ! grep -qF -e "$(head -n 1 <<<"$4")" -e "$(head -n 1 <<<"$5")" "$1"' \
+    _ "$LOG" "$(id -u "$THIRD")" "$THIRD" "$CONFIRM_CODES" "$RECOVERY_CODES"
+OUT=$(printf 'MFA_RECOVERY\t1\tcode=123456\n' | talk "$ACC_OK")
+check "MFA_RECOVERY by a user without MFA: FAIL denied (MFA is not set up)" \
+    grep -q "^FAIL	1	denied	MFA is not set up for this account$" <<<"$OUT"
+
+# --- CODE (minor 1): the TOTP step of a login, for a verifier, checked in the store ---
+# carol and dave: enrolled by root (codes known), store users only.
+SECRET_C=$(tool --db "$DB" mfa enroll carol --json | json_get secret)
+SECRET_D=$(tool --db "$DB" mfa enroll dave --json | json_get secret)
+STEPC=$(fresh_step)
+tool --db "$DB" mfa confirm carol "$(code "$SECRET_C" $((STEPC - 1)))" >/dev/null
+tool --db "$DB" mfa confirm dave "$(code "$SECRET_D" $((STEPC - 1)))" >/dev/null
+CODE_NOW=$(code "$SECRET_C" "$STEPC")
+OLD_RC=$(head -n 1 <<<"$CONFIRM_CODES")
+NEW_RC=$(sed -n 2p <<<"$RECOVERY_CODES")
+OUT=$({
+    printf 'CODE\t1\tuser=carol\tcode=%s\tservice=sshd\trhost=192.0.2.7\n' "$CODE_NOW"
+    printf 'CODE\t2\tuser=carol\tcode=%s\tservice=sshd\n' "$CODE_NOW"
+    printf 'CODE\t3\tuser=%s\tcode=%s\tservice=sshd\n' "$THIRD" "$OLD_RC"
+    printf 'CODE\t4\tuser=%s\tcode=%s\tservice=sshd\n' "$THIRD" "$NEW_RC"
+    printf 'CODE\t5\tuser=%s\tcode=%s\tservice=sshd\n' "$THIRD" "$NEW_RC"
+    printf 'CODE\t6\tuser=nosuchuser%s\tcode=123456\tservice=sshd\n' "$$"
+    printf 'CODE\t7\tuser=carol\tcode=\tservice=sshd\n'
+    printf 'CODE\t8\tuser=carol\tservice=sshd\n'
+    printf 'CODE\t9\tcode=123456\tservice=sshd\n'
+    printf 'CODE\t10\tuser=carol\tcode=123456\n'
+} | talk "$MEMBER")
+check "CODE by a member: a current code accepted, then reused-code" \
+    bash -c 'grep -q "^OK	1	outcome=accepted$" <<<"$1" && grep -q "^OK	2	outcome=reused-code$" <<<"$1"' _ "$OUT"
+check "CODE: a recovery code voided by MFA_RECOVERY is wrong-code, a new one recovery-code (9 left), once" \
+    bash -c 'grep -q "^OK	3	outcome=wrong-code$" <<<"$1" &&
+             grep -q "^OK	4	outcome=recovery-code	codes_left=9$" <<<"$1" &&
+             grep -q "^OK	5	outcome=wrong-code$" <<<"$1"' _ "$OUT"
+check "CODE: a user without an enrollment not-enrolled, an empty code bad-input (with detail)" \
+    bash -c 'grep -q "^OK	6	outcome=not-enrolled$" <<<"$1" && grep -q "^OK	7	outcome=bad-input	detail=" <<<"$1"' _ "$OUT"
+check "CODE without code=, user= or service=: FAIL invalid each" \
+    bash -c 'grep -q "^FAIL	8	invalid	CODE needs code=$" <<<"$1" && grep -q "^FAIL	9	invalid	CODE needs user=$" <<<"$1" &&
+             grep -q "^FAIL	10	invalid	CODE needs service=$" <<<"$1"' _ "$OUT"
+MEMBER_UID=$(id -u "$MEMBER")
+check "CODE decisions logged as the shims log them (factor=totp), with the caller; no code in the log" \
+    bash -c 'grep -q "accepted service=sshd user=carol rhost=192.0.2.7 factor=totp caller_uid=$2 caller_pid=[0-9]*$" "$1" &&
+             grep -q "refused service=sshd user=carol rhost=- factor=totp reason=reused-code caller_uid=$2 " "$1" &&
+             grep -q "accepted service=sshd user=$3 rhost=- factor=totp reason=recovery-code codes_left=9 caller_uid=$2 " "$1" &&
+             ! grep -qF -e "code=" -e "$4" -e "$5" "$1"' _ "$LOG" "$MEMBER_UID" "$THIRD" "$CODE_NOW" "$NEW_RC"
+OUT=$(printf 'MFA_STATUS\t1\n' | talk "$THIRD")
+check "MFA_STATUS: recovery_codes_left=9 after one was used" grep -q "	recovery_codes_left=9$" <<<"$OUT"
+CODE_NEXT=$(code "$SECRET_C" $((STEPC + 1)))
+OUT=$(printf 'CODE\t1\tuser=carol\tcode=%s\tservice=sshd\n' "$CODE_NEXT" | talk "$OTHER")
+check "CODE by a user in neither: FAIL denied, no outcome (and the code not spent)" \
+    bash -c 'grep -q "^FAIL	1	denied	not allowed to verify$" <<<"$1" && ! grep -q outcome= <<<"$1"' _ "$OUT"
+OUT=$(printf 'CODE\t1\tuser=carol\tcode=%s\tservice=sshd\n' "$CODE_NEXT" | talk)
+check "... which root can then use: accepted" grep -q "^OK	1	outcome=accepted$" <<<"$OUT"
+# The throttle: after 5 wrong codes every code is refused, a right one too.
+WRONG_D=000000
+for s in -1 0 1 2; do [[ $(code "$SECRET_D" $((STEPC + s))) != "$WRONG_D" ]] || WRONG_D=999999; done
+OUT=$({
+    for i in 1 2 3 4 5; do printf 'CODE\t%d\tuser=dave\tcode=%s\tservice=sshd\n' "$i" "$WRONG_D"; done
+    printf 'CODE\t6\tuser=dave\tcode=%s\tservice=sshd\n' "$(code "$SECRET_D" "$STEPC")"
+} | talk "$MEMBER")
+check "CODE: 5 wrong codes, then throttled (with a detail) even for a right one" \
+    bash -c '[[ $(grep -c "^OK	[1-5]	outcome=wrong-code$" <<<"$1") -eq 5 ]] &&
+             grep -q "^OK	6	outcome=throttled	detail=." <<<"$1"' _ "$OUT"
+check "... logged as refused reason=throttled" \
+    grep -q "refused service=sshd user=dave rhost=- factor=totp reason=throttled detail=.* caller_uid=$MEMBER_UID " "$LOG"
+OUT=$("$PY" -c 'import sys; sys.stdout.write("CODE\t1\tuser=x\tservice=sshd\tcode=" + "1" * 9000 + "\n")' | talk "$MEMBER" --wait-eof)
+check "CODE over 8192 bytes: FAIL 0 too_long, connection closed" \
+    bash -c 'grep -q "^FAIL	0	too_long	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]]' _ "$OUT"
 
 # --- Malformed, unknown, oversized ---
 OUT=$(printf 'FROB\t5\nVERIFY\tx\n\t\nLIST\t6\tbad key=1\nVERIFY\t9\tuser=a\tuser=b\nPOLICY_SHOW\t10\n' | talk)

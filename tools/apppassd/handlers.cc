@@ -38,6 +38,7 @@ struct Entry {
 // Everything apppassd answers. A kind not here is refused before any handler runs.
 constexpr Entry kTable[] = {
     {RequestKind::kVerify, Who::kVerifier, nullptr, internal::HandleVerify},
+    {RequestKind::kCode, Who::kVerifier, nullptr, internal::HandleCode},
     {RequestKind::kEnrolled, Who::kVerifier, nullptr, internal::HandleEnrolled},
     {RequestKind::kAccount, Who::kVerifier, nullptr, internal::HandleAccount},
     {RequestKind::kList, Who::kSelf, nullptr, internal::HandleList},
@@ -46,6 +47,7 @@ constexpr Entry kTable[] = {
     {RequestKind::kRevoke, Who::kSelf, "revoke", internal::HandleRevoke},
     {RequestKind::kMfaEnroll, Who::kSelf, "mfa-enroll", internal::HandleMfaEnroll},
     {RequestKind::kMfaConfirm, Who::kSelf, "mfa-confirm", internal::HandleMfaConfirm},
+    {RequestKind::kMfaRecovery, Who::kSelf, "mfa-recovery-codes", internal::HandleMfaRecovery},
     {RequestKind::kPolicyShow, Who::kAnyone, nullptr, internal::HandlePolicyShow},
     {RequestKind::kPolicySet, Who::kRoot, "policy-set", internal::HandlePolicySet},
 };

@@ -44,6 +44,7 @@ Status StoreOf(const Call& c, const OpenedStore** out);
 // The handlers: each returns the request's Status, Ok with c.ok (and c.items) filled, or
 // what the FAIL says. handlers_verify.cc (the verifier kinds, each logs its decision):
 Status HandleVerify(Call& c);
+Status HandleCode(Call& c);
 Status HandleEnrolled(Call& c);
 Status HandleAccount(Call& c);
 // handlers_read.cc:
@@ -55,6 +56,7 @@ Status HandleCreate(Call& c);
 Status HandleRevoke(Call& c);
 Status HandleMfaEnroll(Call& c);
 Status HandleMfaConfirm(Call& c);
+Status HandleMfaRecovery(Call& c);
 Status HandlePolicySet(Call& c);
 
 }  // namespace apppass::daemon::internal

@@ -80,6 +80,36 @@ Status HandleVerify(Call& c) {
   return Put(c.ok, "enrolled", YesNo(d.enrolled));
 }
 
+Status HandleCode(Call& c) {
+  const std::string *user = nullptr, *service = nullptr;
+  Status s = Need(c, "user", &user);
+  if (s.ok()) s = Need(c, "service", &service);
+  if (!s.ok()) return s;
+  const SecretBuffer* code = c.req.fields.GetSecret("code");
+  if (code == nullptr) return Status::InvalidArgument("CODE needs code=");
+  CodeDecision d;
+  if (c.store == nullptr) {
+    d.outcome = CodeOutcome::kUnavailable;
+    d.detail = c.unavailable.message();
+  } else {
+    // A code check writes (the step spent, the failure counted): one writer at a time.
+    std::lock_guard<std::mutex> guard(c.holder.change_mutex());
+    d = CheckLoginCode(c.store->store, *user, code->view(), c.now);
+  }
+  const DecisionContext ctx{*service, *user, RhostOf(c)};
+  const LogSeverity severity = CodePassed(d.outcome)                    ? LogSeverity::kInfo
+                               : d.outcome == CodeOutcome::kUnavailable ? LogSeverity::kError
+                                                                        : LogSeverity::kNotice;
+  Log(SyslogLevel(severity), FormatCodeDecision(ctx, d) + Who(c));
+  if (d.outcome == CodeOutcome::kUnavailable && c.store != nullptr) c.holder.Invalidate(c.store);
+  if (!(s = Put(c.ok, "outcome", CodeOutcomeName(d.outcome))).ok()) return s;
+  if (d.outcome == CodeOutcome::kRecoveryCode &&
+      !(s = Put(c.ok, "codes_left", std::to_string(d.recovery_codes_left))).ok())
+    return s;
+  if (!d.detail.empty()) s = Put(c.ok, "detail", d.detail);
+  return s;
+}
+
 Status HandleEnrolled(Call& c) {
   const std::string* user = nullptr;
   Status s = Need(c, "user", &user);
