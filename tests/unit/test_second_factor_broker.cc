@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "fake_broker.h"
+#include "text.h"
 
 // Last: cmocka.h macros break standard headers included after it.
 #include "test_util.h"
