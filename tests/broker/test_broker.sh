@@ -18,10 +18,15 @@
 #   - a slow client (half a line, then nothing) is dropped at the deadline, the per-uid cap
 #     refuses a ninth connection, and root is still answered at once meanwhile
 #   - 1,000 connections at once, each one VERIFY: every answer right; RSS printed, bounded
-# Usage: test_broker.sh APPPASSD APPPASS. Root only (exit 77 otherwise).
+#   - protocol 1.1: VERIFY says enrolled=; CODE, ENROLLED and ACCOUNT for root and members
+#     of --group only (others FAIL denied), each answer and its log line; a user record
+#     that does not decode is unavailable for all (never "not enrolled"); MFA_CONFIRM and
+#     MFA_RECOVERY answer recovery codes as ITEM lines, audited, never logged
+# Usage: test_broker.sh APPPASSD APPPASS STORE_TAMPER. Root only (exit 77 otherwise).
 set -euo pipefail
 APPPASSD=$1
 APPPASS=$2
+STORE_TAMPER=$3
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib/setup.sh
 source "$HERE/../lib/setup.sh"
@@ -430,6 +435,24 @@ check "... logged as refused reason=throttled" \
 OUT=$("$PY" -c 'import sys; sys.stdout.write("CODE\t1\tuser=x\tservice=sshd\tcode=" + "1" * 9000 + "\n")' | talk "$MEMBER" --wait-eof)
 check "CODE over 8192 bytes: FAIL 0 too_long, connection closed" \
     bash -c 'grep -q "^FAIL	0	too_long	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]]' _ "$OUT"
+
+# --- A user record that does not decode: unavailable, never "not enrolled" ---
+"$STORE_TAMPER" "$DB" put users zed$$ 'not a record'
+OUT=$({
+    printf 'ENROLLED\t1\tuser=zed%s\n' "$$"
+    printf 'CODE\t2\tuser=zed%s\tcode=123456\tservice=sshd\n' "$$"
+    printf 'VERIFY\t3\tuser=zed%s\tpassword=%s\tservice=imap\n' "$$" "$PW"
+} | talk "$MEMBER")
+check "an unreadable user record: ENROLLED FAIL unavailable, CODE and VERIFY outcome=unavailable" \
+    bash -c 'grep -q "^FAIL	1	unavailable	cannot read the enrollment of zed$2: " <<<"$1" &&
+             grep -q "^OK	2	outcome=unavailable	detail=" <<<"$1" &&
+             grep -q "^OK	3	outcome=unavailable	detail=.*	enrolled=no$" <<<"$1"' _ "$OUT" "$$"
+check "... each logged as an error" \
+    bash -c 'grep -q "enrolled user=zed$2 unreadable detail=\".*caller_uid=" "$1" &&
+             grep -q "error service=sshd user=zed$2 rhost=- factor=totp reason=unavailable detail=" "$1"' \
+    _ "$LOG" "$$"
+OUT=$(printf 'ENROLLED\t1\tuser=alice\n' | talk "$MEMBER")
+check "... and the others are still answered" grep -q "^OK	1	enrolled=yes$" <<<"$OUT"
 
 # --- Malformed, unknown, oversized ---
 OUT=$(printf 'FROB\t5\nVERIFY\tx\n\t\nLIST\t6\tbad key=1\nVERIFY\t9\tuser=a\tuser=b\nPOLICY_SHOW\t10\n' | talk)

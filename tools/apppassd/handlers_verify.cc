@@ -125,8 +125,8 @@ Status HandleEnrolled(Call& c) {
   if (!s.ok()) {
     // A record that does not decode, or a store that cannot be read: the broker cannot
     // say, and a caller must not take that for "not enrolled" (fail closed).
-    Log(LOG_ERR, fmt::format("enrollment of user {} unreadable: {}{}", LogSafe(*user),
-                             LogSafe(s.message()), Who(c)));
+    Log(LOG_ERR, fmt::format("enrolled user={} unreadable detail={}{}", LogSafe(*user),
+                             LogQuoted(s.message()), Who(c)));
     return Status::Unavailable(
         fmt::format("cannot read the enrollment of {}: {}", LogSafe(*user), s.message()));
   }
