@@ -130,10 +130,7 @@ int DecideByPwcheck(const sasl_server_params_t* sp, const DecisionContext& ctx,
 // this process; otherwise (Postfix's smtpd, chrooted as user postfix) apppassd answers.
 AccountCheck CheckAccountNow(const Plugin& g, std::string_view user) {
   if (geteuid() == 0) return CheckAccount(user, std::time(nullptr));
-  (void)g;
-  AccountCheck a;  // kUnavailable
-  a.detail = "the account check needs root (the broker's ACCOUNT request is not merged yet)";
-  return a;
+  return CheckAccountViaBroker(g.opts.broker, user);
 }
 
 // Decides `password` for the (canonical) user in ctx, in this process or through the
