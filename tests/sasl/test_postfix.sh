@@ -1,7 +1,7 @@
 #!/bin/bash
 # End-to-end check of libapppass.so inside a real Postfix smtpd, driven by swaks.
 #
-# Usage: test_postfix.sh /path/to/libapppass.so /path/to/apppass
+# Usage: test_postfix.sh /path/to/libapppass.so /path/to/apppass [/path/to/apppassd]
 # Exit: 0 pass, 1 fail, 77 skipped (needs root: Postfix's master runs as root, and smtpd
 # must start as root to chroot and become user postfix, which is what this proves).
 #
@@ -24,10 +24,12 @@
 # `mfa confirm` (oathtool's code) that password is refused and an app password works;
 # after `apppass mfa reset` the sasldb password works again; an enrolled user's sasldb
 # password is refused throughout; an unreadable sasldb fails as unavailable (454).
+# Then, given apppassd, apppass_account: nss: the daemon listens inside the chroot and a
+# real system user's app password stops at usermod -L and -e and works again after.
 set -euo pipefail
 
-if [[ $# -ne 2 ]]; then
-    echo "usage: $0 /path/to/libapppass.so /path/to/apppass" >&2
+if [[ $# -ne 2 && $# -ne 3 ]]; then
+    echo "usage: $0 /path/to/libapppass.so /path/to/apppass [/path/to/apppassd]" >&2
     exit 2
 fi
 if [[ $(id -u) -ne 0 ]]; then
@@ -37,7 +39,9 @@ fi
 
 PLUGIN=$(realpath -e "$1")
 APPPASS=$(realpath -e "$2")
-for tool in postfix postconf swaks oathtool runuser saslpasswd2; do
+APPPASSD=""
+[[ $# -lt 3 ]] || APPPASSD=$(realpath -e "$3")
+for tool in postfix postconf swaks oathtool runuser saslpasswd2 useradd usermod chpasswd; do
     command -v "$tool" >/dev/null || { echo "not ok - $tool not installed"; exit 1; }
 done
 PY=/usr/bin/python3
@@ -80,9 +84,20 @@ stop_postfix() {
     fi
 }
 
+DAEMON_PID=""
+ACCT_USER=""
+stop_daemon() {
+    [[ -n $DAEMON_PID ]] || return 0
+    kill "$DAEMON_PID" 2>/dev/null || true
+    wait "$DAEMON_PID" 2>/dev/null || true
+    DAEMON_PID=""
+}
+
 cleanup() {
     local rc=$?
     stop_postfix
+    stop_daemon
+    [[ -z $ACCT_USER ]] || userdel "$ACCT_USER" >/dev/null 2>&1 || true
     if [[ $rc -ne 0 && $rc -ne 77 ]]; then show_log; fi
     rm -rf "$TMP"
     exit "$rc"
@@ -428,6 +443,62 @@ fi
 if grep -q -E 'fatal|panic' "$LOG"; then
     fail "no fatal or panic in the maillog (pwcheck)"
     grep -E 'fatal|panic' "$LOG" | sed 's/^/#   /'
+fi
+
+# ---- apppass_account: nss through apppassd (issue 12) ------------------------------------
+# smtpd verifies as user postfix inside its chroot, where /etc/shadow cannot be read: the
+# plugin asks apppassd's ACCOUNT. The daemon (root, this store) listens inside the chroot,
+# at $SPOOL/run/apppass/apppassd.sock, which smtpd after its chroot finds at the default
+# /run/apppass/apppassd.sock; --group postfix lets user postfix ask. A real system user
+# (useradd, chpasswd; removed at the end) with an app password is locked, unlocked and
+# expired while Postfix runs; with apppassd stopped the check cannot be made (454).
+if [[ -z $APPPASSD ]]; then
+    pass "# SKIP apppass_account: nss in Postfix: no apppassd given"
+else
+    stop_postfix
+    ACCT_USER=pfacct$$
+    useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$ACCT_USER" ||
+        fatal "useradd $ACCT_USER"
+    printf '%s:%s\n' "$ACCT_USER" "Real-Pass-$RANDOM$RANDOM" | chpasswd || fatal "chpasswd"
+    out=$(ap mfa enroll "$ACCT_USER" --json) || fatal "apppass mfa enroll $ACCT_USER"
+    ap mfa confirm "$ACCT_USER" "$(oathtool --totp -b "$(json_get secret <<<"$out")")" >/dev/null ||
+        fatal "apppass mfa confirm $ACCT_USER"
+    out=$(ap create "$ACCT_USER" --name phone --scope smtp --json) || fatal "apppass create $ACCT_USER"
+    ACCT_PW=$(json_get password <<<"$out")
+    ACCT_ID=$(json_get id <<<"$out")
+    mkdir -p "$SPOOL/run/apppass"
+    env -u LD_PRELOAD "$APPPASSD" --db "$STORE" --socket "$SPOOL/run/apppass/apppassd.sock" \
+        --group postfix --hooks-dir "$TMP/no-hooks" >"$TMP/apppassd.log" 2>&1 &
+    DAEMON_PID=$!
+    for _ in $(seq 100); do [[ -S $SPOOL/run/apppass/apppassd.sock ]] && break; sleep 0.1; done
+    [[ -S $SPOOL/run/apppass/apppassd.sock ]] || fatal "apppassd did not start: $(tail -n 3 "$TMP/apppassd.log")"
+    printf '%s\n' "mech_list: PLAIN LOGIN" "apppass_db: $STORE" "apppass_account: nss" >"$CONF/sasl/smtpd.conf"
+    postfix -c "$CONF" start >"$TMP/start.out" 2>&1 || { cat "$TMP/start.out"; fatal "postfix start (account)"; }
+    STARTED=yes
+    wait_ready || fatal "postfix did not answer on 127.0.0.1:$PORT within 15 s (account)"
+    pass "postfix restarted with apppass_account: nss, apppassd inside its chroot"
+
+    for mech in PLAIN LOGIN; do
+        expect 235 "$mech: $ACCT_USER's app password (a usable account)" "$mech" "$ACCT_USER" "$ACCT_PW"
+    done
+    usermod -L "$ACCT_USER"
+    for mech in PLAIN LOGIN; do
+        expect 535 "$mech: after usermod -L the app password is refused" "$mech" "$ACCT_USER" "$ACCT_PW"
+    done
+    expect_line "refused service=smtp user=$ACCT_USER rhost=127.0.0.1 reason=account-locked id=$ACCT_ID name=phone"
+    usermod -U "$ACCT_USER"
+    expect 235 "after usermod -U it is accepted again" PLAIN "$ACCT_USER" "$ACCT_PW"
+    usermod -e 1970-01-02 "$ACCT_USER"
+    expect 535 "after usermod -e (expired) it is refused" LOGIN "$ACCT_USER" "$ACCT_PW"
+    expect_line "refused service=smtp user=$ACCT_USER rhost=127.0.0.1 reason=account-expired id=$ACCT_ID"
+    usermod -e '' "$ACCT_USER"
+    expect 235 "expiry removed: accepted again" LOGIN "$ACCT_USER" "$ACCT_PW"
+    # Every user is checked: alice has no system account (why the option is off by default).
+    expect 535 "alice, who has no system account, is refused" PLAIN alice "$MAIL_PW"
+    expect_line "refused service=smtp user=alice rhost=127.0.0.1 reason=unknown-account"
+    stop_daemon
+    expect 454 "apppassd stopped: the account cannot be checked, a temporary failure" PLAIN "$ACCT_USER" "$ACCT_PW"
+    expect_line "error service=smtp user=$ACCT_USER rhost=127.0.0.1 reason=unavailable id=$ACCT_ID"
 fi
 
 stop_postfix
