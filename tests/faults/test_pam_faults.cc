@@ -24,6 +24,12 @@
 // answers wrong is PAM_AUTHINFO_UNAVAIL in every stack in under 2 s; its well-formed
 // refusals are PAM_AUTH_ERR with the in-process decision line.
 //
+// totp mode (issue 12) in the same matrix: the store missing is PAM_AUTHINFO_UNAVAIL
+// before anything is asked; a conversation that fails, answers nothing, answers NULL or
+// only answers echo-on prompts is PAM_AUTH_ERR (reason=no-code), an empty code
+// PAM_AUTH_ERR (bad-input); as uid 65534 with no apppassd, or one that hangs or answers
+// garbage, PAM_AUTHINFO_UNAVAIL within 2 s; its well-formed refusals PAM_AUTH_ERR.
+//
 // Then allocation failure, swept over every allocation of one authentication (right and
 // wrong password), and passwords of 511, 512, 513 bytes, 64 KiB and 1 MiB through
 // libpamtest with the time per call. Prints "ok - ..." / "not ok - ..."; exits 1 if a
@@ -83,6 +89,9 @@ std::vector<Family> Families() {
       {"work", "db=" + P.work, false},
       {"firstpass", "db=" + P.store + " use_first_pass", true},
       {"broker", "db=" + P.store + " broker=" + BrokerSocket(), false},
+      {"totp", "totp db=" + P.store, false},
+      {"totpnostore", "totp db=" + P.dir + "/no-such-store", false},
+      {"totpbroker", "totp db=" + P.store + " broker=" + BrokerSocket(), false},
   };
 }
 
@@ -335,7 +344,7 @@ void Control(const std::string& what, const std::string& family, Case c,
   std::string why;
   if (!t.child.exited) why = "the authenticating process " + t.child.Describe();
   else if (t.rc != PAM_SUCCESS) why = "got " + RcName(t.rc) + "; " + LogText(t);
-  else why = CheckLog(t, "accepted service=" + family + "-req user=alice");
+  else why = CheckLog(t, "accepted service=" + family + "-req user=" + c.user);
   Report(why.empty(), "control, " + what + ": accepted", why);
 }
 
@@ -454,6 +463,113 @@ void BrokerCases(const Store& s) {
   broker.Stop();
 }
 
+// totp mode: the code step fails closed the same way. tina is enrolled here, right before
+// the control, so that the next step's code (the confirmation spent the current one) is
+// still good for it; the faults below never get as far as checking a code, so they spend
+// nothing and count no failure.
+void TotpCases(const Store& s) {
+  const nlohmann::json e = s.tool.Json({"mfa", "enroll", "tina", "--json"});
+  const std::string secret = e.at("secret").get<std::string>();
+  const std::time_t now = std::time(nullptr);
+  s.tool.Ok({"mfa", "confirm", "tina", testlib::TotpCodeAt(secret, now)});
+  Case code = Answer(testlib::TotpCodeAt(secret, now + 30));
+  code.user = "tina";
+  Control("totp, the next step's code", "totp", code);
+  {
+    const Tx again = RunTx([&] {
+      Case c = code;
+      c.service = "totp-req";
+      return c;
+    }());
+    Report(again.child.exited && again.rc == PAM_AUTH_ERR &&
+               CheckLog(again, "factor=totp reason=reused-code").empty(),
+           "control, totp: the same code again is refused (reused-code)",
+           RcName(again.rc) + " " + LogText(again));
+  }
+
+  Case asked = code;
+  asked.max_seconds = 2.0;
+  Matrix("totp: store missing", "totpnostore", asked, PAM_AUTHINFO_UNAVAIL,
+         "factor=totp reason=unavailable");
+  Case conv_err = code;
+  conv_err.conv.mode = ConvMode::kConvErr;
+  Matrix("totp: conversation returns PAM_CONV_ERR", "totp", conv_err, PAM_AUTH_ERR,
+         "factor=totp reason=no-code");
+  Case null_resp = code;
+  null_resp.conv.mode = ConvMode::kNullResp;
+  Matrix("totp: conversation succeeds with no response array", "totp", null_resp, PAM_AUTH_ERR,
+         "factor=totp reason=no-code");
+  Case null_answer = code;
+  null_answer.conv.mode = ConvMode::kNullAnswer;
+  Matrix("totp: conversation answers a NULL code", "totp", null_answer, PAM_AUTH_ERR,
+         "factor=totp reason=no-code");
+  // The code is asked with echo off: a conversation that would answer only an echo-on
+  // prompt (with the right code) has nothing to say.
+  Case echo_on = code;
+  echo_on.conv.echo_on = echo_on.conv.echo_off;
+  echo_on.conv.echo_off.clear();
+  Matrix("totp: conversation answers only echo-on prompts", "totp", echo_on, PAM_AUTH_ERR,
+         "factor=totp reason=no-code");
+  Case empty = Answer("");
+  empty.user = "tina";
+  Matrix("totp: conversation answers an empty code", "totp", empty, PAM_AUTH_ERR,
+         "factor=totp reason=bad-input");
+
+  // Not root: apppassd is asked (CODE), and fails closed within 2 s.
+  Case nobody = code;
+  nobody.nobody = true;
+  nobody.max_seconds = 2.0;
+  Matrix("totp as nobody, apppassd not running (no socket)", "totpbroker", nobody,
+         PAM_AUTHINFO_UNAVAIL, "factor=totp reason=unavailable");
+  testlib::FakeBroker broker;
+  auto start = [&](const std::string& mode, const std::vector<std::string>& lines = {}) {
+    if (const std::string why = broker.Start(BrokerSocket(), mode, lines); !why.empty()) Die(why);
+  };
+  start("reply", {"OK\t{id}\toutcome=accepted"});
+  Control("totp as nobody, apppassd answers accepted", "totpbroker", nobody);
+  const struct {
+    std::string what, mode;
+    std::vector<std::string> lines;
+    int want;
+    std::string reason;
+  } rows[] = {
+      {"accepts and never answers", "hang", {}, PAM_AUTHINFO_UNAVAIL, "reason=unavailable"},
+      {"closes at once", "close", {}, PAM_AUTHINFO_UNAVAIL, "reason=unavailable"},
+      {"sends garbage", "garbage", {}, PAM_AUTHINFO_UNAVAIL, "reason=unavailable"},
+      {"answers an unknown outcome",
+       "reply",
+       {"OK\t{id}\toutcome=maybe"},
+       PAM_AUTHINFO_UNAVAIL,
+       "reason=unavailable"},
+      {"refuses the caller (FAIL denied)",
+       "reply",
+       {"FAIL\t{id}\tdenied\tnot allowed"},
+       PAM_AUTHINFO_UNAVAIL,
+       "reason=unavailable"},
+      {"answers wrong-code",
+       "reply",
+       {"OK\t{id}\toutcome=wrong-code"},
+       PAM_AUTH_ERR,
+       "reason=wrong-code"},
+      {"answers reused-code",
+       "reply",
+       {"OK\t{id}\toutcome=reused-code"},
+       PAM_AUTH_ERR,
+       "reason=reused-code"},
+      {"answers throttled",
+       "reply",
+       {"OK\t{id}\toutcome=throttled"},
+       PAM_AUTH_ERR,
+       "reason=throttled"},
+  };
+  for (const auto& row : rows) {
+    start(row.mode, row.lines);
+    Matrix("totp as nobody, apppassd " + row.what, "totpbroker", nobody, row.want,
+           "factor=totp " + row.reason);
+  }
+  broker.Stop();
+}
+
 void FaultMatrix(const Store& s) {
   const std::string& pw = s.cred.password;
 
@@ -545,6 +661,8 @@ void FaultMatrix(const Store& s) {
   Case good_tok = Answer("");
   good_tok.authtok = pw.c_str();
   Control("PAM_AUTHTOK set to the app password with use_first_pass", "firstpass", good_tok);
+
+  TotpCases(s);
 }
 
 // Random garbage in data pages: counted, never accepted with a wrong password.
