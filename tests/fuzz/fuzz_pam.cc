@@ -46,6 +46,7 @@
 #include <memory>
 
 #include "fuzz_util.h"
+#include "pam_options.h"
 
 // ---------------------------------------------------------------------------------------
 // The fake libpam. One handle per transaction; the module sees only these functions.
