@@ -51,6 +51,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/setup.sh"
 # shellcheck source=../lib/users.sh
 source "$HERE/../lib/users.sh"
+# shellcheck source=../lib/stage.sh
+source "$HERE/../lib/stage.sh"
 require_root_users
 require_tools oathtool chpasswd usermod chage userdel "$PY"
 export LC_ALL=C
@@ -79,6 +81,9 @@ printf 'auth [success=done ignore=ignore default=die] %s unenrolled=ignore db=%s
 printf 'auth [success=done default=ignore] %s unenrolled=ignore db=%s\nauth required %s\n' \
     "$MODULE" "$DB" "$PAM_UNIX" >"$SERVICES/migunsafe"
 printf 'account required %s account=nss db=%s\n' "$MODULE" "$DB" >"$SERVICES/acct"
+# totp with unenrolled=ignore: users who have not enrolled get in with the password alone.
+printf 'auth required %s\nauth required %s totp unenrolled=ignore db=%s\n' "$PAM_UNIX" "$MODULE" "$DB" \
+    >"$SERVICES/totpignore"
 
 preload=$WRAPPER
 if [[ -n ${APPPASS_TEST_PRELOAD:-} ]]; then preload=$APPPASS_TEST_PRELOAD:$WRAPPER; fi
@@ -270,6 +275,17 @@ pam "${PW[$BOB]}\n${RECOVERY[2]}\n" totp "$BOB" authenticate
 expect "another user's recovery code: refused" 1 \
     "^refused service=totp user=$BOB rhost=- factor=totp reason=wrong-code\$"
 
+# unenrolled=ignore: an unenrolled user is not asked and gets in on the password alone; an
+# enrolled one is still asked.
+pam "${PW[$FRANK]}\n" totpignore "$FRANK" authenticate
+expect "totp unenrolled=ignore: an unenrolled user, password alone: in" 0 \
+    "^ignored service=totpignore user=$FRANK rhost=- factor=totp reason=not-enrolled\$"
+check "totp unenrolled=ignore: the unenrolled user was not asked for a code" \
+    not grep -F -q 'Verification code' "$TMP/err"
+pam "${PW[$ALICE]}\n$(wrong_code "$ALICE")\n" totpignore "$ALICE" authenticate
+expect "totp unenrolled=ignore: an enrolled user is still asked, and a wrong code refused" 1 \
+    "^refused service=totpignore user=$ALICE rhost=- factor=totp reason=wrong-code\$"
+
 # A user without an enrollment (unenrolled=deny, the default): asked, then refused.
 pam "${PW[$FRANK]}\n123456\n" totp "$FRANK" authenticate
 expect "an unenrolled user under unenrolled=deny: refused" 1 \
@@ -377,6 +393,27 @@ expect "account=nss: after chage -E 0: PAM_ACCT_EXPIRED" 1 \
 chage -E -1 "$FRANK"
 pam "" acct "$FRANK" acct_mgmt
 check "account=nss: after chage -E -1: passes again" test "$RC" = 0
+
+# Not root, the module cannot read /etc/shadow and asks apppassd (ACCOUNT); with none
+# running: refused (acct_mgmt has no PAM_AUTHINFO_UNAVAIL), an error line, within 2 s.
+# The module is staged where the user can load it (the build tree may be in /root).
+chmod 0711 "$TMP"
+chmod 0755 "$SERVICES"
+STAGED=$(stage_program "$TMP/stage" "$MODULE")
+printf 'account required %s account=nss broker=%s/no-apppassd.sock\n' "$STAGED" "$TMP" \
+    >"$SERVICES/acctuser"
+t0=$(date +%s%N)
+RC=0
+as_user "$FRANK" env LD_LIBRARY_PATH="$TMP/stage/lib" LD_PRELOAD="$preload" PAM_WRAPPER=1 \
+    PAM_WRAPPER_SERVICE_DIR="$SERVICES" PAM_WRAPPER_DEBUGLEVEL=4 \
+    "$PAMTESTER" -v acctuser "$FRANK" acct_mgmt </dev/null >"$TMP/out" 2>"$TMP/err" || RC=$?
+ms=$((($(date +%s%N) - t0) / 1000000))
+SECS=${ms}ms
+sed -n 's/^.*SYSLOG([0-9]*): //p' "$TMP/err" >"$TMP/all"
+grep -E '^(accepted|refused|ignored|error) ' "$TMP/all" >"$TMP/log" || true
+expect "account=nss as a user (not root), no apppassd: refused" 1 \
+    "^error service=acctuser user=$FRANK rhost=- reason=unavailable detail=" "Authentication failure"
+check "account=nss as a user, no apppassd: decided within 2 s ($SECS)" test "$ms" -lt 2000
 userdel "$FRANK"
 pam "" acct "$FRANK" acct_mgmt
 expect "account=nss: after userdel: PAM_USER_UNKNOWN" 1 \
