@@ -22,7 +22,9 @@
 // As uid 65534 the module asks apppassd (broker=) instead of opening the store: a fake
 // daemon (tests/lib/fake_broker.py) that is not running, hangs, closes, sends garbage or
 // answers wrong is PAM_AUTHINFO_UNAVAIL in every stack in under 2 s; its well-formed
-// refusals are PAM_AUTH_ERR with the in-process decision line.
+// refusals are PAM_AUTH_ERR with the in-process decision line. With unenrolled=ignore,
+// only a reply saying enrolled=no makes it PAM_IGNORE (a reply without the field counts
+// as enrolled).
 //
 // totp mode (issue 12) in the same matrix: the store missing is PAM_AUTHINFO_UNAVAIL
 // before anything is asked; a conversation that fails, answers nothing, answers NULL or
@@ -89,6 +91,7 @@ std::vector<Family> Families() {
       {"work", "db=" + P.work, false},
       {"firstpass", "db=" + P.store + " use_first_pass", true},
       {"broker", "db=" + P.store + " broker=" + BrokerSocket(), false},
+      {"brokerignore", "db=" + P.store + " broker=" + BrokerSocket() + " unenrolled=ignore", false},
       {"totp", "totp db=" + P.store, false},
       {"totpnostore", "totp db=" + P.dir + "/no-such-store", false},
       {"totpbroker", "totp db=" + P.store + " broker=" + BrokerSocket(), false},
@@ -460,7 +463,33 @@ void BrokerCases(const Store& s) {
     start(row.mode, row.lines);
     Matrix("as nobody, apppassd " + row.what, "broker", nobody, row.want, row.reason);
   }
+
+  // unenrolled=ignore through the broker: only a reply that says enrolled=no hands the
+  // user on (PAM_IGNORE); a reply without the field (an older apppassd) counts as
+  // enrolled, so a real password never gets past an enrolled user's refusal.
+  start("reply", {"OK\t{id}\toutcome=wrong-password\tenrolled=no"});
+  {
+    Case c = nobody;
+    c.service = "brokerignore-permit";
+    const Tx t = RunTx(c);
+    Report(t.child.exited && t.spy_rc == PAM_IGNORE &&
+               CheckLog(t,
+                        "ignored service=brokerignore-permit user=alice rhost=- "
+                        "reason=not-enrolled")
+                   .empty(),
+           "unenrolled=ignore as nobody, apppassd answers wrong-password enrolled=no: module "
+           "PAM_IGNORE",
+           "module " + RcName(t.spy_rc) + " " + LogText(t));
+  }
+  start("reply", {"OK\t{id}\toutcome=wrong-password\tenrolled=yes"});
+  Matrix("unenrolled=ignore as nobody, apppassd answers wrong-password enrolled=yes",
+         "brokerignore", nobody, PAM_AUTH_ERR, "reason=wrong-password");
+  start("reply", {"OK\t{id}\toutcome=wrong-password"});
+  Matrix("unenrolled=ignore as nobody, apppassd answers wrong-password without enrolled=",
+         "brokerignore", nobody, PAM_AUTH_ERR, "reason=wrong-password");
   broker.Stop();
+  Matrix("unenrolled=ignore as nobody, apppassd not running", "brokerignore", nobody,
+         PAM_AUTHINFO_UNAVAIL, "reason=unavailable");
 }
 
 // totp mode: the code step fails closed the same way. tina is enrolled here, right before
