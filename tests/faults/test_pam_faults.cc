@@ -159,7 +159,8 @@ struct Tx {
 
 bool IsDecisionLine(const std::string& l) {
   return l.starts_with("accepted service=") || l.starts_with("refused service=") ||
-         l.starts_with("error service=") || l.starts_with("error reason=");
+         l.starts_with("error service=") || l.starts_with("error reason=") ||
+         l.starts_with("ignored service=");
 }
 
 std::vector<std::string> DecisionLines(const std::string& captured) {
