@@ -303,9 +303,14 @@ Outcome Transaction(const Request& r) {
   if (decisions(0, lines1) != 1 || decisions(lines1, lines2) != 1)
     Fail("not exactly one decision line per authenticate call");
   if (decisions(lines2, h.log.size()) > 1) Fail("more than one line from acct_mgmt");
-  // A code of 6 or more characters that is not part of anything else that is logged.
+  // A code that has the form of a secret (6 or more digits, or 12 or more characters of
+  // the recovery-code alphabet: never part of the lines' own words) and is not part of
+  // anything else that is logged.
   const std::string code_c(h.code.c_str());
-  if (h.code_set && code_c.size() >= 6) {
+  const bool digits = code_c.find_first_not_of("0123456789") == std::string::npos;
+  const bool recovery =
+      code_c.find_first_not_of("abcdefghjkmnpqrstuvwxyz23456789-") == std::string::npos;
+  if (h.code_set && ((digits && code_c.size() >= 6) || (recovery && code_c.size() >= 12))) {
     bool elsewhere = h.user.find(code_c) != std::string::npos ||
                      h.service.find(code_c) != std::string::npos ||
                      h.rhost.find(code_c) != std::string::npos;
