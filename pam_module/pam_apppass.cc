@@ -62,6 +62,7 @@
 #include "second_factor.h"
 #include "second_factor_broker.h"
 #include "store.h"
+#include "text.h"
 #include "usage.h"
 
 namespace {
@@ -279,13 +280,16 @@ std::string AskCode(pam_handle_t* pamh, TypedCode* out) {
   return "";
 }
 
-// Whether `user` has a confirmed enrollment in the store, read as root.
+// Whether `user` has a confirmed enrollment in the store, read as root. A name no record
+// can have (InvalidArgument) is not enrolled, as apppassd answers ENROLLED for it.
 apppass::Status EnrolledInStore(const apppass::Store& store, const std::string& user,
                                 bool* enrolled) {
+  *enrolled = false;
+  if (!apppass::ValidateUserName(user).ok()) return apppass::Status::Ok();
   apppass::UserRecord rec;
   const apppass::Status s = apppass::MfaGet(store, user, &rec);
   *enrolled = s.ok() && rec.mfa == apppass::MfaState::kConfirmed;
-  return s.ok() || s.IsNotFound() ? apppass::Status::Ok() : s;
+  return s.ok() || s.IsNotFound() ? apppass::Status::Ok() : s;  // else: unusable, fail closed
 }
 
 int TotpCode(const CodeDecision& d) {
@@ -327,8 +331,6 @@ int TotpMode(pam_handle_t* pamh, Call& c, bool via_broker) {
     const apppass::Status s = via_broker
                                   ? apppass::EnrolledViaBroker(c.opts.broker, c.user, &enrolled)
                                   : EnrolledInStore(store, c.user, &enrolled);
-    if (s.code() == apppass::Status::Code::kInvalidArgument)
-      return decide(CodeOutcome::kBadInput, s.message());
     if (!s.ok()) return decide(CodeOutcome::kUnavailable, s.message());
     if (!enrolled) {
       Syslog(pamh, LOG_INFO, EarlyLine(c, "ignored", "not-enrolled", ""));
@@ -341,9 +343,6 @@ int TotpMode(pam_handle_t* pamh, Call& c, bool via_broker) {
     Syslog(pamh, LOG_NOTICE, EarlyLine(c, "refused", "no-code", why));
     return PAM_AUTH_ERR;
   }
-  // Nothing longer is a code (CheckLoginCode says the same): not sent to the broker.
-  if (code.view().size() > apppass::kMaxCodeInput)
-    return decide(CodeOutcome::kBadInput, "the code is too long");
   CodeDecision d =
       via_broker
           ? apppass::CheckLoginCodeViaBroker(c.opts.broker, c.user, code.view(), c.service, c.rhost)
