@@ -30,7 +30,8 @@
 // before anything is asked; a conversation that fails, answers nothing, answers NULL or
 // only answers echo-on prompts is PAM_AUTH_ERR (reason=no-code), an empty code
 // PAM_AUTH_ERR (bad-input); as uid 65534 with no apppassd, or one that hangs or answers
-// garbage, PAM_AUTHINFO_UNAVAIL within 2 s; its well-formed refusals PAM_AUTH_ERR.
+// garbage, PAM_AUTHINFO_UNAVAIL within 2 s; its well-formed refusals PAM_AUTH_ERR; with
+// unenrolled=ignore, PAM_IGNORE without a prompt only when it says enrolled=no.
 //
 // Then allocation failure, swept over every allocation of one authentication (right and
 // wrong password), and passwords of 511, 512, 513 bytes, 64 KiB and 1 MiB through
@@ -95,6 +96,8 @@ std::vector<Family> Families() {
       {"totp", "totp db=" + P.store, false},
       {"totpnostore", "totp db=" + P.dir + "/no-such-store", false},
       {"totpbroker", "totp db=" + P.store + " broker=" + BrokerSocket(), false},
+      {"totpbrokerignore", "totp unenrolled=ignore db=" + P.store + " broker=" + BrokerSocket(),
+       false},
   };
 }
 
@@ -597,7 +600,36 @@ void TotpCases(const Store& s) {
     Matrix("totp as nobody, apppassd " + row.what, "totpbroker", nobody, row.want,
            "factor=totp " + row.reason);
   }
+
+  // totp with unenrolled=ignore as nobody: the enrollment probe (ENROLLED) first.
+  // enrolled=no is PAM_IGNORE without a prompt; enrolled=yes goes on to the code (the
+  // same fake reply carries the CODE's outcome); anything else fails closed.
+  start("reply", {"OK\t{id}\tenrolled=no"});
+  {
+    Case c = nobody;
+    c.service = "totpbrokerignore-permit";
+    const Tx t = RunTx(c);
+    Report(t.child.exited && t.spy_rc == PAM_IGNORE && t.asked == 0 &&
+               CheckLog(t,
+                        "ignored service=totpbrokerignore-permit user=tina rhost=- factor=totp "
+                        "reason=not-enrolled")
+                   .empty(),
+           "totp unenrolled=ignore as nobody, apppassd says enrolled=no: module PAM_IGNORE, "
+           "nothing asked",
+           "module " + RcName(t.spy_rc) + ", asked " + std::to_string(t.asked) + " " + LogText(t));
+  }
+  start("reply", {"OK\t{id}\tenrolled=yes\toutcome=wrong-code"});
+  Matrix("totp unenrolled=ignore as nobody, apppassd says enrolled=yes, then wrong-code",
+         "totpbrokerignore", nobody, PAM_AUTH_ERR, "factor=totp reason=wrong-code");
+  start("reply", {"OK\t{id}\toutcome=wrong-code"});
+  Matrix("totp unenrolled=ignore as nobody, apppassd answers the probe without enrolled=",
+         "totpbrokerignore", nobody, PAM_AUTHINFO_UNAVAIL, "factor=totp reason=unavailable");
+  start("hang");
+  Matrix("totp unenrolled=ignore as nobody, apppassd never answers the probe", "totpbrokerignore",
+         nobody, PAM_AUTHINFO_UNAVAIL, "factor=totp reason=unavailable");
   broker.Stop();
+  Matrix("totp unenrolled=ignore as nobody, apppassd not running", "totpbrokerignore", nobody,
+         PAM_AUTHINFO_UNAVAIL, "factor=totp reason=unavailable");
 }
 
 void FaultMatrix(const Store& s) {
