@@ -6,6 +6,7 @@
 # the admin tool; TOTP codes with oathtool from the enrolled secret, on the real clock.
 #
 #   test_totp_stack.sh APPPASS_TOOL PAM_MODULE PAM_WRAPPER_LIBRARY PAMTESTER PAM_UNIX PAM_EXEC
+#                      APPPASSD|-
 #
 # 1. TOTP as the second factor:
 #      auth required pam_unix.so
@@ -27,13 +28,19 @@
 # 3. account=nss:  account required pam_apppass.so account=nss
 #    a normal user ok; after usermod -L PAM_PERM_DENIED; after usermod -e 1970-01-02 or
 #    chage -E 0 PAM_ACCT_EXPIRED; after userdel PAM_USER_UNKNOWN; each with its log line.
+#    As a user that is not root and no apppassd: refused (an error line) within 2 s.
+# 4. Not root, through the real apppassd (--group GROUP; skipped when APPPASSD is "-"): a
+#    member of GROUP runs pamtester for themselves (pam_unix checks their own password
+#    through unix_chkpwd): password + code accepted, the code again reused-code, an
+#    unenrolled member under unenrolled=ignore in on the password alone; account=nss ok,
+#    then PAM_PERM_DENIED after usermod -L.
 #
 # Root only (useradd, pam_unix reading /etc/shadow): exit 77 otherwise.
 # Environment: APPPASS_TEST_PRELOAD (optional) goes in front of pam_wrapper in LD_PRELOAD.
 set -euo pipefail
 
-if [[ $# -ne 6 ]]; then
-    echo "usage: $0 APPPASS_TOOL PAM_MODULE PAM_WRAPPER_LIBRARY PAMTESTER PAM_UNIX PAM_EXEC" >&2
+if [[ $# -ne 7 ]]; then
+    echo "usage: $0 APPPASS_TOOL PAM_MODULE PAM_WRAPPER_LIBRARY PAMTESTER PAM_UNIX PAM_EXEC APPPASSD|-" >&2
     exit 2
 fi
 APPPASS=$1
@@ -42,7 +49,9 @@ WRAPPER=$3
 PAMTESTER=$4
 PAM_UNIX=$5
 PAM_EXEC=$6
-for f in "$APPPASS" "$MODULE" "$WRAPPER" "$PAMTESTER" "$PAM_UNIX" "$PAM_EXEC"; do
+APPPASSD=$7
+for f in "$APPPASS" "$MODULE" "$WRAPPER" "$PAMTESTER" "$PAM_UNIX" "$PAM_EXEC" \
+    $([[ $APPPASSD == - ]] || echo "$APPPASSD"); do
     case $f in /*) ;; *) echo "$0: not an absolute path: $f" >&2; exit 2 ;; esac
     [[ -r $f ]] || { echo "$0: cannot read $f" >&2; exit 2; }
 done
@@ -58,7 +67,12 @@ require_tools oathtool chpasswd usermod chage userdel "$PY"
 export LC_ALL=C
 
 TMP=$(mktemp -d "${TMPDIR:-/tmp}/apppass-totp-stack.XXXXXX")
+DAEMON_PID=
 cleanup() {
+    if [[ -n $DAEMON_PID ]]; then
+        kill -TERM "$DAEMON_PID" 2>/dev/null
+        wait "$DAEMON_PID" 2>/dev/null
+    fi
     users_cleanup
     rm -rf "$TMP"
 }
@@ -144,9 +158,9 @@ unix_failed() { grep -q 'authentication failure' "$TMP/unix"; }
 tool --db "$DB" init >/dev/null
 declare -A PW SECRET CONFIRMED_AT
 # system_user VAR BASE: a real user with a random real password in PW[name].
-system_user() {
+system_user() {  # VAR BASE [GROUP...]
     local var=$1 name
-    make_test_user "$1" "$2"
+    make_test_user "$@"
     name=${!var}
     PW[$name]="Real-$RANDOM$RANDOM-Pw"
     SECRETS+=("${PW[$name]}")
@@ -419,5 +433,58 @@ pam "" acct "$FRANK" acct_mgmt
 expect "account=nss: after userdel: PAM_USER_UNKNOWN" 1 \
     "^refused service=acct user=$FRANK rhost=- reason=unknown-account\$" \
     "User not known to the underlying authentication module"
+
+# ===================================================================================
+# 4. Not root: the same through the real apppassd.
+
+if [[ $APPPASSD == - ]]; then
+    echo "ok - # SKIP not root through apppassd: apppassd is not built"
+    finish
+    exit $?
+fi
+make_test_group GRP totpgrp
+system_user GINA totpgina "$GRP"
+system_user HANK totphank "$GRP"
+SOCK=$TMP/run/apppassd.sock
+env -u LD_PRELOAD "$APPPASSD" --db "$DB" --socket "$SOCK" --group "$GRP" >"$TMP/apppassd.out" 2>&1 &
+DAEMON_PID=$!
+for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+check "apppassd listens on $SOCK (--group $GRP)" test -S "$SOCK"
+printf 'auth required %s\nauth required %s totp broker=%s\naccount required %s account=nss broker=%s\n' \
+    "$PAM_UNIX" "$STAGED" "$SOCK" "$STAGED" "$SOCK" >"$SERVICES/totpuser"
+printf 'auth required %s\nauth required %s totp unenrolled=ignore broker=%s\n' \
+    "$PAM_UNIX" "$STAGED" "$SOCK" >"$SERVICES/totpuserignore"
+# pam_as USER INPUT SERVICE OPERATION...: pamtester run by USER for USER.
+pam_as() {
+    local user=$1 input=$2 service=$3 t0
+    shift 3
+    t0=$(date +%s%N)
+    RC=0
+    printf '%b' "$input" |
+        as_user "$user" env LD_LIBRARY_PATH="$TMP/stage/lib" LD_PRELOAD="$preload" PAM_WRAPPER=1 \
+            PAM_WRAPPER_SERVICE_DIR="$SERVICES" PAM_WRAPPER_DEBUGLEVEL=4 \
+            "$PAMTESTER" -v "$service" "$user" "$@" >"$TMP/out" 2>"$TMP/err" || RC=$?
+    SECS=$((($(date +%s%N) - t0) / 1000000))ms
+    sed -n 's/^.*SYSLOG([0-9]*): //p' "$TMP/err" >"$TMP/all"
+    grep -E '^(accepted|refused|ignored|error) ' "$TMP/all" >"$TMP/log" || true
+}
+enroll "$GINA"
+code=$(next_code "$GINA")
+SECRETS+=("$code")
+pam_as "$GINA" "${PW[$GINA]}\n$code\n" totpuser authenticate acct_mgmt
+expect "as $GINA (not root, in $GRP): password + code accepted through apppassd, account ok" 0 \
+    "^accepted service=totpuser user=$GINA rhost=- factor=totp\$"
+pam_as "$GINA" "${PW[$GINA]}\n$code\n" totpuser authenticate
+expect "as $GINA: the same code again: reused-code" 1 \
+    "^refused service=totpuser user=$GINA rhost=- factor=totp reason=reused-code\$"
+pam_as "$HANK" "${PW[$HANK]}\n" totpuserignore authenticate
+expect "as $HANK (not enrolled), unenrolled=ignore: in on the password alone, not asked" 0 \
+    "^ignored service=totpuserignore user=$HANK rhost=- factor=totp reason=not-enrolled\$"
+check "as $HANK: no code was asked" not grep -F -q 'Verification code' "$TMP/err"
+usermod -L "$GINA"
+pam_as "$GINA" "" totpuser acct_mgmt
+expect "as $GINA, account=nss through apppassd after usermod -L: PAM_PERM_DENIED" 1 \
+    "^refused service=totpuser user=$GINA rhost=- reason=account-locked\$" "Permission denied"
+usermod -U "$GINA"
 
 finish
