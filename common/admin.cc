@@ -9,6 +9,7 @@
 #include "admin_internal.h"
 #include "code_throttle.h"
 #include "password.h"
+#include "recovery_codes.h"
 #include "text.h"
 #include "totp.h"
 #include "usage.h"
@@ -138,6 +139,11 @@ Status PutUser(const StoreTxn& txn, const UserRecord& u) {
   return txn.Put(Table::kUsers, u.user, EncodeUser(u));
 }
 
+Status MakeRecoveryCodes(const Store& store, UserRecord* u, std::vector<SecretBuffer>* codes) {
+  if (codes == nullptr) return Status::Ok();
+  return NewRecoveryCodes(store, u->user, codes, &u->recovery);
+}
+
 Status AcceptCode(const SecretBuffer& secret, std::string_view code, std::int64_t now,
                   UserRecord* u) {
   std::int64_t step = 0;
@@ -255,7 +261,8 @@ Status MfaEnroll(const Store& store, const std::string& user, const std::string&
 }
 
 Status MfaConfirm(const Store& store, const std::string& user, std::string_view code,
-                  std::int64_t now) {
+                  std::int64_t now, std::vector<SecretBuffer>* recovery_codes) {
+  if (recovery_codes != nullptr) recovery_codes->clear();
   StoreTxn txn;
   UserRecord u;
   bool found = false;
@@ -264,13 +271,21 @@ Status MfaConfirm(const Store& store, const std::string& user, std::string_view 
   if (!found)
     return Status::NotFound(
         fmt::format("{} has no MFA enrollment; run 'apppass mfa enroll {}'", user, user));
+  const bool pending = u.mfa != MfaState::kConfirmed;
   if (!(s = AcceptUserCode(store, code, now, &u)).ok()) return s;
+  std::vector<SecretBuffer> made;
+  if (pending && !(s = MakeRecoveryCodes(store, &u, recovery_codes ? &made : nullptr)).ok())
+    return s;
   if (!(s = PutUser(txn, u)).ok()) return s;
-  return txn.Commit();
+  if (!(s = txn.Commit()).ok()) return s;
+  if (recovery_codes != nullptr) *recovery_codes = std::move(made);
+  return Status::Ok();
 }
 
 Status MfaImport(const Store& store, const std::string& user, const ExistingTotp& existing,
-                 std::string_view code, std::int64_t now) {
+                 std::string_view code, std::int64_t now,
+                 std::vector<SecretBuffer>* recovery_codes) {
+  if (recovery_codes != nullptr) recovery_codes->clear();
   if (existing.secret.size() < kMinImportSecretBytes ||
       existing.secret.size() > kMaxImportSecretBytes)
     return Status::InvalidArgument(fmt::format("the secret to import must be {} to {} bytes",
@@ -295,8 +310,12 @@ Status MfaImport(const Store& store, const std::string& user, const ExistingTotp
     u.last_step = std::max(u.last_step, last_code_step);
   if (!(s = AcceptCode(existing.secret, code, now, &u)).ok()) return s;
   if (!(s = SealInto(store, existing.secret, &u)).ok()) return s;
+  std::vector<SecretBuffer> made;
+  if (!(s = MakeRecoveryCodes(store, &u, recovery_codes ? &made : nullptr)).ok()) return s;
   if (!(s = PutUser(txn, u)).ok()) return s;
-  return txn.Commit();
+  if (!(s = txn.Commit()).ok()) return s;
+  if (recovery_codes != nullptr) *recovery_codes = std::move(made);
+  return Status::Ok();
 }
 
 Status MfaGet(const Store& store, const std::string& user, UserRecord* out) {

@@ -32,8 +32,12 @@ Status MfaEnroll(const Store& store, const std::string& user, const std::string&
 
 // Confirms a pending enrollment with a current code. Also accepts a code for a
 // confirmed user (a re-check), never the same step twice.
+// With `recovery_codes`, confirming a PENDING enrollment also makes the user's
+// kMaxRecoveryCodes recovery codes (recovery_codes.h) in the same transaction and returns
+// them there, to be shown once; a re-check makes none (and leaves `*recovery_codes`
+// empty). Without it no codes are made.
 Status MfaConfirm(const Store& store, const std::string& user, std::string_view code,
-                  std::int64_t now);
+                  std::int64_t now, std::vector<SecretBuffer>* recovery_codes = nullptr);
 
 // Accepts `existing` (another PAM module's TOTP enrollment, read by mfa_import.h) as
 // `user`'s confirmed enrollment once `code` verifies against its secret at `now`. The
@@ -42,15 +46,18 @@ Status MfaConfirm(const Store& store, const std::string& user, std::string_view 
 // PermissionDenied for a wrong or used code, or when the user's enrollment is already
 // confirmed (reset it first); a pending enrollment is replaced. InvalidArgument for a
 // secret shorter than 80 bits or an unknown source.
+// With `recovery_codes`, the import also makes the user's recovery codes, as MfaConfirm.
 // MfaEnroll and MfaImport check `user` with ValidateNewUserName (text.h); the calls that
 // look a user up accept any name ValidateUserName accepts, so older names stay reachable.
 Status MfaImport(const Store& store, const std::string& user, const ExistingTotp& existing,
-                 std::string_view code, std::int64_t now);
+                 std::string_view code, std::int64_t now,
+                 std::vector<SecretBuffer>* recovery_codes = nullptr);
 
 // Ok with the record, or NotFound when the user has no enrollment.
 Status MfaGet(const Store& store, const std::string& user, UserRecord* out);
 
-// Removes the enrollment and revokes all of the user's app passwords. `*revoked` is
+// Removes the enrollment (its recovery codes with it) and revokes all of the user's app
+// passwords. `*revoked` is
 // how many were active. NotFound when there was nothing to reset.
 Status MfaReset(const Store& store, const std::string& user, std::int64_t now, int* revoked);
 

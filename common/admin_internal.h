@@ -35,6 +35,10 @@ Status AcceptUserCode(const Store& store, std::string_view code, std::int64_t no
 
 Status PutUser(const StoreTxn& txn, const UserRecord& u);
 
+// When `codes` is given: new recovery codes for `*u` (recovery_codes.h) into `*codes`, their
+// hashes replacing u->recovery (PutUser stores them). Nothing when `codes` is null.
+Status MakeRecoveryCodes(const Store& store, UserRecord* u, std::vector<SecretBuffer>* codes);
+
 // Validates `user` as a new name, begins a write transaction and refuses (PermissionDenied)
 // a confirmed enrollment; a pending one may be replaced. `*found`/`*old` as BeginUserUpdate.
 Status BeginNewEnrollment(const Store& store, const std::string& user, StoreTxn* txn,

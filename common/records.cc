@@ -214,7 +214,10 @@ Status DecodeUser(std::string_view data, UserRecord* out) try {
   if (auto r = j.find("recovery"); r != j.end()) {
     if (!r->is_array() || r->size() > kMaxRecoveryCodes) return Corrupt("user", "recovery");
     for (const auto& e : *r) {
-      if (!e.is_string() || e.get_ref<const std::string&>().size() != 64)
+      // 64 lowercase hex digits: a BLAKE2b-256 hash as sodium_bin2hex writes it.
+      if (!e.is_string() || e.get_ref<const std::string&>().size() != 64 ||
+          e.get_ref<const std::string&>().find_first_not_of("0123456789abcdef") !=
+              std::string::npos)
         return Corrupt("user", "recovery");
       out->recovery.push_back(e.get<std::string>());
     }

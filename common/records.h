@@ -65,9 +65,9 @@ struct UserRecord {
   // negative.
   int code_failures = 0;
   std::int64_t code_window_start = 0;
-  // The user's unused recovery codes (recovery_codes.h): hex of their keyed hashes, never
-  // the codes. Optional in the record (added within version 1; written only when not
-  // empty); at most kMaxRecoveryCodes.
+  // The user's unused recovery codes (recovery_codes.h): their keyed hashes (64 lowercase
+  // hex digits each), never the codes. Optional in the record (added within version 1;
+  // written only when not empty); at most kMaxRecoveryCodes.
   std::vector<std::string> recovery;
 };
 inline constexpr std::size_t kMaxRecoveryCodes = 10;

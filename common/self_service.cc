@@ -30,14 +30,17 @@ Status SpendCode(const Store& store, StoreTxn* txn, const SecretBuffer& code, st
 // Begins the write transaction of a change by `user` and spends `code` in it: the user's
 // enrollment must be confirmed and `code` a current one not used before. The caller's
 // change and the code's use commit together, or neither does.
+// `*u` (when given) is the user's enrollment as written, the code spent.
 Status BeginWithCode(const Store& store, const std::string& user, const SecretBuffer& code,
-                     std::int64_t now, StoreTxn* txn) {
+                     std::int64_t now, StoreTxn* txn, UserRecord* spent = nullptr) {
   UserRecord u;
   bool found = false;
   Status s = BeginUserUpdate(store, user, txn, &u, &found);
   if (!s.ok()) return s;
   if (!found || u.mfa != MfaState::kConfirmed) return Status::PermissionDenied(kNoMfaMessage);
-  return SpendCode(store, txn, code, now, &u);
+  if (!(s = SpendCode(store, txn, code, now, &u)).ok()) return s;
+  if (spent != nullptr) *spent = std::move(u);
+  return Status::Ok();
 }
 
 std::string Joined(const std::vector<std::string>& v) {
@@ -137,15 +140,39 @@ Status SelfMfaEnroll(const Store& store, const std::string& user, const std::str
 }
 
 Status SelfMfaConfirm(const Store& store, const std::string& user, const SecretBuffer& code,
-                      std::int64_t now) {
+                      std::int64_t now, std::vector<SecretBuffer>* recovery_codes) {
+  if (recovery_codes != nullptr) recovery_codes->clear();
   StoreTxn txn;
   UserRecord u;
   bool found = false;
   Status s = BeginUserUpdate(store, user, &txn, &u, &found);
   if (!s.ok()) return s;
   if (!found) return Status::PermissionDenied(kNoMfaMessage);
+  const bool pending = u.mfa != MfaState::kConfirmed;
   if (!(s = SpendCode(store, &txn, code, now, &u)).ok()) return s;
-  return txn.Commit();
+  std::vector<SecretBuffer> made;
+  if (pending && recovery_codes != nullptr) {
+    // The codes go into the record SpendCode wrote: the same transaction, written again.
+    if (!(s = MakeRecoveryCodes(store, &u, &made)).ok()) return s;
+    if (!(s = PutUser(txn, u)).ok()) return s;
+  }
+  if (!(s = txn.Commit()).ok()) return s;
+  if (recovery_codes != nullptr) *recovery_codes = std::move(made);
+  return Status::Ok();
+}
+
+Status SelfRecoveryCodes(const Store& store, const std::string& user, const SecretBuffer& code,
+                         std::int64_t now, std::vector<SecretBuffer>* codes) {
+  StoreTxn txn;
+  UserRecord u;
+  Status s = BeginWithCode(store, user, code, now, &txn, &u);
+  if (!s.ok()) return s;
+  std::vector<SecretBuffer> made;
+  if (!(s = MakeRecoveryCodes(store, &u, &made)).ok()) return s;
+  if (!(s = PutUser(txn, u)).ok()) return s;
+  if (!(s = txn.Commit()).ok()) return s;
+  *codes = std::move(made);
+  return Status::Ok();
 }
 
 }  // namespace apppass

@@ -74,7 +74,15 @@ Status SelfMfaEnroll(const Store& store, const std::string& user, const std::str
 
 // Confirms the user's pending enrollment with a current code (MfaConfirm; a confirmed
 // one is re-checked, spending the code). No enrollment: PermissionDenied kNoMfaMessage.
+// With `recovery_codes`, confirming a PENDING enrollment also makes the user's recovery
+// codes in the same transaction and returns them (MfaConfirm); a re-check makes none.
 Status SelfMfaConfirm(const Store& store, const std::string& user, const SecretBuffer& code,
-                      std::int64_t now);
+                      std::int64_t now, std::vector<SecretBuffer>* recovery_codes = nullptr);
+
+// Replaces the user's recovery codes with kMaxRecoveryCodes new ones (recovery_codes.h),
+// returned once in `*codes`, after checking a current TOTP `code` (not a recovery code)
+// spent in the same transaction. No confirmed enrollment: PermissionDenied kNoMfaMessage.
+Status SelfRecoveryCodes(const Store& store, const std::string& user, const SecretBuffer& code,
+                         std::int64_t now, std::vector<SecretBuffer>* codes);
 
 }  // namespace apppass

@@ -3,6 +3,7 @@
 #include <liboath/oath.h>
 #include <sodium.h>
 
+#include <algorithm>
 #include <cstdlib>
 
 #include <fmt/format.h>
@@ -61,21 +62,59 @@ std::string TotpUri(std::string_view issuer, std::string_view user, std::string_
                      iss, PercentEncode(user), base32, iss, kTotpDigits, kTotpStep);
 }
 
+Status TotpMatch(const SecretBuffer& secret, std::string_view code, std::int64_t now, bool* matched,
+                 std::int64_t* step) {
+  *matched = false;
+  *step = -1;
+  if (!OathReady()) return Status::Internal("liboath failed to initialize");
+  // What is compared: the typed code when it has the right length, else a filler that no
+  // code equals (codes are digits), so the work below is the same for any input.
+  char typed[kTotpDigits];
+  const bool well_formed = code.size() == kTotpDigits && now >= 0;
+  for (std::size_t i = 0; i < kTotpDigits; ++i) typed[i] = well_formed ? code[i] : 'x';
+  const std::int64_t base = now >= 0 ? now / kTotpStep : 0;
+  const auto window = static_cast<std::int64_t>(kTotpWindow);
+  bool any = false;
+  std::int64_t latest = -1;
+  Status result = Status::Ok();
+  for (std::int64_t k = -window; k <= window; ++k) {
+    const std::int64_t counter = base + k;
+    char otp[kTotpDigits + 1] = {};
+    // A step before the epoch has no code: compare against another filler instead.
+    const int rc = counter < 0
+                       ? OATH_OK
+                       : oath_hotp_generate(reinterpret_cast<const char*>(secret.data()),
+                                            secret.size(), static_cast<std::uint64_t>(counter),
+                                            kTotpDigits, false, OATH_HOTP_DYNAMIC_TRUNCATION, otp);
+    if (counter < 0) std::fill(otp, otp + kTotpDigits, 'y');
+    if (rc != OATH_OK) result = Status::Internal("TOTP computation failed");
+    const bool eq = sodium_memcmp(otp, typed, kTotpDigits) == 0;
+    sodium_memzero(otp, sizeof otp);
+    // Steps rise with k: the last match is the latest step. No branch on the comparison.
+    const auto mask = -static_cast<std::int64_t>(eq);
+    latest = (counter & mask) | (latest & ~mask);
+    any |= eq;
+  }
+  sodium_memzero(typed, sizeof typed);
+  if (!result.ok()) return result;
+  *matched = any && well_formed;
+  *step = *matched ? latest : -1;
+  return Status::Ok();
+}
+
 Status TotpCheck(const SecretBuffer& secret, std::string_view code, std::int64_t now,
                  std::int64_t last_step, std::int64_t* step) {
   if (!OathReady()) return Status::Internal("liboath failed to initialize");
   if (code.size() != kTotpDigits || code.find_first_not_of("0123456789") != std::string_view::npos)
     return Status::PermissionDenied("the code must be 6 digits");
-  const std::string otp(code);
-  int pos = 0;
-  std::uint64_t counter = 0;
-  const int rc = oath_totp_validate3(reinterpret_cast<const char*>(secret.data()), secret.size(),
-                                     static_cast<time_t>(now), kTotpStep, 0, kTotpWindow, &pos,
-                                     &counter, otp.c_str());
-  if (rc < 0) return Status::PermissionDenied("wrong code (check the device's clock)");
-  if (static_cast<std::int64_t>(counter) <= last_step)
+  bool matched = false;
+  std::int64_t at = -1;
+  Status s = TotpMatch(secret, code, now, &matched, &at);
+  if (!s.ok()) return s;
+  if (!matched) return Status::PermissionDenied("wrong code (check the device's clock)");
+  if (at <= last_step)
     return Status::PermissionDenied("this code was already used; wait for the next one");
-  *step = static_cast<std::int64_t>(counter);
+  *step = at;
   return Status::Ok();
 }
 

@@ -28,9 +28,19 @@ Status TotpBase32(const SecretBuffer& secret, SecretBuffer* out);
 // otpauth://totp/ISSUER:USER?secret=...&issuer=ISSUER&algorithm=SHA1&digits=6&period=30
 std::string TotpUri(std::string_view issuer, std::string_view user, std::string_view base32);
 
-// Checks a 6-digit `code` at time `now`, allowing one step of drift. A code whose step
-// is not after `last_step` is refused, so no code is ever accepted twice. On success
-// `*step` is the matched step. PermissionDenied for a wrong, reused or malformed code.
+// Compares `code` with the code of every step within kTotpWindow of `now`'s step (all
+// 2*kTotpWindow+1 computed and compared in constant time, sodium_memcmp, no early exit),
+// WITHOUT the last-step rule: the caller tells a reused code from a new one. Ok with
+// `*matched` and, when it matched, `*step` the latest step whose code it is. Input that
+// is not 6 digits (or a negative `now`) matches nothing, after the same work. Internal
+// when liboath fails.
+Status TotpMatch(const SecretBuffer& secret, std::string_view code, std::int64_t now, bool* matched,
+                 std::int64_t* step);
+
+// Checks a 6-digit `code` at time `now`, allowing one step of drift (TotpMatch). A code
+// whose step is not after `last_step` is refused, so no code is ever accepted twice. On
+// success `*step` is the matched step. PermissionDenied for a wrong, reused or malformed
+// code.
 Status TotpCheck(const SecretBuffer& secret, std::string_view code, std::int64_t now,
                  std::int64_t last_step, std::int64_t* step);
 

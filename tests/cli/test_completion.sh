@@ -96,9 +96,11 @@ expect "subcommands" "init mfa create list revoke doctor check policy" -- ""
 expect "subcommands starting with 'c'" "create check" -- c
 expect "global options" "--help --db --hooks-dir --socket --version" -- --
 expect "global options after --db DIR" "--help --db --hooks-dir --socket --version" -- --db "$DB" --
-expect "'mfa ' subcommands" "enroll confirm import status reset" -- mfa ""
-expect "'--db DIR mfa ' subcommands" "enroll confirm import status reset" -- --db "$DB" mfa ""
-expect "'mfa import alice --' options" "--help --google-authenticator --oath" -- mfa import alice --
+expect "'mfa ' subcommands" "enroll confirm import status recovery-codes reset" -- mfa ""
+expect "'--db DIR mfa ' subcommands" "enroll confirm import status recovery-codes reset" -- --db "$DB" mfa ""
+expect "'mfa import alice --' options" "--help --google-authenticator --oath --json" -- mfa import alice --
+expect "'mfa recovery-codes ' offers store users and login accounts" "alice bob yves zed" \
+    "$FAKE_GETENT" -- --db "$DB" mfa recovery-codes ""
 expect "'create alice --' options" "--help --name --scope --expires --json" -- create alice --
 expect "'create alice --name x --' options (a value is not a positional)" \
     "--help --name --scope --expires --json" -- create alice --name x --
@@ -132,7 +134,7 @@ expect "'--db=' with the cursor right after '=' completes directories" "dir1|dir
 expect "'--hooks-dir ' completes directories" "$TMP/c/dir1 $TMP/c/dir2" -- --hooks-dir "$TMP/c/dir"
 expect "'doctor --pam-dir ' completes directories" "$TMP/c/dir1 $TMP/c/dir2" -- doctor --pam-dir "$TMP/c/dir"
 expect "'mfa import alice --oath ' completes files" "$TMP/c/file1" -- mfa import alice --oath "$TMP/c/fi"
-expect "'mfa import alice --oath -' (optional value) completes options" "-h --help --google-authenticator --oath" \
+expect "'mfa import alice --oath -' (optional value) completes options" "-h --help --google-authenticator --oath --json" \
     -- mfa import alice --oath -
 expect "'create alice --scope ' completes services" "imap pop3 smtp sieve submission" -- create alice --scope ""
 expect "'create alice --expires 3' completes durations" "30d 365d" -- create alice --expires 3

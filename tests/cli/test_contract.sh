@@ -96,9 +96,10 @@ expect_fail 5 "" "init where the parent directory is missing fails with exit 5" 
 note "mfa status / enroll / confirm"
 expect_ok "mfa status of an unknown user" "${db[@]}" mfa status alice --json
 jcheck "mfa status --json: state none, nothing enrolled" '
-keys(j, "user", "state", "enrolled", "confirmed", "source")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
 assert j["user"] == "alice" and j["state"] == "none"
-assert j["enrolled"] is None and j["confirmed"] is None and j["source"] is None'
+assert j["enrolled"] is None and j["confirmed"] is None and j["source"] is None
+assert j["recovery_codes_left"] is None'
 expect_ok "mfa status (text) of an unknown user" "${db[@]}" mfa status alice
 check "text status says not enrolled" grep -q "not enrolled" "$TMP/out"
 
@@ -123,10 +124,10 @@ assert urllib.parse.unquote(u.path).endswith(":alice"), u.path'
 SECRET1=$(json_get secret)
 expect_ok "mfa status of a pending user" "${db[@]}" mfa status alice --json
 jcheck "status JSON: pending, enrolled now, not confirmed" '
-keys(j, "user", "state", "enrolled", "confirmed", "source")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
 assert j["state"] == "pending" and j["source"] == "apppass", j
 near_now(j["enrolled"])
-assert j["confirmed"] is None'
+assert j["confirmed"] is None and j["recovery_codes_left"] is None'
 expect_fail 4 "MFA" "create while MFA is pending is refused (exit 4)" "${db[@]}" create alice --name early
 no_password_in "refused create (pending) printed nothing password-shaped" "$TMP/out" "$TMP/err"
 check "the TOTP secret is not stored in clear in data.mdb" not grep -aqF -- "$SECRET1" "$DB/data.mdb"
@@ -150,18 +151,51 @@ expect_fail 4 "digits" "a 7-digit code is refused" "${db[@]}" mfa confirm alice 
 "$APPPASS" "${db[@]}" mfa status alice --json >"$TMP/out"
 jcheck "wrong codes leave the enrollment pending" 'assert j["state"] == "pending"'
 
+expect_fail 4 "no confirmed MFA" "mfa recovery-codes of a pending user: exit 4" \
+    "${db[@]}" mfa recovery-codes alice
 CODE=$(totp "$SECRET")
 expect_ok "mfa confirm with the code as argument" "${db[@]}" mfa confirm alice "$CODE"
 check "confirm says confirmed" grep -q "confirmed" "$TMP/out"
+grep -E '^  [a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$' "$TMP/out" | tr -d ' ' >"$TMP/codes.confirm" || true
+check "confirm prints 10 recovery codes (xxxx-xxxx-xxxx), each once" \
+    test "$(sort -u "$TMP/codes.confirm" | grep -cvE '[01ilo]')" = 10
+check "and tells the user to store them safely" grep -q "Store them safely" "$TMP/out"
+check "no recovery code is stored in clear" "$PY" -c '
+import sys
+data = open(sys.argv[2], "rb").read()
+for c in open(sys.argv[1]).read().split():
+    for form in (c, c.replace("-", "")):
+        if form.encode() in data: sys.exit("found " + form)' "$TMP/codes.confirm" "$DB/data.mdb"
 expect_fail 4 "already used" "the same code a second time is refused (exit 4)" \
     "${db[@]}" mfa confirm alice "$CODE"
 expect_ok "mfa status of a confirmed user" "${db[@]}" mfa status alice --json
 jcheck "status JSON: confirmed, with both times" '
-keys(j, "user", "state", "enrolled", "confirmed", "source")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
 assert j["state"] == "confirmed", j
-assert near_now(j["enrolled"]) <= near_now(j["confirmed"])'
+assert near_now(j["enrolled"]) <= near_now(j["confirmed"])
+assert j["recovery_codes_left"] == 10, j'
 expect_ok "mfa status (text) of a confirmed user" "${db[@]}" mfa status alice
 check "text status says confirmed" grep -q "confirmed" "$TMP/out"
+check "text status counts the recovery codes" grep -q "^alice: 10 recovery codes left$" "$TMP/out"
+
+note "mfa recovery-codes"
+expect_ok "mfa recovery-codes --json" "${db[@]}" mfa recovery-codes alice --json
+jcheck "recovery-codes JSON: user and 10 distinct codes of the alphabet" '
+keys(j, "user", "recovery_codes")
+assert j["user"] == "alice", j
+c = strs(j["recovery_codes"])
+assert len(c) == 10 and len(set(c)) == 10, c
+assert all(re.fullmatch(r"[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}", x) for x in c), c
+assert not set(c) & set(open(ARGS[0]).read().split()), "the new codes repeat old ones"' "$TMP/codes.confirm"
+expect_ok "mfa recovery-codes (text)" "${db[@]}" mfa recovery-codes alice
+check "text: 10 codes and the line telling the user to store them" \
+    test "$(grep -cE '^  [a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$' "$TMP/out")" = 10
+check "text: store them safely" grep -q "Store them safely" "$TMP/out"
+expect_fail 4 "no confirmed MFA" "mfa recovery-codes of an unknown user: exit 4" \
+    "${db[@]}" mfa recovery-codes nobody-here
+expect_fail 2 "USER" "mfa recovery-codes without USER: exit 2" "${db[@]}" mfa recovery-codes
+"$APPPASS" "${db[@]}" mfa status alice --json >"$TMP/out"
+jcheck "still 10 left" 'assert j["recovery_codes_left"] == 10, j'
 expect_fail 4 "reset" "enrolling an already-confirmed user is refused (exit 4)" \
     "${db[@]}" mfa enroll alice --json
 "$APPPASS" "${db[@]}" mfa status alice --json >"$TMP/out"
@@ -171,8 +205,19 @@ jcheck "the refused enrollment left alice confirmed" 'assert j["state"] == "conf
 BOB_SECRET=$(json_get secret)
 printf '%s\n' "$(totp "$BOB_SECRET")" >"$TMP/code"
 RUN_STDIN=$TMP/code
-expect_ok "mfa confirm with the code on stdin" "${db[@]}" mfa confirm bob
+expect_ok "mfa confirm --json with the code on stdin" "${db[@]}" mfa confirm bob --json
 RUN_STDIN=/dev/null
+jcheck "confirm JSON: user, state and the 10 recovery codes" '
+keys(j, "user", "state", "recovery_codes")
+assert j["user"] == "bob" and j["state"] == "confirmed", j
+assert len(set(strs(j["recovery_codes"]))) == 10, j'
+# A re-check of a confirmed enrollment (the next step's code: one step of drift) makes no
+# new codes and keeps the old.
+expect_ok "mfa confirm --json of a confirmed user (a re-check)" \
+    "${db[@]}" mfa confirm bob "$(oathtool --totp -b "$BOB_SECRET" -N "$(date -u -d @$(($(date +%s) + 30)) '+%Y-%m-%d %H:%M:%S UTC')")" --json
+jcheck "a re-check makes no recovery codes" 'assert j["recovery_codes"] == [], j'
+"$APPPASS" "${db[@]}" mfa status bob --json >"$TMP/out"
+jcheck "bob keeps his 10" 'assert j["recovery_codes_left"] == 10, j'
 "$APPPASS" "${db[@]}" mfa status bob --json >"$TMP/out"
 jcheck "bob is confirmed" 'assert j["state"] == "confirmed"'
 expect_fail 2 "code" "mfa confirm with nothing on stdin: exit 2" "${db[@]}" mfa confirm carol
@@ -351,8 +396,9 @@ jcheck "reset revoked all of alice's passwords" 'assert j == []'
 jcheck "they are kept as revoked" 'assert j and all(e["revoked"] is not None for e in j)'
 "$APPPASS" "${db[@]}" mfa status alice --json >"$TMP/out"
 jcheck "state is none after reset" '
-keys(j, "user", "state", "enrolled", "confirmed", "source")
-assert j["state"] == "none" and j["enrolled"] is None and j["confirmed"] is None'
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
+assert j["state"] == "none" and j["enrolled"] is None and j["confirmed"] is None
+assert j["recovery_codes_left"] is None'
 expect_fail 4 "MFA" "create after reset is refused (exit 4)" "${db[@]}" create alice --name again
 no_password_in "refused create (after reset) printed nothing password-shaped" "$TMP/out" "$TMP/err"
 expect_fail 3 "" "a second reset: exit 3" "${db[@]}" mfa reset alice
@@ -374,7 +420,7 @@ jcheck "list shows it exactly" 'assert [e["user"] for e in j] == [ARGS[0]] and j
 
 # ---------------------------------------------------------------------------------------
 note "--help and usage errors"
-for cmd in "" init mfa "mfa enroll" "mfa confirm" "mfa status" "mfa reset" create list revoke; do
+for cmd in "" init mfa "mfa enroll" "mfa confirm" "mfa status" "mfa recovery-codes" "mfa reset" create list revoke; do
     # shellcheck disable=SC2086  # $cmd is one or two words on purpose
     expect_ok "apppass ${cmd:+$cmd }--help" --db "$TMP/no-store" $cmd --help
     check "help of '${cmd:-apppass}' names it and has a usage line" \

@@ -136,10 +136,13 @@ expect_ok "import alice from ~alice/.google_authenticator, code on stdin" \
 RUN_STDIN=/dev/null
 check "it says where the enrollment came from" \
     grep -qF "imported from $GA_ALICE (google-authenticator)" "$TMP/out"
+check "and prints the 10 recovery codes the import made" \
+    test "$(grep -cE '^  [a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$' "$TMP/out")" = 10
 expect_ok "mfa status --json" "${db[@]}" mfa status alice --json
 jcheck "status: confirmed now, source google-authenticator" '
-keys(j, "user", "state", "enrolled", "confirmed", "source")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
 assert j["state"] == "confirmed" and j["source"] == "google-authenticator", j
+assert j["recovery_codes_left"] == 10, j
 assert near_now(j["enrolled"], 120) == near_now(j["confirmed"], 120)'
 expect_ok "mfa status (text)" "${db[@]}" mfa status alice
 check "text status names the source" grep -q "confirmed on .* (imported from google-authenticator)" "$TMP/out"

@@ -141,15 +141,122 @@ void test_early_refusal(void**) {
   ExpectWellFormed(FormatEarlyRefusal(DecisionContext{"", "a b", ""}, "refused", "no-user", ""));
 }
 
+CodeDecision MakeCode(CodeOutcome o, std::string detail = "", int left = -1) {
+  CodeDecision d;
+  d.outcome = o;
+  d.detail = std::move(detail);
+  d.recovery_codes_left = left;
+  return d;
+}
+
+// `line` without the TOTP step's own fields (factor=, codes_left=), for WellFormed, which
+// knows the verifier's.
+std::string WithoutCodeFields(std::string line) {
+  for (const char* key : {" factor=", " codes_left="}) {
+    const auto at = line.find(key);
+    if (at == std::string::npos) continue;
+    const auto end = line.find(' ', at + 1);
+    line.erase(at, end == std::string::npos ? std::string::npos : end - at);
+  }
+  return line;
+}
+
+// The TOTP step's lines (PLAN12: factor=totp; reason unless accepted; codes_left after a
+// recovery code; detail only where it says why: unavailable, bad-input, throttled).
+void test_code_decisions(void**) {
+  const DecisionContext ctx{"sshd", "alice", ""};
+  auto line = [&](CodeOutcome o, std::string detail = "", int left = -1) {
+    const std::string l = FormatCodeDecision(ctx, MakeCode(o, std::move(detail), left));
+    ExpectWellFormed(WithoutCodeFields(l));
+    return l;
+  };
+  assert_string_equal(line(CodeOutcome::kAccepted, "ignored").c_str(),
+                      "accepted service=sshd user=alice rhost=- factor=totp");
+  assert_string_equal(
+      line(CodeOutcome::kRecoveryCode, "", 9).c_str(),
+      "accepted service=sshd user=alice rhost=- factor=totp reason=recovery-code codes_left=9");
+  assert_string_equal(
+      line(CodeOutcome::kRecoveryCode, "", 0).c_str(),
+      "accepted service=sshd user=alice rhost=- factor=totp reason=recovery-code codes_left=0");
+  assert_string_equal(line(CodeOutcome::kWrongCode, "not shown").c_str(),
+                      "refused service=sshd user=alice rhost=- factor=totp reason=wrong-code");
+  assert_string_equal(line(CodeOutcome::kReusedCode, "not shown").c_str(),
+                      "refused service=sshd user=alice rhost=- factor=totp reason=reused-code");
+  assert_string_equal(line(CodeOutcome::kNotEnrolled, "not shown").c_str(),
+                      "refused service=sshd user=alice rhost=- factor=totp reason=not-enrolled");
+  assert_string_equal(
+      line(CodeOutcome::kThrottled, "too many wrong verification codes; try again in 3 minutes")
+          .c_str(),
+      "refused service=sshd user=alice rhost=- factor=totp reason=throttled detail=\"too many "
+      "wrong verification codes; try again in 3 minutes\"");
+  assert_string_equal(
+      line(CodeOutcome::kBadInput, "no code was entered").c_str(),
+      "refused service=sshd user=alice rhost=- factor=totp reason=bad-input detail=\"no code was "
+      "entered\"");
+  assert_string_equal(
+      line(CodeOutcome::kUnavailable, "disk on fire").c_str(),
+      "error service=sshd user=alice rhost=- factor=totp reason=unavailable detail=\"disk on "
+      "fire\"");
+  // A default CodeDecision is an error, never an acceptance.
+  ASSERT_CONTAINS(FormatCodeDecision(ctx, CodeDecision{}), "error ");
+}
+
+void test_code_decision_escaping(void**) {
+  const DecisionContext ctx{"sshd", "x rhost=10.0.0.1 factor=totp", "192.0.2.7\naccepted"};
+  const std::string line = FormatCodeDecision(
+      ctx, MakeCode(CodeOutcome::kUnavailable, "bad \"quote\" \\ and\nnewline reason=accepted"));
+  assert_true(line.find('\n') == std::string::npos);
+  assert_true(line.find("rhost=10.0.0.1") == std::string::npos);
+  assert_true(
+      line.rfind("error service=sshd user=x\\x20rhost\\x3d10.0.0.1\\x20factor\\x3dtotp ", 0) == 0);
+  // One factor= and one reason= field outside the quoted detail.
+  const std::string head = line.substr(0, line.find(" detail="));
+  assert_true(head.find(" factor=totp") != std::string::npos);
+  assert_true(head.find(" factor=") == head.rfind(" factor="));
+  assert_true(head.find(" reason=") == head.rfind(" reason="));
+  const std::string detail = line.substr(line.find(" detail=") + 8);
+  assert_true(detail.front() == '"' && detail.back() == '"');
+  assert_true(detail.find('"', 1) == detail.size() - 1);
+  ExpectWellFormed(WithoutCodeFields(line));
+  // Long values are cut, so one line stays bounded.
+  const std::string longline = FormatCodeDecision(
+      DecisionContext{std::string(1000, 's'), std::string(5000, 'u'), std::string(5000, 'r')},
+      MakeCode(CodeOutcome::kThrottled, std::string(5000, 'd')));
+  assert_true(longline.size() < 1200);
+}
+
+void test_code_outcome_names(void**) {
+  const std::vector<std::pair<CodeOutcome, std::string>> names = {
+      {CodeOutcome::kAccepted, "accepted"},        {CodeOutcome::kRecoveryCode, "recovery-code"},
+      {CodeOutcome::kNotEnrolled, "not-enrolled"}, {CodeOutcome::kThrottled, "throttled"},
+      {CodeOutcome::kReusedCode, "reused-code"},   {CodeOutcome::kWrongCode, "wrong-code"},
+      {CodeOutcome::kBadInput, "bad-input"},       {CodeOutcome::kUnavailable, "unavailable"}};
+  for (const auto& [o, name] : names) {
+    assert_string_equal(std::string(CodeOutcomeName(o)).c_str(), name.c_str());
+    assert_true(CodeOutcomeFromName(name) == o);
+  }
+  // Anything else is unavailable (fail closed), an unknown future name included.
+  for (const char* other : {"", "Accepted", "accepted ", "ok", "recovery", "passed"})
+    assert_true(CodeOutcomeFromName(other) == CodeOutcome::kUnavailable);
+  assert_true(CodePassed(CodeOutcome::kAccepted) && CodePassed(CodeOutcome::kRecoveryCode));
+  for (const auto& [o, name] : names)
+    if (o != CodeOutcome::kAccepted && o != CodeOutcome::kRecoveryCode) assert_false(CodePassed(o));
+}
+
 }  // namespace
 }  // namespace apppass
 
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_formats),       cmocka_unit_test(test_checker_rejects_forgeries),
-      cmocka_unit_test(test_outcome_names), cmocka_unit_test(test_fields_cannot_be_forged),
+      cmocka_unit_test(test_formats),
+      cmocka_unit_test(test_checker_rejects_forgeries),
+      cmocka_unit_test(test_outcome_names),
+      cmocka_unit_test(test_fields_cannot_be_forged),
       cmocka_unit_test(test_early_refusal),
+      cmocka_unit_test(test_code_decisions),
+      cmocka_unit_test(test_code_decision_escaping),
+      cmocka_unit_test(test_code_outcome_names),
   };
   return cmocka_run_group_tests_name("decision_log", tests, nullptr, nullptr);
 }

@@ -170,6 +170,55 @@ void test_user_throttle_fields(void**) {
   }
 }
 
+// Recovery code hashes (recovery_codes.h), added within version 1: absent means none and
+// is not written when empty; present, at most kMaxRecoveryCodes strings of 64 lowercase hex
+// digits. Anything else makes the record corrupt (Unavailable naming the field), never
+// half-read.
+void test_user_recovery_field(void**) {
+  UserRecord u;
+  ASSERT_OK(DecodeUser(kUser, &u));
+  assert_true(u.recovery.empty());
+  assert_true(EncodeUser(u).find("recovery") == std::string::npos);
+  const std::string h1(64, 'a'), h2 = std::string(32, '0') + std::string(32, 'f');
+  u.recovery = {h1, h2};
+  UserRecord d;
+  ASSERT_OK(DecodeUser(EncodeUser(u), &d));
+  assert_true(d.recovery == u.recovery);
+  u.recovery.assign(kMaxRecoveryCodes, h1);
+  ASSERT_OK(DecodeUser(EncodeUser(u), &d));
+  assert_int_equal(d.recovery.size(), kMaxRecoveryCodes);
+  // Decoding into a used record takes the record's value, absent included.
+  ASSERT_OK(DecodeUser(kUser, &d));
+  assert_true(d.recovery.empty());
+  ASSERT_OK(DecodeUser(WithField(kUser, "last_step", "56666666,\"recovery\":[]"), &d));
+  assert_true(d.recovery.empty());
+
+  std::string eleven = "[";
+  for (std::size_t i = 0; i <= kMaxRecoveryCodes; ++i) eleven += (i ? ",\"" : "\"") + h1 + "\"";
+  eleven += "]";
+  const std::vector<std::string> bad = {
+      "\"" + h1 + "\"",                       // not an array
+      "[\"" + h1.substr(1) + "\"]",           // 63 digits
+      "[\"" + h1 + "0\"]",                    // 65
+      "[\"" + std::string(64, 'A') + "\"]",   // upper case
+      "[\"" + std::string(63, 'a') + "g\"]",  // not hex
+      "[\"" + std::string(63, 'a') + " \"]",  // a space
+      "[1]",                                  // a number
+      "[null]",
+      "[[\"" + h1 + "\"]]",
+      "{\"a\":1}",
+      "null",
+      eleven,
+  };
+  for (const auto& value : bad) {
+    const std::string rec = WithField(kUser, "last_step", "56666666,\"recovery\":" + value);
+    const Status st = DecodeUser(rec, &d);
+    if (st.code() != Status::Code::kUnavailable)
+      fail_msg("user record with recovery=%s: %s", value.c_str(), test::CodeName(st.code()));
+    ASSERT_CONTAINS(st.message(), "recovery");
+  }
+}
+
 void test_usage_round_trip(void**) {
   Usage u;
   u.time = 1700000123;
@@ -425,6 +474,7 @@ int main() {
       cmocka_unit_test(test_credential_round_trip),
       cmocka_unit_test(test_user_round_trip),
       cmocka_unit_test(test_user_throttle_fields),
+      cmocka_unit_test(test_user_recovery_field),
       cmocka_unit_test(test_usage_round_trip),
       cmocka_unit_test(test_fixtures_decode),
       cmocka_unit_test(test_refuses_non_records),

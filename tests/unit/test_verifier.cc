@@ -291,6 +291,53 @@ void test_user_prefixes(void** state) {
   assert_int_equal(List(f.admin, "alice2", false).size(), 1);
 }
 
+// Decision::enrolled: a confirmed enrollment, whatever the outcome; what unenrolled=ignore
+// (PAM) and apppass_unenrolled: pwcheck (SASL) decide by.
+void test_enrolled(void** state) {
+  Fixture& f = Fx(state);
+  const Made a = MustCreate(f.admin, "alice", "phone");
+  Decision d = V(f.admin, "alice", a.password);
+  ASSERT_OUTCOME(d, Outcome::kAccepted);
+  assert_true(d.enrolled);
+  d = V(f.admin, "alice", "hunter2");
+  ASSERT_OUTCOME(d, Outcome::kWrongPassword);
+  assert_true(d.enrolled);
+  // Never enrolled, and enrolled but not confirmed: not enrolled.
+  assert_false(V(f.admin, "zed", "hunter2").enrolled);
+  EnrollResult er;
+  ASSERT_OK(MfaEnroll(f.admin, "pending", "x", kNow, &er));
+  d = V(f.admin, "pending", "hunter2");
+  ASSERT_OUTCOME(d, Outcome::kWrongPassword);
+  assert_false(d.enrolled);
+  // Bad input tells nothing.
+  d = V(f.admin, "alice", "");
+  ASSERT_OUTCOME(d, Outcome::kBadInput);
+  assert_false(d.enrolled);
+  // A user record that does not decode: unavailable, never "not enrolled" (which would
+  // let the user's real password through under unenrolled=ignore).
+  {
+    StoreTxn txn;
+    ASSERT_OK(f.admin.Begin(true, &txn));
+    ASSERT_OK(txn.Put(Table::kUsers, "alice", "{not json"));
+    ASSERT_OK(txn.Commit());
+  }
+  d = V(f.admin, "alice", "hunter2");
+  ASSERT_OUTCOME(d, Outcome::kUnavailable);
+  assert_false(d.enrolled);
+  ASSERT_OUTCOME(V(f.admin, "alice", a.password), Outcome::kUnavailable);
+  // Another user's damaged record changes nothing for this one.
+  ASSERT_OUTCOME(V(f.admin, "zed", "hunter2"), Outcome::kUnknownUser);
+  // After a reset: not enrolled (and the password revoked).
+  int n = 0;
+  ASSERT_OK(test::EnrollConfirmed(f.admin, "bob", kNow));
+  const Made b = MustCreate(f.admin, "bob", "phone");
+  assert_true(V(f.admin, "bob", b.password).enrolled);
+  ASSERT_OK(MfaReset(f.admin, "bob", kNow, &n));
+  d = V(f.admin, "bob", b.password);
+  ASSERT_OUTCOME(d, Outcome::kRevoked);
+  assert_false(d.enrolled);
+}
+
 }  // namespace
 }  // namespace apppass
 
@@ -306,6 +353,7 @@ int main() {
       STORE_TEST(test_scopes),
       STORE_TEST(test_normalized_input),
       STORE_TEST(test_user_prefixes),
+      STORE_TEST(test_enrolled),
   };
   return cmocka_run_group_tests_name("verifier", tests, nullptr, nullptr);
 }

@@ -96,9 +96,24 @@ struct MfaStatusView {
   std::string user;
   std::string state;  // MfaStateName: none, pending, confirmed
   std::optional<std::string> enrolled, confirmed, source;
+  std::optional<int> recovery_codes_left;  // confirmed only: unused recovery codes
 };
 // `confirm_hint` is the command that confirms a pending enrollment.
 int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm_hint);
+
+// New recovery codes (recovery_codes.h), shown once: text with a line telling the user to
+// store them safely and how to make new ones (`again_hint`), or with `json`
+// {"user","recovery_codes":[...]}. The codes are owned by the caller.
+int PrintRecoveryCodes(const std::string& user, const std::vector<std::string_view>& codes,
+                       bool json, const std::string& again_hint);
+
+// A confirmed enrollment (mfa confirm, mfa import): `message` ("MFA enrollment of alice
+// confirmed."), then the recovery codes the confirmation made, if any (none after a
+// re-check). With `json`: {"user","state":"confirmed","recovery_codes":[...]} ([] when
+// none were made).
+int PrintConfirmed(const std::string& user, const std::string& message,
+                   const std::vector<std::string_view>& codes, bool json,
+                   const std::string& again_hint);
 
 // A started enrollment: secret and URI (both secret, owned by the caller), a QR code when
 // stdout is a terminal, and `confirm_hint`.

@@ -1,7 +1,10 @@
-// apppass mfa enroll|confirm|import|status|reset: the TOTP enrollment that gates app
-// passwords. 'import' accepts a user's existing pam_google_authenticator or pam_oath
-// enrollment instead of a new one (mfa_import.h). As a user, status, enroll (when the
-// policy allows) and confirm act on the caller's own enrollment through apppassd.
+// apppass mfa enroll|confirm|import|status|recovery-codes|reset: the TOTP enrollment that
+// gates app passwords and is the second factor of interactive logins (second_factor.h).
+// 'import' accepts a user's existing pam_google_authenticator or pam_oath enrollment
+// instead of a new one (mfa_import.h). Confirming (or importing) makes the user's recovery
+// codes and shows them once; 'recovery-codes' makes new ones (recovery_codes.h). As a
+// user, status, enroll (when the policy allows) and confirm act on the caller's own
+// enrollment through apppassd.
 #include <unistd.h>
 
 #include <cstdio>
@@ -14,6 +17,7 @@
 #include "cli.h"
 #include "mfa_import.h"
 #include "qr.h"
+#include "recovery_codes.h"
 #include "secret.h"
 #include "text.h"
 
@@ -31,6 +35,17 @@ struct MfaArgs {
   bool from_oath = false;
   std::string file;
 };
+
+std::vector<std::string_view> Views(const std::vector<SecretBuffer>& codes) {
+  std::vector<std::string_view> out;
+  for (const auto& c : codes) out.push_back(c.view());
+  return out;
+}
+
+// The command that makes new recovery codes for `user` (root's form).
+std::string RecoveryCodesHint(const std::string& user) {
+  return "apppass mfa recovery-codes " + TerminalSafe(user);
+}
 
 std::string DefaultIssuer() {
   char host[256] = {};
@@ -90,9 +105,10 @@ int Confirm(const Context& ctx, MfaArgs a) {
     return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
   Store store;
   if (!(s = OpenAdmin(ctx, &store)).ok()) return Fail(s);
-  if (!(s = MfaConfirm(store, a.user, a.code, Now())).ok()) return Fail(s);
-  std::printf("MFA enrollment of %s confirmed.\n", TerminalSafe(a.user).c_str());
-  return kExitOk;
+  std::vector<SecretBuffer> codes;
+  if (!(s = MfaConfirm(store, a.user, a.code, Now(), &codes)).ok()) return Fail(s);
+  return PrintConfirmed(a.user, "MFA enrollment of " + TerminalSafe(a.user) + " confirmed.",
+                        Views(codes), a.json, RecoveryCodesHint(a.user));
 }
 
 // Six to eight digits: what a TOTP code looks like.
@@ -157,10 +173,12 @@ int Import(const Context& ctx, MfaArgs a) {
   if (!s.ok()) return Fail(s);
   if (a.code.empty() && !ReadCode(&a.code))
     return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
-  if (!(s = MfaImport(store, a.user, existing, a.code, Now())).ok()) return Fail(s);
-  std::printf("MFA enrollment of %s imported from %s (%s) and confirmed.\n",
-              TerminalSafe(a.user).c_str(), LogText(path).c_str(), existing.source.c_str());
-  return kExitOk;
+  std::vector<SecretBuffer> codes;
+  if (!(s = MfaImport(store, a.user, existing, a.code, Now(), &codes)).ok()) return Fail(s);
+  return PrintConfirmed(a.user,
+                        fmt::format("MFA enrollment of {} imported from {} ({}) and confirmed.",
+                                    TerminalSafe(a.user), LogText(path), existing.source),
+                        Views(codes), a.json, RecoveryCodesHint(a.user));
 }
 
 std::optional<std::string> OptIso(bool present, std::int64_t t) {
@@ -178,11 +196,15 @@ int StatusCmd(const Context& ctx, const MfaArgs& a) {
   const MfaState state = s.ok() ? u.mfa : MfaState::kNone;
   const bool enrolled = state != MfaState::kNone;
   const bool confirmed = u.confirmed && state == MfaState::kConfirmed;
-  const MfaStatusView v{.user = a.user,
-                        .state = std::string(MfaStateName(state)),
-                        .enrolled = OptIso(enrolled, u.enrolled),
-                        .confirmed = OptIso(confirmed, u.confirmed.value_or(0)),
-                        .source = enrolled ? std::optional<std::string>(u.source) : std::nullopt};
+  const MfaStatusView v{
+      .user = a.user,
+      .state = std::string(MfaStateName(state)),
+      .enrolled = OptIso(enrolled, u.enrolled),
+      .confirmed = OptIso(confirmed, u.confirmed.value_or(0)),
+      .source = enrolled ? std::optional<std::string>(u.source) : std::nullopt,
+      .recovery_codes_left = state == MfaState::kConfirmed
+                                 ? std::optional<int>(static_cast<int>(u.recovery.size()))
+                                 : std::nullopt};
   return PrintMfaStatus(v, a.json, "apppass mfa confirm " + TerminalSafe(a.user));
 }
 
@@ -201,6 +223,23 @@ int SelfStatus(const Context& ctx, const MfaArgs& a) {
                         .confirmed = OptionalField(r, "confirmed"),
                         .source = OptionalField(r, "source")};
   return PrintMfaStatus(v, a.json, "apppass mfa confirm");
+}
+
+// Root: new recovery codes for USER, voiding the old (MfaRecoveryCodes).
+int RecoveryCodes(const Context& ctx, const MfaArgs& a) {
+  Status s = NeedUser(a, "recovery-codes");
+  if (!s.ok()) return Fail(s);
+  Store store;
+  if (!(s = OpenAdmin(ctx, &store)).ok()) return Fail(s);
+  std::vector<SecretBuffer> codes;
+  s = MfaRecoveryCodes(store, a.user, Now(), &codes);
+  if (s.code() == Status::Code::kPermissionDenied)
+    s = Status::PermissionDenied(fmt::format(
+        "{} has no confirmed MFA enrollment; recovery codes come with one ('apppass mfa enroll "
+        "{}', then 'apppass mfa confirm {}')",
+        a.user, a.user, a.user));
+  if (!s.ok()) return Fail(s);
+  return PrintRecoveryCodes(a.user, Views(codes), a.json, RecoveryCodesHint(a.user));
 }
 
 int Reset(const Context& ctx, const MfaArgs& a) {
@@ -239,13 +278,51 @@ int PrintEnrolled(const std::string& user, std::string_view secret, std::string_
   return kExitOk;
 }
 
+int PrintRecoveryCodes(const std::string& user, const std::vector<std::string_view>& codes,
+                       bool json, const std::string& again_hint) {
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (auto c : codes) list.push_back(std::string(c));
+    const nlohmann::json j = {{"user", user}, {"recovery_codes", std::move(list)}};
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return kExitOk;
+  }
+  std::printf("Recovery codes for %s (each passes the verification code step once):\n\n",
+              TerminalSafe(user).c_str());
+  for (auto c : codes) std::printf("  %s\n", TerminalSafe(c).c_str());
+  std::printf(
+      "\nThey are shown only now. Store them safely, away from the authenticator (printed, or in "
+      "a\npassword manager). Making new ones ('%s') voids these.\n",
+      again_hint.c_str());
+  return kExitOk;
+}
+
+int PrintConfirmed(const std::string& user, const std::string& message,
+                   const std::vector<std::string_view>& codes, bool json,
+                   const std::string& again_hint) {
+  if (json) {
+    nlohmann::json list = nlohmann::json::array();
+    for (auto c : codes) list.push_back(std::string(c));
+    const nlohmann::json j = {
+        {"user", user}, {"state", "confirmed"}, {"recovery_codes", std::move(list)}};
+    std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
+    return kExitOk;
+  }
+  std::printf("%s\n", message.c_str());
+  if (codes.empty()) return kExitOk;
+  std::printf("\n");
+  return PrintRecoveryCodes(user, codes, false, again_hint);
+}
+
 int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm_hint) {
   if (json) {
     nlohmann::json j = {{"user", v.user},
                         {"state", v.state},
                         {"enrolled", v.enrolled ? nlohmann::json(*v.enrolled) : nullptr},
                         {"confirmed", v.confirmed ? nlohmann::json(*v.confirmed) : nullptr},
-                        {"source", v.source ? nlohmann::json(*v.source) : nullptr}};
+                        {"source", v.source ? nlohmann::json(*v.source) : nullptr},
+                        {"recovery_codes_left",
+                         v.recovery_codes_left ? nlohmann::json(*v.recovery_codes_left) : nullptr}};
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return kExitOk;
   }
@@ -260,6 +337,14 @@ int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm
         "%s: confirmed on %s%s\n", user.c_str(),
         TerminalSafe(v.confirmed.value_or(enrolled)).c_str(),
         source == kSourceApppass ? "" : (" (imported from " + TerminalSafe(source) + ")").c_str());
+    if (v.recovery_codes_left) {
+      const int left = *v.recovery_codes_left;
+      if (left == 0)
+        std::printf(
+            "%s: no recovery codes left (make new ones with 'apppass mfa recovery-codes')\n",
+            user.c_str());
+      else std::printf("%s: %d recovery code%s left\n", user.c_str(), left, left == 1 ? "" : "s");
+    }
   } else {
     std::printf("%s: not enrolled\n", user.c_str());
   }
@@ -268,7 +353,9 @@ int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm
 
 void AddMfaCommand(CLI::App& app, Context& ctx) {
   auto* mfa = app.add_subcommand(
-      "mfa", "Enroll a user in TOTP MFA (or import an existing one), confirm, show or reset it");
+      "mfa",
+      "Enroll a user in TOTP MFA (or import an existing one), confirm, show or reset it; make "
+      "recovery codes");
   mfa->require_subcommand(1);
   auto a = std::make_shared<MfaArgs>();
 
@@ -285,11 +372,15 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
 
   auto* confirm = mfa->add_subcommand(
       "confirm",
-      "Confirm USER's enrollment with a current 6-digit code (read from stdin if not given)");
+      "Confirm USER's enrollment with a current 6-digit code (read from stdin if not given); "
+      "prints USER's 10 recovery codes, once");
   confirm->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
   confirm->add_option("CODE", a->code,
                       "Current code from the authenticator app (root only: a user types it at "
                       "the prompt or gives it on stdin)");
+  confirm->add_flag("--json", a->json,
+                    "Print {\"user\",\"state\",\"recovery_codes\"} as JSON (the codes made when a "
+                    "pending enrollment is confirmed; [] on a re-check)");
   confirm->callback([&ctx, a] {
     ctx.run = [&ctx, a] { return ctx.self_service ? SelfConfirm(ctx, *a) : Confirm(ctx, *a); };
   });
@@ -297,7 +388,8 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
   auto* import = mfa->add_subcommand(
       "import",
       "Accept USER's existing pam_google_authenticator or pam_oath TOTP enrollment as "
-      "confirmed MFA, once a current 6-digit code (read from stdin if not given) verifies");
+      "confirmed MFA, once a current 6-digit code (read from stdin if not given) verifies; "
+      "prints USER's 10 recovery codes, once");
   import->add_option("USER", a->user, "User name");
   import->add_option("CODE", a->code, "Current code from the user's authenticator app");
   auto* ga = import
@@ -313,22 +405,38 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
                    ->expected(0, 1)
                    ->type_name("[FILE]");
   ga->excludes(oath);
+  import->add_flag("--json", a->json, "Print {\"user\",\"state\",\"recovery_codes\"} as JSON");
   import->callback([&ctx, a, ga, oath] {
     a->from_google_authenticator = ga->count() > 0;
   a->from_oath = oath->count() > 0;
   ctx.run = [&ctx, a] { return Import(ctx, *a); };
 });
 
-auto* status = mfa->add_subcommand("status", "Show USER's enrollment: none, pending or confirmed");
+auto* status = mfa->add_subcommand(
+    "status", "Show USER's enrollment: none, pending or confirmed (and recovery codes left)");
 status->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
 status->add_flag("--json", a->json,
-                 "Print {\"user\",\"state\",\"enrolled\",\"confirmed\",\"source\"} as JSON");
+                 "Print {\"user\",\"state\",\"enrolled\",\"confirmed\",\"source\","
+                 "\"recovery_codes_left\"} as JSON");
 status->callback([&ctx, a] {
   ctx.run = [&ctx, a] { return ctx.self_service ? SelfStatus(ctx, *a) : StatusCmd(ctx, *a); };
 });
 
-auto* reset =
-    mfa->add_subcommand("reset", "Remove USER's enrollment and revoke all their app passwords");
+auto* recovery = mfa->add_subcommand(
+    "recovery-codes",
+    "Make 10 new one-time recovery codes for USER (confirmed MFA), voiding the old; print them "
+    "once");
+recovery->add_option("USER", a->user, "User name");
+recovery->add_flag("--json", a->json, "Print {\"user\",\"recovery_codes\"} as JSON");
+recovery->callback([&ctx, a] {
+  // As a user: through apppassd's MFA_RECOVERY (with a current code), once it is wired.
+  ctx.run = [&ctx, a] {
+    return ctx.self_service ? NeedsRoot("mfa recovery-codes") : RecoveryCodes(ctx, *a);
+  };
+});
+
+auto* reset = mfa->add_subcommand(
+    "reset", "Remove USER's enrollment and recovery codes and revoke all their app passwords");
 reset->add_option("USER", a->user, "User name");
 reset->callback([&ctx, a] { ctx.run = [&ctx, a] { return Reset(ctx, *a); }; });
 }  // namespace apppass::cli
