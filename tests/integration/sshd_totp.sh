@@ -368,20 +368,13 @@ expect_refusal "totp stack: a wrong password is refused even with the right code
     "$PW_CODE" "$WRONG_PASSWORD" "$NEXT_CODE"
 expect_module_line "accepted $WHO"
 
-# Recovery codes: one passes the TOTP step once.
-if ap mfa --help 2>/dev/null | grep -q 'recovery-codes'; then
-    RECOVERY=$(ap mfa recovery-codes "$SSH_USER" --json | "$PY" -c '
-import json, sys
-doc = json.load(sys.stdin)
-codes = doc if isinstance(doc, list) else doc.get("codes") or doc.get("recovery_codes")
-print(codes[0])')
-    expect_login "totp stack: password + a recovery code logs in" "$PW_CODE" "$PASSWORD" "$RECOVERY"
-    expect_module_line "accepted $WHO reason=recovery-code codes_left=9"
-    expect_refusal "totp stack: the same recovery code again is refused" "$PW_CODE" "$PASSWORD" "$RECOVERY"
-    expect_module_line "refused $WHO reason=wrong-code"
-else
-    not_ok "apppass mfa recovery-codes exists"
-fi
+# Recovery codes (new ones void those mfa confirm made): one passes the TOTP step once.
+RECOVERY=$(ap mfa recovery-codes "$SSH_USER" --json |
+    "$PY" -c 'import json, sys; print(json.load(sys.stdin)["recovery_codes"][0])')
+expect_login "totp stack: password + a recovery code logs in" "$PW_CODE" "$PASSWORD" "$RECOVERY"
+expect_module_line "accepted $WHO reason=recovery-code codes_left=9"
+expect_refusal "totp stack: the same recovery code again is refused" "$PW_CODE" "$PASSWORD" "$RECOVERY"
+expect_module_line "refused $WHO reason=wrong-code"
 
 # No password or recovery code in anything logged to syslog.
 if grep -qF -e "$PASSWORD" -e "$WRONG_PASSWORD" ${RECOVERY:+-e "$RECOVERY"} "$SYSLOG"; then
