@@ -83,6 +83,10 @@ Status ValidateCreate(const CreateRequest& req, std::int64_t now) {
   Status s = ValidateNewUserName(req.user);
   if (!s.ok()) return s;
   if (!(s = ValidateNewLabel(req.name)).ok()) return s;
+  if (req.all_services && !req.scopes.empty())
+    return Status::InvalidArgument("--all-services and --scope exclude each other");
+  if (req.scopes.empty() && !req.all_services)
+    return Status::InvalidArgument(std::string(kChooseServices));
   if (req.scopes.size() > kMaxScopes)
     return Status::InvalidArgument(fmt::format("at most {} scopes", kMaxScopes));
   for (const auto& sc : req.scopes)
@@ -214,6 +218,7 @@ Status CreateLocked(const Store& store, const StoreTxn& txn, const CreateRequest
   c.scopes = req.scopes;
   std::sort(c.scopes.begin(), c.scopes.end());
   c.scopes.erase(std::unique(c.scopes.begin(), c.scopes.end()), c.scopes.end());
+  c.all_services = req.all_services;
   c.created = now;
   c.expires = req.expires;
   std::string_view existing;

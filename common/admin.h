@@ -10,6 +10,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "mfa_import.h"
@@ -66,7 +67,16 @@ struct CreateRequest {
   std::string name;
   std::vector<std::string> scopes;
   std::optional<std::int64_t> expires;  // absolute unix time
+  // Valid for every service, chosen on purpose (create --all-services); `scopes` must then
+  // be empty. Without it, `scopes` must name at least one service.
+  bool all_services = false;
 };
+
+// Why a create without scopes and without all_services is refused: no app password is
+// valid everywhere by accident.
+inline constexpr std::string_view kChooseServices =
+    "choose the services this password is for with --scope (e.g. --scope imap --scope smtp), "
+    "or --all-services";
 
 struct Created {
   Credential cred;
@@ -77,7 +87,8 @@ struct Created {
 // stored policy's max_active, policy.h, read in the same transaction; Unavailable when the
 // policy record is corrupt);
 // InvalidArgument for a bad user name or label (ValidateNewUserName, ValidateNewLabel),
-// scope or expiry; AlreadyExists for a duplicate name.
+// scope or expiry, for no scope without all_services (kChooseServices) and for scopes
+// with all_services; AlreadyExists for a duplicate name.
 Status CreatePassword(const Store& store, const CreateRequest& req, std::int64_t now, Created* out);
 
 struct Listed {

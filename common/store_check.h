@@ -12,7 +12,9 @@
 //   version is known, its id,
 //             label and scopes are well formed; ids[id] points back to it; user_ids has
 //             it; a credential that is not revoked has a confirmed enrollment of its user
-//             (create requires one; mfa reset revokes before it deletes the enrollment)
+//             (create requires one; mfa reset revokes before it deletes the enrollment);
+//             an active one with no scopes and no all_services (made before create
+//             required --scope or --all-services) is a warning
 //   ids       every entry points to a credential record with that id (a bijection)
 //   user_ids  every entry names a credential of that user, and no other
 //   users     each record decodes, names its key, and its TOTP secret opens with mfa.key

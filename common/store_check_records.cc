@@ -120,6 +120,18 @@ void StoreChecker::CheckCreds() {
     for (const auto& sc : c.scopes)
       if (!ValidateScope(sc).ok())
         Problem("creds", who, fmt::format("the scope {} is not valid", LogQuoted(sc, 40)));
+    // Made before create required --scope or --all-services: it still verifies for every
+    // service, but nobody chose that. A warning (the store is intact), only while it can
+    // verify.
+    if (c.scopes.empty() && !c.all_services && IsActive(c, opts_.now))
+      Warning("creds", who,
+              fmt::format("the app password {} has no scopes and was not made with "
+                          "--all-services (made before create required one): it is valid for "
+                          "every service",
+                          LogQuoted(c.name, 64)),
+              fmt::format("revoke it and create it again with --scope (e.g. --scope imap --scope "
+                          "smtp) or --all-services: apppass revoke {} {}",
+                          LogSafe(c.user), LogSafe(c.id, 16)));
     auto [it, fresh] = first_hash_of_id.emplace(c.id, hash);
     if (!fresh)
       Problem("creds", who,

@@ -95,7 +95,7 @@ for what in "${!USERS[@]}"; do
     bad 2 "user $what: mfa confirm" "${db[@]}" mfa confirm "$u" 123456
     bad 2 "user $what: mfa status" "${db[@]}" mfa status "$u" --json
     bad 2 "user $what: mfa reset" "${db[@]}" mfa reset "$u"
-    bad 2 "user $what: create" "${db[@]}" create "$u" --name x --json
+    bad 2 "user $what: create" "${db[@]}" create "$u" --name x --scope imap --json
     # list's USER is optional: an empty one means everyone, so skip it there.
     [[ -n $u ]] && bad 2 "user $what: list" "${db[@]}" list "$u" --json
     bad 2 "user $what: revoke" "${db[@]}" revoke "$u" --all
@@ -121,7 +121,7 @@ declare -A LABELS=(
 )
 for what in "${!LABELS[@]}"; do
     l=${LABELS[$what]}
-    bad 2 "label $what: create" "${db[@]}" create alice --name "$l" --json
+    bad 2 "label $what: create" "${db[@]}" create alice --name "$l" --scope imap --json
     # revoke --name: an invalid label cannot match anything (2 or 3 are both fine).
     bad "2 3" "label $what: revoke --name" "${db[@]}" revoke alice --name "$l"
 done
@@ -164,14 +164,14 @@ for e in 0 -1 5x "" " 90d" "90d " 1.5d d 90D 0x10 +5 -5d 90dd never2 NEVER 36601
     shown=$e
     [[ ${#shown} -gt 24 ]] && shown="${shown:0:12}... (${#e} chars)"
     if [[ $e == -* ]]; then opt=("--expires=$e"); else opt=(--expires "$e"); fi
-    bad 2 "--expires '$shown'" "${db[@]}" create alice --name x "${opt[@]}" --json
+    bad 2 "--expires '$shown'" "${db[@]}" create alice --name x --scope imap "${opt[@]}" --json
 done
-bad 2 "--expires -1 (separate argument)" "${db[@]}" create alice --name x --expires -1
-bad 2 "--expires without a value" "${db[@]}" create alice --name x --expires
-bad 2 "--expires= (no value)" "${db[@]}" create alice --name x --expires=
+bad 2 "--expires -1 (separate argument)" "${db[@]}" create alice --name x --scope imap --expires -1
+bad 2 "--expires without a value" "${db[@]}" create alice --name x --scope imap --expires
+bad 2 "--expires= (no value)" "${db[@]}" create alice --name x --scope imap --expires=
 
 note "bad policy max_active (create has no --max-active: the cap is the stored policy's)"
-bad 2 "create --max-active" "${db[@]}" create alice --name x --max-active=5
+bad 2 "create --max-active" "${db[@]}" create alice --name x --scope imap --max-active=5
 for m in 0 -1 1001 abc "" 1.5 99999999999999999999; do
     bad 2 "policy set max_active '$m'" "${db[@]}" policy set max_active "$m"
 done
@@ -197,14 +197,14 @@ RUN_STDIN=/dev/null
 
 note "valid edge cases are accepted (these change the store)"
 expect_ok "a 256-byte user name" "${db[@]}" mfa enroll "$(big 256)" --json
-expect_ok "a 64-byte label" "${db[@]}" create alice --name "$(big 64 L)" --json
-expect_ok "a 64-byte label of 4-byte UTF-8 characters" "${db[@]}" create alice --name "$(printf '😀%.0s' $(seq 16))" --json
+expect_ok "a 64-byte label" "${db[@]}" create alice --name "$(big 64 L)" --scope imap --json
+expect_ok "a 64-byte label of 4-byte UTF-8 characters" "${db[@]}" create alice --name "$(printf '😀%.0s' $(seq 16))" --scope imap --json
 sixteen=()
 for i in $(seq 10 25); do sixteen+=(--scope "s$i$(big 29 x)"); done
 expect_ok "16 scopes of 32 characters" "${db[@]}" create alice --name sixteen "${sixteen[@]}" --json
-expect_ok "--expires 36600d (100 years)" "${db[@]}" create alice --name century --expires 36600d --json
+expect_ok "--expires 36600d (100 years)" "${db[@]}" create alice --name century --scope imap --expires 36600d --json
 expect_ok "policy set max_active 1000" "${db[@]}" policy set max_active 1000
-expect_ok "a create under max_active 1000" "${db[@]}" create alice --name many --json
+expect_ok "a create under max_active 1000" "${db[@]}" create alice --name many --all-services --json
 
 # ---------------------------------------------------------------------------------------
 note "broken stores (exit 5, one line naming the problem)"
@@ -297,7 +297,7 @@ broken "schema" "store of a newer schema version" "$d"
 d=$(fresh user-record-garbage)
 printf 'VERSION=3\nformat=print\ntype=btree\nHEADER=END\n alice\n garbage\nDATA=END\n' | mdb_load -s users "$d"
 expect_fail 5 "corrupt" "a corrupt user record: mfa status" --db "$d" mfa status alice --json
-expect_fail 5 "corrupt" "a corrupt user record: create" --db "$d" create alice --name y --json
+expect_fail 5 "corrupt" "a corrupt user record: create" --db "$d" create alice --name y --scope imap --json
 no_pw=1; has_password_shape "$TMP/out" && no_pw=0; has_password_shape "$TMP/err" && no_pw=0
 check "no password printed for a user with a corrupt record" test "$no_pw" -eq 1
 

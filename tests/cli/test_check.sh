@@ -44,12 +44,12 @@ enroll_confirm "$CLEAN" bob
 enroll_confirm "$CLEAN" dave
 "$APPPASS" --db "$CLEAN" mfa enroll carol >/dev/null   # pending
 A1=$(create "$CLEAN" alice "iPhone mail" --scope imap --scope smtp)
-A2=$(create "$CLEAN" alice laptop)
-A3=$(create "$CLEAN" alice old)
+A2=$(create "$CLEAN" alice laptop --all-services)
+A3=$(create "$CLEAN" alice old --scope imap)
 "$APPPASS" --db "$CLEAN" revoke alice "$A3" >/dev/null
-B1=$(create "$CLEAN" bob phone)
-B2=$(create "$CLEAN" bob short --expires 1)
-D1=$(create "$CLEAN" dave tablet)
+B1=$(create "$CLEAN" bob phone --scope imap)
+B2=$(create "$CLEAN" bob short --scope imap --expires 1)
+D1=$(create "$CLEAN" dave tablet --scope smtp)
 "$APPPASS" --db "$CLEAN" mfa reset dave >/dev/null      # revokes D1, deletes the enrollment
 sleep 2                                                  # B2 expires
 
@@ -232,6 +232,35 @@ check "... the user name, escaped, with the character and the fix" grep -qE \
 check "... the label, with the credential's id and user" grep -qE \
     "^warning: creds id $A2 \\(user alice\\): the label \"lap\\\\xe2\\\\x80\\\\x8btop\" contains U\\+200B, .*; fix: revoke it and create a new one with a visible name: apppass revoke alice $A2\$" "$TMP/out"
 check "... and counted" grep -qE ', 0 problems, 2 warnings$' "$TMP/out"
+
+# Old app passwords made without a scope (before create required --scope or
+# --all-services): they keep working, list shows them as "(unscoped)", check warns about
+# each active one with the fix. The revoked one (A3) and the --all-services one (A2) are
+# not reported.
+broken unscoped
+"$TAMPER" "$DB" cred-field "$A1" scopes '[]'
+"$TAMPER" "$DB" cred-field "$A3" scopes '[]'
+expect_ok "an active app password without scopes is only a warning (exit 0)" --db "$DB" check
+check "... naming its id, user and label, with the fix" grep -qE \
+    "^warning: creds id $A1 \\(user alice\\): the app password \"iPhone mail\" has no scopes and was not made with --all-services \\(made before create required one\\): it is valid for every service; fix: revoke it and create it again with --scope \\(e\\.g\\. --scope imap --scope smtp\\) or --all-services: apppass revoke alice $A1\$" "$TMP/out"
+check "... only that one (not the revoked one, not the --all-services one)" grep -qE ', 0 problems, 1 warning$' "$TMP/out"
+expect_ok "list --json of the old unscoped one" --db "$DB" list alice --json
+jcheck "... scopes [] and all_services false; the --all-services one says true" '
+by = {e["id"]: e for e in j}
+assert by[ARGS[0]]["scopes"] == [] and by[ARGS[0]]["all_services"] is False, by[ARGS[0]]
+assert by[ARGS[1]]["scopes"] == [] and by[ARGS[1]]["all_services"] is True, by[ARGS[1]]' "$A1" "$A2"
+expect_ok "list (table) of the old unscoped one" --db "$DB" list alice
+check "... shows it as (unscoped), and the other as all services" bash -c \
+    'grep -qE "^$2 +alice +iPhone mail +\(unscoped\) " "$1" && grep -qE "^$3 +alice +laptop +all services " "$1"' \
+    _ "$TMP/out" "$A1" "$A2"
+run --db "$DB" check --json
+check "--json with only a warning exits 0" test "$RC" -eq 0
+jcheck "--json lists the warning" "
+f = [x for x in j['findings'] if x['table'] == 'creds']
+assert len(f) == 1 and f[0]['status'] == 'warning' and f[0]['key'] == 'id $A1 (user alice)', f
+assert 'has no scopes' in f[0]['message'] and 'apppass revoke alice $A1' in f[0]['fix'], f
+assert j['problems'] == 0 and j['warnings'] == 1
+"
 
 broken json
 "$TAMPER" "$DB" del ids "$A1"

@@ -28,10 +28,10 @@ DB=$TMP/store
 ap() { "$APPPASS" --db "$DB" "$@"; }
 ap init >/dev/null 2>&1
 for user in alice bob; do enroll_user "$DB" "$user"; done
-ID_LAPTOP=$(ap create alice --name laptop --json | json_get id)
-ID_PHONE=$(ap create alice --name "iPhone mail" --json | json_get id)
-ID_OLD=$(ap create alice --name old --json | json_get id)
-ID_BOB=$(ap create bob --name desktop --json | json_get id)
+ID_LAPTOP=$(ap create alice --name laptop --all-services --json | json_get id)
+ID_PHONE=$(ap create alice --name "iPhone mail" --scope imap --json | json_get id)
+ID_OLD=$(ap create alice --name old --scope imap --json | json_get id)
+ID_BOB=$(ap create bob --name desktop --scope smtp --json | json_get id)
 ap revoke alice "$ID_OLD" >/dev/null
 ok "store set up with the tool (alice: 2 active, 1 revoked; bob: 1)"
 
@@ -101,9 +101,9 @@ expect "'--db DIR mfa ' subcommands" "enroll confirm import status recovery-code
 expect "'mfa import alice --' options" "--help --google-authenticator --oath --json" -- mfa import alice --
 expect "'mfa recovery-codes ' offers store users and login accounts" "alice bob yves zed" \
     "$FAKE_GETENT" -- --db "$DB" mfa recovery-codes ""
-expect "'create alice --' options" "--help --name --scope --expires --json" -- create alice --
+expect "'create alice --' options" "--help --name --scope --all-services --expires --json" -- create alice --
 expect "'create alice --name x --' options (a value is not a positional)" \
-    "--help --name --scope --expires --json" -- create alice --name x --
+    "--help --name --scope --all-services --expires --json" -- create alice --name x --
 expect "'revoke alice ' completes alice's active ids from the store" "$ID_LAPTOP $ID_PHONE" \
     -- --db "$DB" revoke alice ""
 expect "'--db=DIR revoke alice ' (split at '=' as bash does)" "$ID_LAPTOP $ID_PHONE" \

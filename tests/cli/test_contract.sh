@@ -3,7 +3,7 @@
 #
 # Usage: test_contract.sh /path/to/apppass
 #
-# Covers init, mfa enroll/confirm/status/reset (codes from oathtool), create (scopes,
+# Covers init, mfa enroll/confirm/status/reset (codes from oathtool), create (--scope or --all-services required, scopes,
 # expiry, password format, limits, duplicate names), list (table and JSON), revoke (by
 # id, name, all), --help everywhere, usage errors and exit codes. JSON shapes are checked
 # with python3: exact key sets, types, ISO 8601 UTC times, null where nothing is set.
@@ -104,7 +104,7 @@ expect_ok "mfa status (text) of an unknown user" "${db[@]}" mfa status alice
 check "text status says not enrolled" grep -q "not enrolled" "$TMP/out"
 
 expect_fail 4 "MFA" "create before any enrollment is refused (exit 4)" \
-    "${db[@]}" create alice --name early --json
+    "${db[@]}" create alice --name early --scope imap --json
 no_password_in "refused create printed nothing password-shaped" "$TMP/out" "$TMP/err"
 expect_fail 3 "enroll" "mfa confirm without an enrollment: exit 3" "${db[@]}" mfa confirm alice 123456
 expect_fail 3 "" "mfa reset of an unknown user: exit 3" "${db[@]}" mfa reset alice
@@ -128,7 +128,7 @@ keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left
 assert j["state"] == "pending" and j["source"] == "apppass", j
 near_now(j["enrolled"])
 assert j["confirmed"] is None and j["recovery_codes_left"] is None'
-expect_fail 4 "MFA" "create while MFA is pending is refused (exit 4)" "${db[@]}" create alice --name early
+expect_fail 4 "MFA" "create while MFA is pending is refused (exit 4)" "${db[@]}" create alice --name early --scope imap
 no_password_in "refused create (pending) printed nothing password-shaped" "$TMP/out" "$TMP/err"
 check "the TOTP secret is not stored in clear in data.mdb" not grep -aqF -- "$SECRET1" "$DB/data.mdb"
 check "nor as raw bytes" "$PY" -c '
@@ -224,13 +224,22 @@ expect_fail 2 "code" "mfa confirm with nothing on stdin: exit 2" "${db[@]}" mfa 
 
 # ---------------------------------------------------------------------------------------
 note "create"
-expect_ok "create --json without scopes or expiry" "${db[@]}" create alice --name laptop --json
+# No password is valid everywhere by accident: a scope or --all-services is required.
+expect_fail 2 "^apppass: choose the services this password is for with --scope \(e\.g\. --scope imap --scope smtp\), or --all-services$" \
+    "create without --scope or --all-services is refused (exit 2), saying what to choose" \
+    "${db[@]}" create alice --name laptop --json
+no_password_in "refused create (no scope) printed nothing password-shaped" "$TMP/out" "$TMP/err"
+expect_fail 2 "all-services|scope" "--all-services with --scope is refused (exit 2)" \
+    "${db[@]}" create alice --name laptop --all-services --scope imap --json
+"$APPPASS" "${db[@]}" list alice --json >"$TMP/out"
+jcheck "the refused creates stored nothing" 'assert j == [], j'
+expect_ok "create --json --all-services without expiry" "${db[@]}" create alice --name laptop --all-services --json
 jcheck "create JSON shape" '
-keys(j, "id", "user", "name", "password", "scopes", "created", "expires")
+keys(j, "id", "user", "name", "password", "scopes", "all_services", "created", "expires")
 assert re.fullmatch(r"[0-9a-f]{8}", j["id"]), j["id"]
 assert j["user"] == "alice" and j["name"] == "laptop"
 assert re.fullmatch(ARGS[0], j["password"]), j["password"]
-assert strs(j["scopes"]) == []
+assert strs(j["scopes"]) == [] and j["all_services"] is True, j
 near_now(j["created"])
 assert j["expires"] is None' "$PW_RE"
 LAPTOP_ID=$(json_get id)
@@ -238,25 +247,26 @@ json_get password >>"$PASSWORDS"
 
 expect_ok "create with scopes" "${db[@]}" create alice --name phone --scope smtp --scope imap --scope imap --json
 jcheck "scopes are kept, once each" '
-keys(j, "id", "user", "name", "password", "scopes", "created", "expires")
+keys(j, "id", "user", "name", "password", "scopes", "all_services", "created", "expires")
 assert sorted(strs(j["scopes"])) == ["imap", "smtp"], j["scopes"]
+assert j["all_services"] is False
 assert j["expires"] is None'
 PHONE_ID=$(json_get id)
 json_get password >>"$PASSWORDS"
 
-expect_ok "create --expires 90d" "${db[@]}" create alice --name tablet --expires 90d --json
+expect_ok "create --expires 90d" "${db[@]}" create alice --name tablet --scope imap --expires 90d --json
 jcheck "expires is created + 90 days" '
 c = near_now(j["created"])
 assert iso(j["expires"]) - c == 90 * 86400, (j["created"], j["expires"])
 assert abs(iso(j["expires"]) - (NOW + 90 * 86400)) < 300'
 json_get password >>"$PASSWORDS"
 for spec in 12h:43200 2w:1209600 30m:1800 45s:45 3600:3600; do
-    expect_ok "create --expires ${spec%%:*}" "${db[@]}" create alice --name "exp-${spec%%:*}" --expires "${spec%%:*}" --json
+    expect_ok "create --expires ${spec%%:*}" "${db[@]}" create alice --name "exp-${spec%%:*}" --scope imap --expires "${spec%%:*}" --json
     jcheck "expires is created + ${spec#*:} seconds" \
         'assert iso(j["expires"]) - iso(j["created"]) == int(ARGS[0])' "${spec#*:}"
     json_get password >>"$PASSWORDS"
 done
-expect_ok "create --expires never" "${db[@]}" create alice --name desktop --expires never --json
+expect_ok "create --expires never" "${db[@]}" create alice --name desktop --scope imap --expires never --json
 jcheck "--expires never gives null" 'assert j["expires"] is None'
 json_get password >>"$PASSWORDS"
 
@@ -271,41 +281,41 @@ check "all passwords are different" test "$(sort -u "$PASSWORDS" | wc -l)" -eq "
 check "passwords are not in data.mdb (display or normalized form)" \
     no_listed_password "$PASSWORDS" "$DB/data.mdb" "$DB/usage/data.mdb"
 
-expect_fail 6 "laptop" "a duplicate active name is refused (exit 6)" "${db[@]}" create alice --name laptop --json
+expect_fail 6 "laptop" "a duplicate active name is refused (exit 6)" "${db[@]}" create alice --name laptop --all-services --json
 no_password_in "refused duplicate printed nothing password-shaped" "$TMP/out" "$TMP/err"
-expect_ok "the same name for another user is fine" "${db[@]}" create bob --name laptop --json
+expect_ok "the same name for another user is fine" "${db[@]}" create bob --name laptop --scope imap --json
 BOB_LAPTOP_ID=$(json_get id)
 json_get password >>"$PASSWORDS"
 
-expect_ok "create --expires 1s (to expire)" "${db[@]}" create alice --name shortlived --expires 1 --json
+expect_ok "create --expires 1s (to expire)" "${db[@]}" create alice --name shortlived --scope imap --expires 1 --json
 json_get password >>"$PASSWORDS"
 sleep 2
-expect_ok "an expired password's name can be used again" "${db[@]}" create alice --name shortlived --json
+expect_ok "an expired password's name can be used again" "${db[@]}" create alice --name shortlived --scope imap --json
 json_get password >>"$PASSWORDS"
 
 note "limits"
 enroll_confirm dave >/dev/null
 limit_ok=1
 for i in $(seq 1 25); do
-    if ! "$APPPASS" "${db[@]}" create dave --name "d$i" >/dev/null 2>"$TMP/err"; then
+    if ! "$APPPASS" "${db[@]}" create dave --name "d$i" --scope imap >/dev/null 2>"$TMP/err"; then
         limit_ok=0
         not_ok "creating dave's password $i of 25" "$(cat "$TMP/err")"
         break
     fi
 done
 [[ $limit_ok -eq 1 ]] && ok "25 active passwords for one user"
-expect_fail 4 "limit|active" "the 26th is refused (exit 4)" "${db[@]}" create dave --name d26 --json
+expect_fail 4 "limit|active" "the 26th is refused (exit 4)" "${db[@]}" create dave --name d26 --scope imap --json
 no_password_in "refused 26th printed nothing password-shaped" "$TMP/out" "$TMP/err"
 # The cap is the stored policy's max_active: no single command can raise it.
-expect_fail 2 "max-active" "create has no --max-active" "${db[@]}" create dave --name d26 --max-active 26
+expect_fail 2 "max-active" "create has no --max-active" "${db[@]}" create dave --name d26 --scope imap --max-active 26
 expect_ok "policy set max_active 26" "${db[@]}" policy set max_active 26
-expect_ok "max_active 26 allows the 26th" "${db[@]}" create dave --name d26
-expect_fail 4 "limit|active" "max_active 26 refuses the 27th" "${db[@]}" create dave --name d27
+expect_ok "max_active 26 allows the 26th" "${db[@]}" create dave --name d26 --scope imap
+expect_fail 4 "limit|active" "max_active 26 refuses the 27th" "${db[@]}" create dave --name d27 --scope imap
 expect_ok "policy set max_active 2" "${db[@]}" policy set max_active 2
-expect_ok "max_active 2 allows bob's second" "${db[@]}" create bob --name second
-expect_fail 4 "limit|active" "max_active 2 refuses bob's third" "${db[@]}" create bob --name third
+expect_ok "max_active 2 allows bob's second" "${db[@]}" create bob --name second --scope imap
+expect_fail 4 "limit|active" "max_active 2 refuses bob's third" "${db[@]}" create bob --name third --scope imap
 expect_ok "policy set max_active 26 again" "${db[@]}" policy set max_active 26
-expect_ok "bob's third within the limit" "${db[@]}" create bob --name third
+expect_ok "bob's third within the limit" "${db[@]}" create bob --name third --scope imap
 
 # ---------------------------------------------------------------------------------------
 note "list"
@@ -313,7 +323,7 @@ expect_ok "list --json (everyone)" "${db[@]}" list --json
 jcheck "list JSON: exact keys and types for every entry" '
 assert isinstance(j, list) and j
 for e in j:
-    keys(e, "id", "user", "name", "scopes", "created", "expires", "last_used", "last_service", "last_rhost")
+    keys(e, "id", "user", "name", "scopes", "all_services", "created", "expires", "last_used", "last_service", "last_rhost")
     assert re.fullmatch(r"[0-9a-f]{8}", e["id"]) and isinstance(e["user"], str) and isinstance(e["name"], str)
     strs(e["scopes"])
     near_now(e["created"])
@@ -329,14 +339,16 @@ jcheck "list USER shows only that user, with the right entries" '
 assert j and all(e["user"] == "alice" for e in j)
 by = {e["id"]: e for e in j}
 assert ARGS[0] in by and by[ARGS[0]]["name"] == "laptop" and by[ARGS[0]]["expires"] is None
-assert sorted(by[ARGS[1]]["scopes"]) == ["imap", "smtp"]
+assert by[ARGS[0]]["scopes"] == [] and by[ARGS[0]]["all_services"] is True
+assert sorted(by[ARGS[1]]["scopes"]) == ["imap", "smtp"] and by[ARGS[1]]["all_services"] is False
 t = [e for e in j if e["name"] == "tablet"][0]
 assert iso(t["expires"]) - iso(t["created"]) == 90 * 86400' "$LAPTOP_ID" "$PHONE_ID"
 expect_ok "list (table, everyone)" "${db[@]}" list
 check "table has a header line" grep -qE "^ID +USER +NAME +SCOPES +CREATED +EXPIRES" "$TMP/out"
 check "table has one line per password plus the header" \
     test "$(wc -l <"$TMP/out")" -eq "$(( $("$PY" -c 'import json,sys; print(len(json.load(open(sys.argv[1]))))' "$TMP/list-all.json") + 1 ))"
-check "table lists alice's laptop" grep -qE "^$LAPTOP_ID +alice +laptop " "$TMP/out"
+check "table lists alice's laptop, for all services" grep -qE "^$LAPTOP_ID +alice +laptop +all services " "$TMP/out"
+check "table lists alice's phone with its scopes" grep -qE "^$PHONE_ID +alice +phone +imap,smtp " "$TMP/out"
 cp "$TMP/out" "$TMP/list-all.txt"
 expect_ok "list alice (table)" "${db[@]}" list alice
 tail -n +2 "$TMP/out" >"$TMP/rows"
@@ -360,7 +372,7 @@ expect_ok "list --revoked --json" "${db[@]}" list alice --revoked --json
 jcheck "list --revoked shows it with its revocation time" '
 by = {e["id"]: e for e in j}
 for e in j:
-    keys(e, "id", "user", "name", "scopes", "created", "expires", "last_used", "last_service", "last_rhost", "revoked")
+    keys(e, "id", "user", "name", "scopes", "all_services", "created", "expires", "last_used", "last_service", "last_rhost", "revoked")
 near_now(by[ARGS[0]]["revoked"])
 assert by[ARGS[1]]["revoked"] is None' "$LAPTOP_ID" "$PHONE_ID"
 no_password_in "list --revoked has nothing password-shaped" "$TMP/out"
@@ -369,7 +381,7 @@ expect_fail 3 "" "revoking an unknown id: exit 3" "${db[@]}" revoke alice deadbe
 expect_fail 3 "" "revoking another user's id: exit 3" "${db[@]}" revoke alice "$BOB_LAPTOP_ID"
 "$APPPASS" "${db[@]}" list bob --json >"$TMP/out"
 jcheck "bob's password survived" 'assert ARGS[0] in [e["id"] for e in j]' "$BOB_LAPTOP_ID"
-expect_ok "a revoked name can be used again" "${db[@]}" create alice --name laptop --json
+expect_ok "a revoked name can be used again" "${db[@]}" create alice --name laptop --all-services --json
 json_get password >>"$PASSWORDS"
 expect_ok "revoke --name" "${db[@]}" revoke alice --name phone
 check "revoke --name names the id" grep -q "$PHONE_ID" "$TMP/out"
@@ -399,7 +411,7 @@ jcheck "state is none after reset" '
 keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
 assert j["state"] == "none" and j["enrolled"] is None and j["confirmed"] is None
 assert j["recovery_codes_left"] is None'
-expect_fail 4 "MFA" "create after reset is refused (exit 4)" "${db[@]}" create alice --name again
+expect_fail 4 "MFA" "create after reset is refused (exit 4)" "${db[@]}" create alice --name again --scope imap
 no_password_in "refused create (after reset) printed nothing password-shaped" "$TMP/out" "$TMP/err"
 expect_fail 3 "" "a second reset: exit 3" "${db[@]}" mfa reset alice
 "$APPPASS" "${db[@]}" list bob --json >"$TMP/out"
@@ -412,7 +424,7 @@ check "it revoked nothing" grep -q "0 app passwords revoked" "$TMP/out"
 note "UTF-8 user names"
 USER_U='jürgen.müller@exämple.org'
 enroll_confirm "$USER_U" >/dev/null
-expect_ok "create for a UTF-8 user name" "${db[@]}" create "$USER_U" --name 'Télé 📱' --json
+expect_ok "create for a UTF-8 user name" "${db[@]}" create "$USER_U" --name 'Télé 📱' --scope imap --json
 jcheck "the name round-trips exactly" 'assert j["user"] == ARGS[0] and j["name"] == ARGS[1]' "$USER_U" 'Télé 📱'
 json_get password >>"$PASSWORDS"
 expect_ok "list the UTF-8 user" "${db[@]}" list "$USER_U" --json

@@ -9,15 +9,19 @@
 # apppassd runs on a socket of the test's own (doctor --socket), serving a store of its own (the
 # broker check asks it to show the policy; the store under test is never its).
 # The healthy deployment exits 0 with the expected ok lines; then one fault at a time
-# (store modes, a symlinked key, PAM stacks and options, smtpd.conf, the plugin, the user
-# Dovecot's auth worker runs as, apppassd's socket: its mode and directory, no daemon, a
-# stale socket, a daemon that never answers), each restored afterwards: the finding names the problem,
+# (store modes, a symlinked key, PAM stacks and options: among them the pam-auth-update
+# profile's old and new forms, an enrolled user's real password reaching pam_unix, the TOTP
+# step skippable or before the password; smtpd.conf, the plugin, the user Dovecot's auth
+# worker runs as, a system account in the store without account=nss / apppass_account:
+# nss, apppassd's socket: its mode and directory, no daemon, a stale socket, a daemon that
+# never answers), each restored afterwards: the finding names the problem,
 # the next line gives the fix, and the exit status is 8 for a problem, 0 for warnings
 # alone. --json is checked with python3. Root only (exit 77 otherwise): it creates and
 # deletes a group (the group apppassd answers verifications for), and tries the store as
 # the dovecot and postfix users (the store is root's alone: neither may open it). Nothing under
 # /etc/pam.d, /etc/postfix or /etc/dovecot is read or written (every directory is given);
-# the temporary group is deleted on exit, which also removes the dovecot user from it.
+# the temporary group and user (a login account, uid 1000 and up, made by useradd) are
+# deleted on exit, which also removes the dovecot user from the group.
 set -euo pipefail
 
 if [[ $# -ne 5 ]]; then
@@ -40,9 +44,11 @@ chmod 0755 "$TMP"
 GRP="apppass-dr$$"
 DAEMON_PID=
 FAKE_PID=
+LOGIN_USER=
 cleanup() {
     [[ -z $DAEMON_PID ]] || { kill "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null; } || true
     [[ -z $FAKE_PID ]] || { kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; } || true
+    [[ -z $LOGIN_USER ]] || userdel "$LOGIN_USER" >/dev/null 2>&1 || true
     getent group "$GRP" >/dev/null && groupdel "$GRP"
     rm -rf "$TMP"
 }
@@ -196,7 +202,7 @@ for want in \
     "$QDB/usage/lock\.mdb \(.*\) is root:root 0600" \
     "the store opens for verifying \(schema version 2\)" \
     "the store opens for administration" \
-    "imap line 1: 'auth required .*pam_apppass\.so': only app passwords are accepted \(app passwords need scope imap or none; store $QDB\)" \
+    "imap line 1: 'auth required .*pam_apppass\.so': only app passwords are accepted \(app passwords need scope imap or all services; store $QDB\)" \
     "imap line 2: 'account required .*pam_apppass\.so'" \
     "pop3 line 1: 'auth required .*pam_apppass\.so': only app passwords are accepted" \
     "Postfix \(smtp, submission\) reads .*/sasl/smtpd\.conf, which names the store $QDB" \
@@ -334,21 +340,33 @@ expect "common-auth stacks the module: warning naming the services that include 
 sed -i '$d' "$PAM/common-auth"
 
 # The shape the pam-auth-update profile (packaging/pam-configs/apppass) gives common-auth:
-# a pam_succeed_if guard lets only mail services reach the module.
+# a pam_succeed_if guard lets only mail services reach the module; an enrolled user's
+# real password never reaches pam_unix (default=die), everyone else's does (ignore=ignore).
 cp "$PAM/common-auth" "$TMP/common-auth.orig"
-{
-    printf 'auth [success=ignore default=1] pam_succeed_if.so quiet service in dovecot:imap:pop3:smtp\n'
-    printf 'auth [success=3 default=ignore] %s try_first_pass db=%s\n' "$MODULE" "$DB"
-    sed 's/\[success=1 default=ignore\]/[success=2 default=ignore]/' "$TMP/common-auth.orig"
-} >"$PAM/common-auth"
+profile() {  # profile CONTROL ARGS: common-auth as pam-auth-update writes it with the profile
+    {
+        printf 'auth [success=ignore default=1] pam_succeed_if.so quiet service in dovecot:imap:pop3:smtp\n'
+        printf 'auth %s %s %s db=%s\n' "$1" "$MODULE" "$2" "$DB"
+        sed 's/\[success=1 default=ignore\]/[success=2 default=ignore]/' "$TMP/common-auth.orig"
+    } >"$PAM/common-auth"
+}
+profile '[success=3 ignore=ignore default=die]' 'unenrolled=ignore try_first_pass'
 expect "common-auth guarded for mail services (pam-auth-update profile): ok, no warning; exit 0" 0 ok \
     "^common-auth line 2: only services dovecot, imap, pop3, smtp reach pam_apppass\.so \(pam_succeed_if\)$"
-check "guarded common-auth: no interactive-login warning" not finding warning "common-auth"
-check "guarded common-auth: a refusal falls through to pam_unix, pam_deny stops it" \
-    finding ok "^common-auth line 2: .*a refusal falls through to pam_unix\.so \(common-auth line 3\); pam_deny\.so \(common-auth line 4\) refuses"
+check "guarded common-auth: no interactive-login warning, no warning at all" not grep -qE '^(warning|problem):' "$TMP/out"
+check "guarded common-auth: enrolled users only with app passwords, anyone else on to pam_unix" \
+    finding ok "^common-auth line 2: .*a user with a confirmed MFA enrollment logs in only with an app password; anyone else goes on to pam_unix\.so \(common-auth line 3\)"
 sed -i '1s/service in dovecot:/service in sshd:dovecot:/' "$PAM/common-auth"
 expect "guard that lets sshd through: warning naming sshd; fix edits the guard" 0 warning \
     "^common-auth line 2: lets sshd use app passwords" "take sshd out of the 'service in' list of pam_succeed_if\.so \(common-auth line 1\)"
+# The profile of older packages: every refusal falls through to pam_unix.
+profile '[success=3 default=ignore]' 'try_first_pass'
+expect "the old profile form: warning, real passwords still pass; fix re-runs pam-auth-update; exit 0" 0 warning \
+    "^common-auth line 2: '.*\[success=3 default=ignore\] .*pam_apppass\.so': every refusal goes on to pam_unix\.so \(common-auth line 3\), so a user's real password still passes, also once their MFA enrollment is confirmed" \
+    "now writes '\[success=end ignore=ignore default=die\] pam_apppass\.so unenrolled=ignore': run 'pam-auth-update --enable apppass'"
+profile '[success=3 default=ignore]' 'unenrolled=ignore try_first_pass'
+expect "the old control with unenrolled=ignore: problem, an enrolled user's real password passes" 8 problem \
+    "^common-auth line 2: .* with unenrolled=ignore: an enrolled user's real password still passes: pam_apppass refuses it, and the stack goes on to pam_unix\.so \(common-auth line 3\), which accepts it"
 cp "$TMP/common-auth.orig" "$PAM/common-auth"
 
 printf 'auth sufficient %s db=%s\nauth required pam_permit.so\n' "$MODULE" "$DB" >"$PAM/pop3"
@@ -357,13 +375,39 @@ expect "sufficient followed by pam_permit: problem, anyone gets in" 8 problem \
     "auth required pam_apppass\.so"
 
 printf 'auth sufficient %s db=%s\n@include common-auth\n' "$MODULE" "$DB" >"$PAM/pop3"
-expect "sufficient followed by common-auth: ok, falls through to pam_unix" 0 ok \
-    "^pop3 line 1: 'auth sufficient .*pam_apppass\.so': a refusal falls through to pam_unix\.so \(common-auth line 1\); pam_deny\.so \(common-auth line 2\) refuses when nothing accepts"
+expect "sufficient followed by common-auth: warning, every real password still reaches pam_unix" 0 warning \
+    "^pop3 line 1: 'auth sufficient .*pam_apppass\.so': every refusal goes on to pam_unix\.so \(common-auth line 1\), so a user's real password still passes" \
+    "^use 'auth \[success=done ignore=ignore default=die\] pam_apppass\.so unenrolled=ignore' followed by the password module"
+printf 'auth sufficient %s db=%s unenrolled=ignore\n@include common-auth\n' "$MODULE" "$DB" >"$PAM/pop3"
+expect "sufficient with unenrolled=ignore followed by common-auth: problem" 8 problem \
+    "^pop3 line 1: .* with unenrolled=ignore: an enrolled user's real password still passes"
 
 printf 'auth [success=done default=ignore] %s db=%s\nauth required pam_unix.so\naccount required pam_unix.so\n' \
     "$MODULE" "$DB" >"$PAM/pop3"
-expect "README's migration stack: ok, a refusal falls through to pam_unix" 0 ok \
-    "^pop3 line 1: .*: a refusal falls through to pam_unix\.so \(pop3 line 2\), which still decides"
+expect "the older migration stack: warning, a refusal falls through to pam_unix" 0 warning \
+    "^pop3 line 1: .*: every refusal goes on to pam_unix\.so \(pop3 line 2\), so a user's real password still passes"
+printf 'auth [success=done ignore=ignore default=die] %s db=%s unenrolled=ignore\nauth required pam_unix.so\naccount required pam_unix.so\n' \
+    "$MODULE" "$DB" >"$PAM/pop3"
+expect "README's rollout stack: ok, enrolled users only with app passwords" 0 ok \
+    "^pop3 line 1: .*: a user with a confirmed MFA enrollment logs in only with an app password; anyone else goes on to pam_unix\.so \(pop3 line 2\)"
+check "README's rollout stack: no warning or problem" not grep -qE '^(warning|problem):' "$TMP/out"
+printf 'auth [success=done default=die] %s db=%s unenrolled=ignore\nauth required pam_unix.so\n' "$MODULE" "$DB" >"$PAM/pop3"
+expect "unenrolled=ignore without ignore=ignore: warning, users not enrolled cannot log in" 0 warning \
+    "^pop3 line 1: .* with unenrolled=ignore: the control answers PAM_IGNORE with 'die'" "ignore=ignore"
+
+# The TOTP step, in an interactive service (no warning about app passwords there).
+printf '@include common-auth\nauth required %s totp db=%s\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "sshd: common-auth, then the TOTP step: ok; exit 0" 0 ok \
+    "^sshd line 2: 'auth required .*pam_apppass\.so totp': the verification code is asked after pam_unix\.so \(common-auth line 1\); a wrong one refuses the login"
+check "the TOTP step in sshd: no warning (about app passwords in interactive logins or else)" \
+    not grep -qE '^(warning|problem): sshd' "$TMP/out"
+printf '@include common-auth\nauth sufficient %s totp db=%s\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "sshd: sufficient TOTP step: problem, the second factor can be skipped" 8 problem \
+    "^sshd line 2: .*: the second factor can be skipped" "auth required pam_apppass\.so totp"
+printf 'auth required %s totp db=%s\n@include common-auth\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "sshd: the TOTP step before the password: warning; exit 0" 0 warning \
+    "^sshd line 1: .* comes before the password module pam_unix\.so \(common-auth line 1\)"
+printf '@include common-auth\n' >"$PAM/sshd"
 
 printf 'auth [success=done default=ok] %s db=%s\n' "$MODULE" "$DB" >"$PAM/pop3"
 expect "default=ok: problem, a refusal counts as success" 8 problem \
@@ -381,6 +425,42 @@ printf 'auth required %s db=/srv/elsewhere\n' "$MODULE" >"$PAM/pop3"
 expect "db= pointing at another store: problem" 8 problem \
     "^pop3 line 1: the module reads the store /srv/elsewhere, but this doctor checked $QDB$" "^set db=$QDB in "
 printf 'auth    required %s db=%s\naccount required %s db=%s\n' "$MODULE" "$DB" "$MODULE" "$DB" >"$PAM/pop3"
+
+# Mail users who are people's system accounts (uid 1000 and up): locking one should stop
+# its app passwords, so account=nss (PAM) and apppass_account: nss (SASL) are suggested.
+# Enrolling a user changes the store: first make sure no run so far changed it, then
+# take the snapshot again.
+snapshot >"$TMP/mid"
+if cmp -s "$TMP/before" "$TMP/mid"; then ok "the doctor changed nothing so far"; else
+    not_ok "the doctor changed nothing so far" "$(diff "$TMP/before" "$TMP/mid" | head)"; fi
+expect "no system accounts in the store: no account=nss suggestion" 0 ok "^imap line 1:"
+check "... none for PAM or SASL" not grep -qE "account=nss|apppass_account" "$TMP/out"
+LOGIN_USER=apdr$$
+useradd --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$LOGIN_USER"
+command -v oathtool >/dev/null && enroll_user "$DB" "$LOGIN_USER"
+snapshot >"$TMP/before"
+LOGIN_UID=$(id -u "$LOGIN_USER")
+if [[ $LOGIN_UID -ge 1000 ]] && command -v oathtool >/dev/null; then
+    expect "a system account (uid $LOGIN_UID) in the store: warning, account=nss suggested for imap" 0 warning         "^imap: 1 user of the store is a system account \(uid 1000 and up: $LOGIN_USER\), but no account line of this service has 'pam_apppass\.so account=nss'"         "^add 'account required pam_apppass\.so account=nss' to the account lines of imap"
+    check "... and apppass_account: nss for Postfix's smtpd.conf" finding warning         ".*/sasl/smtpd\.conf: 1 user of the store is a system account \(uid 1000 and up: $LOGIN_USER\), but apppass_account is not nss"         "^add 'apppass_account: nss' to .*/sasl/smtpd\.conf, then postfix reload$"
+    printf 'auth    required %s db=%s\naccount required %s db=%s account=nss\n' "$MODULE" "$DB" "$MODULE" "$DB" >"$PAM/imap"
+    printf '%s\n' "$GOOD_CONF" "apppass_account: nss" >"$PF/sasl/smtpd.conf"
+    run "${DOCTOR[@]}"
+    check "account=nss on imap's account line: no suggestion for imap" not finding warning "^imap: .*account=nss"
+    check "... still one for pop3" finding warning "^pop3: 1 user of the store is a system account"
+    check "apppass_account: nss in smtpd.conf: no suggestion for it" not finding warning "apppass_account"
+    printf 'auth    required %s db=%s account=nss\naccount required %s db=%s\n' "$MODULE" "$DB" "$MODULE" "$DB" >"$PAM/imap"
+    expect "account=nss on the auth line: warning, it does nothing there" 0 warning \
+        "^imap line 1: account=nss on an auth line does nothing" "^put it on the service's account line"
+    printf 'auth    required %s db=%s\naccount required %s db=%s\n' "$MODULE" "$DB" "$MODULE" "$DB" >"$PAM/imap"
+    printf '%s\n' "$GOOD_CONF" >"$PF/sasl/smtpd.conf"
+else
+    note "useradd gave uid $LOGIN_UID (< 1000) or no oathtool: the account=nss suggestion is not checked"
+fi
+tool --db "$DB" mfa reset "$LOGIN_USER" >/dev/null 2>&1 || true
+userdel "$LOGIN_USER" >/dev/null 2>&1 || true
+LOGIN_USER=
+snapshot >"$TMP/before"
 
 # --- Postfix's smtpd.conf.
 printf 'mech_list: PLAIN LOGIN\n' >"$PF/sasl/smtpd.conf"

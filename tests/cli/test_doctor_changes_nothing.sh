@@ -28,7 +28,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 DB=$TMP/store
 new_store_with_user "$DB" alice
-tool --db "$DB" create alice --name phone >/dev/null
+tool --db "$DB" create alice --name phone --scope imap >/dev/null
 
 PAM=$TMP/pam.d
 mkdir "$PAM"

@@ -124,7 +124,7 @@ new_store() {
 # appends the password to $PASSWORDS. Sets RC, output in $TMP/out and $TMP/err.
 LIMIT=""
 create_one() {
-    run_limited --db "$1" --hooks-dir "$HOOKS" create alice --name "$2" --json
+    run_limited --db "$1" --hooks-dir "$HOOKS" create alice --name "$2" --scope imap --json
     if [[ $RC -eq 0 ]]; then json_field "$TMP/out" password >>"$PASSWORDS"; fi
 }
 run_limited() {

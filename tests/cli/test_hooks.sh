@@ -32,7 +32,7 @@ enroll alice
 new_pw() {
     local name
     name=pw-$(od -An -N8 -tx1 /dev/urandom | tr -d ' \n')
-    "$APPPASS" --db "$DB" create "${1:-alice}" --name "$name" --json |
+    "$APPPASS" --db "$DB" create "${1:-alice}" --name "$name" --scope imap --json |
         "$PY" -c 'import json,sys; print(json.load(sys.stdin)["id"])'
 }
 
@@ -300,7 +300,7 @@ expect_hooks_ok "init (existing store)" "" "${db[@]}" init
 ALLOW_STDERR=0
 "$APPPASS" --db "$DB" mfa enroll carol --json >/dev/null
 expect_hooks_ok "mfa status" "" "${db[@]}" mfa status alice
-expect_hooks_ok "create" "" "${db[@]}" create alice --name other-commands
+expect_hooks_ok "create" "" "${db[@]}" create alice --name other-commands --scope imap
 expect_hooks_ok "list" "" "${db[@]}" list alice
 id=$(new_pw)
 expect_fail 3 "" "revoke of an unknown id fails (exit 3)" "${db[@]}" revoke alice ffffffff

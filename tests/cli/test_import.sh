@@ -146,7 +146,7 @@ assert j["recovery_codes_left"] == 10, j
 assert near_now(j["enrolled"], 120) == near_now(j["confirmed"], 120)'
 expect_ok "mfa status (text)" "${db[@]}" mfa status alice
 check "text status names the source" grep -q "confirmed on .* (imported from google-authenticator)" "$TMP/out"
-expect_ok "create works for the imported user" "${db[@]}" create alice --name phone --json
+expect_ok "create works for the imported user" "${db[@]}" create alice --name phone --scope imap --json
 jcheck "create printed a password" 'assert re.fullmatch(ARGS[0], j["password"]), j' "$PW_RE"
 expect_fail 4 "already used" "the code of the import is used up (mfa confirm, exit 4)" \
     "${db[@]}" mfa confirm alice "$(cat "$TMP/code")"

@@ -65,7 +65,7 @@ EOF
 }
 
 # --- an rhost with terminal escapes, through a real login ---------------------------------
-tool --db "$DB" create alice --name "Phone mail" --json >"$TMP/created"
+tool --db "$DB" create alice --name "Phone mail" --scope imap --json >"$TMP/created"
 PW=$(json_get password <"$TMP/created")
 ID=$(json_get id <"$TMP/created")
 EVIL=$(printf 'h\033]52;c;ZXZpbA==\a\033[2J\342\200\256x')
@@ -106,9 +106,9 @@ expect_fail 2 'user name contains U\+202E' "mfa enroll of a user \\u202eecila is
 why=$(raw_bytes "$TMP/err")
 if [[ -z $why ]]; then ok "the refusal prints the name escaped"; else not_ok "the refusal prints the name escaped" "$why"; fi
 expect_fail 2 'name contains U\+200B' "a label with a zero-width space is refused" \
-    --db "$DB" create alice --name "$(printf 'Phone\342\200\213mail')"
+    --db "$DB" create alice --name "$(printf 'Phone\342\200\213mail')" --scope imap
 expect_fail 2 'user name contains U\+202E' "create for a user \\u202eecila is refused" \
-    --db "$DB" create "$RLO_USER" --name phone
+    --db "$DB" create "$RLO_USER" --name phone --scope imap
 expect_ok "mfa status of a user \\u202eecila answers" --db "$DB" mfa status "$RLO_USER"
 check "mfa status prints the name escaped" grep -qxF '\u202eecila: not enrolled' "$TMP/out"
 expect_ok "list of a user \\u202eecila answers" --db "$DB" list "$RLO_USER"

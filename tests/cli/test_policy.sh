@@ -120,14 +120,14 @@ bad "" "show with an argument" show extra
 # -----------------------------------------------------------------------------------------
 note "create is bound by the stored max_active (admin commands included)"
 sets max_active 2 2
-expect_ok "1st of 2" "${db[@]}" create alice --name a
-expect_ok "2nd of 2" "${db[@]}" create alice --name b
+expect_ok "1st of 2" "${db[@]}" create alice --name a --scope imap
+expect_ok "2nd of 2" "${db[@]}" create alice --name b --scope imap
 expect_fail 4 "2 active app passwords \(the limit\)" "the 3rd is refused (exit 4)" \
-    "${db[@]}" create alice --name c --json
+    "${db[@]}" create alice --name c --scope imap --json
 expect_fail 2 "max-active" "create has no --max-active to raise it" \
-    "${db[@]}" create alice --name c --max-active 1000
+    "${db[@]}" create alice --name c --scope imap --max-active 1000
 sets max_active 3 3
-expect_ok "raised to 3: the 3rd is created" "${db[@]}" create alice --name c
+expect_ok "raised to 3: the 3rd is created" "${db[@]}" create alice --name c --scope imap
 expect_ok "lowered to 1 with 3 active" "${db[@]}" policy set max_active 1
 expect_ok "check: over the limit is a warning, not a problem" "${db[@]}" check
 check "check names the limit and the fix" grep -q "more than the limit of 1 (policy max_active).*policy set max_active" "$TMP/out"
@@ -143,7 +143,7 @@ for rec in 'garbage' '{"version":2}' \
     "$TAMPER" "$DB" put meta policy "$rec"
     expect_fail 5 "corrupt policy record.*policy reset" "show refuses '${rec:0:20}...' (exit 5)" "${db[@]}" policy show
     expect_fail 5 "corrupt policy record" "set refuses it" "${db[@]}" policy set max_active 1000
-    expect_fail 5 "corrupt policy record" "create refuses it" "${db[@]}" create alice --name d --json
+    expect_fail 5 "corrupt policy record" "create refuses it" "${db[@]}" create alice --name d --scope imap --json
     run "${db[@]}" check
     if [[ $RC -eq 8 ]] && grep -q "^problem: meta policy: corrupt policy record" "$TMP/out"; then
         ok "check reports it as a problem (exit 8)"
@@ -153,6 +153,6 @@ for rec in 'garbage' '{"version":2}' \
 done
 expect_ok "policy reset clears it" "${db[@]}" policy reset
 shows "$DEFAULTS" "the defaults again"
-expect_ok "create works again" "${db[@]}" create alice --name d
+expect_ok "create works again" "${db[@]}" create alice --name d --scope imap
 
 finish

@@ -250,6 +250,12 @@ expect_fail 2 "no verification code" "create with no code (empty stdin): exit 2"
 expect_fail 2 "no verification code" "revoke with no code (empty stdin): exit 2" "${S[@]}" revoke --all
 unchanged "no code"
 expect_fail 2 "--code" "there is no --code option" "${S[@]}" create --name x4 --scope imap --code 123456
+# Empty stdin: these fail before a code is asked for, with what to do.
+expect_fail 2 "^apppass: choose the services this password is for with --scope \(e\.g\. --scope imap --scope smtp\)$" \
+    "create without --scope: exit 2, before a code is asked" "${S[@]}" create --name x9
+expect_fail 2 "^apppass: --all-services is for the administrator: choose the services this password is for with --scope" \
+    "create --all-services as a user: exit 2, before a code is asked" "${S[@]}" create --name x9 --all-services
+unchanged "no scope, or --all-services as a user"
 with_stdin 123456
 expect_fail 2 "command line" "mfa confirm refuses a code given as an argument" "${S[@]}" mfa confirm 123456
 
@@ -305,6 +311,19 @@ jcheck "list --revoked --json: it, with its revocation time" \
     'assert [x["id"] for x in j] == [ARGS[0]] and near_now(j[0]["revoked"])' "$ID"
 root list "$BOB" --json >"$TMP/bob"
 check "bob's app password is still there, active" grep -q "\"id\":\"$BOB_ID\"" "$TMP/bob"
+
+# One that root made for every service (--all-services): the user's list says so, exactly
+# as root's does (apppassd's ITEM carries all_services=yes).
+root create "$ALICE" --name desk --all-services >/dev/null
+expect_ok "list --json with an --all-services one" "${S[@]}" list --json
+jcheck "list --json: all_services true, no scopes" \
+    'assert len(j) == 1 and j[0]["name"] == "desk" and j[0]["scopes"] == [] and j[0]["all_services"] is True, j'
+root list "$ALICE" --json >"$TMP/root-json"
+check "... byte for byte root's list USER --json" cmp -s "$TMP/out" "$TMP/root-json"
+expect_ok "list (table) with an --all-services one" "${S[@]}" list
+check "... shows 'all services'" grep -qE "^[0-9a-f]{8} +$ALICE +desk +all services " "$TMP/out"
+root list "$ALICE" >"$TMP/root-table"
+check "... byte for byte root's list USER" cmp -s "$TMP/out" "$TMP/root-table"
 
 # --- the daemon not running -------------------------------------------------------------------
 NOT_RUNNING='^apppass: the apppass service is not running \(.+\); ask your administrator$'

@@ -43,7 +43,7 @@ json_get() { python3 -c 'import json, sys; print(json.load(sys.stdin)[sys.argv[1
 apppass init >/dev/null
 secret=$(apppass mfa enroll alice --json | json_get secret)
 apppass mfa confirm alice "$(oathtool --totp -b "$secret")" >/dev/null
-pw=$(apppass create alice --name phone --json | json_get password)
+pw=$(apppass create alice --name phone --all-services --json | json_get password)
 
 # pad STRING LENGTH CHAR: STRING followed by CHAR up to LENGTH bytes.
 pad() { python3 -c 'import sys; s, n, c = sys.argv[1], int(sys.argv[2]), sys.argv[3]; sys.stdout.write(s + c * (n - len(s)))' "$1" "$2" "$3"; }

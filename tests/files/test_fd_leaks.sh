@@ -26,7 +26,7 @@ require_tools oathtool
 
 S=$TMP/store
 store_with_passwords "$S"
-json=$(tool --db "$S" create alice --name tablet --json)
+json=$(tool --db "$S" create alice --name tablet --all-services --json)
 TABLET_ID=$(json_get id <<<"$json")
 
 services=$TMP/services

@@ -147,12 +147,13 @@ int main(int argc, char** argv) {
   const auto enroll = nlohmann::json::parse(apppass(good, "mfa enroll alice --json"));
   const std::string code = Sh("oathtool --totp -b " + enroll.at("secret").get<std::string>());
   apppass(good, "mfa confirm alice " + code.substr(0, 6));
-  const std::string pw = nlohmann::json::parse(apppass(good, "create alice --name a --json"))
-                             .at("password")
-                             .get<std::string>();
+  const std::string pw =
+      nlohmann::json::parse(apppass(good, "create alice --name a --all-services --json"))
+          .at("password")
+          .get<std::string>();
   Sh("cp -a " + good + " " + other);
   const std::string other_pw =
-      nlohmann::json::parse(apppass(other, "create alice --name evil --json"))
+      nlohmann::json::parse(apppass(other, "create alice --name evil --all-services --json"))
           .at("password")
           .get<std::string>();
 

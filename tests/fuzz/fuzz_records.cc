@@ -42,7 +42,8 @@ bool Equal(const apppass::UserRecord& a, const apppass::UserRecord& b) {
   return a.version == b.version && a.user == b.user && a.mfa == b.mfa &&
          a.sealed_secret == b.sealed_secret && a.enrolled == b.enrolled &&
          a.confirmed == b.confirmed && a.last_step == b.last_step && a.source == b.source &&
-         a.code_failures == b.code_failures && a.code_window_start == b.code_window_start;
+         a.code_failures == b.code_failures && a.code_window_start == b.code_window_start &&
+         a.recovery == b.recovery;
 }
 bool Equal(const apppass::Usage& a, const apppass::Usage& b) {
   return a.version == b.version && a.time == b.time && a.service == b.service && a.rhost == b.rhost;

@@ -174,8 +174,11 @@ inline void MakeStore(apppass::Store* keep_open = nullptr) {
                         {"bob", "laptop", {"smtp"}, 0},
                         {"zo\xc3\xab", "tablet", {}, 0}};
   for (const Want& w : wants) {
-    apppass::CreateRequest req{
-        .user = w.user, .name = w.name, .scopes = w.scopes, .expires = std::nullopt};
+    apppass::CreateRequest req{.user = w.user,
+                               .name = w.name,
+                               .scopes = w.scopes,
+                               .expires = std::nullopt,
+                               .all_services = w.scopes.empty()};
     std::int64_t t = now;
     if (w.kind == 2) {  // created in the past, expired a minute ago
       t = now - 3600;

@@ -24,7 +24,7 @@ out=$(create_pw alice mail-client imap) || dl_fatal "apppass create --scope imap
 read -r IMAP_ID IMAP_PW <<<"$out"
 out=$(create_pw alice pop-only pop3) || dl_fatal "apppass create --scope pop3"
 read -r _ POP_PW <<<"$out"
-out=$(create_pw alice any-service) || dl_fatal "apppass create (no scope)"
+out=$(create_pw alice any-service) || dl_fatal "apppass create --all-services"
 read -r _ ANY_PW <<<"$out"
 
 # ---- Dovecot without an auth cache -----------------------------------------
@@ -48,9 +48,9 @@ refuses "well-formed wrong password is refused" alice "$WRONG"
 refuses "junk password is refused" alice "x"
 refuses "password of only dashes is refused" alice "----"
 
-# Scopes: an empty scope list means any service.
+# Scopes: --all-services means any service.
 refuses "pop3-only app password is refused over IMAP" alice "$POP_PW"
-accepts "unscoped app password logs in over IMAP" alice "$ANY_PW"
+accepts "--all-services app password logs in over IMAP" alice "$ANY_PW"
 
 # Last use is recorded with service and client address.
 last_use() {   # last_use ID -> "SERVICE RHOST"

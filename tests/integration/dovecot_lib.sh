@@ -134,10 +134,11 @@ enroll_mfa() {   # app passwords may only be issued to users with confirmed MFA
     ap mfa confirm "$user" "$code" >/dev/null
 }
 
-create_pw() {   # create_pw USER NAME [SCOPE...] -> prints "ID PASSWORD"
+create_pw() {   # create_pw USER NAME [SCOPE...] -> prints "ID PASSWORD"; no SCOPE: --all-services
     local user=$1 name=$2 out id pw s
     shift 2
-    local args=()
+    local args=(--all-services)
+    [[ $# -eq 0 ]] || args=()
     for s in "$@"; do args+=(--scope "$s"); done
     out=$(ap create "$user" --name "$name" "${args[@]}" --json) || return 1
     id=$(json_get id <<<"$out") || return 1

@@ -184,9 +184,9 @@ setup_store() {
     done
     new_password laptop alice --name laptop --scope imap --scope smtp >/dev/null &&
         new_password phone alice --name phone --scope pop3 >/dev/null &&
-        TABLET_ID=$(new_password tablet alice --name tablet) &&
-        new_password old alice --name old --expires 1s >/dev/null &&
-        new_password bob bob --name desktop >/dev/null &&
+        TABLET_ID=$(new_password tablet alice --name tablet --all-services) &&
+        new_password old alice --name old --all-services --expires 1s >/dev/null &&
+        new_password bob bob --name desktop --all-services >/dev/null &&
         ap revoke alice "$TABLET_ID" >/dev/null || return 1
     printf '%s\n' wxyz-wxyz-wxyz-wxyz-wxyz >"$PWDIR/wrong"
     printf '\n' >"$PWDIR/empty"

@@ -2,6 +2,7 @@
 // MFA with the current TOTP code, app passwords created through it. Header-only.
 #pragma once
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -57,10 +58,14 @@ struct Cred {
   std::string id, password;
 };
 
+// `extra` without --scope: --all-services is added (create requires one of the two).
 inline Cred Create(const Tool& tool, const std::string& user, const std::string& name,
                    const std::vector<std::string>& extra = {}) {
   std::vector<std::string> args = {"create", user, "--name", name, "--json"};
   args.insert(args.end(), extra.begin(), extra.end());
+  if (std::find(extra.begin(), extra.end(), "--scope") == extra.end() &&
+      std::find(extra.begin(), extra.end(), "--all-services") == extra.end())
+    args.push_back("--all-services");
   const nlohmann::json j = tool.Json(args);
   return {j.at("id").get<std::string>(), j.at("password").get<std::string>()};
 }

@@ -230,6 +230,13 @@ check "man apppass renders the installed page" bash -c "MANWIDTH=80 man apppass 
 has_file /usr/share/pam-configs/apppass 644 root:root
 check "the pam-auth-update profile is installed with Default: no" \
     grep -qx 'Default: no' /usr/share/pam-configs/apppass
+# The safe form: an enrolled user's real password never reaches pam_unix (default=die),
+# everyone else's does (ignore=ignore, unenrolled=ignore); never the older
+# [success=end default=ignore], which let every real password through.
+check "the profile writes [success=end ignore=ignore default=die] pam_apppass.so unenrolled=ignore" \
+    test "$(grep -cP '^\t\[success=end ignore=ignore default=die\]\tpam_apppass\.so unenrolled=ignore( |$)' /usr/share/pam-configs/apppass)" -eq 2
+check "the profile has no line that lets a refusal fall through (default=ignore on pam_apppass)" \
+    not grep -qP 'default=ignore\]\tpam_apppass' /usr/share/pam-configs/apppass
 has_file /usr/share/bash-completion/completions/apppass 644 root:root
 EX=/usr/share/doc/apppass/examples
 for f in README pam.d-imap pam.d-pop3 pam.d-imap-migration dovecot-auth-apppass.conf.ext \
@@ -316,8 +323,8 @@ create() {  # NAME [ARGS...]: prints the password
 if PW_IMAP=$(create phone --scope imap); then ok "installed apppass: create --scope imap"; else
     not_ok "installed apppass: create --scope imap"
 fi
-if PW_ANY=$(create laptop); then ok "installed apppass: create (every service)"; else
-    not_ok "installed apppass: create (every service)"
+if PW_ANY=$(create laptop --all-services); then ok "installed apppass: create --all-services"; else
+    not_ok "installed apppass: create --all-services"
 fi
 WRONG=abcd-efgh-jkmn-pqrs-tuvw
 
@@ -372,7 +379,7 @@ expect_pam "example pam.d-pop3: an imap-only app password is refused" fail "$PW_
 PAM_OPS=authenticate
 expect_pam "example pam.d-imap-migration: an app password is accepted" ok "$PW_ANY" imap-migration \
     "accepted service=imap-migration user=$TESTUSER .* name=laptop"
-expect_pam "example pam.d-imap-migration: anything else falls through to pam_unix, which refuses" \
+expect_pam "example pam.d-imap-migration: the enrolled user's wrong password is refused by pam_apppass (default=die)" \
     fail "$WRONG" imap-migration "refused service=imap-migration user=$TESTUSER .*reason=wrong-password"
 PAM_OPS="authenticate acct_mgmt"
 expect_pam "example saslauthd-pam.d-smtp: an app password is accepted for smtp" ok "$PW_ANY" smtp \
@@ -401,6 +408,8 @@ else
         "$(cat "$TMP/pau.out")" "$(grep -v '^#' "$ROOT/etc/pam.d/common-auth")"
 fi
 grep -v '^#' "$ROOT/etc/pam.d/common-auth" | grep . | sed 's/^/# common-auth with the profile: /'
+check "the profile's line in common-auth: success jumps past pam_unix, ignore=ignore default=die, unenrolled=ignore" \
+    grep -qP '^auth\t\[success=[0-9]+ ignore=ignore default=die\]\tpam_apppass\.so unenrolled=ignore' "$ROOT/etc/pam.d/common-auth"
 # Each service gets common-auth's lines itself: under pam_wrapper, libpam resolves
 # "@include common-auth" in the real /etc/pam.d, not in $SERVICES.
 for svc in imap sshd su; do
@@ -410,13 +419,15 @@ done
 expect_pam "profile enabled: an app password logs in to imap through common-auth" ok "$PW_ANY" imap \
     "accepted service=imap user=$TESTUSER .* name=laptop"
 expect_pam "profile enabled: the same app password is refused for sshd, module not run" fail "$PW_ANY" sshd ''
+expect_pam "profile enabled: a wrong password of the enrolled user is refused by pam_apppass (default=die: never pam_unix)" \
+    fail "$WRONG" imap "refused service=imap user=$TESTUSER .*reason=wrong-password"
 expect_pam "profile enabled: the same app password is refused for su, module not run" fail "$PW_ANY" su ''
 check "the real /etc/pam.d/common-auth still has no pam_apppass" not grep -q pam_apppass /etc/pam.d/common-auth
 
 # The installed example hook, in the real hooks directory, run by a revocation.
 HOOK=/etc/apppass/hooks.d/dovecot-auth-cache-flush
 install -o root -g root -m 0755 "$EX/hooks.d/dovecot-auth-cache-flush" "$HOOK"
-if create tablet >/dev/null; then
+if create tablet --scope imap >/dev/null; then
     RC=0
     "$APP" revoke "$TESTUSER" --name tablet >"$TMP/out" 2>"$TMP/err" || RC=$?
     sed 's/^/# revoke with the hook: /' "$TMP/err"

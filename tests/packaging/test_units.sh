@@ -155,7 +155,7 @@ SOCK=$TMP/apppassd.sock
 tool --db "$DB" init >/dev/null 2>"$TMP/err"
 # An app password for alice (an accepted verification records last use: a write).
 enroll_user "$DB" alice
-PW=$(tool --db "$DB" create alice --name phone --json | json_get password)
+PW=$(tool --db "$DB" create alice --name phone --all-services --json | json_get password)
 # The modes a store had before issue 11 (group-readable): the daemon's first open
 # tightens them (chmod, chown to group root).
 chmod g+rx "$DB" "$DB/usage"

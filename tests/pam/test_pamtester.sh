@@ -112,13 +112,13 @@ create() {  # USER NAME [OPTIONS...]: sets $id and $pw
   pw=$(json_get password <<<"$json")
   passwords+=("$pw")
 }
-create alice --name laptop
+create alice --name laptop --all-services
 laptop_id=$id laptop_pw=$pw
 create alice --name phone --scope pop3
 phone_id=$id phone_pw=$pw
-create alice --name tablet
+create alice --name tablet --all-services
 tablet_id=$id tablet_pw=$pw
-create bob --name desktop
+create bob --name desktop --all-services
 bob_pw=$pw
 ok "store set up with the admin tool"
 

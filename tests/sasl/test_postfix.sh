@@ -124,10 +124,11 @@ enroll_mfa() {
     ap mfa confirm "$user" "$code" >/dev/null
 }
 
-create_pw() {   # create_pw NAME [SCOPE...] -> prints "ID PASSWORD"
+create_pw() {   # create_pw NAME [SCOPE...] -> prints "ID PASSWORD"; no SCOPE: --all-services
     local name=$1 out id pw s
     shift
-    local args=()
+    local args=(--all-services)
+    [[ $# -eq 0 ]] || args=()
     for s in "$@"; do args+=(--scope "$s"); done
     out=$(ap create alice --name "$name" "${args[@]}" --json) || return 1
     id=$(json_get id <<<"$out") || return 1
@@ -139,7 +140,7 @@ ap init >/dev/null 2>&1 || fatal "apppass init"
 enroll_mfa alice || fatal "apppass mfa enroll/confirm alice"
 out=$(create_pw mail-app smtp imap) || fatal "apppass create --scope smtp --scope imap"
 read -r MAIL_ID MAIL_PW <<<"$out"
-out=$(create_pw laptop) || fatal "apppass create (no scope)"
+out=$(create_pw laptop) || fatal "apppass create --all-services"
 read -r ANY_ID ANY_PW <<<"$out"
 out=$(create_pw imap-only imap) || fatal "apppass create --scope imap"
 read -r IMAP_ID IMAP_PW <<<"$out"
@@ -240,7 +241,7 @@ WRONG=abcd-efgh-jkmn-pqrs-tuvw
 
 for mech in PLAIN LOGIN; do
     expect 235 "$mech: smtp-scoped app password accepted" "$mech" alice "$MAIL_PW"
-    expect 235 "$mech: unscoped app password accepted" "$mech" alice "$ANY_PW"
+    expect 235 "$mech: --all-services app password accepted" "$mech" alice "$ANY_PW"
     expect 535 "$mech: wrong app password refused" "$mech" alice "$WRONG"
     expect 535 "$mech: imap-only app password refused on smtp" "$mech" alice "$IMAP_PW"
     expect 535 "$mech: unknown user refused" "$mech" nosuchuser "$ANY_PW"

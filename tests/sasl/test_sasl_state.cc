@@ -40,7 +40,9 @@ int Setup(void** state) {
   Store admin;
   Status s = test::MakeStoreWithUser(f->opts.db, "alice", kNow, &admin);
   Created c;
-  if (s.ok()) s = CreatePassword(admin, {.user = "alice", .name = "phone"}, kNow, &c);
+  if (s.ok())
+    s = CreatePassword(
+        admin, {.user = "alice", .name = "phone", .expires = {}, .all_services = true}, kNow, &c);
   if (!s.ok()) {
     print_error("making the test store failed: %s\n", s.message().c_str());
     delete f;

@@ -807,7 +807,8 @@ struct Driver {
   void Create(int u) {
     UserState& us = users[u];
     const std::string name = NewName();
-    const std::vector<std::string> args = {"create", us.name, "--name", name, "--json"};
+    const std::vector<std::string> args = {"create", us.name,          "--name",
+                                           name,     "--all-services", "--json"};
     const ToolResult r = Op("create", args);
     if (r.status != 0)
       return Resolve([&](const Listing& l) {
@@ -1331,7 +1332,7 @@ struct Cred {
   std::string id, password;
 };
 Cred CreateCred(const std::string& user, const std::string& name) {
-  const nlohmann::json j = ToolJson({"create", user, "--name", name, "--json"});
+  const nlohmann::json j = ToolJson({"create", user, "--name", name, "--all-services", "--json"});
   return {j.at("id").get<std::string>(), j.at("password").get<std::string>()};
 }
 

@@ -43,9 +43,6 @@
 #include <stdlib.h>
 #include <time.h>
 #include <unistd.h>
-#if defined(__x86_64__) || defined(__i386__)
-#include <x86intrin.h>
-#endif
 
 #include <algorithm>
 #include <array>
@@ -60,6 +57,7 @@
 
 #include "../lib/report.h"
 #include "admin.h"
+#include "dudect.h"
 #include "password.h"
 #include "store_internal.h"
 #include "verifier.h"
@@ -71,47 +69,23 @@ namespace {
 constexpr std::int64_t kNow = 1'800'000'000;
 // Verification time: after the expired passwords' expiry, before anything else's.
 constexpr std::int64_t kVerifyNow = kNow + 7200;
-constexpr double kThreshold = 10.0;  // |t| the issue allows; dudect's "definitely leaks"
 
 using testlib::g_failures;
 using testlib::Report;
+using timing::CalibrateTicksPerNs;
+using timing::kCrops;
+using timing::kThreshold;
+using timing::Moments;
+using timing::MonotonicNs;
+using timing::Percentile;
+using timing::Spin;
+using timing::Ticks;
+using timing::Welch;
 
 [[noreturn]] void Die(const std::string& what, const Status& s = Status::Ok()) {
   std::fprintf(stderr, "timing_verify: %s%s%s\n", what.c_str(), s.ok() ? "" : ": ",
                s.message().c_str());
   std::exit(2);
-}
-
-std::uint64_t MonotonicNs() {
-  timespec ts;
-  clock_gettime(CLOCK_MONOTONIC_RAW, &ts);
-  return static_cast<std::uint64_t>(ts.tv_sec) * 1'000'000'000u +
-         static_cast<std::uint64_t>(ts.tv_nsec);
-}
-
-// The timer. rdtscp waits for earlier instructions; the lfences keep later ones (and the
-// measured call) from starting early. The TSC runs at a constant rate on every x86 this
-// runs on (constant_tsc); ticks are converted to ns at a rate measured against
-// CLOCK_MONOTONIC_RAW.
-inline std::uint64_t Ticks() {
-#if defined(__x86_64__) || defined(__i386__)
-  unsigned aux;
-  _mm_lfence();
-  const std::uint64_t t = __rdtscp(&aux);
-  _mm_lfence();
-  return t;
-#else
-  return MonotonicNs();
-#endif
-}
-
-// Ticks per ns, measured over a short sleep.
-double CalibrateTicksPerNs() {
-  const std::uint64_t n0 = MonotonicNs(), t0 = Ticks();
-  timespec d{0, 50'000'000};
-  nanosleep(&d, nullptr);
-  const std::uint64_t n1 = MonotonicNs(), t1 = Ticks();
-  return static_cast<double>(t1 - t0) / static_cast<double>(n1 - n0);
 }
 
 enum Class : std::uint8_t {
@@ -131,9 +105,6 @@ constexpr std::array<const char*, kClasses> kClassNames = {
 constexpr std::array<Outcome, kClasses> kExpected = {
     Outcome::kUnknownUser, Outcome::kWrongPassword, Outcome::kWrongPassword, Outcome::kRevoked,
     Outcome::kOutOfScope,  Outcome::kExpired,       Outcome::kAccepted};
-
-// Crops: the uncropped set, then samples below these pooled percentiles.
-constexpr std::array<double, 9> kCrops = {1.0, 0.999, 0.99, 0.95, 0.90, 0.80, 0.60, 0.40, 0.20};
 
 std::string CurrentCode(const EnrollResult& e) {
   char* raw = nullptr;
@@ -214,38 +185,6 @@ Pools BuildStore(const std::string& dir, int users) {
   for (int i = 0; i < 4096; ++i) p.random.emplace_back(GeneratePassword().view());
   if (mdb_env_sync(apppass::internal::StoreAccess::env(admin).get(), 1) != MDB_SUCCESS) Die("sync");
   return p;
-}
-
-// Online mean and variance (Welford), as dudect keeps them.
-struct Moments {
-  double n = 0, mean = 0, m2 = 0;
-  void Add(double x) {
-    n += 1;
-    const double d = x - mean;
-    mean += d / n;
-    m2 += d * (x - mean);
-  }
-  double Var() const { return n > 1 ? m2 / (n - 1) : 0; }
-};
-
-double Welch(const Moments& a, const Moments& b) {
-  if (a.n < 2 || b.n < 2) return 0;
-  const double se = std::sqrt(a.Var() / a.n + b.Var() / b.n);
-  if (se == 0) return a.mean == b.mean ? 0 : INFINITY;
-  return (a.mean - b.mean) / se;
-}
-
-double Percentile(const std::vector<std::uint32_t>& sorted, double q) {
-  if (sorted.empty()) return 0;
-  const auto i = static_cast<std::size_t>(q * static_cast<double>(sorted.size() - 1));
-  return sorted[i];
-}
-
-// Spins `ticks` cycle-counter ticks: the negative control's artificial leak.
-void Spin(std::uint64_t ticks) {
-  const std::uint64_t end = Ticks() + ticks;
-  while (Ticks() < end) {
-  }
 }
 
 }  // namespace

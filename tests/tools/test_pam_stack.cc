@@ -92,6 +92,12 @@ void test_control_action(void**) {
   ExpectStr(ControlAction("required", "auth_err"), "bad", "required failure");
   ExpectStr(ControlAction("requisite", "success"), "ok", "requisite success");
   ExpectStr(ControlAction("requisite", "auth_err"), "die", "requisite failure");
+  // PAM_IGNORE is ignored by both (libpam's ignore=ignore); new_authtok_reqd is ok.
+  ExpectStr(ControlAction("required", "ignore"), "ignore", "required ignore");
+  ExpectStr(ControlAction("requisite", "ignore"), "ignore", "requisite ignore");
+  ExpectStr(ControlAction("required", "new_authtok_reqd"), "ok", "required new_authtok_reqd");
+  ExpectStr(ControlAction("sufficient", "ignore"), "ignore", "sufficient ignore");
+  ExpectStr(ControlAction("[success=done default=die]", "ignore"), "die", "bracket ignore");
   ExpectStr(ControlAction("sufficient", "success"), "done", "sufficient success");
   ExpectStr(ControlAction("sufficient", "new_authtok_reqd"), "done", "sufficient new_authtok_reqd");
   ExpectStr(ControlAction("sufficient", "auth_err"), "ignore", "sufficient failure");

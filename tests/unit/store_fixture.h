@@ -98,6 +98,7 @@ inline Status Create(const Store& store, const std::string& user, const std::str
   req.user = user;
   req.name = name;
   req.scopes = std::move(scopes);
+  req.all_services = req.scopes.empty();  // no scopes given: every service, on purpose
   req.expires = expires;
   Created c;
   Status s = CreatePassword(store, req, now, &c);

@@ -38,7 +38,8 @@ int Setup(void** state) {
     Store admin;
     Status s = test::MakeStoreWithUser(f->dir, "alice", kNow, &admin);
     Created made;
-    CreateRequest req{.user = "alice", .name = "phone", .scopes = {}, .expires = {}};
+    CreateRequest req{
+        .user = "alice", .name = "phone", .scopes = {}, .expires = {}, .all_services = true};
     if (s.ok()) s = SetPolicy(admin, "max_active", "1000");  // the writer below makes 300
     if (s.ok()) s = CreatePassword(admin, req, kNow, &made);
     if (!s.ok()) {
@@ -101,7 +102,7 @@ void test_threads_while_the_store_grows(void** state) {
     for (int i = 0; i < 300; ++i) {
       Created made;
       CreateRequest req{
-          .user = "alice", .name = "p" + std::to_string(i), .scopes = {}, .expires = {}};
+          .user = "alice", .name = "p" + std::to_string(i), .scopes = {"imap"}, .expires = {}};
       if (!CreatePassword(admin, req, kNow, &made).ok()) ::_exit(4);
     }
     ::_exit(0);

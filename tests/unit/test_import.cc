@@ -424,6 +424,7 @@ void test_import_confirms(void** state) {
   CreateRequest req;
   req.user = "bob";
   req.name = "phone";
+  req.scopes = {"imap"};
   Created c;
   ASSERT_OK(CreatePassword(f.admin, req, kNow + 31, &c));
   // apppass's own enrollments say so.

@@ -138,6 +138,7 @@ void test_new_names_refused(void** state) {
   CreateRequest req;
   req.user = "alice";
   req.name = "Phone\xef\xb8\x8f";  // variation selector 16
+  req.scopes = {"imap"};
   Created c;
   s = CreatePassword(f.admin, req, kNow, &c);
   ASSERT_CODE(s, kInvalidArgument);

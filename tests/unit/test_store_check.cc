@@ -42,6 +42,7 @@ Status MakeOne(const Store& store, const std::string& user, const std::string& n
   CreateRequest req;
   req.user = user;
   req.name = name;
+  req.scopes = {"imap", "smtp"};
   return CreatePassword(store, req, kNow, out);
 }
 
@@ -292,6 +293,38 @@ void InvisibleCharactersInOldNames(void** state) {
   ASSERT_CONTAINS(text, "0 problems, 2 warnings");
 }
 
+// Old records made without a scope (before create required --scope or --all-services):
+// an active one is a warning naming its id, user and label, with the fix; the store stays
+// clean. One made with --all-services, and a revoked unscoped one, are not reported.
+void UnscopedOldRecords(void** state) {
+  Fixture& f = Fx(state);
+  Created all;
+  CreateRequest req{.user = "alice", .name = "desk", .scopes = {}, .expires = {}};
+  req.all_services = true;
+  ASSERT_OK(CreatePassword(f.admin, req, kNow, &all));
+  assert_true(Check(f.dir).findings.empty());  // control: --all-services is no warning
+  const std::string h0 = HashOf(f, 0), h1 = HashOf(f, 1);
+  Credential c0 = f.made[0].cred, c1 = f.made[1].cred;
+  c0.scopes.clear();
+  c1.scopes.clear();
+  c1.revoked = kNow;
+  const std::string rec0 = f.admin.SealCredential(h0, EncodeCredential(c0));
+  const std::string rec1 = f.admin.SealCredential(h1, EncodeCredential(c1));
+  Tamper(f, [&](const LmdbTxn& t, const StoreDbs& d) {
+    ASSERT_OK(t.Put(d.creds, h0, rec0));
+    ASSERT_OK(t.Put(d.creds, h1, rec1));
+  });
+  const CheckReport r = Check(f.dir);
+  assert_true(r.clean());
+  assert_int_equal(r.Count(CheckLevel::kWarning), 1);
+  ExpectWarning(r, "creds", "id " + c0.id + " (user alice)",
+                "the app password \"phone\" has no scopes and was not made with --all-services",
+                "revoke it and create it again with --scope (e.g. --scope imap --scope smtp) or "
+                "--all-services: apppass revoke alice " +
+                    c0.id);
+  ASSERT_CONTAINS(FormatCheckText("S", r), "0 problems, 1 warning\n");
+}
+
 void MfaResetLeavesAConsistentStore(void** state) {
   Fixture& f = Fx(state);
   int revoked = 0;
@@ -462,6 +495,7 @@ int main() {
       T(SchemaAndMeta),
       T(ActiveWithoutConfirmedEnrollment),
       T(InvisibleCharactersInOldNames),
+      T(UnscopedOldRecords),
       T(MfaResetLeavesAConsistentStore),
       T(UnopenableStores),
       T(GroupAccessibleStore),

@@ -222,10 +222,40 @@ void test_scopes(void** state) {
   ASSERT_OUTCOME(V(f.admin, "alice", two.password, "smtp"), Outcome::kAccepted);
   ASSERT_OUTCOME(V(f.admin, "alice", two.password, "pop3"), Outcome::kOutOfScope);
 
-  // No scope: any service.
+  // --all-services: any service, and the record says it was chosen.
   const Made any = MustCreate(f.admin, "alice", "any");
+  assert_true(any.cred.all_services);
+  assert_true(any.cred.scopes.empty());
+  ASSERT_CONTAINS(RawRecord(f.admin, any), "\"all_services\":true");
   for (const char* service : {"imap", "pop3", "smtp", "sieve", "dovecot", ""})
     ASSERT_OUTCOME(V(f.admin, "alice", any.password, service), Outcome::kAccepted);
+  // An old record made without a scope (no all_services) keeps working everywhere.
+  Credential old = any.cred;
+  old.all_services = false;
+  std::string hash;
+  {
+    LmdbTxn txn;
+    ASSERT_OK(LmdbTxn::Begin(apppass::internal::StoreAccess::env(f.admin), false, &txn));
+    std::string_view h;
+    ASSERT_OK(txn.Get(apppass::internal::StoreAccess::dbs(f.admin).ids, any.cred.id, &h));
+    hash = h;
+  }
+  PutRawRecord(f.admin, any, f.admin.SealCredential(hash, EncodeCredential(old)));
+  assert_null(std::strstr(RawRecord(f.admin, any).c_str(), "all_services"));
+  for (const char* service : {"imap", "pop3", "smtp", "sieve", "dovecot", ""})
+    ASSERT_OUTCOME(V(f.admin, "alice", any.password, service), Outcome::kAccepted);
+  // Neither a scope nor --all-services: refused, with what to do; both at once: refused.
+  CreateRequest req{.user = "alice", .name = "nothing", .scopes = {}, .expires = {}};
+  Created c;
+  Status s = CreatePassword(f.admin, req, kNow, &c);
+  ASSERT_CODE(s, kInvalidArgument);
+  assert_string_equal(s.message().c_str(),
+                      "choose the services this password is for with --scope (e.g. --scope imap "
+                      "--scope smtp), or --all-services");
+  req.scopes = {"imap"};
+  req.all_services = true;
+  ASSERT_CODE(CreatePassword(f.admin, req, kNow, &c), kInvalidArgument);
+  assert_int_equal(List(f.admin, "alice", true).size(), 3);  // pop, two, any: nothing added
 
   // Scope validation.
   Made x;

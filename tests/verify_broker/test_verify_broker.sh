@@ -186,7 +186,7 @@ OLD_ID=$(json_get id <<<"$json")
 tool --db "$STORE" revoke "$MEMBER" "$OLD_ID" >/dev/null
 new_user_pw() {  # the outsider has an app password too: refused all the same
     enroll_user "$STORE" "$OUTSIDER"
-    OUT_PW=$(tool --db "$STORE" create "$OUTSIDER" --name phone --json | json_get password)
+    OUT_PW=$(tool --db "$STORE" create "$OUTSIDER" --name phone --all-services --json | json_get password)
 }
 new_user_pw
 

@@ -67,7 +67,8 @@ std::string Iso(std::int64_t t);
 // One app password as `list` shows it.
 struct ListRow {
   std::string id, user, name;
-  std::vector<std::string> scopes;  // empty: every service
+  std::vector<std::string> scopes;  // empty: every service (all_services, or an old record)
+  bool all_services = false;        // chosen on purpose (create --all-services)
   std::string created;
   std::optional<std::string> expires;
   bool is_revoked = false;
@@ -82,6 +83,7 @@ int PrintList(const std::vector<ListRow>& rows, const std::string& user, bool js
 struct CreatedView {
   std::string id, user, name;
   std::vector<std::string> scopes;
+  bool all_services = false;
   std::string created;
   std::optional<std::string> expires;
   std::string_view password;

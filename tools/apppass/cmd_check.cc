@@ -22,7 +22,8 @@ void AddCheckCommand(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "check",
       "Verify every invariant of the store: tables readable, index and records agree, each\n"
-      "user's list matches, record versions known, enrollments decode, keys present.\n"
+      "user's list matches, record versions known, enrollments decode, keys present;\n"
+      "warns about active app passwords made without --scope or --all-services.\n"
       "Only reads (safe while services verify). Prints one line per problem or warning\n"
       "with what to do, then a summary. Exit status 0 when there is no problem (warnings\n"
       "allowed), 8 when there is at least one, 5 when the store cannot be opened.");

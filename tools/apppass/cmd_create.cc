@@ -17,6 +17,7 @@ struct CreateArgs {
   std::string expires = "never";  // the default; an empty --expires "" is refused
   bool expires_given = false;     // as a user, no --expires means the policy's default
   std::vector<std::string> scopes;
+  bool all_services = false;  // --all-services: every service, on purpose
   bool json = false;
 };
 
@@ -38,7 +39,14 @@ Status CheckExpires(const CreateArgs& a, std::optional<std::int64_t>* secs) {
 int Create(const Context& ctx, const CreateArgs& a) {
   if (a.user.empty())
     return Fail(Status::InvalidArgument("USER is required (apppass create USER)"));
-  CreateRequest req{.user = a.user, .name = a.name, .scopes = a.scopes, .expires = {}};
+  // Before the store is opened: no password is valid everywhere by accident.
+  if (a.scopes.empty() && !a.all_services)
+    return Fail(Status::InvalidArgument(std::string(kChooseServices)));
+  CreateRequest req{.user = a.user,
+                    .name = a.name,
+                    .scopes = a.scopes,
+                    .expires = {},
+                    .all_services = a.all_services};
   const std::int64_t now = Now();
   std::optional<std::int64_t> secs;
   Status s = CheckExpires(a, &secs);
@@ -54,6 +62,7 @@ int Create(const Context& ctx, const CreateArgs& a) {
        .user = cr.user,
        .name = cr.name,
        .scopes = cr.scopes,
+       .all_services = cr.all_services,
        .created = Iso(cr.created),
        .expires = cr.expires ? std::optional<std::string>(Iso(*cr.expires)) : std::nullopt,
        .password = c.password.view()},
@@ -66,6 +75,15 @@ int SelfCreate(const Context& ctx, const CreateArgs& a) {
   std::string self;
   Status s = CheckSelfUser(a.user, &self);
   if (!s.ok()) return Fail(s);
+  // Refused here, before a code is asked for (apppassd refuses them too).
+  if (a.all_services)
+    return Fail(Status::InvalidArgument(
+        "--all-services is for the administrator: choose the services this password is for "
+        "with --scope (e.g. --scope imap --scope smtp)"));
+  if (a.scopes.empty())
+    return Fail(Status::InvalidArgument(
+        "choose the services this password is for with --scope (e.g. --scope imap --scope "
+        "smtp)"));
   std::optional<std::int64_t> secs;
   if (!(s = CheckExpires(a, &secs)).ok()) return Fail(s);
   broker::Request req{.kind = broker::RequestKind::kCreate, .id = 1, .fields = {}};
@@ -87,6 +105,7 @@ int SelfCreate(const Context& ctx, const CreateArgs& a) {
                        .user = FieldText(r, "user").empty() ? self : FieldText(r, "user"),
                        .name = FieldText(r, "name"),
                        .scopes = SplitSpaces(FieldText(r, "scopes")),
+                       .all_services = FieldText(r, "all_services") == "yes",
                        .created = FieldText(r, "created"),
                        .expires = OptionalField(r, "expires"),
                        .password = password->view()},
@@ -104,6 +123,7 @@ int PrintCreated(const CreatedView& c, bool json) {
         {"user", c.user},
         {"name", c.name},
         {"scopes", c.scopes},
+        {"all_services", c.all_services},
         {"created", c.created},
         {"expires", c.expires ? nlohmann::json(*c.expires) : nlohmann::json(nullptr)}};
     const std::string rest = j.dump().substr(1);
@@ -113,7 +133,9 @@ int PrintCreated(const CreatedView& c, bool json) {
     std::printf("App password \"%s\" for %s (id %s), scopes: %s, expires: %s\n\n",
                 TerminalSafe(c.name).c_str(), TerminalSafe(c.user).c_str(),
                 TerminalSafe(c.id).c_str(),
-                c.scopes.empty() ? "all services" : TerminalSafe(Join(c.scopes, ", ")).c_str(),
+                c.all_services     ? "all services"
+                : c.scopes.empty() ? "none given (unscoped: every service)"
+                                   : TerminalSafe(Join(c.scopes, ", ")).c_str(),
                 c.expires ? TerminalSafe(*c.expires).c_str() : "never");
     std::printf("    %.*s\n\n", static_cast<int>(c.password.size()), c.password.data());
     std::printf("Enter it in the mail client now: it is shown only this once.\n");
@@ -132,13 +154,19 @@ void AddCreateCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("--name", a->name,
                   "Label, e.g. \"iPhone mail\" (unique among USER's active ones)")
       ->required();
-  cmd->add_option("--scope", a->scopes,
-                  "Service it is valid for (PAM service / SASL service, e.g. imap, smtp); "
-                  "repeatable; none means every service");
+  auto* scope = cmd->add_option(
+      "--scope", a->scopes,
+      "Service it is valid for (PAM service / SASL service, e.g. imap, smtp); repeatable. "
+      "One of --scope and --all-services is required");
+  cmd->add_flag("--all-services", a->all_services,
+                "Valid for every service the PAM module and SASL plugin are configured for "
+                "(root only)")
+      ->excludes(scope);
   auto* expires = cmd->add_option("--expires", a->expires,
                                   "Lifetime: 90d, 12h, 30m, 2w, a number of seconds, or never");
   cmd->add_flag("--json", a->json,
-                "Print {\"id\",\"user\",\"name\",\"password\",\"scopes\",\"created\",\"expires\"}");
+                "Print {\"id\",\"user\",\"name\",\"password\",\"scopes\",\"all_services\","
+                "\"created\",\"expires\"}");
   cmd->callback([&ctx, a, expires] {
     a->expires_given = expires->count() > 0;
     ctx.run = [&ctx, a] { return ctx.self_service ? SelfCreate(ctx, *a) : Create(ctx, *a); };

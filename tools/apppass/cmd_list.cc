@@ -42,6 +42,7 @@ int List(const Context& ctx, const ListArgs& a) {
               .user = c.user,
               .name = c.name,
               .scopes = c.scopes,
+              .all_services = c.all_services,
               .created = Iso(c.created),
               .expires = OptIso(c.expires),
               .is_revoked = c.revoked.has_value(),
@@ -56,8 +57,8 @@ int List(const Context& ctx, const ListArgs& a) {
   return PrintList(rows, a.user, a.json, a.revoked);
 }
 
-// As a user: LIST (revoked=yes with --revoked); its ITEMs (id, name, scopes, created,
-// expires?, revoked?, last_used?, last_service?, last_rhost?, state) are the caller's,
+// As a user: LIST (revoked=yes with --revoked); its ITEMs (id, name, scopes, all_services?,
+// created, expires?, revoked?, last_used?, last_service?, last_rhost?, state) are the caller's,
 // named by the daemon.
 int SelfList(const Context& ctx, const ListArgs& a) {
   std::string self;
@@ -77,6 +78,7 @@ int SelfList(const Context& ctx, const ListArgs& a) {
               .user = user,
               .name = FieldText(item, "name"),
               .scopes = SplitSpaces(FieldText(item, "scopes")),
+              .all_services = FieldText(item, "all_services") == "yes",
               .created = FieldText(item, "created"),
               .expires = OptionalField(item, "expires"),
               .is_revoked = revoked,
@@ -101,6 +103,7 @@ int PrintList(const std::vector<ListRow>& items, const std::string& user, bool j
                           {"user", r.user},
                           {"name", r.name},
                           {"scopes", r.scopes},
+                          {"all_services", r.all_services},
                           {"created", r.created},
                           {"expires", OptText(r.expires)},
                           {"last_used", OptText(r.last_used)},
@@ -122,7 +125,13 @@ int PrintList(const std::vector<ListRow>& items, const std::string& user, bool j
   for (const auto& r : items) {
     std::string scopes;
     for (const auto& sc : r.scopes) scopes += (scopes.empty() ? "" : ",") + sc;
-    rows.push_back({r.id, r.user, r.name, scopes.empty() ? "*" : scopes, r.created,
+    // An old record made without a scope is valid everywhere too, but nobody chose that:
+    // `apppass check` warns about it.
+    rows.push_back({r.id, r.user, r.name,
+                    r.all_services   ? "all services"
+                    : scopes.empty() ? "(unscoped)"
+                                     : scopes,
+                    r.created,
                     r.is_revoked ? (r.revoked ? "revoked " + *r.revoked : "revoked")
                     : r.expires  ? *r.expires
                                  : "never",
@@ -153,8 +162,9 @@ void AddListCommand(CLI::App& app, Context& ctx) {
   cmd->add_option("USER", a->user, "Only this user's");
   cmd->add_flag("--revoked", a->revoked, "Include revoked ones");
   cmd->add_flag("--json", a->json,
-                "Print [{\"id\",\"user\",\"name\",\"scopes\",\"created\",\"expires\",\"last_used\","
-                "\"last_service\",\"last_rhost\"}]");
+                "Print [{\"id\",\"user\",\"name\",\"scopes\",\"all_services\",\"created\","
+                "\"expires\",\"last_used\",\"last_service\",\"last_rhost\"}] (scopes [] with "
+                "all_services false: an old unscoped one)");
   cmd->callback([&ctx, a] {
     ctx.run = [&ctx, a] { return ctx.self_service ? SelfList(ctx, *a) : List(ctx, *a); };
   });

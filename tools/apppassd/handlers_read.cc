@@ -120,6 +120,7 @@ Status HandleList(Call& c) {
     s = Put(&f, "id", cred.id);
     if (s.ok()) s = Put(&f, "name", cred.name);
     if (s.ok()) s = Put(&f, "scopes", JoinSpaces(cred.scopes));
+    if (s.ok() && cred.all_services) s = Put(&f, "all_services", "yes");
     if (s.ok()) s = Put(&f, "created", FormatIsoUtc(cred.created));
     if (s.ok() && cred.expires) s = Put(&f, "expires", FormatIsoUtc(*cred.expires));
     if (s.ok() && cred.revoked) s = Put(&f, "revoked", FormatIsoUtc(*cred.revoked));

@@ -1,11 +1,15 @@
 // The postfix check: which smtpd services offer SMTP AUTH and through what (Cyrus SASL
 // or Dovecot), and whether each Cyrus SASL config names this store, passes the plugin's
-// own option parser and offers only PLAIN and LOGIN.
+// own option parser and offers only PLAIN and LOGIN; apppass_account: nss is suggested
+// where the store's users are system accounts.
 #include <fmt/format.h>
 
 #include <map>
+#include <optional>
+#include <vector>
 
 #include "doctor/doctor.h"
+#include "doctor/pam_rules.h"
 #include "doctor/postfix_conf.h"
 #include "doctor/read_files.h"
 #include "doctor/sasl_conf.h"
@@ -97,6 +101,7 @@ std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* sasl) {
   }
 
   const std::string store_key = SameDirKey(cfg.db);
+  std::optional<std::vector<std::string>> login_accounts;  // read once, when needed
   for (const auto& [app, svcs] : apps) {
     const std::string conf_path = cfg.postfix_dir + "/sasl/" + app + ".conf";
     const std::string cp = Clean(conf_path);
@@ -158,6 +163,14 @@ std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* sasl) {
             "postfix", Level::kProblem,
             fmt::format("{}: {}: the plugin refuses every SMTP login", cp, Clean(s.message(), 300)),
             "correct the option (see the plugin's man page)"));
+      // Where the store's users are people's system accounts, locking one should stop its
+      // app passwords for SMTP too (apppass_account: nss, read as written until the
+      // plugin's parser knows it).
+      if (SameDirKey(*db) == store_key) {
+        if (!login_accounts) login_accounts = StoreLoginAccounts(cfg);
+        if (auto f = SuggestSaslAccountNss(conf_path, conf.Get("apppass_account"), *login_accounts))
+          out.push_back(std::move(*f));
+      }
     }
     const auto mechs = conf.Get("mech_list");
     if (!mechs) {

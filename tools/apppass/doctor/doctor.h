@@ -11,8 +11,11 @@
 //           as) can open the store: by the permission rules and, as root, by trying as
 //           that user in a forked child
 //   pam     every service file in the PAM directory that stacks pam_apppass.so: control,
-//           options, what happens after a refusal, interactive services
-//   postfix Postfix's Cyrus SASL config (DIR/sasl/<smtpd_sasl_path>.conf) and main.cf
+//           options, what happens after a refusal (anyone in; an enrolled user's real
+//           password reaching pam_unix), the TOTP step (skippable, before the password),
+//           interactive services, account=nss where the store's users are system accounts
+//   postfix Postfix's Cyrus SASL config (DIR/sasl/<smtpd_sasl_path>.conf) and main.cf;
+//           apppass_account: nss where the store's users are system accounts
 //   sasl    libapppass.so in libsasl2's plugin directory, and whether libsasl2 ranks it
 //           ahead of the stock PLAIN and LOGIN (asked of libsasl2 in a forked child)
 //   broker  apppassd's socket: a socket owned by root, in a directory only root may
@@ -88,8 +91,9 @@ struct Identity {
 // else others. Root may do anything.
 bool Permits(const Identity& who, const struct stat& st, int want);
 
-// Findings for the service `service` whose expanded auth stack (includes resolved) is
-// `auth_stack`, at the pam_apppass entry `index` of that stack.
-std::vector<Finding> AnalyzeAuthEntry(const std::vector<PamEntry>& auth_stack, std::size_t index);
+// The users of the store (its enrollment records, read by ProbeUserNames) that NSS knows
+// as people's system accounts (pam_rules.h LoginAccounts); empty when the store cannot be
+// read (as a user other than root).
+std::vector<std::string> StoreLoginAccounts(const Config& cfg);
 
 }  // namespace apppass::doctor

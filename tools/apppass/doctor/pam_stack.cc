@@ -21,16 +21,16 @@ const std::set<std::string> kNoOps = {
     "pam_mkhomedir.so", "pam_selinux.so",   "pam_namespace.so", "pam_gnome_keyring.so",
     "pam_kwallet5.so",  "pam_issue.so",     "pam_tty_audit.so"};
 
-void ExpandInto(const std::string& name, const PamLoader& load, int depth,
+void ExpandInto(const std::string& name, const std::string& type, const PamLoader& load, int depth,
                 std::set<std::string>* seen, std::vector<PamEntry>* out) {
   if (depth > 8 || name.find('/') != std::string::npos || !seen->insert(name).second) return;
   const std::vector<PamEntry> entries = load(name);
   for (const PamEntry& e : entries) {
     if (e.include) {
-      ExpandInto(e.module, load, depth + 1, seen, out);
-    } else if (e.type == "auth" && (e.control == "include" || e.control == "substack")) {
-      ExpandInto(e.module, load, depth + 1, seen, out);
-    } else if (e.type == "auth") {
+      ExpandInto(e.module, type, load, depth + 1, seen, out);
+    } else if (e.type == type && (e.control == "include" || e.control == "substack")) {
+      ExpandInto(e.module, type, load, depth + 1, seen, out);
+    } else if (e.type == type) {
       out->push_back(e);
     }
   }
@@ -122,8 +122,13 @@ std::vector<PamEntry> ParsePamFile(std::string_view text, const std::string& fil
 }
 
 std::string ControlAction(std::string_view control, std::string_view value) {
-  if (control == "required") return value == "success" ? "ok" : "bad";
-  if (control == "requisite") return value == "success" ? "ok" : "die";
+  // libpam: required is [success=ok new_authtok_reqd=ok ignore=ignore default=bad],
+  // requisite the same with default=die.
+  if (control == "required" || control == "requisite") {
+    if (value == "success" || value == "new_authtok_reqd") return "ok";
+    if (value == "ignore") return "ignore";
+    return control == "required" ? "bad" : "die";
+  }
   if (control == "sufficient")
     return value == "success" || value == "new_authtok_reqd" ? "done" : "ignore";
   if (control == "optional")
@@ -191,7 +196,11 @@ WalkResult WalkAfterRefusal(const std::vector<PamEntry>& stack, std::size_t star
     }
     if (GrantsWithoutPassword(base)) {
       const std::string a = ControlAction(e.control, "success");
-      if (a == "done") return {Walk::kGrants, &e, r.first};
+      if (a == "done") {
+        r.result = Walk::kGrants;
+        r.by = &e;
+        return r;
+      }
       if (a == "ok" && tentative == nullptr) tentative = &e;
       if (IsJump(a, &jump)) {
         i += jump + 1;
@@ -202,23 +211,36 @@ WalkResult WalkAfterRefusal(const std::vector<PamEntry>& stack, std::size_t star
     }
     // A module that checks something: does its refusal end the stack?
     if (r.first == nullptr) r.first = &e;
+    r.reached.push_back(&e);
     const std::string a = ControlAction(e.control, "auth_err");
-    if (a == "bad" || a == "die") return {Walk::kSafe, &e, r.first};
+    if (a == "bad" || a == "die") {
+      r.result = Walk::kSafe;
+      r.by = &e;
+      return r;
+    }
     if (IsJump(a, &jump)) {
       i += jump + 1;
       continue;
     }
     ++i;
   }
-  if (tentative != nullptr) return {Walk::kGrants, tentative, r.first};
+  if (tentative != nullptr) {
+    r.result = Walk::kGrants;
+    r.by = tentative;
+  }
   return r;
 }
 
-std::vector<PamEntry> ExpandAuth(const std::string& name, const PamLoader& load) {
+std::vector<PamEntry> ExpandType(const std::string& name, const std::string& type,
+                                 const PamLoader& load) {
   std::vector<PamEntry> out;
   std::set<std::string> seen;
-  ExpandInto(name, load, 0, &seen, &out);
+  ExpandInto(name, type, load, 0, &seen, &out);
   return out;
+}
+
+std::vector<PamEntry> ExpandAuth(const std::string& name, const PamLoader& load) {
+  return ExpandType(name, "auth", load);
 }
 
 std::optional<std::vector<std::string>> GuardedServices(const std::vector<PamEntry>& stack,

@@ -29,7 +29,8 @@ struct PamEntry {
 std::vector<PamEntry> ParsePamFile(std::string_view text, const std::string& file);
 
 // The action of a control for one return value: "ok", "done", "ignore", "bad", "die",
-// "reset", or a jump "N". `value` is a PAM return name such as "success" or "auth_err".
+// "reset", or a jump "N". `value` is a PAM return name such as "success", "auth_err" or
+// "ignore" (PAM_IGNORE).
 std::string ControlAction(std::string_view control, std::string_view value);
 
 // Whether `action` is a jump ("N"); its length in `n`.
@@ -39,9 +40,12 @@ std::string Basename(const std::string& module);
 
 // The entries of service file `name`; empty when it cannot be read.
 using PamLoader = std::function<std::vector<PamEntry>(const std::string& name)>;
-// The auth entries of service file `name` in the order libpam runs them: "@include" lines
-// and "auth include|substack" entries replaced by the auth entries of the named file (at
-// most 8 deep, no cycles, names with '/' not followed).
+// The entries of `type` ("auth", "account", ...) of service file `name` in the order libpam
+// runs them: "@include" lines and "TYPE include|substack" entries replaced by the entries
+// of that type of the named file (at most 8 deep, no cycles, names with '/' not followed).
+std::vector<PamEntry> ExpandType(const std::string& name, const std::string& type,
+                                 const PamLoader& load);
+// ExpandType(name, "auth", load).
 std::vector<PamEntry> ExpandAuth(const std::string& name, const PamLoader& load);
 
 // Modules fall in three kinds for what follows a refusal by pam_apppass:
@@ -59,6 +63,9 @@ struct WalkResult {
   Walk result = Walk::kEnd;
   const PamEntry* by = nullptr;     // the module that stops (kSafe) or grants (kGrants)
   const PamEntry* first = nullptr;  // the first module reached that checks something
+  // Every module reached that checks something, in order (`first` first; with kSafe,
+  // `by` last). A password module among them would accept the real password.
+  std::vector<const PamEntry*> reached;
 };
 
 // What happens after pam_apppass refuses and the stack goes on at `start`: kSafe when a

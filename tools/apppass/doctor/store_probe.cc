@@ -18,6 +18,7 @@
 #include "secret.h"
 #include "store.h"
 #include "store_layout.h"
+#include "text.h"
 
 namespace apppass::doctor {
 
@@ -110,6 +111,45 @@ Status ProbeAdminKey(const std::string& db) {
   if (sodium_init() < 0) return Status::Unavailable("libsodium failed to initialize");
   SecretBuffer key;
   return LoadKey(StorePath(db, StoreFile::kMfaKey), &key, /*owner_only=*/true);
+}
+
+Status ProbeUserNames(const std::string& db, std::vector<std::string>* names) {
+  constexpr std::size_t kMaxNames = 100000;
+  const ChildResult r = RunInChild(
+      [&]() -> std::string {
+        LmdbEnv env;
+        Status s = LmdbEnv::Open(db, MDB_RDONLY | MDB_NOLOCK, kMapInUse, &env);
+        LmdbTxn txn;
+        if (s.ok()) s = LmdbTxn::Begin(env, false, &txn);
+        MDB_dbi dbi = 0;
+        if (s.ok()) s = txn.OpenDb("users", false, &dbi);
+        if (!s.ok()) return "E " + s.message();
+        // One name a line: valid user names hold no control characters.
+        std::string out = "S";
+        std::size_t n = 0;
+        LmdbCursor cursor(txn, dbi);
+        std::string_view key, value;
+        while (n < kMaxNames && cursor.Next(&key, &value)) {
+          if (!ValidateUserName(key).ok()) continue;
+          out += "\n";
+          out += key;
+          ++n;
+        }
+        if (!cursor.status().ok()) return "E " + cursor.status().message();
+        return out;
+      },
+      kProbeTimeout);
+  if (!r.ok())
+    return Status::Internal(fmt::format("reading {} in a child failed: {}", db, r.Describe()));
+  if (r.report.rfind("E ", 0) == 0) return Status::Unavailable(r.report.substr(2));
+  names->clear();
+  std::size_t i = r.report.find('\n');
+  while (i != std::string::npos) {
+    const std::size_t j = r.report.find('\n', i + 1);
+    names->push_back(r.report.substr(i + 1, j == std::string::npos ? j : j - i - 1));
+    i = j;
+  }
+  return Status::Ok();
 }
 
 Status ProbeUsage(const std::string& db) {

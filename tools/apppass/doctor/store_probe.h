@@ -13,6 +13,7 @@
 #pragma once
 
 #include <string>
+#include <vector>
 
 #include "status.h"
 
@@ -31,5 +32,10 @@ Status ProbeAdminKey(const std::string& db);
 
 // Ok when the last-use database (DIR/usage) opens for reading as UsageDb::Open does.
 Status ProbeUsage(const std::string& db);
+
+// The user names of the store's enrollment records (the keys of its users table), read
+// like the probes above (a child, no reader slot). Names that are not valid user names
+// are left out; at most 100000.
+Status ProbeUserNames(const std::string& db, std::vector<std::string>* names);
 
 }  // namespace apppass::doctor

@@ -1,0 +1,320 @@
+// Unit tests of tools/apppass/doctor/pam_rules.h: what apppass doctor says about a
+// pam_apppass line in its stack. Each finding has a stack that gives it and a control
+// that does not: the documented safe forms give one ok finding and nothing else.
+
+#include "doctor/pam_rules.h"
+
+#include <string>
+#include <vector>
+
+// cmocka.h needs these first, has no extern "C" of its own, and defines macros with
+// common names: include it last.
+#include <csetjmp>
+#include <cstdarg>
+#include <cstddef>
+#include <cstdint>
+extern "C" {
+#include <cmocka.h>
+}
+
+namespace apppass::doctor {
+namespace {
+
+std::string Dump(const std::vector<Finding>& fs) {
+  std::string out;
+  for (const Finding& f : fs)
+    out += std::string(LevelName(f.level)) + ": " + f.message + " | fix: " + f.fix + "\n";
+  return out;
+}
+
+// The findings for the `nth` pam_apppass auth line of `text` (one service file `file`).
+std::vector<Finding> Analyze(const std::string& text, int nth = 0,
+                             const std::string& file = "imap") {
+  const std::vector<PamEntry> stack = ParsePamFile(text, file);
+  for (std::size_t i = 0; i < stack.size(); ++i)
+    if (stack[i].type == "auth" && IsApppass(stack[i]) && nth-- == 0)
+      return AnalyzeAuthEntry(stack, i, ReadApppassLine(stack[i].args));
+  fail_msg("no pam_apppass auth line in:\n%s", text.c_str());
+  return {};
+}
+
+// Exactly one finding, of `level`, whose message contains `what` and whose fix contains
+// `fix`.
+void ExpectOne(const std::vector<Finding>& fs, Level level, const std::string& what,
+               const std::string& fix = "") {
+  if (fs.size() != 1 || fs[0].level != level || fs[0].message.find(what) == std::string::npos ||
+      fs[0].fix.find(fix) == std::string::npos)
+    fail_msg("expected one %s with '%s' (fix '%s'), got:\n%s", LevelName(level), what.c_str(),
+             fix.c_str(), Dump(fs).c_str());
+}
+
+constexpr const char* kSafe =
+    "auth [success=done ignore=ignore default=die] pam_apppass.so unenrolled=ignore\n";
+constexpr const char* kUnix = "auth required pam_unix.so\n";
+// Debian's common-auth after the module's lines.
+constexpr const char* kDebianTail =
+    "auth [success=1 default=ignore] pam_unix.so nullok try_first_pass\n"
+    "auth requisite pam_deny.so\n"
+    "auth required pam_permit.so\n"
+    "auth optional pam_cap.so\n";
+constexpr const char* kGuard =
+    "auth [success=ignore default=1] pam_succeed_if.so quiet service in dovecot:imap:smtp\n";
+
+void test_read_apppass_line(void**) {
+  ApppassLine l = ReadApppassLine({"db=/x", "totp", "unenrolled=ignore", "account=nss"});
+  assert_true(l.totp && l.unenrolled_ignore && l.account_nss);
+  // The last of each wins; other words are ignored.
+  l = ReadApppassLine(
+      {"unenrolled=ignore", "unenrolled=deny", "account=nss", "account=none", "debug"});
+  assert_false(l.totp || l.unenrolled_ignore || l.account_nss);
+  l = ReadApppassLine({"unenrolled=maybe", "totp=yes", "account=ldap"});
+  assert_false(l.totp || l.unenrolled_ignore || l.account_nss);
+  assert_true(IsApppass(ParsePamFile("auth required /lib/security/pam_apppass.so\n", "f")[0]));
+  assert_false(IsApppass(ParsePamFile("auth required pam_unix.so\n", "f")[0]));
+  assert_true(ChecksRealPassword(ParsePamFile("auth required pam_sss.so\n", "f")[0]));
+  for (const char* m : {"pam_deny.so", "pam_apppass.so", "pam_permit.so", "pam_env.so"})
+    assert_false(
+        ChecksRealPassword(ParsePamFile(std::string("auth required ") + m + "\n", "f")[0]));
+}
+
+// The documented rollout stack: no finding but one ok line saying what happens.
+void test_safe_rollout_form(void**) {
+  auto fs = Analyze(std::string(kSafe) + kUnix);
+  ExpectOne(fs, Level::kOk,
+            "a user with a confirmed MFA enrollment logs in only with an app password; anyone "
+            "else goes on to pam_unix.so (imap line 2)");
+  // The same before Debian's common-auth.
+  fs = Analyze("auth [success=4 ignore=ignore default=die] pam_apppass.so unenrolled=ignore\n" +
+               std::string(kDebianTail));
+  ExpectOne(fs, Level::kOk, "anyone else goes on to pam_unix.so (imap line 2)");
+  // App passwords only.
+  ExpectOne(Analyze("auth required pam_apppass.so\n"), Level::kOk,
+            "only app passwords are accepted");
+}
+
+// pam_apppass with unenrolled=ignore whose refusal goes on to a password module: an
+// enrolled user's real password passes.
+void test_real_password_passes_with_ignore(void**) {
+  for (const char* control : {"sufficient", "[success=done default=ignore]", "optional",
+                              "[success=ok default=ignore]", "[default=ignore success=1]"}) {
+    const std::string stack = std::string("auth ") + control +
+                              " pam_apppass.so unenrolled=ignore\nauth required pam_env.so\n" +
+                              kUnix + kUnix;
+    ExpectOne(Analyze(stack), Level::kProblem,
+              "with unenrolled=ignore: an enrolled user's real password still passes: "
+              "pam_apppass refuses it, and the stack goes on to pam_unix.so (imap line 3), which "
+              "accepts it",
+              "auth [success=done ignore=ignore default=die] pam_apppass.so unenrolled=ignore");
+  }
+  // Debian's common-auth: default=ignore reaches pam_unix's success=1 past pam_deny.
+  ExpectOne(Analyze("auth [success=4 default=ignore] pam_apppass.so unenrolled=ignore\n" +
+                    std::string(kDebianTail)),
+            Level::kProblem, "an enrolled user's real password still passes");
+  // Control: a refusal that goes only to pam_deny lets no real password through.
+  auto fs = Analyze(
+      "auth [success=2 default=ignore] pam_apppass.so unenrolled=ignore\n"
+      "auth requisite pam_deny.so\nauth required pam_permit.so\n");
+  assert_int_equal(fs.size(), 1);
+  assert_true(fs[0].message.find("real password") == std::string::npos);
+  // Control: a TOTP step after the password module still stops the real password alone.
+  fs = Analyze("auth [success=done default=ignore] pam_apppass.so unenrolled=ignore\n" +
+               std::string(kUnix) + "auth required pam_apppass.so totp\n");
+  assert_int_equal(fs.size(), 1);
+  assert_int_equal(static_cast<int>(fs[0].level), static_cast<int>(Level::kOk));
+}
+
+// Without unenrolled=ignore the same fall-through lets every user's real password in,
+// enrolled or not: a warning (the older migration stack), with the safe form as the fix.
+void test_real_password_passes_without_ignore(void**) {
+  ExpectOne(Analyze("auth [success=done default=ignore] pam_apppass.so\n" + std::string(kUnix)),
+            Level::kWarning,
+            "'auth [success=done default=ignore] pam_apppass.so': every refusal goes on to "
+            "pam_unix.so (imap line 2), so a user's real password still passes, also once their "
+            "MFA enrollment is confirmed",
+            "use 'auth [success=done ignore=ignore default=die] pam_apppass.so "
+            "unenrolled=ignore' followed by the password module (with pam-auth-update: "
+            "'[success=end ignore=ignore default=die] pam_apppass.so unenrolled=ignore')");
+  ExpectOne(Analyze("auth sufficient pam_apppass.so\n" + std::string(kUnix)), Level::kWarning,
+            "the enrollment protects nothing here");
+  // The profile of older packages, in common-auth: the fix is pam-auth-update.
+  ExpectOne(Analyze(std::string(kGuard) + "auth [success=4 default=ignore] pam_apppass.so\n" +
+                        kDebianTail,
+                    0, "common-auth"),
+            Level::kWarning, "every refusal goes on to pam_unix.so (common-auth line 3)",
+            "the apppass pam-auth-update profile now writes '[success=end ignore=ignore "
+            "default=die] pam_apppass.so unenrolled=ignore': run 'pam-auth-update --enable "
+            "apppass'");
+  // Control: the profile's new form.
+  ExpectOne(Analyze(std::string(kGuard) +
+                        "auth [success=4 ignore=ignore default=die] pam_apppass.so "
+                        "unenrolled=ignore try_first_pass\n" +
+                        kDebianTail,
+                    0, "common-auth"),
+            Level::kOk, "anyone else goes on to pam_unix.so (common-auth line 3)");
+}
+
+void test_anyone_gets_in(void**) {
+  ExpectOne(Analyze("auth sufficient pam_apppass.so\nauth required pam_permit.so\n"),
+            Level::kProblem,
+            "pam_permit.so (imap line 2) can accept the login without asking for a password: "
+            "anyone gets in");
+  ExpectOne(Analyze("auth [success=done default=ok] pam_apppass.so\n"), Level::kProblem,
+            "counts a refusal by pam_apppass as success");
+}
+
+// unenrolled=ignore: where PAM_IGNORE goes.
+void test_unenrolled_ignore_paths(void**) {
+  // A control that refuses PAM_IGNORE: nobody unenrolled logs in.
+  for (const char* control : {"[success=done default=die]", "[success=done default=bad]"})
+    ExpectOne(
+        Analyze(std::string("auth ") + control + " pam_apppass.so unenrolled=ignore\n" + kUnix),
+        Level::kWarning, "so users without a confirmed MFA enrollment cannot log in",
+        "ignore=ignore");
+  // PAM_IGNORE followed by a module that accepts without a password.
+  ExpectOne(Analyze(std::string(kSafe) + "auth required pam_permit.so\n"), Level::kProblem,
+            "it answers PAM_IGNORE, and then pam_permit.so (imap line 2) can accept the login "
+            "without a password: anyone not enrolled gets in");
+  // Nothing after it checks a password.
+  ExpectOne(Analyze(kSafe), Level::kWarning, "no module after it checks a password");
+  ExpectOne(Analyze("auth required pam_apppass.so unenrolled=ignore\n"), Level::kWarning,
+            "no module after it checks a password");
+  // Control: 'required' goes on after PAM_IGNORE (ignore=ignore) to pam_unix.
+  ExpectOne(Analyze("auth requisite pam_apppass.so unenrolled=ignore\n" + std::string(kUnix)),
+            Level::kOk, "anyone else goes on to pam_unix.so");
+}
+
+// The TOTP step (totp mode).
+void test_totp_safe(void**) {
+  ExpectOne(Analyze(std::string(kUnix) + "auth required pam_apppass.so totp\n"), Level::kOk,
+            "the verification code is asked after pam_unix.so (imap line 1); a wrong one "
+            "refuses the login; users without a confirmed MFA enrollment are refused "
+            "(unenrolled=deny)");
+  ExpectOne(Analyze(std::string(kUnix) + "auth requisite pam_apppass.so totp unenrolled=ignore\n"),
+            Level::kOk, "skip it (unenrolled=ignore)");
+  // After Debian's common-auth (as in /etc/pam.d/sshd: @include common-auth, then it).
+  ExpectOne(Analyze(std::string(kDebianTail) + "auth required pam_apppass.so totp\n"), Level::kOk,
+            "after pam_unix.so (imap line 1)");
+  // A failure that jumps to pam_deny stops the login.
+  ExpectOne(
+      Analyze(std::string(kUnix) + "auth [success=1 default=ignore] pam_apppass.so totp\n"
+                                   "auth requisite pam_deny.so\nauth required pam_permit.so\n"),
+      Level::kOk, "a wrong one refuses the login");
+}
+
+void test_totp_skippable(void**) {
+  for (const char* control :
+       {"sufficient", "optional", "[success=ok default=ignore]", "[success=done default=ignore]"})
+    ExpectOne(Analyze(std::string(kUnix) + "auth " + control + " pam_apppass.so totp\n"),
+              Level::kProblem, "the second factor can be skipped",
+              "put 'auth required pam_apppass.so totp' after the password module");
+  ExpectOne(Analyze(std::string(kUnix) + "auth [success=ok default=ok] pam_apppass.so totp\n"),
+            Level::kProblem, "counts a wrong verification code as success");
+  // A store that cannot be used must refuse too.
+  ExpectOne(Analyze(std::string(kUnix) +
+                    "auth [success=ok auth_err=die default=ignore] pam_apppass.so totp\n"),
+            Level::kProblem, "the second factor can be skipped");
+  // A failure that goes on to the password module again.
+  ExpectOne(Analyze("auth optional pam_apppass.so totp\n" + std::string(kUnix)), Level::kProblem,
+            "pam_unix.so (imap line 2) can accept the password again");
+  // A failure followed by a module that grants.
+  ExpectOne(Analyze(std::string(kUnix) +
+                    "auth sufficient pam_apppass.so totp\nauth sufficient pam_permit.so\n"),
+            Level::kProblem, "pam_permit.so (imap line 3) can accept the login");
+  // A password module that ends the stack on success, or jumps over the step.
+  ExpectOne(Analyze("auth sufficient pam_unix.so\nauth required pam_apppass.so totp\n"),
+            Level::kProblem, "the verification code is never asked");
+  ExpectOne(Analyze("auth [success=2 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n"
+                    "auth required pam_apppass.so totp\nauth required pam_permit.so\n"),
+            Level::kProblem, "skips 'auth required pam_apppass.so totp'");
+}
+
+void test_totp_placement(void**) {
+  ExpectOne(Analyze("auth required pam_apppass.so totp\n" + std::string(kUnix)), Level::kWarning,
+            "comes before the password module pam_unix.so (imap line 2): the code is asked, and "
+            "used up, before the password is checked");
+  ExpectOne(Analyze("auth [success=done default=die] pam_apppass.so totp\n" + std::string(kUnix)),
+            Level::kProblem, "a right verification code alone logs in");
+  ExpectOne(Analyze("auth required pam_apppass.so totp\n"), Level::kProblem,
+            "no module before or after it checks a password: the verification code alone logs "
+            "in");
+  ExpectOne(Analyze("auth required pam_apppass.so totp\nauth requisite pam_deny.so\n"),
+            Level::kProblem, "the verification code alone logs in");
+  // An app password (pam_apppass in password mode) counts as the first factor.
+  ExpectOne(Analyze("auth required pam_apppass.so\nauth required pam_apppass.so totp\n", 1),
+            Level::kOk, "after pam_apppass.so (imap line 1)");
+}
+
+void test_login_accounts(void**) {
+  const std::vector<StoreUser> users = {{"alice", 1000},           {"daemon", 1}, {"nobody", 65534},
+                                        {"virtual", std::nullopt}, {"bob", 1001}, {"sys", 999}};
+  const auto names = LoginAccounts(users);
+  assert_int_equal(names.size(), 2);
+  assert_string_equal(names[0].c_str(), "alice");
+  assert_string_equal(names[1].c_str(), "bob");
+  assert_true(LoginAccounts({{"virtual", std::nullopt}, {"svc", 120}}).empty());
+}
+
+void test_suggest_account_nss(void**) {
+  const std::vector<std::string> people = {"alice", "bob", "carol", "dave"};
+  const auto plain = ParsePamFile("account required pam_unix.so\n", "imap");
+  auto f = SuggestAccountNss("imap", plain, people, false);
+  assert_true(f.has_value());
+  assert_int_equal(static_cast<int>(f->level), static_cast<int>(Level::kWarning));
+  if (f->message.find("imap: 4 users of the store are system accounts (uid 1000 and up: alice, "
+                      "bob, carol, ...)") == std::string::npos ||
+      f->fix.find("add 'account required pam_apppass.so account=nss' to the account lines of "
+                  "imap") == std::string::npos)
+    fail_msg("%s", Dump({*f}).c_str());
+  f = SuggestAccountNss("common-auth", {}, {"alice"}, true);
+  assert_true(f.has_value());
+  if (f->message.find("1 user of the store is a system account (uid 1000 and up: alice)") ==
+          std::string::npos ||
+      f->fix.find("each mail service that includes common-auth") == std::string::npos)
+    fail_msg("%s", Dump({*f}).c_str());
+  // Controls: account=nss set (the last word wins), or no system accounts.
+  assert_false(SuggestAccountNss(
+                   "imap", ParsePamFile("account required pam_apppass.so account=nss\n", "imap"),
+                   people, false)
+                   .has_value());
+  assert_true(
+      SuggestAccountNss(
+          "imap",
+          ParsePamFile("account required pam_apppass.so account=nss account=none\n", "imap"),
+          people, false)
+          .has_value());
+  assert_true(SuggestAccountNss("imap",
+                                ParsePamFile("auth required pam_apppass.so account=nss\n", "imap"),
+                                people, false)
+                  .has_value() == true);
+  assert_false(SuggestAccountNss("imap", plain, {}, false).has_value());
+
+  f = SuggestSaslAccountNss("/etc/postfix/sasl/smtpd.conf", std::nullopt, {"alice"});
+  assert_true(f.has_value());
+  assert_string_equal(f->check.c_str(), "postfix");
+  if (f->fix != "add 'apppass_account: nss' to /etc/postfix/sasl/smtpd.conf, then postfix reload")
+    fail_msg("%s", Dump({*f}).c_str());
+  assert_true(SuggestSaslAccountNss("c", std::string("none"), {"alice"}).has_value());
+  assert_false(SuggestSaslAccountNss("c", std::string("nss"), {"alice"}).has_value());
+  assert_false(SuggestSaslAccountNss("c", std::nullopt, {}).has_value());
+}
+
+}  // namespace
+}  // namespace apppass::doctor
+
+int main() {
+  using namespace apppass::doctor;
+  const CMUnitTest tests[] = {
+      cmocka_unit_test(test_read_apppass_line),
+      cmocka_unit_test(test_safe_rollout_form),
+      cmocka_unit_test(test_real_password_passes_with_ignore),
+      cmocka_unit_test(test_real_password_passes_without_ignore),
+      cmocka_unit_test(test_anyone_gets_in),
+      cmocka_unit_test(test_unenrolled_ignore_paths),
+      cmocka_unit_test(test_totp_safe),
+      cmocka_unit_test(test_totp_skippable),
+      cmocka_unit_test(test_totp_placement),
+      cmocka_unit_test(test_login_accounts),
+      cmocka_unit_test(test_suggest_account_nss),
+  };
+  return cmocka_run_group_tests(tests, nullptr, nullptr);
+}
