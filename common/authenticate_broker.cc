@@ -2,7 +2,6 @@
 
 #include <fmt/format.h>
 
-#include <atomic>
 #include <cstdint>
 #include <optional>
 
@@ -22,13 +21,6 @@ Decision Unavailable(std::string detail) {
   d.outcome = Outcome::kUnavailable;
   d.detail = std::move(detail);
   return d;
-}
-
-// Ids of a process's requests: any 1..kMaxRequestId will do (one request per
-// connection); distinct ones make a daemon's log lines easier to follow.
-std::uint64_t NextId() {
-  static std::atomic<std::uint64_t> next{1};
-  return next.fetch_add(1) % broker::kMaxRequestId + 1;
 }
 
 }  // namespace
@@ -52,6 +44,13 @@ Decision DecisionFromReply(const broker::Reply& reply) {
                                    LogSafe(*name, 40)));
   Decision d;
   d.outcome = *outcome;
+  // Absent: an older daemon, which cannot say; enrolled (fail closed, see the header).
+  d.enrolled = true;
+  if (const std::string* enrolled = reply.fields.Get("enrolled")) {
+    if (*enrolled != "yes" && *enrolled != "no")
+      return Unavailable("malformed reply from the apppass service (enrolled is not yes or no)");
+    d.enrolled = *enrolled == "yes";
+  }
   if (const std::string* id = reply.fields.Get("id")) d.id = *id;
   if (const std::string* label = reply.fields.Get("name")) d.name = *label;
   if (const std::string* detail = reply.fields.Get("detail")) d.detail = *detail;
@@ -76,7 +75,7 @@ AuthResult AuthenticateViaBroker(const std::string& socket, const DecisionContex
   }
   broker::Request req;
   req.kind = broker::RequestKind::kVerify;
-  req.id = NextId();
+  req.id = broker::NextRequestId();
   Status s = req.fields.Add("user", ctx.user);
   if (s.ok()) s = req.fields.Add("password", password);
   if (s.ok()) s = req.fields.Add("service", ctx.service);

@@ -30,6 +30,10 @@ std::optional<Outcome> OutcomeFromName(std::string_view name) noexcept;
 // adds to broker::Call). An OK with a known outcome is that outcome, with id= and name=
 // (required for accepted) and detail=; anything else is kUnavailable, with a detail
 // saying why.
+// Decision::enrolled from `enrolled=yes|no` (protocol minor 1). A reply without it (a
+// daemon of minor 0) counts as enrolled: unenrolled=ignore must never hand an enrolled
+// user's real password to the next module because the daemon is older. Any other value
+// is a malformed reply (kUnavailable).
 Decision DecisionFromReply(const broker::Reply& reply);
 
 // Asks the daemon at `socket` to verify `password` for ctx.user and ctx.service (ctx.rhost

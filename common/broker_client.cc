@@ -15,6 +15,7 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <optional>
 #include <string_view>
@@ -259,6 +260,11 @@ Status Caller::Run(const Request& request, CallResult* out) {
 }
 
 }  // namespace
+
+std::uint64_t NextRequestId() noexcept {
+  static std::atomic<std::uint64_t> next{1};
+  return next.fetch_add(1) % kMaxRequestId + 1;
+}
 
 Status Call(const std::string& socket_path, const Request& request,
             std::chrono::milliseconds timeout, CallResult* out) noexcept {

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -35,5 +36,9 @@ struct CallResult {
 // never raised (MSG_NOSIGNAL). Secrets sent or received are wiped from every buffer.
 Status Call(const std::string& socket_path, const Request& request,
             std::chrono::milliseconds timeout, CallResult* out) noexcept;
+
+// An id for the next request of this process: any 1..kMaxRequestId will do (one request
+// per connection); distinct ones make a daemon's log lines easier to follow.
+std::uint64_t NextRequestId() noexcept;
 
 }  // namespace apppass::broker

@@ -19,7 +19,8 @@ using internal::NeedsEscape;
 using internal::NoMemory;
 using internal::UnescapeTo;
 
-constexpr std::array<std::string_view, 4> kSecretKeys = {"password", "code", "secret", "uri"};
+constexpr std::array<std::string_view, 5> kSecretKeys = {"password", "code", "secret", "uri",
+                                                         "recovery_code"};
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -17,9 +17,9 @@ using internal::NeedsEscape;
 using internal::NoMemory;
 using internal::UnescapeTo;
 
-constexpr std::array<std::string_view, 9> kKindNames = {"VERIFY",      "LIST",        "CREATE",
-                                                        "REVOKE",      "MFA_STATUS",  "MFA_ENROLL",
-                                                        "MFA_CONFIRM", "POLICY_SHOW", "POLICY_SET"};
+constexpr std::array<std::string_view, 13> kKindNames = {
+    "VERIFY",      "LIST",       "CREATE", "REVOKE",   "MFA_STATUS", "MFA_ENROLL",  "MFA_CONFIRM",
+    "POLICY_SHOW", "POLICY_SET", "CODE",   "ENROLLED", "ACCOUNT",    "MFA_RECOVERY"};
 constexpr std::array<std::string_view, 9> kCodeNames = {
     "not_found", "invalid",         "unavailable", "denied", "exists",
     "internal",  "unknown_request", "too_long",    "version"};
@@ -27,8 +27,8 @@ static_assert(kKindNames.size() == std::size(kAllRequestKinds), "one name per re
 static_assert(kCodeNames.size() == static_cast<std::size_t>(ReplyCode::kVersion) + 1,
               "one name per reply code");
 
-constexpr std::string_view kVersionLine = "VERSION\t1\t0\n";
-static_assert(kProtocolMajor == 1 && kProtocolMinor == 0, "update kVersionLine");
+constexpr std::string_view kVersionLine = "VERSION\t1\t1\n";
+static_assert(kProtocolMajor == 1 && kProtocolMinor == 1, "update kVersionLine");
 
 // "1".."9999999999" without leading zero; "0" too when `allow_zero`.
 std::optional<std::uint64_t> ParseId(std::string_view s, bool allow_zero) {

@@ -20,7 +20,8 @@
 // change what it does, so a newer peer may add fields without breaking an older one.
 // Unknown request kinds are refused ("unknown_request"), never guessed at.
 //
-// Secrets: the values of the keys IsSecretKey names (password, code, secret, uri) are
+// Secrets: the values of the keys IsSecretKey names (password, code, secret, uri,
+// recovery_code) are
 // held only in SecretBuffers, never in a std::string; error messages never quote a value
 // (at most a key name or a field's position). Serialized lines go into a SecretBuffer too,
 // since they may carry a secret.
@@ -44,7 +45,9 @@
 namespace apppass::broker {
 
 inline constexpr int kProtocolMajor = 1;
-inline constexpr int kProtocolMinor = 0;
+// Minor 1 (issue 12): VERIFY's OK says `enrolled`; CODE, ENROLLED, ACCOUNT, MFA_RECOVERY;
+// MFA_CONFIRM may answer recovery codes; MFA_STATUS says `recovery_codes_left`.
+inline constexpr int kProtocolMinor = 1;
 
 // The longest line (without its '\n') either side sends or accepts. The largest request,
 // VERIFY, holds a user name (<= 256 bytes), a password (<= 512 bytes, kMaxPasswordInput),
@@ -58,7 +61,8 @@ inline constexpr std::size_t kMaxKeyLength = 32;
 // The largest id: ten digits.
 inline constexpr std::uint64_t kMaxRequestId = 9'999'999'999;
 
-// The request kinds (issue 11 items 3-5). Their fields are in docs/design.md.
+// The request kinds (issue 11 items 3-5, issue 12). Their fields are in docs/design.md.
+// New kinds go at the end (the order is the wire names' order, nothing else).
 enum class RequestKind {
   kVerify,      // VERIFY: a group member asks for the outcome of (user, password, service)
   kList,        // LIST: the caller's app passwords, as ITEM lines
@@ -69,12 +73,19 @@ enum class RequestKind {
   kMfaConfirm,  // MFA_CONFIRM (needs a TOTP code)
   kPolicyShow,  // POLICY_SHOW
   kPolicySet,   // POLICY_SET: root only
+  // Minor 1 (issue 12):
+  kCode,         // CODE: a verifier asks for the outcome of (user, TOTP or recovery code)
+  kEnrolled,     // ENROLLED: a verifier asks whether a user has a confirmed enrollment
+  kAccount,      // ACCOUNT: a verifier asks for a user's account state (NSS, shadow)
+  kMfaRecovery,  // MFA_RECOVERY: new recovery codes for the caller (needs a TOTP code)
 };
 // Every kind, in declaration order.
 inline constexpr RequestKind kAllRequestKinds[] = {
     RequestKind::kVerify,     RequestKind::kList,       RequestKind::kCreate,
     RequestKind::kRevoke,     RequestKind::kMfaStatus,  RequestKind::kMfaEnroll,
-    RequestKind::kMfaConfirm, RequestKind::kPolicyShow, RequestKind::kPolicySet};
+    RequestKind::kMfaConfirm, RequestKind::kPolicyShow, RequestKind::kPolicySet,
+    RequestKind::kCode,       RequestKind::kEnrolled,   RequestKind::kAccount,
+    RequestKind::kMfaRecovery};
 // The wire name ("VERIFY", "MFA_STATUS", ...).
 std::string_view RequestKindName(RequestKind kind) noexcept;
 // The kind a wire name stands for (exact, case-sensitive), or nullopt.
@@ -102,8 +113,9 @@ ReplyCode ReplyCodeFromName(std::string_view name) noexcept;
 ReplyCode ReplyCodeFor(Status::Code code) noexcept;
 Status::Code StatusCodeFor(ReplyCode code) noexcept;
 
-// True for the keys whose values are secrets: "password", "code" (a TOTP code),
-// "secret" (a TOTP secret) and "uri" (an otpauth:// URI, which holds the secret).
+// True for the keys whose values are secrets: "password", "code" (a TOTP or recovery
+// code), "secret" (a TOTP secret), "uri" (an otpauth:// URI, which holds the secret) and
+// "recovery_code" (a new recovery code, in the ITEM lines of MFA_RECOVERY and MFA_CONFIRM).
 bool IsSecretKey(std::string_view key) noexcept;
 // A key is 1..kMaxKeyLength bytes of [a-z_].
 bool IsValidKey(std::string_view key) noexcept;

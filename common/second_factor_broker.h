@@ -23,13 +23,19 @@ namespace apppass {
 
 // CODE: checks `code` for `user` (the daemon logs the decision line; the caller logs its
 // own with FormatCodeDecision). `service` and `rhost` are for the daemon's log line.
+// A user over kMaxUserLength or a code over kMaxCodeInput bytes is kBadInput at once,
+// without the daemon. A recovery-code answer without a valid codes_left is malformed.
+// The code travels only in SecretBuffers (broker_protocol.h).
 CodeDecision CheckLoginCodeViaBroker(const std::string& socket, std::string_view user,
                                      std::string_view code, std::string_view service,
                                      std::string_view rhost,
                                      std::chrono::milliseconds timeout = broker::kVerifyTimeout);
 
 // Whether `user` has a confirmed enrollment (for totp with unenrolled=ignore, which must
-// not prompt an unenrolled user). Unavailable when the broker cannot say.
+// not prompt an unenrolled user). Unavailable when the broker cannot say; *enrolled is
+// then true (a caller that ignored the status would still ask for a code). A name over
+// kMaxUserLength is not enrolled (the daemon's answer for any name ValidateUserName
+// refuses), without asking.
 Status EnrolledViaBroker(const std::string& socket, std::string_view user, bool* enrolled,
                          std::chrono::milliseconds timeout = broker::kVerifyTimeout);
 

@@ -18,10 +18,15 @@
 #   - a slow client (half a line, then nothing) is dropped at the deadline, the per-uid cap
 #     refuses a ninth connection, and root is still answered at once meanwhile
 #   - 1,000 connections at once, each one VERIFY: every answer right; RSS printed, bounded
-# Usage: test_broker.sh APPPASSD APPPASS. Root only (exit 77 otherwise).
+#   - protocol 1.1: VERIFY says enrolled=; CODE, ENROLLED and ACCOUNT for root and members
+#     of --group only (others FAIL denied), each answer and its log line; a user record
+#     that does not decode is unavailable for all (never "not enrolled"); MFA_CONFIRM and
+#     MFA_RECOVERY answer recovery codes as ITEM lines, audited, never logged
+# Usage: test_broker.sh APPPASSD APPPASS STORE_TAMPER. Root only (exit 77 otherwise).
 set -euo pipefail
 APPPASSD=$1
 APPPASS=$2
+STORE_TAMPER=$3
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=../lib/setup.sh
 source "$HERE/../lib/setup.sh"
@@ -112,7 +117,7 @@ check "the socket is 0666 (the daemon decides by SO_PEERCRED)" \
 
 # --- Handshake ---
 OUT=$(printf 'POLICY_SHOW\t1\n' | talk)
-check "handshake: the daemon's VERSION 1 0 comes first" test "$(head -n 1 <<<"$OUT")" = $'VERSION\t1\t0'
+check "handshake: the daemon's VERSION 1 1 comes first" test "$(head -n 1 <<<"$OUT")" = $'VERSION\t1\t1'
 OUT=$(printf 'POLICY_SHOW\t1\n' | talk --version 'VERSION\t2\t0' --wait-eof)
 check "another major version: FAIL 0 version, connection closed" \
     bash -c 'grep -q "^FAIL	0	version	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]] &&
@@ -130,17 +135,17 @@ verify_lines() {
 }
 OUT=$(verify_lines | talk)
 check "VERIFY as root: accepted (with id and name), revoked, out-of-scope, wrong-password" \
-    bash -c 'grep -q "^OK	1	outcome=accepted	id=[0-9a-f]*	name=phone$" <<<"$1" &&
+    bash -c 'grep -q "^OK	1	outcome=accepted	id=[0-9a-f]*	name=phone	enrolled=yes$" <<<"$1" &&
              grep -q "^OK	2	outcome=revoked	id=" <<<"$1" &&
              grep -q "^OK	3	outcome=out-of-scope	id=" <<<"$1" &&
-             grep -q "^OK	4	outcome=wrong-password$" <<<"$1"' _ "$OUT"
+             grep -q "^OK	4	outcome=wrong-password	enrolled=yes$" <<<"$1"' _ "$OUT"
 check "VERIFY is logged as a decision line with the caller" \
     grep -q "accepted service=imap user=alice rhost=192.0.2.7 id=.* caller_uid=0 " "$LOG"
 check "VERIFY records the last use (as root, in the usage database)" \
     bash -c '"$1" --db "$2" list alice --json | grep -q "\"last_rhost\":\"192.0.2.7\""' _ "$APPPASS" "$DB"
 OUT=$(verify_lines | talk "$MEMBER")
 check "VERIFY by a member of --group (supplementary group, SO_PEERGROUPS): answered" \
-    bash -c 'grep -q "^OK	1	outcome=accepted	" <<<"$1" && grep -q "^OK	4	outcome=wrong-password$" <<<"$1"' _ "$OUT"
+    bash -c 'grep -q "^OK	1	outcome=accepted	" <<<"$1" && grep -q "^OK	4	outcome=wrong-password	enrolled=yes$" <<<"$1"' _ "$OUT"
 OUT=$(verify_lines | setpriv --reuid="$OTHER" --regid="$GROUP" --clear-groups \
     "$PY" "$CLIENT" talk "$SOCK")
 check "VERIFY by a process whose gid is --group: answered" \
@@ -150,6 +155,74 @@ check "VERIFY by a user in neither: FAIL denied, no outcome" \
     bash -c 'grep -q "^FAIL	1	denied	not allowed to verify$" <<<"$1" && ! grep -q outcome= <<<"$1"' _ "$OUT"
 printf 'VERIFY\t1\tuser=alice\tservice=imap\n' | talk >"$TMP/out"
 check "VERIFY without a password: FAIL invalid" grep -q "^FAIL	1	invalid	VERIFY needs password=" "$TMP/out"
+OUT=$({
+    printf 'VERIFY\t1\tuser=%s\tpassword=%s\tservice=imap\n' "$OTHER" "$PW"
+    printf 'VERIFY\t2\tuser=bad\\x01name\tpassword=%s\tservice=imap\n' "$PW"
+} | talk)
+check "VERIFY (minor 1): a user without an enrollment is enrolled=no (unknown-user, bad-input)" \
+    bash -c 'grep -q "^OK	1	outcome=unknown-user	enrolled=no$" <<<"$1" &&
+             grep -q "^OK	2	outcome=bad-input	detail=.*	enrolled=no$" <<<"$1"' _ "$OUT"
+
+# --- ENROLLED (minor 1): the enrollment probe, with the rights of VERIFY ---
+enrolled_lines() {
+    printf 'ENROLLED\t1\tuser=alice\n'
+    printf 'ENROLLED\t2\tuser=%s\n' "$OTHER"
+    printf 'ENROLLED\t3\tuser=nosuchuser%s\n' "$$"
+    printf 'ENROLLED\t4\tuser=bad\\x01name\n'
+    printf 'ENROLLED\t5\n'
+}
+OUT=$(enrolled_lines | talk)
+check "ENROLLED as root: alice (confirmed) yes; a user without one, an unknown and a bad name no" \
+    bash -c 'grep -q "^OK	1	enrolled=yes$" <<<"$1" && grep -q "^OK	2	enrolled=no$" <<<"$1" &&
+             grep -q "^OK	3	enrolled=no$" <<<"$1" && grep -q "^OK	4	enrolled=no$" <<<"$1"' _ "$OUT"
+check "ENROLLED without user=: FAIL invalid" grep -q "^FAIL	5	invalid	ENROLLED needs user=$" <<<"$OUT"
+OUT=$(enrolled_lines | talk "$MEMBER")
+check "ENROLLED by a member of --group: answered" \
+    bash -c 'grep -q "^OK	1	enrolled=yes$" <<<"$1" && grep -q "^OK	2	enrolled=no$" <<<"$1"' _ "$OUT"
+OUT=$(enrolled_lines | talk "$OTHER")
+check "ENROLLED by a user in neither: FAIL denied, no answer, logged" \
+    bash -c '[[ $(grep -c "^FAIL	[1-4]	denied	not allowed to verify$" <<<"$1") -eq 4 ]] &&
+             ! grep -q enrolled= <<<"$1" &&
+             grep -q "refused ENROLLED from uid=$3 pid=[0-9]*: not root and not in group" "$2"' \
+    _ "$OUT" "$LOG" "$(id -u "$OTHER")"
+
+# --- ACCOUNT (minor 1): the account state of a system user (NSS, shadow), as root ---
+make_test_user ACC_OK brkaccok
+make_test_user ACC_LOCKED brkacclock
+make_test_user ACC_EXPIRED brkaccexp
+for u in "$ACC_OK" "$ACC_LOCKED" "$ACC_EXPIRED"; do
+    printf '%s:Not-a-secret-%s\n' "$u" "$$" | chpasswd
+done
+usermod -L "$ACC_LOCKED"
+chage -E 0 "$ACC_EXPIRED"  # expired on 1970-01-01
+account_lines() {
+    printf 'ACCOUNT\t1\tuser=%s\n' "$ACC_OK"
+    printf 'ACCOUNT\t2\tuser=%s\n' "$ACC_LOCKED"
+    printf 'ACCOUNT\t3\tuser=%s\n' "$ACC_EXPIRED"
+    printf 'ACCOUNT\t4\tuser=nosuchuser%s\n' "$$"
+    printf 'ACCOUNT\t5\n'
+}
+OUT=$(account_lines | talk)
+check "ACCOUNT as root: ok, account-locked (usermod -L), account-expired (chage -E 0), unknown-account" \
+    bash -c 'grep -q "^OK	1	state=ok$" <<<"$1" && grep -q "^OK	2	state=account-locked$" <<<"$1" &&
+             grep -q "^OK	3	state=account-expired$" <<<"$1" &&
+             grep -q "^OK	4	state=unknown-account$" <<<"$1"' _ "$OUT"
+check "ACCOUNT without user=: FAIL invalid" grep -q "^FAIL	5	invalid	ACCOUNT needs user=$" <<<"$OUT"
+check "ACCOUNT checks are logged with the caller" \
+    bash -c 'grep -q "account user=$2 state=ok caller_uid=0 caller_pid=[0-9]*$" "$1" &&
+             grep -q "account user=$3 state=account-locked caller_uid=0 " "$1"' \
+    _ "$LOG" "$ACC_OK" "$ACC_LOCKED"
+OUT=$(account_lines | talk "$MEMBER")
+check "ACCOUNT by a member of --group (who cannot read /etc/shadow): answered as root" \
+    bash -c 'grep -q "^OK	1	state=ok$" <<<"$1" && grep -q "^OK	2	state=account-locked$" <<<"$1" &&
+             grep -q "^OK	3	state=account-expired$" <<<"$1"' _ "$OUT"
+OUT=$(account_lines | talk "$OTHER")
+check "ACCOUNT by a user in neither: FAIL denied, no state" \
+    bash -c '[[ $(grep -c "^FAIL	[1-4]	denied	not allowed to verify$" <<<"$1") -eq 4 ]] &&
+             ! grep -q state= <<<"$1"' _ "$OUT"
+usermod -U "$ACC_LOCKED"
+OUT=$(printf 'ACCOUNT\t1\tuser=%s\n' "$ACC_LOCKED" | talk "$MEMBER")
+check "... and unlocked (usermod -U) it is ok again: read at each request" grep -q "^OK	1	state=ok$" <<<"$OUT"
 
 # --- Self-service reads act on the caller's own user ---
 OUT=$(printf 'LIST\t7\nMFA_STATUS\t8\n' | talk "$MEMBER")
@@ -158,8 +231,8 @@ check "LIST as a user: their own app passwords only (count, user, items)" \
              [[ $(grep -c "^ITEM	7	" <<<"$1") -eq 2 ]] &&
              grep -q "^ITEM	7	id=$3	name=laptop	scopes=imap	created=[0-9T:Z-]*	state=active$" <<<"$1"' \
     _ "$OUT" "$MEMBER" "$MEMBER_ID"
-check "MFA_STATUS as a user: their own enrollment" \
-    grep -q "^OK	8	user=$MEMBER	state=confirmed	enrolled=.*	confirmed=.*	source=apppass$" <<<"$OUT"
+check "MFA_STATUS as a user: their own enrollment (and, minor 1, how many recovery codes are left)" \
+    grep -Eq "^OK	8	user=$MEMBER	state=confirmed	enrolled=.*	confirmed=.*	source=apppass	recovery_codes_left=[0-9]+$" <<<"$OUT"
 OUT=$(printf 'LIST\t1\tuser=alice\nMFA_STATUS\t2\tuser=alice\n' | talk "$OTHER")
 check "LIST and MFA_STATUS as another user: nothing of anyone else, whatever user= says" \
     bash -c 'grep -q "^OK	1	count=0	user=$2$" <<<"$1" && grep -q "^OK	2	user=$2	state=none$" <<<"$1" &&
@@ -189,7 +262,7 @@ check "... audited: change op=create uid= user= id= result=ok, and the password 
     bash -c 'grep -q "change op=create uid=$2 user=$3 id=$4 result=ok$" "$1" && ! grep -q -- "$5" "$1"' \
     _ "$LOG" "$OTHER_UID" "$OTHER" "$NEW_ID" "$NEW_PW"
 OUT=$(printf 'VERIFY\t1\tuser=%s\tpassword=%s\tservice=imap\n' "$OTHER" "$NEW_PW" | talk)
-check "... and the new password verifies" grep -q "^OK	1	outcome=accepted	id=$NEW_ID	name=tablet$" <<<"$OUT"
+check "... and the new password verifies" grep -q "^OK	1	outcome=accepted	id=$NEW_ID	name=tablet	enrolled=yes$" <<<"$OUT"
 OUT=$({
     printf 'CREATE\t2\tname=again\tscopes=imap\tcode=%s\n' "$(code "$SECRET" "$STEP")"
     printf 'CREATE\t3\tname=again\tscopes=imap\n'
@@ -237,18 +310,149 @@ OUT=$(printf 'MFA_ENROLL\t1\n' | talk "$THIRD")
 SECRET3=$(grep -o 'secret=[A-Z2-7]*' <<<"$OUT" | head -n 1 | cut -d= -f2)
 check "MFA_ENROLL as a user: OK with secret and otpauth uri" \
     bash -c 'grep -q "^OK	1	secret=[A-Z2-7]*	uri=otpauth://totp/" <<<"$1" && [[ -n $2 ]]' _ "$OUT" "$SECRET3"
+OUT=$(printf 'ENROLLED\t1\tuser=%s\n' "$THIRD" | talk "$MEMBER")
+check "ENROLLED while the enrollment is pending: no" grep -q "^OK	1	enrolled=no$" <<<"$OUT"
+# fresh_step: the current TOTP step, after waiting out the last 5 s of one, so that codes
+# of the step before, this one and the next all stay valid (one step of drift) for a while.
+fresh_step() {
+    if [[ $(($(date +%s) % 30)) -ge 25 ]]; then sleep $((30 - $(date +%s) % 30)); fi
+    echo $(($(date +%s) / 30))
+}
+STEP3=$(fresh_step)
 OUT=$({
     printf 'MFA_STATUS\t1\n'
-    printf 'MFA_CONFIRM\t2\tcode=%s\n' "$(code "$SECRET3" "$(($(date +%s) / 30))")"
+    printf 'MFA_CONFIRM\t2\tcode=%s\n' "$(code "$SECRET3" $((STEP3 - 1)))"
     printf 'MFA_STATUS\t3\n'
 } | talk "$THIRD")
-check "MFA_STATUS pending, MFA_CONFIRM with a current code, then confirmed" \
-    bash -c 'grep -q "^OK	1	user=$2	state=pending	" <<<"$1" && grep -q "^OK	2$" <<<"$1" &&
-             grep -q "^OK	3	user=$2	state=confirmed	" <<<"$1"' _ "$OUT" "$THIRD"
+check "MFA_STATUS pending (no recovery_codes_left), MFA_CONFIRM with a current code, then confirmed" \
+    bash -c 'grep -q "^OK	1	user=$2	state=pending	" <<<"$1" && ! grep -q "^OK	1.*recovery_codes_left" <<<"$1" &&
+             grep -q "^OK	2	count=10$" <<<"$1" &&
+             grep -q "^OK	3	user=$2	state=confirmed	.*	recovery_codes_left=10$" <<<"$1"' _ "$OUT" "$THIRD"
+RC_RE='[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}'
+check "MFA_CONFIRM of a pending enrollment: its 10 recovery codes, one ITEM each, before the OK" \
+    bash -c '[[ $(grep -Ec "^ITEM	2	recovery_code=$2$" <<<"$1") -eq 10 &&
+                $(grep -c "^ITEM" <<<"$1") -eq 10 ]] &&
+             [[ $(grep -n "^OK	2" <<<"$1" | cut -d: -f1) -gt $(grep -n "^ITEM	2" <<<"$1" | tail -n 1 | cut -d: -f1) ]]' \
+    _ "$OUT" "$RC_RE"
+CONFIRM_CODES=$(grep -Eo "recovery_code=$RC_RE" <<<"$OUT" | cut -d= -f2)
+OUT=$(printf 'MFA_CONFIRM\t1\tcode=%s\n' "$(code "$SECRET3" "$STEP3")" | talk "$THIRD")
+check "MFA_CONFIRM again (a re-check of a confirmed enrollment): OK, no new codes" \
+    bash -c 'grep -q "^OK	1$" <<<"$1" && ! grep -q "^ITEM" <<<"$1"' _ "$OUT"
+OUT=$(printf 'ENROLLED\t1\tuser=%s\n' "$THIRD" | talk "$MEMBER")
+check "ENROLLED once confirmed: yes" grep -q "^OK	1	enrolled=yes$" <<<"$OUT"
 check "enroll and confirm audited, the secret in no log line" \
     bash -c 'grep -q "change op=mfa-enroll uid=[0-9]* user=$2 result=ok$" "$1" &&
              grep -q "change op=mfa-confirm uid=[0-9]* user=$2 result=ok$" "$1" && ! grep -q "$3" "$1"' \
     _ "$LOG" "$THIRD" "$SECRET3"
+
+# --- MFA_RECOVERY (minor 1): new recovery codes for oneself, with a current TOTP code ---
+OUT=$(printf 'MFA_RECOVERY\t1\tcode=%s\n' "$(code "$SECRET3" "$STEP3")" | talk "$THIRD")
+check "MFA_RECOVERY with the code just spent: FAIL denied, no codes" \
+    bash -c 'grep -q "^FAIL	1	denied	wrong or reused verification code" <<<"$1" && ! grep -q "^ITEM" <<<"$1"' \
+    _ "$OUT"
+OUT=$({
+    printf 'MFA_RECOVERY\t1\n'
+    printf 'MFA_RECOVERY\t2\tcode=%s\n' "$(head -n 1 <<<"$CONFIRM_CODES")"
+} | talk "$THIRD")
+check "MFA_RECOVERY without a code or with a recovery code (not a TOTP code): FAIL denied" \
+    bash -c 'grep -q "^FAIL	1	denied	" <<<"$1" && grep -q "^FAIL	2	denied	" <<<"$1" &&
+             ! grep -q "^ITEM" <<<"$1"' _ "$OUT"
+OUT=$(printf 'MFA_RECOVERY\t4\tcode=%s\n' "$(code "$SECRET3" $((STEP3 + 1)))" | talk "$THIRD")
+RECOVERY_CODES=$(grep -Eo "recovery_code=$RC_RE" <<<"$OUT" | cut -d= -f2)
+check "MFA_RECOVERY with a fresh code: 10 new codes (ITEM recovery_code=), OK count=10" \
+    bash -c '[[ $(grep -Ec "^ITEM	4	recovery_code=$2$" <<<"$1") -eq 10 ]] && grep -q "^OK	4	count=10$" <<<"$1" &&
+             [[ $(sort -u <<<"$3" | wc -l) -eq 10 ]]' _ "$OUT" "$RC_RE" "$RECOVERY_CODES"
+check "... all different from the ones the confirmation made" \
+    bash -c '[[ -z $(comm -12 <(sort <<<"$1") <(sort <<<"$2")) ]]' _ "$CONFIRM_CODES" "$RECOVERY_CODES"
+check "... audited (mfa-recovery-codes, done and refused), no code in any log line" \
+    bash -c 'grep -q "change op=mfa-recovery-codes uid=$2 user=$3 result=ok$" "$1" &&
+             grep -q "change op=mfa-recovery-codes uid=$2 user=$3 result=denied detail=" "$1" &&
+             ! grep -qF -e "$(head -n 1 <<<"$4")" -e "$(head -n 1 <<<"$5")" "$1"' \
+    _ "$LOG" "$(id -u "$THIRD")" "$THIRD" "$CONFIRM_CODES" "$RECOVERY_CODES"
+OUT=$(printf 'MFA_RECOVERY\t1\tcode=123456\n' | talk "$ACC_OK")
+check "MFA_RECOVERY by a user without MFA: FAIL denied (MFA is not set up)" \
+    grep -q "^FAIL	1	denied	MFA is not set up for this account$" <<<"$OUT"
+
+# --- CODE (minor 1): the TOTP step of a login, for a verifier, checked in the store ---
+# carol and dave: enrolled by root (codes known), store users only.
+SECRET_C=$(tool --db "$DB" mfa enroll carol --json | json_get secret)
+SECRET_D=$(tool --db "$DB" mfa enroll dave --json | json_get secret)
+STEPC=$(fresh_step)
+tool --db "$DB" mfa confirm carol "$(code "$SECRET_C" $((STEPC - 1)))" >/dev/null
+tool --db "$DB" mfa confirm dave "$(code "$SECRET_D" $((STEPC - 1)))" >/dev/null
+CODE_NOW=$(code "$SECRET_C" "$STEPC")
+OLD_RC=$(head -n 1 <<<"$CONFIRM_CODES")
+NEW_RC=$(sed -n 2p <<<"$RECOVERY_CODES")
+OUT=$({
+    printf 'CODE\t1\tuser=carol\tcode=%s\tservice=sshd\trhost=192.0.2.7\n' "$CODE_NOW"
+    printf 'CODE\t2\tuser=carol\tcode=%s\tservice=sshd\n' "$CODE_NOW"
+    printf 'CODE\t3\tuser=%s\tcode=%s\tservice=sshd\n' "$THIRD" "$OLD_RC"
+    printf 'CODE\t4\tuser=%s\tcode=%s\tservice=sshd\n' "$THIRD" "$NEW_RC"
+    printf 'CODE\t5\tuser=%s\tcode=%s\tservice=sshd\n' "$THIRD" "$NEW_RC"
+    printf 'CODE\t6\tuser=nosuchuser%s\tcode=123456\tservice=sshd\n' "$$"
+    printf 'CODE\t7\tuser=carol\tcode=\tservice=sshd\n'
+    printf 'CODE\t8\tuser=carol\tservice=sshd\n'
+    printf 'CODE\t9\tcode=123456\tservice=sshd\n'
+    printf 'CODE\t10\tuser=carol\tcode=123456\n'
+} | talk "$MEMBER")
+check "CODE by a member: a current code accepted, then reused-code" \
+    bash -c 'grep -q "^OK	1	outcome=accepted$" <<<"$1" && grep -q "^OK	2	outcome=reused-code$" <<<"$1"' _ "$OUT"
+check "CODE: a recovery code voided by MFA_RECOVERY is wrong-code, a new one recovery-code (9 left), once" \
+    bash -c 'grep -q "^OK	3	outcome=wrong-code$" <<<"$1" &&
+             grep -q "^OK	4	outcome=recovery-code	codes_left=9$" <<<"$1" &&
+             grep -q "^OK	5	outcome=wrong-code$" <<<"$1"' _ "$OUT"
+check "CODE: a user without an enrollment not-enrolled, an empty code bad-input (with detail)" \
+    bash -c 'grep -q "^OK	6	outcome=not-enrolled$" <<<"$1" && grep -q "^OK	7	outcome=bad-input	detail=" <<<"$1"' _ "$OUT"
+check "CODE without code=, user= or service=: FAIL invalid each" \
+    bash -c 'grep -q "^FAIL	8	invalid	CODE needs code=$" <<<"$1" && grep -q "^FAIL	9	invalid	CODE needs user=$" <<<"$1" &&
+             grep -q "^FAIL	10	invalid	CODE needs service=$" <<<"$1"' _ "$OUT"
+MEMBER_UID=$(id -u "$MEMBER")
+check "CODE decisions logged as the shims log them (factor=totp), with the caller; no code in the log" \
+    bash -c 'grep -q "accepted service=sshd user=carol rhost=192.0.2.7 factor=totp caller_uid=$2 caller_pid=[0-9]*$" "$1" &&
+             grep -q "refused service=sshd user=carol rhost=- factor=totp reason=reused-code caller_uid=$2 " "$1" &&
+             grep -q "accepted service=sshd user=$3 rhost=- factor=totp reason=recovery-code codes_left=9 caller_uid=$2 " "$1" &&
+             ! grep -qF -e "code=" -e "$4" -e "$5" "$1"' _ "$LOG" "$MEMBER_UID" "$THIRD" "$CODE_NOW" "$NEW_RC"
+OUT=$(printf 'MFA_STATUS\t1\n' | talk "$THIRD")
+check "MFA_STATUS: recovery_codes_left=9 after one was used" grep -q "	recovery_codes_left=9$" <<<"$OUT"
+CODE_NEXT=$(code "$SECRET_C" $((STEPC + 1)))
+OUT=$(printf 'CODE\t1\tuser=carol\tcode=%s\tservice=sshd\n' "$CODE_NEXT" | talk "$OTHER")
+check "CODE by a user in neither: FAIL denied, no outcome (and the code not spent)" \
+    bash -c 'grep -q "^FAIL	1	denied	not allowed to verify$" <<<"$1" && ! grep -q outcome= <<<"$1"' _ "$OUT"
+OUT=$(printf 'CODE\t1\tuser=carol\tcode=%s\tservice=sshd\n' "$CODE_NEXT" | talk)
+check "... which root can then use: accepted" grep -q "^OK	1	outcome=accepted$" <<<"$OUT"
+# The throttle: after 5 wrong codes every code is refused, a right one too.
+WRONG_D=000000
+for s in -1 0 1 2; do [[ $(code "$SECRET_D" $((STEPC + s))) != "$WRONG_D" ]] || WRONG_D=999999; done
+OUT=$({
+    for i in 1 2 3 4 5; do printf 'CODE\t%d\tuser=dave\tcode=%s\tservice=sshd\n' "$i" "$WRONG_D"; done
+    printf 'CODE\t6\tuser=dave\tcode=%s\tservice=sshd\n' "$(code "$SECRET_D" "$STEPC")"
+} | talk "$MEMBER")
+check "CODE: 5 wrong codes, then throttled (with a detail) even for a right one" \
+    bash -c '[[ $(grep -c "^OK	[1-5]	outcome=wrong-code$" <<<"$1") -eq 5 ]] &&
+             grep -q "^OK	6	outcome=throttled	detail=." <<<"$1"' _ "$OUT"
+check "... logged as refused reason=throttled" \
+    grep -q "refused service=sshd user=dave rhost=- factor=totp reason=throttled detail=.* caller_uid=$MEMBER_UID " "$LOG"
+OUT=$("$PY" -c 'import sys; sys.stdout.write("CODE\t1\tuser=x\tservice=sshd\tcode=" + "1" * 9000 + "\n")' | talk "$MEMBER" --wait-eof)
+check "CODE over 8192 bytes: FAIL 0 too_long, connection closed" \
+    bash -c 'grep -q "^FAIL	0	too_long	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]]' _ "$OUT"
+
+# --- A user record that does not decode: unavailable, never "not enrolled" ---
+"$STORE_TAMPER" "$DB" put users zed$$ 'not a record'
+OUT=$({
+    printf 'ENROLLED\t1\tuser=zed%s\n' "$$"
+    printf 'CODE\t2\tuser=zed%s\tcode=123456\tservice=sshd\n' "$$"
+    printf 'VERIFY\t3\tuser=zed%s\tpassword=%s\tservice=imap\n' "$$" "$PW"
+} | talk "$MEMBER")
+check "an unreadable user record: ENROLLED FAIL unavailable, CODE and VERIFY outcome=unavailable" \
+    bash -c 'grep -q "^FAIL	1	unavailable	cannot read the enrollment of zed$2: " <<<"$1" &&
+             grep -q "^OK	2	outcome=unavailable	detail=" <<<"$1" &&
+             grep -q "^OK	3	outcome=unavailable	detail=.*	enrolled=no$" <<<"$1"' _ "$OUT" "$$"
+check "... each logged as an error" \
+    bash -c 'grep -q "enrolled user=zed$2 unreadable detail=\".*caller_uid=" "$1" &&
+             grep -q "error service=sshd user=zed$2 rhost=- factor=totp reason=unavailable detail=" "$1"' \
+    _ "$LOG" "$$"
+OUT=$(printf 'ENROLLED\t1\tuser=alice\n' | talk "$MEMBER")
+check "... and the others are still answered" grep -q "^OK	1	enrolled=yes$" <<<"$OUT"
 
 # --- Malformed, unknown, oversized ---
 OUT=$(printf 'FROB\t5\nVERIFY\tx\n\t\nLIST\t6\tbad key=1\nVERIFY\t9\tuser=a\tuser=b\nPOLICY_SHOW\t10\n' | talk)

@@ -13,7 +13,13 @@
 #     than max_active, and the daemon not running (exit 5 and its message);
 #   - the code is read at a "Verification code: " prompt on a terminal (tty_prompt.py: a
 #     pseudo-terminal) with echo off, echo back on afterwards, also after Ctrl-C; there is
-#     no --code option; root-only commands run by a user say so (exit 4).
+#     no --code option; root-only commands run by a user say so (exit 4);
+#   - recovery codes (issue 12): `mfa confirm` prints the user's 10 codes once, in the
+#     format of root's `mfa recovery-codes USER`; `mfa status` counts them (as root's);
+#     `mfa recovery-codes` (a code on stdin) makes 10 new ones, text and --json as root's;
+#     the daemon then accepts a new one once (CODE, asked as root) and refuses the old;
+#     a reused code, a code in argv or another user's name change nothing; no recovery
+#     code in the daemon's log.
 # Usage: test_self_service.sh APPPASS APPPASSD PAM_MODULE PAM_WRAPPER_LIBRARY
 # Root only (exit 77 otherwise): it makes system users (tests/lib/users.sh). Codes are
 # TOTP codes of the real clock: each change needs a step after the last one used and a
@@ -64,6 +70,30 @@ SOCK=$TMP/run/apppassd.sock
 
 # root ARGS...: the admin tool as root on the store (in-process).
 root() { env -u LD_PRELOAD "$ROOT_APPPASS" --db "$DB" "$@"; }
+# code_check USER CODE: the daemon's answer to a CODE request (protocol 1.1) for USER,
+# asked as root (a verifier): the OK line, e.g. "OK<TAB>1<TAB>outcome=recovery-code<TAB>codes_left=9".
+code_check() {
+    "$PY" - "$SOCK" "$1" "$2" <<'PYEOF'
+import socket, sys
+s = socket.socket(socket.AF_UNIX)
+s.settimeout(10)
+s.connect(sys.argv[1])
+s.sendall(b"VERSION\t1\t1\nCODE\t1\tuser=%s\tcode=%s\tservice=sshd\n"
+          % (sys.argv[2].encode(), sys.argv[3].encode()))
+buf = b""
+while b"\nOK\t" not in buf and b"\nFAIL\t" not in buf:
+    chunk = s.recv(4096)
+    if not chunk:
+        break
+    buf += chunk
+print(buf.decode().split("\n")[1])
+PYEOF
+}
+# The form of a recovery code (recovery_codes.h) and of the text that shows them, with
+# each code replaced by CODE and root's hint by the user's (for comparing formats).
+RC_RE='[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}'
+codes_of() { grep -Eo "$RC_RE" "$1"; }
+shape_of() { sed -E "s/$RC_RE/CODE/g; s/(apppass mfa recovery-codes) [^' ]+/\1/g" "$1"; }
 root init >/dev/null 2>&1
 
 "$APPPASSD" --db "$DB" --socket "$SOCK" >"$TMP/daemon.log" 2>&1 &
@@ -186,8 +216,22 @@ check "it says pending and how to confirm" grep -q "pending since .*apppass mfa 
 with_code
 expect_ok "mfa confirm with a current code on stdin" "${S[@]}" mfa confirm
 check "it says confirmed" grep -qx "MFA enrollment of $ALICE confirmed." "$TMP/out"
+cp "$TMP/out" "$TMP/confirmed"
+codes_of "$TMP/confirmed" >"$TMP/confirm-codes"
+check "... and prints 10 different recovery codes, once (indented, one a line)" \
+    bash -c '[[ $(grep -Ec "^  $2$" "$1") -eq 10 && $(sort -u "$3" | wc -l) -eq 10 ]]' \
+    _ "$TMP/confirmed" "$RC_RE" "$TMP/confirm-codes"
+# Root's form of the same: a confirmation of a user root enrolled.
+cat_secret=$(root mfa enroll "carol$$" --json | json_get secret)
+root mfa confirm "carol$$" "$(oathtool --totp -b "$cat_secret")" >"$TMP/root-confirmed"
+check "... in the format of root's mfa confirm (codes and the hint's USER aside)" \
+    cmp -s <(shape_of "$TMP/confirmed" | sed "s/$ALICE/USER/g") \
+    <(shape_of "$TMP/root-confirmed" | sed "s/carol$$/USER/g")
+expect_ok "mfa status after confirming" "${S[@]}" mfa status
+check "it counts the recovery codes" grep -qx "$ALICE: 10 recovery codes left" "$TMP/out"
 expect_ok "mfa status --json after confirming" "${S[@]}" mfa status --json
-jcheck "mfa status --json: confirmed" 'assert j["state"] == "confirmed" and j["confirmed"] is not None'
+jcheck "mfa status --json: confirmed, 10 recovery codes left" \
+    'assert j["state"] == "confirmed" and j["confirmed"] is not None and j["recovery_codes_left"] == 10'
 root mfa status "$ALICE" --json >"$TMP/root-status"
 expect_ok "the user's mfa status --json" "${S[@]}" mfa status --json
 check "the user's mfa status --json is root's, byte for byte" cmp -s "$TMP/out" "$TMP/root-status"
@@ -229,6 +273,53 @@ check "the user's list --json is root's list USER --json, byte for byte" \
     cmp -s "$TMP/user-json" "$TMP/root-json"
 expect_ok "list USER with the user's own name" "${S[@]}" list "$ALICE" --json
 check "list USER (own name) is list" cmp -s "$TMP/out" "$TMP/user-json"
+
+# --- recovery codes: new ones with a code; the daemon takes a new one once, not an old one ---
+OLD_RC=$(head -n 1 "$TMP/confirm-codes")
+with_code
+expect_ok "mfa recovery-codes with a current code on stdin" "${S[@]}" mfa recovery-codes
+cp "$TMP/out" "$TMP/recovery"
+codes_of "$TMP/recovery" >"$TMP/recovery-codes"
+check "it prints 10 new recovery codes, none of the old" \
+    bash -c '[[ $(sort -u "$1" | wc -l) -eq 10 && -z $(comm -12 <(sort "$1") <(sort "$2")) ]]' \
+    _ "$TMP/recovery-codes" "$TMP/confirm-codes"
+root mfa recovery-codes "carol$$" >"$TMP/root-recovery"
+check "... in the format of root's mfa recovery-codes USER (codes and the hint's USER aside)" \
+    cmp -s <(shape_of "$TMP/recovery" | sed "s/$ALICE/USER/g") \
+    <(shape_of "$TMP/root-recovery" | sed "s/carol$$/USER/g")
+NEW_RC=$(head -n 1 "$TMP/recovery-codes")
+OUT=$(code_check "$ALICE" "$OLD_RC")
+check "the daemon refuses a code of the old set (CODE: wrong-code)" grep -qP '^OK\t1\toutcome=wrong-code$' <<<"$OUT"
+OUT=$(code_check "$ALICE" "$NEW_RC")
+check "the daemon accepts a new one (CODE: recovery-code, 9 left)" \
+    grep -qP '^OK\t1\toutcome=recovery-code\tcodes_left=9$' <<<"$OUT"
+OUT=$(code_check "$ALICE" "$NEW_RC")
+check "... once" grep -qP '^OK\t1\toutcome=wrong-code$' <<<"$OUT"
+expect_ok "mfa status: one fewer" "${S[@]}" mfa status
+check "it says 9 recovery codes left" grep -qx "$ALICE: 9 recovery codes left" "$TMP/out"
+root mfa status "$ALICE" --json >"$TMP/root-status"
+expect_ok "the user's mfa status --json, 9 left" "${S[@]}" mfa status --json
+check "... is root's, byte for byte" cmp -s "$TMP/out" "$TMP/root-status"
+
+snapshot >"$TMP/before"
+with_stdin "$(code_for "$LAST_STEP")"
+expect_fail 4 "code" "mfa recovery-codes with a reused code: refused (exit 4)" "${S[@]}" mfa recovery-codes
+with_stdin 123456
+expect_fail 2 "command line" "mfa recovery-codes refuses a code given as an argument" \
+    "${S[@]}" mfa recovery-codes 123456
+RUN_STDIN=/dev/null
+expect_fail 3 "not found" "mfa recovery-codes for another user's name: not found (exit 3)" \
+    "${S[@]}" mfa recovery-codes "$BOB"
+unchanged "refused mfa recovery-codes"
+OUT=$(code_check "$ALICE" "$(sed -n 2p "$TMP/recovery-codes")")
+check "... and the codes made before still work (CODE: recovery-code, 8 left)" \
+    grep -qP '^OK\t1\toutcome=recovery-code\tcodes_left=8$' <<<"$OUT"
+with_code
+expect_ok "mfa recovery-codes --json" "${S[@]}" mfa recovery-codes --json
+jcheck "mfa recovery-codes --json: the caller and 10 codes, as root's {user, recovery_codes}" \
+    'assert sorted(j) == ["recovery_codes", "user"] and j["user"] == ARGS[0] and len(set(j["recovery_codes"])) == 10 and all(re.fullmatch(ARGS[1], c) for c in j["recovery_codes"])' \
+    "$ALICE" "$RC_RE"
+LAST_RC=$("$PY" -c 'import json, sys; print(json.load(sys.stdin)["recovery_codes"][0])' <"$TMP/out")
 
 # --- refusals: each changes nothing (and spends no code) -----------------------------------
 # Bob, enrolled by root, has an app password of his own.
@@ -336,9 +427,9 @@ expect_fail 5 "$NOT_RUNNING" "create with the daemon stopped: exit 5" "${S[@]}" 
 expect_fail 5 "$NOT_RUNNING" "list with the daemon stopped: exit 5" "${S[@]}" list
 unchanged "daemon stopped"
 
-if grep -aqF -e "$PW" -e "$REVOKE_CODE" "$TMP/daemon.log"; then
-    not_ok "the daemon's log holds no password or code"
+if grep -aqF -e "$PW" -e "$REVOKE_CODE" -e "$OLD_RC" -e "$NEW_RC" -e "$LAST_RC" "$TMP/daemon.log"; then
+    not_ok "the daemon's log holds no password, code or recovery code"
 else
-    ok "the daemon's log holds no password or code"
+    ok "the daemon's log holds no password, code or recovery code"
 fi
 finish

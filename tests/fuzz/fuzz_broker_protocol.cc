@@ -2,7 +2,8 @@
 // reads from any local user and what its clients read back. The first byte of the input
 // chooses the part ('0'..'4'); the rest is its input. Each runs twice and must answer the
 // same both times, and is compared with an independent statement of the rule:
-//   '0'  ParseRequest: an accepted line is as the grammar says and survives
+//   '0'  ParseRequest: an accepted line is as the grammar says (the 13 kinds of protocol
+//        1.1, the secret keys password, code, secret, uri, recovery_code) and survives
 //        Serialize -> Parse unchanged; a refused one has a FAIL with a printable message
 //        that quotes no secret value and carries the id exactly when it was readable
 //   '1'  ParseReply: the same for replies
@@ -39,6 +40,19 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
     if (i == std::string_view::npos) return out;
     s.remove_prefix(i + 1);
   }
+}
+
+// The request kinds (protocol 1.1) and the secret keys, stated here apart from the code.
+constexpr std::string_view kKinds[] = {
+    "VERIFY",      "LIST",       "CREATE", "REVOKE",   "MFA_STATUS", "MFA_ENROLL",  "MFA_CONFIRM",
+    "POLICY_SHOW", "POLICY_SET", "CODE",   "ENROLLED", "ACCOUNT",    "MFA_RECOVERY"};
+constexpr std::string_view kSecretKeys[] = {"password", "code", "secret", "uri", "recovery_code"};
+
+bool IsKind(std::string_view k) {
+  return std::find(std::begin(kKinds), std::end(kKinds), k) != std::end(kKinds);
+}
+bool IsSecret(std::string_view k) {
+  return std::find(std::begin(kSecretKeys), std::end(kSecretKeys), k) != std::end(kSecretKeys);
 }
 
 bool IsKey(std::string_view k) {
@@ -111,7 +125,8 @@ void SameFields(const bp::Fields& got, const std::vector<std::pair<std::string, 
   for (std::size_t i = 0; i < want.size(); ++i) {
     const bp::Field& f = got.all()[i];
     if (f.key != want[i].first) Fail(std::string(what) + ": key " + Show(f.key));
-    if (f.is_secret != bp::IsSecretKey(f.key)) Fail(std::string(what) + ": secret flag");
+    if (f.is_secret != IsSecret(f.key) || f.is_secret != bp::IsSecretKey(f.key))
+      Fail(std::string(what) + ": secret flag of " + f.key);
     const std::string_view v = f.is_secret ? f.secret.view() : std::string_view(f.value);
     if (v != want[i].second) Fail(std::string(what) + ": value of " + f.key);
     if (f.is_secret && (!f.value.empty() || got.Get(f.key) != nullptr))
@@ -137,7 +152,7 @@ void CheckMessage(std::string_view line, const std::string& msg) {
   }
   for (std::string_view part : Split(line, '\t')) {
     const std::size_t eq = part.find('=');
-    if (eq == std::string_view::npos || !bp::IsSecretKey(part.substr(0, eq))) continue;
+    if (eq == std::string_view::npos || !IsSecret(part.substr(0, eq))) continue;
     const std::string_view v = part.substr(eq + 1);
     const bool lower = std::any_of(v.begin(), v.end(), [](char c) { return c >= 'a' && c <= 'z'; });
     const bool digit = std::any_of(v.begin(), v.end(), [](char c) { return c >= '0' && c <= '9'; });
@@ -159,6 +174,8 @@ void Request(std::string_view line) {
   std::optional<std::uint64_t> id = parts.size() >= 2 ? Id(parts[1], false) : std::nullopt;
   if (parts[0].empty()) id.reset();
   const auto kind = bp::RequestKindFromName(parts[0]);
+  if (kind.has_value() != IsKind(parts[0]) || (kind && bp::RequestKindName(*kind) != parts[0]))
+    Fail("RequestKindFromName disagrees on " + Show(parts[0]));
   const bool fits = line.size() <= bp::kMaxLineLength;
   const auto fields = fits && id && kind ? Fields(parts, 2) : std::nullopt;
   const bool valid = fits && id && kind && fields;
@@ -346,7 +363,9 @@ extern "C" int LLVMFuzzerInitialize(int*, char***) {
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   const std::string_view in(reinterpret_cast<const char*>(data) + 1, size - 1);
-  switch (data[0] % 5) {
+  // '0'..'4' (48..52) pick parts 0..4, as the seeds are written ("0VERIFY\t1...");
+  // every other byte picks one too.
+  switch ((data[0] + 2) % 5) {
     case 0: Request(in); break;
     case 1: ReplyLine(in); break;
     case 2: Reader(in); break;

@@ -199,11 +199,16 @@ sys.stdout.write(out.decode(errors="replace"))
     printf 'VERIFY\t2\tuser=alice\tpassword=abcd-efgh-jkmn-pqrs-tuvw\tservice=imap\n'
     printf 'POLICY_SHOW\t3\nPOLICY_SET\t4\tkey=max_active\tvalue=10\nLIST\t5\nMFA_STATUS\t6\n'
     printf 'FROB\t7\nLIST\t8\tuser=\x01\n'
+    # Protocol 1.1: a wrong code (a write: the failure counted), the probe, the account
+    # check (NSS and /etc/shadow, read as root without a capability).
+    printf 'CODE\t9\tuser=alice\tcode=000000\tservice=sshd\nENROLLED\t10\tuser=alice\n'
+    printf 'ACCOUNT\t11\tuser=root\n'
 } | ask >"$TMP/root.out" 2>&1 || true
 {
     printf 'LIST\t1\nMFA_STATUS\t2\nMFA_ENROLL\t3\nMFA_CONFIRM\t4\tcode=123456\n'
     printf 'CREATE\t5\tname=x\tscopes=imap\tcode=123456\nREVOKE\t6\tall=yes\tcode=123456\n'
-    printf 'POLICY_SET\t7\tkey=max_active\tvalue=3\n'
+    printf 'POLICY_SET\t7\tkey=max_active\tvalue=3\nMFA_RECOVERY\t8\tcode=123456\n'
+    printf 'CODE\t9\tuser=alice\tcode=000000\tservice=sshd\n'
     head -c 9000 /dev/zero | tr '\0' x
     echo
 } | ask setpriv --reuid=nobody --regid=nogroup --clear-groups >"$TMP/nobody.out" 2>&1 || true
@@ -212,6 +217,8 @@ sed 's/^/# as nobody: /' "$TMP/nobody.out"
 check "apppassd accepted alice's app password (a write: last use)" grep -qP '^OK\t1\toutcome=accepted' "$TMP/root.out"
 check "apppassd changed the policy for root (a write transaction)" grep -qP '^OK\t4$' "$TMP/root.out"
 check "apppassd answered nobody's oversized line too_long" grep -qP '^FAIL\t0\ttoo_long' "$TMP/nobody.out"
+check "apppassd checked a login code and an account for root (protocol 1.1)" \
+    bash -c 'grep -qP "^OK\t9\toutcome=wrong-code" "$1" && grep -qP "^OK\t11\tstate=" "$1"' _ "$TMP/root.out"
 kill -TERM "$DAEMON_PID"
 DAEMON_PID=""
 RC=0

@@ -1,7 +1,8 @@
 // Unit tests of authenticate_broker.h: a VERIFY's reply becomes the Decision an in-process
 // Verify would make, with the same decision line and severity (authenticate.h); anything
 // else a daemon can answer (FAIL, no or an unknown outcome, an acceptance without an id,
-// ITEMs, no daemon at all) is kUnavailable with a detail, logged as one error line. The
+// ITEMs, an enrolled= other than yes or no, no daemon at all) is kUnavailable with a
+// detail, logged as one error line; a reply without enrolled= counts as enrolled. The
 // request carries the user, password, service and, when known, the remote host; input
 // too large for a protocol line is refused locally with the verifier's own words.
 // Against tests/lib/fake_broker.py on a socket in a temporary directory.
@@ -133,6 +134,44 @@ void test_anything_else_is_unavailable(void** state) {
   }
 }
 
+Decision FromLine(const std::string& line) {
+  broker::Reply reply;
+  ASSERT_OK(broker::ParseReply(line, &reply));
+  return DecisionFromReply(reply);
+}
+
+// Minor 1: enrolled=yes|no; a reply without it (a daemon of minor 0) counts as enrolled,
+// so unenrolled=ignore never passes an enrolled user to the next module; anything else
+// is malformed.
+void test_enrolled_field(void** state) {
+  Decision d = FromLine("OK\t1\toutcome=wrong-password\tenrolled=no");
+  ASSERT_OUTCOME(d, Outcome::kWrongPassword);
+  assert_false(d.enrolled);
+  d = FromLine("OK\t1\toutcome=wrong-password\tenrolled=yes");
+  ASSERT_OUTCOME(d, Outcome::kWrongPassword);
+  assert_true(d.enrolled);
+  d = FromLine("OK\t1\toutcome=unknown-user");
+  ASSERT_OUTCOME(d, Outcome::kUnknownUser);
+  assert_true(d.enrolled);  // the control: absent is not "no"
+  d = FromLine("OK\t1\toutcome=accepted\tid=4f2a9c1e\tname=iPhone\tenrolled=yes");
+  ASSERT_OUTCOME(d, Outcome::kAccepted);
+  assert_true(d.enrolled);
+  for (const char* bad : {"maybe", "", "YES", "no "}) {
+    d = FromLine(std::string("OK\t1\toutcome=wrong-password\tenrolled=") + bad);
+    ASSERT_OUTCOME(d, Outcome::kUnavailable);
+    ASSERT_CONTAINS(d.detail, "(enrolled is not yes or no)");
+  }
+  // Through a daemon, the same.
+  auto* f = static_cast<Fixture*>(*state);
+  AuthResult r = Ask(f, {"OK\t{id}\toutcome=wrong-password\tenrolled=no"});
+  ASSERT_OUTCOME(r.decision, Outcome::kWrongPassword);
+  assert_false(r.decision.enrolled);
+  ExpectOneLine(r, LogSeverity::kNotice,
+                "refused service=imap user=alice rhost=192.0.2.7 reason=wrong-password");
+  r = Ask(f, {"OK\t{id}\toutcome=wrong-password"});
+  assert_true(r.decision.enrolled);
+}
+
 void test_not_running(void** state) {
   auto* f = static_cast<Fixture*>(*state);
   const AuthResult r = AuthenticateViaBroker(f->socket, kCtx, kPassword);
@@ -181,6 +220,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_accepted, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_refusals_are_in_process_refusals, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_anything_else_is_unavailable, Setup, Teardown),
+      cmocka_unit_test_setup_teardown(test_enrolled_field, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_not_running, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_no_rhost_not_sent, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_oversized_input_refused_locally, Setup, Teardown),

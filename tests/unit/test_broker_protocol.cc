@@ -64,9 +64,16 @@ void test_kind_names(void**) {
     assert_true(*back == k);
     ++n;
   }
-  assert_int_equal(n, 9);
+  assert_int_equal(n, 13);
   assert_string_equal(std::string(RequestKindName(RequestKind::kMfaConfirm)).c_str(),
                       "MFA_CONFIRM");
+  // Minor 1 (issue 12): the names are the wire's, and the old kinds kept theirs.
+  assert_string_equal(std::string(RequestKindName(RequestKind::kCode)).c_str(), "CODE");
+  assert_string_equal(std::string(RequestKindName(RequestKind::kEnrolled)).c_str(), "ENROLLED");
+  assert_string_equal(std::string(RequestKindName(RequestKind::kAccount)).c_str(), "ACCOUNT");
+  assert_string_equal(std::string(RequestKindName(RequestKind::kMfaRecovery)).c_str(),
+                      "MFA_RECOVERY");
+  assert_string_equal(std::string(RequestKindName(RequestKind::kPolicySet)).c_str(), "POLICY_SET");
   assert_false(RequestKindFromName("verify").has_value());
   assert_false(RequestKindFromName("").has_value());
   for (int c = 0; c <= static_cast<int>(ReplyCode::kVersion); ++c) {
@@ -108,7 +115,7 @@ void test_request_round_trip_every_kind(void**) {
     assert_true(back.fields.all()[1].value.empty());
     // Wire order is kept.
     assert_string_equal(back.fields.all()[3].key.c_str(), "scopes");
-    id = id * 10 + 3;
+    id = id < 1'000'000'000 ? id * 10 + 3 : 7;  // ids of 1 to 10 digits
   }
   // No fields, and the largest id.
   Request r;
@@ -312,8 +319,23 @@ void test_secrets_stay_out_of_messages(void**) {
   assert_int_equal(f.GetSecret("code")->size(), 0);
 }
 
+// The secret keys, exactly: a new recovery code (minor 1) is one, the fields around it not.
+void test_secret_keys(void**) {
+  for (const char* key : {"password", "code", "secret", "uri", "recovery_code"})
+    assert_true(IsSecretKey(key));
+  for (const char* key : {"user", "service", "outcome", "codes_left", "recovery_codes_left",
+                          "enrolled", "state", "detail", "recovery", "recovery_codes", ""})
+    assert_false(IsSecretKey(key));
+  // An ITEM with a recovery code: parsed into a SecretBuffer only, and back.
+  Reply r;
+  ASSERT_OK(ParseReply("ITEM\t3\trecovery_code=abcd-efgh-jkmn", &r));
+  assert_null(r.fields.Get("recovery_code"));
+  assert_true(r.fields.GetSecret("recovery_code")->view() == "abcd-efgh-jkmn");
+  assert_true(r.fields.all()[0].value.empty());
+}
+
 void test_version(void**) {
-  assert_string_equal(std::string(VersionLine()).c_str(), "VERSION\t1\t0\n");
+  assert_string_equal(std::string(VersionLine()).c_str(), "VERSION\t1\t1\n");
   int major = -1, minor = -1;
   std::string line(VersionLine());
   line.pop_back();
@@ -327,7 +349,7 @@ void test_version(void**) {
   for (const char* other : {"VERSION\t2\t0", "VERSION\t0\t9", "VERSION\t999\t999"}) {
     const Status s = ParseVersion(other, &major, &minor);
     ASSERT_CODE(s, kUnavailable);
-    assert_non_null(strstr(s.message().c_str(), "this side speaks 1.0"));
+    assert_non_null(strstr(s.message().c_str(), "this side speaks 1.1"));
   }
   for (const std::string& bad :
        {""s, "VERSION"s, "VERSION\t1"s, "VERSION\t1\t"s, "VERSION\t1\t0\t"s, "VERSION\t1\t0\tx"s,
@@ -521,6 +543,7 @@ int main() {
       cmocka_unit_test(test_malformed),
       cmocka_unit_test(test_unknown_kind_and_key),
       cmocka_unit_test(test_secrets_stay_out_of_messages),
+      cmocka_unit_test(test_secret_keys),
       cmocka_unit_test(test_version),
       cmocka_unit_test(test_replies),
       cmocka_unit_test(test_line_reader),

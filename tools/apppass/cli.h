@@ -138,6 +138,9 @@ Status CallBroker(const Context& ctx, broker::Request& request, broker::CallResu
 // The value of a field of a reply, or "" / nullopt when absent.
 std::string FieldText(const broker::Reply& r, std::string_view key);
 std::optional<std::string> OptionalField(const broker::Reply& r, std::string_view key);
+// A count field ("0".."1000000", no sign or leading zero), or nullopt when absent or not
+// a count.
+std::optional<int> CountField(const broker::Reply& r, std::string_view key);
 // Splits a space-separated list ("imap smtp"); "" gives an empty list.
 std::vector<std::string> SplitSpaces(std::string_view text);
 // Prints the refusal of an admin-only command run by a user and returns kExitRefused.

@@ -46,6 +46,25 @@ std::vector<std::string_view> Views(const std::vector<SecretBuffer>& codes) {
 std::string RecoveryCodesHint(const std::string& user) {
   return "apppass mfa recovery-codes " + TerminalSafe(user);
 }
+// ... and a user's own.
+constexpr const char* kSelfRecoveryCodesHint = "apppass mfa recovery-codes";
+
+// The recovery codes of apppassd's answer (MFA_CONFIRM, MFA_RECOVERY): one ITEM with
+// recovery_code= each (held in the answer's SecretBuffers; the views point there), as
+// many as the OK's count says. None when the answer has no ITEM and no count (a re-check).
+Status RecoveryCodesOf(const broker::CallResult& res, std::vector<std::string_view>* codes) {
+  const std::optional<std::string> count = OptionalField(res.final, "count");
+  if (res.items.empty() && !count) return Status::Ok();
+  if (count != std::to_string(res.items.size()))
+    return Status::Internal("the apppass service's answer has a wrong number of recovery codes");
+  for (const broker::Reply& item : res.items) {
+    const SecretBuffer* code = item.fields.GetSecret("recovery_code");
+    if (code == nullptr)
+      return Status::Internal("the apppass service's answer has an item without a recovery code");
+    codes->push_back(code->view());
+  }
+  return Status::Ok();
+}
 
 std::string DefaultIssuer() {
   char host[256] = {};
@@ -133,8 +152,11 @@ int SelfConfirm(const Context& ctx, const MfaArgs& a) {
   code.clear();
   broker::CallResult res;
   if (!(s = CallBroker(ctx, req, &res)).ok()) return Fail(s);
-  std::printf("MFA enrollment of %s confirmed.\n", TerminalSafe(self).c_str());
-  return kExitOk;
+  // Confirming a pending enrollment made the recovery codes: shown now, once.
+  std::vector<std::string_view> codes;
+  if (!(s = RecoveryCodesOf(res, &codes)).ok()) return Fail(s);
+  return PrintConfirmed(self, "MFA enrollment of " + TerminalSafe(self) + " confirmed.", codes,
+                        a.json, kSelfRecoveryCodesHint);
 }
 
 int Import(const Context& ctx, MfaArgs a) {
@@ -221,7 +243,8 @@ int SelfStatus(const Context& ctx, const MfaArgs& a) {
                         .state = FieldText(r, "state"),
                         .enrolled = OptionalField(r, "enrolled"),
                         .confirmed = OptionalField(r, "confirmed"),
-                        .source = OptionalField(r, "source")};
+                        .source = OptionalField(r, "source"),
+                        .recovery_codes_left = CountField(r, "recovery_codes_left")};
   return PrintMfaStatus(v, a.json, "apppass mfa confirm");
 }
 
@@ -240,6 +263,32 @@ int RecoveryCodes(const Context& ctx, const MfaArgs& a) {
         a.user, a.user, a.user));
   if (!s.ok()) return Fail(s);
   return PrintRecoveryCodes(a.user, Views(codes), a.json, RecoveryCodesHint(a.user));
+}
+
+// As a user: MFA_RECOVERY with a current code (terminal or stdin, never argv), the new
+// codes printed as root's are.
+int SelfRecoveryCodes(const Context& ctx, const MfaArgs& a) {
+  std::string self;
+  Status s = SelfName(&self);
+  if (!s.ok()) return Fail(s);
+  if (a.user != self && LooksLikeCode(a.user))
+    return Fail(Status::InvalidArgument(
+        "as a user, the code is not taken from the command line (others could read it "
+        "there): run 'apppass mfa recovery-codes' and type it at the prompt, or give it on "
+        "stdin"));
+  if (!(s = CheckSelfUser(a.user, &self)).ok()) return Fail(s);
+  SecretBuffer code;
+  if (!(s = ReadVerificationCode(&code)).ok()) return Fail(s);
+  broker::Request req{.kind = broker::RequestKind::kMfaRecovery, .id = 1, .fields = {}};
+  if (!(s = req.fields.Add("code", code.view())).ok()) return Fail(s);
+  code.clear();
+  broker::CallResult res;
+  if (!(s = CallBroker(ctx, req, &res)).ok()) return Fail(s);
+  std::vector<std::string_view> codes;
+  if (!(s = RecoveryCodesOf(res, &codes)).ok()) return Fail(s);
+  if (codes.empty())
+    return Fail(Status::Internal("the apppass service's answer has no recovery codes"));
+  return PrintRecoveryCodes(self, codes, a.json, kSelfRecoveryCodesHint);
 }
 
 int Reset(const Context& ctx, const MfaArgs& a) {
@@ -426,12 +475,14 @@ auto* recovery = mfa->add_subcommand(
     "recovery-codes",
     "Make 10 new one-time recovery codes for USER (confirmed MFA), voiding the old; print them "
     "once");
-recovery->add_option("USER", a->user, "User name");
+recovery->add_option("USER", a->user,
+                     "User name (as a user: yours, or leave it out; a current code from the "
+                     "authenticator app is asked for)");
 recovery->add_flag("--json", a->json, "Print {\"user\",\"recovery_codes\"} as JSON");
 recovery->callback([&ctx, a] {
-  // As a user: through apppassd's MFA_RECOVERY (with a current code), once it is wired.
+  // As a user: apppassd's MFA_RECOVERY, with a current code.
   ctx.run = [&ctx, a] {
-    return ctx.self_service ? NeedsRoot("mfa recovery-codes") : RecoveryCodes(ctx, *a);
+    return ctx.self_service ? SelfRecoveryCodes(ctx, *a) : RecoveryCodes(ctx, *a);
   };
 });
 

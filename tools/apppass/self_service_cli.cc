@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <charconv>
 #include <cstring>
 #include <vector>
 
@@ -65,6 +66,16 @@ std::string FieldText(const broker::Reply& r, std::string_view key) {
 std::optional<std::string> OptionalField(const broker::Reply& r, std::string_view key) {
   const std::string* v = r.fields.Get(key);
   return v == nullptr ? std::nullopt : std::optional<std::string>(*v);
+}
+
+std::optional<int> CountField(const broker::Reply& r, std::string_view key) {
+  const std::string* v = r.fields.Get(key);
+  if (v == nullptr || v->empty() || v->size() > 7 || (v->size() > 1 && (*v)[0] == '0'))
+    return std::nullopt;
+  int n = 0;
+  const auto [end, ec] = std::from_chars(v->data(), v->data() + v->size(), n);
+  if (ec != std::errc() || end != v->data() + v->size() || n > 1000000) return std::nullopt;
+  return n;
 }
 
 std::vector<std::string> SplitSpaces(std::string_view text) {

@@ -38,12 +38,16 @@ struct Entry {
 // Everything apppassd answers. A kind not here is refused before any handler runs.
 constexpr Entry kTable[] = {
     {RequestKind::kVerify, Who::kVerifier, nullptr, internal::HandleVerify},
+    {RequestKind::kCode, Who::kVerifier, nullptr, internal::HandleCode},
+    {RequestKind::kEnrolled, Who::kVerifier, nullptr, internal::HandleEnrolled},
+    {RequestKind::kAccount, Who::kVerifier, nullptr, internal::HandleAccount},
     {RequestKind::kList, Who::kSelf, nullptr, internal::HandleList},
     {RequestKind::kMfaStatus, Who::kSelf, nullptr, internal::HandleMfaStatus},
     {RequestKind::kCreate, Who::kSelf, "create", internal::HandleCreate},
     {RequestKind::kRevoke, Who::kSelf, "revoke", internal::HandleRevoke},
     {RequestKind::kMfaEnroll, Who::kSelf, "mfa-enroll", internal::HandleMfaEnroll},
     {RequestKind::kMfaConfirm, Who::kSelf, "mfa-confirm", internal::HandleMfaConfirm},
+    {RequestKind::kMfaRecovery, Who::kSelf, "mfa-recovery-codes", internal::HandleMfaRecovery},
     {RequestKind::kPolicyShow, Who::kAnyone, nullptr, internal::HandlePolicyShow},
     {RequestKind::kPolicySet, Who::kRoot, "policy-set", internal::HandlePolicySet},
 };
@@ -64,8 +68,9 @@ Status Admit(const Entry& e, const Caller& caller, const HandlerConfig& config, 
     case Who::kVerifier:
       if (caller.uid == 0 || (config.verify_gid && InGroup(caller, *config.verify_gid)))
         return Status::Ok();
-      Log(LOG_NOTICE, fmt::format("refused verify from uid={} pid={}: not root and not in group {}",
-                                  caller.uid, caller.pid, LogSafe(config.group)));
+      Log(LOG_NOTICE, fmt::format("refused {} from uid={} pid={}: not root and not in group {}",
+                                  broker::RequestKindName(e.kind), caller.uid, caller.pid,
+                                  LogSafe(config.group)));
       return Status::PermissionDenied("not allowed to verify");
     case Who::kSelf: {
       Status s = UserNameOf(caller.uid, user);

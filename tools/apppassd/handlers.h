@@ -2,17 +2,20 @@
 // in the manner of OpenSSH's monitor table. Anything not in it is refused.
 //
 //   kind          who may send it                                 acts on
-//   VERIFY        root, or a member of --group (gid or SO_PEERGROUPS)   the user it names
-//   LIST, MFA_STATUS, CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM
+//   VERIFY, CODE, ENROLLED, ACCOUNT
+//                 root, or a member of --group (gid or SO_PEERGROUPS)   the user it names
+//   LIST, MFA_STATUS, CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM, MFA_RECOVERY
 //                 any uid with a passwd entry                      that uid's own user
 //   POLICY_SHOW   anyone
 //   POLICY_SET    root
 //
 // Self-service kinds never read a user from the request: the user is getpwuid_r(uid) of
 // the caller (SO_PEERCRED), so another user's id or name is simply not found. Every
-// change (CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM, POLICY_SET), done or refused, is
-// audited (audit.h). Each change is one store transaction (self_service.h, policy.h):
-// a client that goes away mid-request leaves it done or not done, never half.
+// change (CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM, MFA_RECOVERY, POLICY_SET), done or
+// refused, is audited (audit.h); every VERIFY and CODE decision and ACCOUNT check is
+// logged as the shims log it, with the caller. Each change is one store transaction
+// (self_service.h, policy.h): a client that goes away mid-request leaves it done or not done, never
+// half.
 //
 // A committed REVOKE also runs the hooks (hooks.h, as `apppass revoke` does): the worker
 // runs them after sending the answer (Server, docs/design.md).

@@ -1,8 +1,10 @@
-// The handlers that change the store: CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM (the
-// caller's own account, self_service.h: a TOTP code each, checked in the same transaction
-// as the change) and POLICY_SET (root, policy.h). One at a time (StoreHolder's change
+// The handlers that change the store: CREATE, REVOKE, MFA_ENROLL, MFA_CONFIRM,
+// MFA_RECOVERY (the caller's own account, self_service.h: a TOTP code each but for
+// MFA_ENROLL, checked in the same transaction as the change) and POLICY_SET (root,
+// policy.h). One at a time (StoreHolder's change
 // mutex); the dispatcher (handlers.cc) audits each, done or refused.
 #include <mutex>
+#include <vector>
 
 #include <fmt/format.h>
 
@@ -36,6 +38,21 @@ Status CreateExpiry(const Call& c, SelfCreateRequest* req) {
   if (!req->expires)
     return Status::InvalidArgument("expires takes a duration such as 90d, 12h, 30m, 2w or 'never'");
   return Status::Ok();
+}
+
+// New recovery codes as the answer: one ITEM with recovery_code= (a secret key: held in
+// SecretBuffers only, broker_protocol.h) per code, then count= on the OK. Nothing when
+// `codes` is empty (an MFA_CONFIRM that re-checked a confirmed enrollment).
+Status PutRecoveryCodes(Call& c, const std::vector<SecretBuffer>& codes) {
+  if (codes.empty()) return Status::Ok();
+  for (const SecretBuffer& code : codes) {
+    broker::Reply item;
+    item.type = broker::ReplyType::kItem;
+    item.id = c.req.id;
+    if (Status s = Put(&item.fields, "recovery_code", code.view()); !s.ok()) return s;
+    c.items->push_back(std::move(item));
+  }
+  return Put(c.ok, "count", std::to_string(codes.size()));
 }
 
 }  // namespace
@@ -122,8 +139,27 @@ Status HandleMfaConfirm(Call& c) {
   const OpenedStore* st = nullptr;
   Status s = StoreOf(c, &st);
   if (!s.ok()) return s;
-  std::lock_guard<std::mutex> guard(c.holder.change_mutex());
-  return SelfMfaConfirm(st->store, c.user, CodeOf(c), c.now);
+  std::vector<SecretBuffer> codes;
+  {
+    std::lock_guard<std::mutex> guard(c.holder.change_mutex());
+    s = SelfMfaConfirm(st->store, c.user, CodeOf(c), c.now, &codes);
+  }
+  if (!s.ok()) return s;
+  // Confirming a pending enrollment made the user's recovery codes: shown this once.
+  return PutRecoveryCodes(c, codes);
+}
+
+Status HandleMfaRecovery(Call& c) {
+  const OpenedStore* st = nullptr;
+  Status s = StoreOf(c, &st);
+  if (!s.ok()) return s;
+  std::vector<SecretBuffer> codes;
+  {
+    std::lock_guard<std::mutex> guard(c.holder.change_mutex());
+    s = SelfRecoveryCodes(st->store, c.user, CodeOf(c), c.now, &codes);
+  }
+  if (!s.ok()) return s;
+  return PutRecoveryCodes(c, codes);
 }
 
 }  // namespace apppass::daemon::internal

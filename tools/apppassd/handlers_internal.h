@@ -42,8 +42,12 @@ std::string JoinSpaces(const std::vector<std::string>& v);
 Status StoreOf(const Call& c, const OpenedStore** out);
 
 // The handlers: each returns the request's Status, Ok with c.ok (and c.items) filled, or
-// what the FAIL says. handlers_read.cc:
+// what the FAIL says. handlers_verify.cc (the verifier kinds, each logs its decision):
 Status HandleVerify(Call& c);
+Status HandleCode(Call& c);
+Status HandleEnrolled(Call& c);
+Status HandleAccount(Call& c);
+// handlers_read.cc:
 Status HandleList(Call& c);
 Status HandleMfaStatus(Call& c);
 Status HandlePolicyShow(Call& c);
@@ -52,6 +56,7 @@ Status HandleCreate(Call& c);
 Status HandleRevoke(Call& c);
 Status HandleMfaEnroll(Call& c);
 Status HandleMfaConfirm(Call& c);
+Status HandleMfaRecovery(Call& c);
 Status HandlePolicySet(Call& c);
 
 }  // namespace apppass::daemon::internal

@@ -1,11 +1,9 @@
-// The handlers that only read: VERIFY, LIST, MFA_STATUS, POLICY_SHOW (handlers.h has the
-// table of who may send them), and the helpers every handler uses.
-#include <syslog.h>
-
+// The handlers of self-service reads: LIST, MFA_STATUS, POLICY_SHOW (handlers.h has the
+// table of who may send them), and the helpers every handler uses. The verifier kinds
+// (VERIFY, CODE, ENROLLED, ACCOUNT) are in handlers_verify.cc.
 #include <fmt/format.h>
 
 #include "admin.h"
-#include "authenticate.h"
 #include "handlers_internal.h"
 #include "policy.h"
 #include "text.h"
@@ -61,47 +59,6 @@ Status StoreOf(const Call& c, const OpenedStore** out) {
   return Status::Ok();
 }
 
-Status HandleVerify(Call& c) {
-  const std::string *user = nullptr, *service = nullptr;
-  Status s = Need(c, "user", &user);
-  if (s.ok()) s = Need(c, "service", &service);
-  if (!s.ok()) return s;
-  const SecretBuffer* password = c.req.fields.GetSecret("password");
-  if (password == nullptr) return Status::InvalidArgument("VERIFY needs password=");
-  const std::string* rhost = c.req.fields.Get("rhost");
-  const OpenedStore* st = c.store.get();
-  RecordUse record_use;
-  if (st != nullptr && st->usage_open)
-    record_use = [st](std::string_view id, const Usage& use) {
-      return st->usage.Record(id, use, kDefaultUsageInterval);
-    };
-  const AuthResult r =
-      Authenticate({.store = st != nullptr ? &st->store : nullptr,
-                    .unavailable = c.unavailable.message(),
-                    .ctx = {*service, *user, rhost != nullptr ? std::string_view(*rhost) : ""},
-                    .password = password->view(),
-                    .now = c.now},
-                   record_use);
-  // The decision line as the shims write it, with who asked.
-  const std::string who = fmt::format(" caller_uid={} caller_pid={}", c.caller.uid, c.caller.pid);
-  for (const LogLine& line : r.log) {
-    const int level = line.severity == LogSeverity::kInfo      ? LOG_INFO
-                      : line.severity == LogSeverity::kNotice  ? LOG_NOTICE
-                      : line.severity == LogSeverity::kWarning ? LOG_WARNING
-                                                               : LOG_ERR;
-    Log(level, line.text + who);
-  }
-  const Decision& d = r.decision;
-  if (d.outcome == Outcome::kUnavailable && c.store != nullptr) c.holder.Invalidate(c.store);
-  if (!(s = Put(c.ok, "outcome", OutcomeName(d.outcome))).ok()) return s;
-  if (!d.id.empty()) {
-    if (!(s = Put(c.ok, "id", d.id)).ok()) return s;
-    if (!(s = Put(c.ok, "name", d.name)).ok()) return s;
-  }
-  if (!d.detail.empty()) s = Put(c.ok, "detail", d.detail);
-  return s;
-}
-
 Status HandleList(Call& c) {
   const OpenedStore* st = nullptr;
   Status s = StoreOf(c, &st);
@@ -153,6 +110,9 @@ Status HandleMfaStatus(Call& c) {
   if (s.ok() && u.confirmed && state == MfaState::kConfirmed)
     s = Put(c.ok, "confirmed", FormatIsoUtc(*u.confirmed));
   if (s.ok()) s = Put(c.ok, "source", u.source);
+  // Minor 1: how many unused recovery codes a confirmed user has (recovery_codes.h).
+  if (s.ok() && state == MfaState::kConfirmed)
+    s = Put(c.ok, "recovery_codes_left", std::to_string(u.recovery.size()));
   return s;
 }
 
