@@ -29,6 +29,14 @@ Status ParseModuleOptions(const std::vector<std::string_view>& args, ModuleOptio
     } else if (key == "usage_interval") {
       if (!has_value || !ParseUsageInterval(value, &out->usage_interval))
         return bad(fmt::format("needs a number of seconds from 0 to {}", kMaxUsageInterval));
+    } else if (key == "unenrolled") {
+      if (value == "deny") out->unenrolled = UnenrolledPolicy::kDeny;
+      else if (value == "ignore") out->unenrolled = UnenrolledPolicy::kIgnore;
+      else return bad("needs deny or ignore, e.g. unenrolled=ignore");
+    } else if (key == "account") {
+      if (value == "none") out->account = AccountPolicy::kNone;
+      else if (value == "nss") out->account = AccountPolicy::kNss;
+      else return bad("needs nss or none, e.g. account=nss");
     } else if (has_value) {
       return bad("unknown option");
     } else if (key == "debug") {
@@ -39,6 +47,8 @@ Status ParseModuleOptions(const std::vector<std::string_view>& args, ModuleOptio
       out->try_first_pass = true;
     } else if (key == "no_usage") {
       out->no_usage = true;
+    } else if (key == "totp") {
+      out->totp = true;
     } else {
       return bad("unknown option");
     }

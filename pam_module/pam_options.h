@@ -16,6 +16,19 @@
 
 namespace apppass {
 
+// unenrolled=: what the module says about a user without a confirmed MFA enrollment.
+enum class UnenrolledPolicy {
+  kDeny,    // deny (default): decided like anyone else (password mode: refused unless an
+            // app password; totp mode: prompted, then refused with reason=not-enrolled)
+  kIgnore,  // ignore: PAM_IGNORE, so the next module (pam_unix) decides
+};
+
+// account=: what pam_sm_acct_mgmt checks.
+enum class AccountPolicy {
+  kNone,  // none (default): succeeds for the user this module authenticated, else PAM_IGNORE
+  kNss,   // nss: every user, by NSS and shadow (account.h): unknown, locked, expired refused
+};
+
 struct ModuleOptions {
   std::string db = kDefaultStoreDir;  // db=DIR
   // broker=PATH: apppassd's socket, asked to verify when the module does not run as root
@@ -30,6 +43,10 @@ struct ModuleOptions {
   bool no_usage = false;                                // no_usage: do not record last use
   std::int64_t usage_interval = kDefaultUsageInterval;  // usage_interval=SECONDS between
                                                         // last-use writes
+  bool totp = false;  // totp: the TOTP step (asks "Verification code: ") instead of the
+                      // app password check
+  UnenrolledPolicy unenrolled = UnenrolledPolicy::kDeny;  // unenrolled=deny|ignore
+  AccountPolicy account = AccountPolicy::kNone;           // account=nss|none
 };
 
 // Parses argv-style options into `out`. InvalidArgument names the offending option.

@@ -12,7 +12,8 @@ positionals are exactly the upper-case words of the heading that are not an opti
 value; the global options are exactly the tags of OPTIONS; the exit codes of
 tools/apppass/cli.h are exactly the tags of EXIT STATUS, and each is in `apppass --help`.
 pam_apppass.8 against pam_module/pam_options.cc (the option keys the parser compares with) and
-the reasons the module logs; sasl_apppass.8 against kSaslOptionKeys
+the reasons the module logs (its own, the verifier's outcomes, the TOTP step's outcomes of
+common/second_factor.cc and the account states of common/account.cc); sasl_apppass.8 against kSaslOptionKeys
 (sasl_plugin/sasl_options.h) and the reasons the plugin logs. apppassd.8 against
 `apppassd --help`: the options (and each default --help shows) are exactly the .TP tags
 of OPTIONS (and the defaults they state) and those of SYNOPSIS; the request kinds of
@@ -52,6 +53,10 @@ def same(desc, from_code, from_man, code_name, man_name):
 def read(path):
     with open(path, encoding="utf-8") as f:
         return f.read()
+
+
+def read_if_there(path):
+    return read(path) if os.path.exists(path) else ""
 
 
 def strip_cxx_comments(text):
@@ -282,6 +287,8 @@ def logged_reasons(*paths):
     for p in paths:
         text = strip_cxx_comments(read(p))
         reasons |= set(re.findall(r'FormatEarlyRefusal\([^,]+,\s*"\w+",\s*"([a-z-]+)"', text))
+        # pam_apppass.cc's EarlyLine(call, result, reason, detail)
+        reasons |= set(re.findall(r'EarlyLine\([^,]+,\s*"\w+",\s*"([a-z-]+)"', text))
         reasons |= set(re.findall(r'"[^"\n]*\breason=([a-z][a-z-]*)', text))
         reasons |= set(re.findall(r'fail_reason\s*=\s*"([a-z-]+)"', text))
         reasons |= set(re.findall(r'MessageError\{"([a-z-]+)"', text))
@@ -294,6 +301,20 @@ def outcome_names():
     return names - {"accepted"}
 
 
+def code_outcome_names():
+    """The TOTP step's outcomes (second_factor.cc), logged by totp mode as reasons."""
+    text = strip_cxx_comments(read_if_there(os.path.join(SRC, "common", "second_factor.cc")))
+    names = set(re.findall(r'case CodeOutcome::\w+:\s*return "([a-z-]+)"', text))
+    names |= set(re.findall(r'\{\s*CodeOutcome::\w+,\s*"([a-z-]+)"\s*\}', text))
+    return names - {"accepted"}
+
+
+def account_state_names():
+    """The account states (account.cc), logged by account=nss as reasons."""
+    text = strip_cxx_comments(read(os.path.join(SRC, "common", "account.cc")))
+    return set(re.findall(r'case AccountState::\w+:\s*return "([a-z-]+)"', text)) - {"ok"}
+
+
 def check_pam():
     page = Page(os.path.join(MAN, "pam_apppass.8"))
     src = strip_cxx_comments(read(os.path.join(SRC, "pam_module", "pam_options.cc")))
@@ -303,12 +324,16 @@ def check_pam():
          keys, option_names(tags(page.section("OPTIONS")), r"([a-z_]+)(=|$)"),
          "pam_module/pam_options.cc", "pam_apppass(8) OPTIONS")
     pam_dir = os.path.join(SRC, "pam_module")
-    reasons = outcome_names() | logged_reasons(
+    codes, states = code_outcome_names(), account_state_names()
+    emit(len(codes) >= 7, f"second_factor.cc names the TOTP step's outcomes ({len(codes)} found)")
+    emit(len(states) >= 3, f"account.cc names the account states ({len(states)} found)")
+    reasons = outcome_names() | codes | states | logged_reasons(
         *sorted(os.path.join(pam_dir, f) for f in os.listdir(pam_dir) if f.endswith(".cc")))
     emit(len(reasons) >= 8, f"the module logs reasons ({len(reasons)} found)")
     same("pam_apppass: the reasons the module logs are those of pam_apppass(8) LOGGING",
          reasons, {t.strip() for t in tags(page.section("LOGGING"))},
-         "verifier.cc + pam_module/*.cc", "pam_apppass(8) LOGGING")
+         "verifier.cc + second_factor.cc + account.cc + pam_module/*.cc",
+         "pam_apppass(8) LOGGING")
 
 
 def check_sasl():

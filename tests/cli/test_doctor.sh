@@ -209,7 +209,7 @@ for want in \
     ".*/sasl/smtpd\.conf: mech_list is PLAIN LOGIN" \
     ".*/sasl2/libapppass\.so outranks the stock PLAIN and LOGIN .*PLAIN: apppass, plain; LOGIN: apppass, login" \
     "$QSOCK is a socket owned by root, mode 0666" \
-    "apppassd answers at $QSOCK \(protocol 1\.0\)"; do
+    "apppassd answers at $QSOCK \(protocol 1\.[0-9]+\)"; do
     check "healthy: ok: $want" finding ok "^$want"
 done
 if getent passwd postfix >/dev/null; then

@@ -22,7 +22,16 @@
 // As uid 65534 the module asks apppassd (broker=) instead of opening the store: a fake
 // daemon (tests/lib/fake_broker.py) that is not running, hangs, closes, sends garbage or
 // answers wrong is PAM_AUTHINFO_UNAVAIL in every stack in under 2 s; its well-formed
-// refusals are PAM_AUTH_ERR with the in-process decision line.
+// refusals are PAM_AUTH_ERR with the in-process decision line. With unenrolled=ignore,
+// only a reply saying enrolled=no makes it PAM_IGNORE (a reply without the field counts
+// as enrolled).
+//
+// totp mode (issue 12) in the same matrix: the store missing is PAM_AUTHINFO_UNAVAIL
+// before anything is asked; a conversation that fails, answers nothing, answers NULL or
+// only answers echo-on prompts is PAM_AUTH_ERR (reason=no-code), an empty code
+// PAM_AUTH_ERR (bad-input); as uid 65534 with no apppassd, or one that hangs or answers
+// garbage, PAM_AUTHINFO_UNAVAIL within 2 s; its well-formed refusals PAM_AUTH_ERR; with
+// unenrolled=ignore, PAM_IGNORE without a prompt only when it says enrolled=no.
 //
 // Then allocation failure, swept over every allocation of one authentication (right and
 // wrong password), and passwords of 511, 512, 513 bytes, 64 KiB and 1 MiB through
@@ -83,6 +92,12 @@ std::vector<Family> Families() {
       {"work", "db=" + P.work, false},
       {"firstpass", "db=" + P.store + " use_first_pass", true},
       {"broker", "db=" + P.store + " broker=" + BrokerSocket(), false},
+      {"brokerignore", "db=" + P.store + " broker=" + BrokerSocket() + " unenrolled=ignore", false},
+      {"totp", "totp db=" + P.store, false},
+      {"totpnostore", "totp db=" + P.dir + "/no-such-store", false},
+      {"totpbroker", "totp db=" + P.store + " broker=" + BrokerSocket(), false},
+      {"totpbrokerignore", "totp unenrolled=ignore db=" + P.store + " broker=" + BrokerSocket(),
+       false},
   };
 }
 
@@ -147,7 +162,8 @@ struct Tx {
 
 bool IsDecisionLine(const std::string& l) {
   return l.starts_with("accepted service=") || l.starts_with("refused service=") ||
-         l.starts_with("error service=") || l.starts_with("error reason=");
+         l.starts_with("error service=") || l.starts_with("error reason=") ||
+         l.starts_with("ignored service=");
 }
 
 std::vector<std::string> DecisionLines(const std::string& captured) {
@@ -335,7 +351,7 @@ void Control(const std::string& what, const std::string& family, Case c,
   std::string why;
   if (!t.child.exited) why = "the authenticating process " + t.child.Describe();
   else if (t.rc != PAM_SUCCESS) why = "got " + RcName(t.rc) + "; " + LogText(t);
-  else why = CheckLog(t, "accepted service=" + family + "-req user=alice");
+  else why = CheckLog(t, "accepted service=" + family + "-req user=" + c.user);
   Report(why.empty(), "control, " + what + ": accepted", why);
 }
 
@@ -451,7 +467,169 @@ void BrokerCases(const Store& s) {
     start(row.mode, row.lines);
     Matrix("as nobody, apppassd " + row.what, "broker", nobody, row.want, row.reason);
   }
+
+  // unenrolled=ignore through the broker: only a reply that says enrolled=no hands the
+  // user on (PAM_IGNORE); a reply without the field (an older apppassd) counts as
+  // enrolled, so a real password never gets past an enrolled user's refusal.
+  start("reply", {"OK\t{id}\toutcome=wrong-password\tenrolled=no"});
+  {
+    Case c = nobody;
+    c.service = "brokerignore-permit";
+    const Tx t = RunTx(c);
+    Report(t.child.exited && t.spy_rc == PAM_IGNORE &&
+               CheckLog(t,
+                        "ignored service=brokerignore-permit user=alice rhost=- "
+                        "reason=not-enrolled")
+                   .empty(),
+           "unenrolled=ignore as nobody, apppassd answers wrong-password enrolled=no: module "
+           "PAM_IGNORE",
+           "module " + RcName(t.spy_rc) + " " + LogText(t));
+  }
+  start("reply", {"OK\t{id}\toutcome=wrong-password\tenrolled=yes"});
+  Matrix("unenrolled=ignore as nobody, apppassd answers wrong-password enrolled=yes",
+         "brokerignore", nobody, PAM_AUTH_ERR, "reason=wrong-password");
+  start("reply", {"OK\t{id}\toutcome=wrong-password"});
+  Matrix("unenrolled=ignore as nobody, apppassd answers wrong-password without enrolled=",
+         "brokerignore", nobody, PAM_AUTH_ERR, "reason=wrong-password");
   broker.Stop();
+  Matrix("unenrolled=ignore as nobody, apppassd not running", "brokerignore", nobody,
+         PAM_AUTHINFO_UNAVAIL, "reason=unavailable");
+}
+
+// totp mode: the code step fails closed the same way. tina is enrolled here, right before
+// the control, so that the next step's code (the confirmation spent the current one) is
+// still good for it; the faults below never get as far as checking a code, so they spend
+// nothing and count no failure.
+void TotpCases(const Store& s) {
+  const nlohmann::json e = s.tool.Json({"mfa", "enroll", "tina", "--json"});
+  const std::string secret = e.at("secret").get<std::string>();
+  const std::time_t now = std::time(nullptr);
+  s.tool.Ok({"mfa", "confirm", "tina", testlib::TotpCodeAt(secret, now)});
+  Case code = Answer(testlib::TotpCodeAt(secret, now + 30));
+  code.user = "tina";
+  Control("totp, the next step's code", "totp", code);
+  {
+    const Tx again = RunTx([&] {
+      Case c = code;
+      c.service = "totp-req";
+      return c;
+    }());
+    Report(again.child.exited && again.rc == PAM_AUTH_ERR &&
+               CheckLog(again, "factor=totp reason=reused-code").empty(),
+           "control, totp: the same code again is refused (reused-code)",
+           RcName(again.rc) + " " + LogText(again));
+  }
+
+  Case asked = code;
+  asked.max_seconds = 2.0;
+  Matrix("totp: store missing", "totpnostore", asked, PAM_AUTHINFO_UNAVAIL,
+         "factor=totp reason=unavailable");
+  Case conv_err = code;
+  conv_err.conv.mode = ConvMode::kConvErr;
+  Matrix("totp: conversation returns PAM_CONV_ERR", "totp", conv_err, PAM_AUTH_ERR,
+         "factor=totp reason=no-code");
+  Case null_resp = code;
+  null_resp.conv.mode = ConvMode::kNullResp;
+  Matrix("totp: conversation succeeds with no response array", "totp", null_resp, PAM_AUTH_ERR,
+         "factor=totp reason=no-code");
+  Case null_answer = code;
+  null_answer.conv.mode = ConvMode::kNullAnswer;
+  Matrix("totp: conversation answers a NULL code", "totp", null_answer, PAM_AUTH_ERR,
+         "factor=totp reason=no-code");
+  // The code is asked with echo off: a conversation that would answer only an echo-on
+  // prompt (with the right code) has nothing to say.
+  Case echo_on = code;
+  echo_on.conv.echo_on = echo_on.conv.echo_off;
+  echo_on.conv.echo_off.clear();
+  Matrix("totp: conversation answers only echo-on prompts", "totp", echo_on, PAM_AUTH_ERR,
+         "factor=totp reason=no-code");
+  Case empty = Answer("");
+  empty.user = "tina";
+  Matrix("totp: conversation answers an empty code", "totp", empty, PAM_AUTH_ERR,
+         "factor=totp reason=bad-input");
+
+  // Not root: apppassd is asked (CODE), and fails closed within 2 s.
+  Case nobody = code;
+  nobody.nobody = true;
+  nobody.max_seconds = 2.0;
+  Matrix("totp as nobody, apppassd not running (no socket)", "totpbroker", nobody,
+         PAM_AUTHINFO_UNAVAIL, "factor=totp reason=unavailable");
+  testlib::FakeBroker broker;
+  auto start = [&](const std::string& mode, const std::vector<std::string>& lines = {}) {
+    if (const std::string why = broker.Start(BrokerSocket(), mode, lines); !why.empty()) Die(why);
+  };
+  start("reply", {"OK\t{id}\toutcome=accepted"});
+  Control("totp as nobody, apppassd answers accepted", "totpbroker", nobody);
+  const struct {
+    std::string what, mode;
+    std::vector<std::string> lines;
+    int want;
+    std::string reason;
+  } rows[] = {
+      {"accepts and never answers", "hang", {}, PAM_AUTHINFO_UNAVAIL, "reason=unavailable"},
+      {"closes at once", "close", {}, PAM_AUTHINFO_UNAVAIL, "reason=unavailable"},
+      {"sends garbage", "garbage", {}, PAM_AUTHINFO_UNAVAIL, "reason=unavailable"},
+      {"answers an unknown outcome",
+       "reply",
+       {"OK\t{id}\toutcome=maybe"},
+       PAM_AUTHINFO_UNAVAIL,
+       "reason=unavailable"},
+      {"refuses the caller (FAIL denied)",
+       "reply",
+       {"FAIL\t{id}\tdenied\tnot allowed"},
+       PAM_AUTHINFO_UNAVAIL,
+       "reason=unavailable"},
+      {"answers wrong-code",
+       "reply",
+       {"OK\t{id}\toutcome=wrong-code"},
+       PAM_AUTH_ERR,
+       "reason=wrong-code"},
+      {"answers reused-code",
+       "reply",
+       {"OK\t{id}\toutcome=reused-code"},
+       PAM_AUTH_ERR,
+       "reason=reused-code"},
+      {"answers throttled",
+       "reply",
+       {"OK\t{id}\toutcome=throttled"},
+       PAM_AUTH_ERR,
+       "reason=throttled"},
+  };
+  for (const auto& row : rows) {
+    start(row.mode, row.lines);
+    Matrix("totp as nobody, apppassd " + row.what, "totpbroker", nobody, row.want,
+           "factor=totp " + row.reason);
+  }
+
+  // totp with unenrolled=ignore as nobody: the enrollment probe (ENROLLED) first.
+  // enrolled=no is PAM_IGNORE without a prompt; enrolled=yes goes on to the code (the
+  // same fake reply carries the CODE's outcome); anything else fails closed.
+  start("reply", {"OK\t{id}\tenrolled=no"});
+  {
+    Case c = nobody;
+    c.service = "totpbrokerignore-permit";
+    const Tx t = RunTx(c);
+    Report(t.child.exited && t.spy_rc == PAM_IGNORE && t.asked == 0 &&
+               CheckLog(t,
+                        "ignored service=totpbrokerignore-permit user=tina rhost=- factor=totp "
+                        "reason=not-enrolled")
+                   .empty(),
+           "totp unenrolled=ignore as nobody, apppassd says enrolled=no: module PAM_IGNORE, "
+           "nothing asked",
+           "module " + RcName(t.spy_rc) + ", asked " + std::to_string(t.asked) + " " + LogText(t));
+  }
+  start("reply", {"OK\t{id}\tenrolled=yes\toutcome=wrong-code"});
+  Matrix("totp unenrolled=ignore as nobody, apppassd says enrolled=yes, then wrong-code",
+         "totpbrokerignore", nobody, PAM_AUTH_ERR, "factor=totp reason=wrong-code");
+  start("reply", {"OK\t{id}\toutcome=wrong-code"});
+  Matrix("totp unenrolled=ignore as nobody, apppassd answers the probe without enrolled=",
+         "totpbrokerignore", nobody, PAM_AUTHINFO_UNAVAIL, "factor=totp reason=unavailable");
+  start("hang");
+  Matrix("totp unenrolled=ignore as nobody, apppassd never answers the probe", "totpbrokerignore",
+         nobody, PAM_AUTHINFO_UNAVAIL, "factor=totp reason=unavailable");
+  broker.Stop();
+  Matrix("totp unenrolled=ignore as nobody, apppassd not running", "totpbrokerignore", nobody,
+         PAM_AUTHINFO_UNAVAIL, "factor=totp reason=unavailable");
 }
 
 void FaultMatrix(const Store& s) {
@@ -545,6 +723,8 @@ void FaultMatrix(const Store& s) {
   Case good_tok = Answer("");
   good_tok.authtok = pw.c_str();
   Control("PAM_AUTHTOK set to the app password with use_first_pass", "firstpass", good_tok);
+
+  TotpCases(s);
 }
 
 // Random garbage in data pages: counted, never accepted with a wrong password.

@@ -95,9 +95,13 @@ void ModuleOptions(std::string_view in) {
   apppass::ModuleOptions a, b;
   const apppass::Status s1 = apppass::ParseModuleOptions(args, &a);
   const apppass::Status s2 = apppass::ParseModuleOptions(args, &b);
-  if (!Same(s1, s2) || a.db != b.db || a.scope != b.scope || a.usage_interval != b.usage_interval ||
-      a.broker != b.broker)
-    Fail("ParseModuleOptions answered differently twice");
+  auto same_values = [](const apppass::ModuleOptions& x, const apppass::ModuleOptions& y) {
+    return x.db == y.db && x.scope == y.scope && x.usage_interval == y.usage_interval &&
+           x.broker == y.broker && x.debug == y.debug && x.use_first_pass == y.use_first_pass &&
+           x.try_first_pass == y.try_first_pass && x.no_usage == y.no_usage && x.totp == y.totp &&
+           x.unenrolled == y.unenrolled && x.account == y.account;
+  };
+  if (!Same(s1, s2) || !same_values(a, b)) Fail("ParseModuleOptions answered differently twice");
   // Independent statement of the rules: the answer is ok exactly when every argument is one
   // of the documented forms; on ok the fields hold the last value of each.
   bool want_ok = true;
@@ -117,18 +121,24 @@ void ModuleOptions(std::string_view in) {
       const long n = digits && v.size() <= 6 ? std::stol(std::string(v)) : -1;
       if (!digits || n < 0 || n > 86400 || (neg && n != 0)) want_ok = false;
       else want.usage_interval = n;
-    } else if (arg == "debug" || arg == "use_first_pass" || arg == "try_first_pass" ||
-               arg == "no_usage") {
-    } else {
+    } else if (arg == "unenrolled=deny") want.unenrolled = apppass::UnenrolledPolicy::kDeny;
+    else if (arg == "unenrolled=ignore") want.unenrolled = apppass::UnenrolledPolicy::kIgnore;
+    else if (arg == "account=none") want.account = apppass::AccountPolicy::kNone;
+    else if (arg == "account=nss") want.account = apppass::AccountPolicy::kNss;
+    else if (arg == "debug") want.debug = true;
+    else if (arg == "use_first_pass") want.use_first_pass = true;
+    else if (arg == "try_first_pass") want.try_first_pass = true;
+    else if (arg == "no_usage") want.no_usage = true;
+    else if (arg == "totp") want.totp = true;
+    else {
       want_ok = false;
     }
   }
   if (s1.ok() != want_ok)
     Fail("ParseModuleOptions " + std::string(s1.ok() ? "accepted" : "refused") + " " +
          Show(std::string(in)) + ": " + s1.message());
-  if (s1.ok() && (a.db != want.db || a.scope != want.scope ||
-                  a.usage_interval != want.usage_interval || a.broker != want.broker))
-    Fail("ParseModuleOptions kept other values than the last ones");
+  if (s1.ok() && !same_values(a, want))
+    Fail("ParseModuleOptions kept other values than the last ones (or flags not given)");
   if (!s1.ok() && s1.code() != apppass::Status::Code::kInvalidArgument)
     Fail("ParseModuleOptions failed with another code than InvalidArgument");
 }

@@ -5,7 +5,8 @@
 #
 # Where the lines come from:
 # - pam_apppass.so: pamtester under pam_wrapper (service files in a throwaway directory,
-#   never /etc/pam.d), one attempt per outcome, with PAM_RHOST set by 'pamtester -I'.
+#   never /etc/pam.d), one attempt per outcome (the TOTP step's wrong, throttled and
+#   missing codes included), with PAM_RHOST set by 'pamtester -I'.
 #   pam_wrapper replaces pam_syslog: at PAM_WRAPPER_DEBUGLEVEL=3 it prints only the
 #   message ("PWRAP_TRACE[...] - SYSLOG(85): refused ..."), without the prefix libpam
 #   adds. So the lines are taken twice:
@@ -178,7 +179,7 @@ new_password() {  # FILE-NAME CREATE-ARGS...: writes the password to $PWDIR/FILE
 setup_store() {
     local user secret
     ap init >/dev/null 2>&1 || return 1
-    for user in alice bob; do
+    for user in alice bob tom ulla; do
         secret=$(ap mfa enroll "$user" --json | json_get secret) || return 1
         ap mfa confirm "$user" "$(oathtool --totp -b "$secret")" >/dev/null || return 1
     done
@@ -189,6 +190,7 @@ setup_store() {
         new_password bob bob --name desktop --all-services >/dev/null &&
         ap revoke alice "$TABLET_ID" >/dev/null || return 1
     printf '%s\n' wxyz-wxyz-wxyz-wxyz-wxyz >"$PWDIR/wrong"
+    printf '%s\n' abcdef >"$PWDIR/wrongcode"  # never a TOTP code (not digits)
     printf '\n' >"$PWDIR/empty"
     : >"$PWDIR/none"  # end of input: pamtester's conversation fails, no password at all
     sleep 2           # "old" has expired
@@ -206,6 +208,14 @@ mkdir "$SERVICES"
 printf 'auth required %s db=%s\n' "$MODULE" "$STORE" >"$SERVICES/imap"
 printf 'auth required %s db=%s\n' "$MODULE" "$TMP/no-such-store" >"$SERVICES/pop3"
 printf 'auth required %s db=%s frobnicate\n' "$MODULE" "$STORE" >"$SERVICES/sieve"
+# The TOTP step (pam_apppass.so totp): its refused codes count too. tom is throttled
+# first (5 wrong codes), so that his attempts below are "throttled" in both runs; ulla
+# makes one wrong code per run (2 in all, under the throttle's 5).
+printf 'auth required %s totp db=%s\n' "$MODULE" "$STORE" >"$SERVICES/totp"
+for _ in 1 2 3 4 5; do
+    env LD_PRELOAD="$PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$SERVICES" \
+        "$PAMTESTER" totp tom authenticate <"$PWDIR/wrongcode" >/dev/null 2>&1 || true
+done
 
 # One attempt a line: SERVICE USER RHOST PASSWORD-FILE EXPECTED-HEAD (tab-separated). The
 # expected head is how the decision line must start: "accepted", "refused REASON",
@@ -226,6 +236,9 @@ ATTEMPTS=$TMP/pam-attempts
     printf 'pop3\talice\t198.51.100.20\t%s\terror unavailable\n' "$PWDIR/laptop"
     printf 'sieve\talice\t198.51.100.21\t%s\terror bad-option\n' "$PWDIR/laptop"
     printf 'imap\tbob\t198.51.100.22\t%s\taccepted\n' "$PWDIR/bob"
+    printf 'totp\tulla\t198.51.100.23\t%s\trefused wrong-code\n' "$PWDIR/wrongcode"
+    for _ in 1 2 3; do printf 'totp\ttom\t198.51.100.24\t%s\trefused throttled\n' "$PWDIR/wrongcode"; done
+    printf 'totp\tulla\t198.51.100.25\t%s\trefused no-code\n' "$PWDIR/none"
 } >"$ATTEMPTS"
 
 # (a) pam_wrapper's trace, the prefix and host name put back (see the header).
@@ -272,7 +285,7 @@ check_heads() {  # LOG DESC
     done <"$ATTEMPTS"
     if [[ -z $bad && $(wc -l <"$log") -eq $(wc -l <"$ATTEMPTS") ]]; then ok "$desc"; else not_ok "$desc" "$bad"; fi
 }
-check_heads "$PAM_TRACE_LOG" "each PAM attempt logged the expected decision (accepted, 7 refusal reasons, 2 errors)"
+check_heads "$PAM_TRACE_LOG" "each PAM attempt logged the expected decision (accepted, 10 refusal reasons, 2 errors)"
 if ! grep -qv '^8[0-7]$' "$TMP/pam-trace.pri"; then
     ok "every decision line is logged at facility authpriv"
 else
@@ -432,16 +445,18 @@ if [[ $SASL == yes ]]; then
 fi
 
 # ---- what fail2ban should make of it ----------------------------------------------------
+# The refusal reasons that count as guessing (filter.d/apppass.conf says why).
+COUNTED='wrong-password|unknown-user|revoked|expired|out-of-scope|bad-input|wrong-code|reused-code|throttled'
 # Every refusal that counts as guessing and has a real rhost, in log order.
 expected_hosts() {
-    grep -hE ': refused service=\S+ user=\S+ rhost=[0-9a-f.:]+ reason=(wrong-password|unknown-user|revoked|expired|out-of-scope|bad-input)( |$)' "$@" |
-        sed -E 's/.* rhost=(\S+) reason=.*/\1/'
+    grep -hE ": refused service=\S+ user=\S+ rhost=[0-9a-f.:]+ (factor=totp )?reason=($COUNTED)( |\$)" "$@" |
+        sed -E 's/.* rhost=(\S+) (factor=totp )?reason=.*/\1/'
 }
 ALL_LOG=$TMP/all.log
 cat "$PAM_LOG" "$MAIL_LOG" >"$ALL_LOG"
 expected_hosts "$PAM_LOG" "$MAIL_LOG" | sort >"$TMP/want-hosts"
 # Cross-check the grep above against the attempt tables.
-want_pam=$(grep -cE $'\t(refused (wrong-password|unknown-user|revoked|expired|out-of-scope|bad-input))$' "$ATTEMPTS" || true)
+want_pam=$(grep -cE $'\t'"(refused ($COUNTED))\$" "$ATTEMPTS" || true)
 want_pam=$((want_pam - 3))  # the three from rhost=- do not count
 want_smtp=0
 [[ $SASL == yes ]] && want_smtp=$(grep -c $'\t535$' "$SMTP_ATTEMPTS")
@@ -492,10 +507,10 @@ else
     ok "fail2ban-regex: the address in the hostile user name ($PLANTED) is never matched"
 fi
 regex "$TMP/matched" "$ALL_LOG" -o msg
-bad=$(grep -vE ': refused service=\S+ user=\S+ rhost=[0-9a-f.:]+ reason=(wrong-password|unknown-user|revoked|expired|out-of-scope|bad-input)( |$)' "$TMP/matched" || true)
+bad=$(grep -vE ": refused service=\S+ user=\S+ rhost=[0-9a-f.:]+ (factor=totp )?reason=($COUNTED)( |\$)" "$TMP/matched" || true)
 if [[ -z $bad ]]; then ok "fail2ban-regex: every matched line is a counted refusal with a real rhost"
 else not_ok "fail2ban-regex: every matched line is a counted refusal with a real rhost" "$bad"; fi
-for what in "accepted service=" "error service=" "rhost=- " "reason=no-password" "reason=unavailable" "reason=bad-option" "SASL PLAIN authentication failed"; do
+for what in "accepted service=" "error service=" "rhost=- " "reason=no-password" "reason=no-code" "reason=unavailable" "reason=bad-option" "SASL PLAIN authentication failed"; do
     if ! grep -qF -- "$what" "$ALL_LOG"; then
         [[ $what == "SASL PLAIN authentication failed" && $SASL != yes ]] && continue
         not_ok "the logs have a '$what' line to test against"

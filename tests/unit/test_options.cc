@@ -38,6 +38,9 @@ void test_defaults(void**) {
   assert_false(o.no_usage);
   assert_int_equal(o.usage_interval, 60);
   assert_string_equal(o.broker.c_str(), "/run/apppass/apppassd.sock");
+  assert_false(o.totp);
+  assert_true(o.unenrolled == UnenrolledPolicy::kDeny);
+  assert_true(o.account == AccountPolicy::kNone);
   // The defaults are the shared constants.
   assert_string_equal(o.db.c_str(), kDefaultStoreDir);
   assert_string_equal(o.broker.c_str(), broker::kDefaultSocket);
@@ -133,6 +136,47 @@ void test_unknown(void**) {
   ASSERT_CODE(Parse({"bogus", "db=/x"}, &o), kInvalidArgument);
 }
 
+void test_totp(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({"totp"}, &o));
+  assert_true(o.totp);
+  ASSERT_OK(Parse({"totp", "unenrolled=ignore", "db=/x"}, &o));
+  assert_true(o.totp);
+  assert_true(o.unenrolled == UnenrolledPolicy::kIgnore);
+  ExpectRefused("totp=1", "totp=1");
+  ExpectRefused("totp=", "totp=");
+  ExpectRefused("TOTP", "TOTP");
+}
+
+void test_unenrolled(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({"unenrolled=ignore"}, &o));
+  assert_true(o.unenrolled == UnenrolledPolicy::kIgnore);
+  ASSERT_OK(Parse({"unenrolled=deny"}, &o));
+  assert_true(o.unenrolled == UnenrolledPolicy::kDeny);
+  ASSERT_OK(Parse({"unenrolled=deny", "unenrolled=ignore"}, &o));  // the last one wins
+  assert_true(o.unenrolled == UnenrolledPolicy::kIgnore);
+  for (const char* bad : {"unenrolled", "unenrolled=", "unenrolled=Ignore", "unenrolled=ignore ",
+                          "unenrolled=pwcheck", "unenrolled=allow", "unenrolled=ignore,deny"})
+    ExpectRefused(bad, bad);
+  // A refused value leaves the previous one alone.
+  assert_true(o.unenrolled == UnenrolledPolicy::kIgnore);
+}
+
+void test_account(void**) {
+  ModuleOptions o;
+  ASSERT_OK(Parse({"account=nss"}, &o));
+  assert_true(o.account == AccountPolicy::kNss);
+  ASSERT_OK(Parse({"account=none"}, &o));
+  assert_true(o.account == AccountPolicy::kNone);
+  ASSERT_OK(Parse({"account=none", "account=nss"}, &o));
+  assert_true(o.account == AccountPolicy::kNss);
+  for (const char* bad :
+       {"account", "account=", "account=NSS", "account=nss ", "account=shadow", "account=yes"})
+    ExpectRefused(bad, bad);
+  assert_true(o.account == AccountPolicy::kNss);
+}
+
 void test_message_is_log_safe(void**) {
   ModuleOptions o;
   const Status s = Parse({"bad opt\nforged=1"}, &o);
@@ -153,6 +197,10 @@ void test_messages(void**) {
   assert_string_equal(Parse({"broker=x"}, &o).message().c_str(),
                       "option 'broker=x': needs the absolute path of a UNIX socket, e.g. "
                       "broker=/run/apppass/apppassd.sock");
+  assert_string_equal(Parse({"unenrolled=x"}, &o).message().c_str(),
+                      "option 'unenrolled=x': needs deny or ignore, e.g. unenrolled=ignore");
+  assert_string_equal(Parse({"account=x"}, &o).message().c_str(),
+                      "option 'account=x': needs nss or none, e.g. account=nss");
   assert_string_equal(Parse({"frob"}, &o).message().c_str(), "option 'frob': unknown option");
   assert_string_equal(Parse({"debug=1"}, &o).message().c_str(), "option 'debug=1': unknown option");
 }
@@ -163,11 +211,12 @@ void test_messages(void**) {
 int main() {
   using namespace apppass;
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_defaults), cmocka_unit_test(test_db),
-      cmocka_unit_test(test_broker),   cmocka_unit_test(test_scope),
-      cmocka_unit_test(test_flags),    cmocka_unit_test(test_usage_interval),
-      cmocka_unit_test(test_unknown),  cmocka_unit_test(test_message_is_log_safe),
-      cmocka_unit_test(test_messages),
+      cmocka_unit_test(test_defaults),   cmocka_unit_test(test_db),
+      cmocka_unit_test(test_broker),     cmocka_unit_test(test_scope),
+      cmocka_unit_test(test_flags),      cmocka_unit_test(test_usage_interval),
+      cmocka_unit_test(test_unknown),    cmocka_unit_test(test_message_is_log_safe),
+      cmocka_unit_test(test_messages),   cmocka_unit_test(test_totp),
+      cmocka_unit_test(test_unenrolled), cmocka_unit_test(test_account),
   };
   return cmocka_run_group_tests_name("options", tests, nullptr, nullptr);
 }
