@@ -100,7 +100,15 @@ printf 'auth required %s\nauth required %s totp unenrolled=ignore db=%s\n' "$PAM
     >"$SERVICES/totpignore"
 
 preload=$WRAPPER
-if [[ -n ${APPPASS_TEST_PRELOAD:-} ]]; then preload=$APPPASS_TEST_PRELOAD:$WRAPPER; fi
+if [[ -n ${APPPASS_TEST_PRELOAD:-} ]]; then
+    # Sanitizer builds: the ASan runtime intercepts crypt(), but resolves the real one only
+    # from libraries loaded at start-up; pamtester does not link libcrypt (pam_unix dlopens
+    # it), so without it in the preload pam_unix's crypt() calls address 0 (SEGV).
+    # Dovecot and sshd link libcrypt themselves.
+    libcrypt=$(ldconfig -p | awk '/libcrypt\.so\.1 /{print $NF; exit}')
+    [[ -n $libcrypt ]] || { echo "not ok - libcrypt.so.1 not found for the sanitizer preload"; exit 1; }
+    preload=$APPPASS_TEST_PRELOAD:$libcrypt:$WRAPPER
+fi
 
 # Every secret this script has seen (passwords, codes); none may show up in a log line.
 SECRETS=()
