@@ -134,7 +134,7 @@ class Flow:
         T.check(f"[{lang}] the code from oathtool confirms it: 10 recovery codes shown",
                 len(codes) == 10 and all(codes), codes)
         self.shot(f"{lang}-recovery-codes")
-        saved = self.find("form#saved input#saved")
+        saved = self.find("form#saved input[name=saved]")
         if not saved.is_selected():
             saved.click()
         self.submit("form#saved")

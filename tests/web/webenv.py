@@ -77,6 +77,7 @@ def parse_args(description):
     p.add_argument("--web", required=True, help="the apppass-web program")
     p.add_argument("--pam-apppass", help="pam_apppass.so (for Dovecot)")
     p.add_argument("--screenshots", help="directory for a screenshot of each page")
+    p.add_argument("--locale-dir", help="the build's translations (<lang>/LC_MESSAGES/*.mo)")
     p.add_argument("--web-arg", action="append", default=[],
                    help="one more argument for apppass-web (repeatable)")
     return p.parse_args()
@@ -179,6 +180,7 @@ class WebEnv:
         os.mkdir(self.rundir, 0o711)
         os.chmod(self.rundir, 0o711)
         self.port = free_port()
+        self.imap_port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.portal_user = self._useradd("webportal")
         self.verify_group = self._groupadd("webvrf")
@@ -401,8 +403,30 @@ class WebEnv:
         os.chmod(copy, 0o755)
         return copy, os.path.join(stage, "lib")
 
+    def _web_conf(self):
+        """web.conf (apppass-web's config file): the staged translations and the mail
+        settings the created page shows (the test's Dovecot)."""
+        lines = ["# apppass-web, the browser tests' settings",
+                 "imap_host = 127.0.0.1", f"imap_port = {self.imap_port}",
+                 "smtp_host = 127.0.0.1", "smtp_port = 587"]
+        if self.args.locale_dir:
+            # The build tree may be unreachable for the portal user: a copy beside it.
+            locale = os.path.join(self.tmp, "stage", "locale")
+            shutil.copytree(self.args.locale_dir, locale, dirs_exist_ok=True)
+            for root, dirs, files in os.walk(locale):
+                os.chmod(root, 0o755)
+                for f in files:
+                    os.chmod(os.path.join(root, f), 0o644)
+            lines.append(f"locale_dir = {locale}")
+        path = os.path.join(self.tmp, "web.conf")
+        with open(path, "w") as f:
+            f.write("\n".join(lines) + "\n")
+        os.chmod(path, 0o644)
+        return path
+
     def start_web(self, *extra):
         copy, libdir = self._stage(self.web)
+        conf = self._web_conf()
         env = {"PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "LD_LIBRARY_PATH": libdir,
                "LANG": "C.UTF-8", "TZ": "UTC"}
         for var in ("UBSAN_OPTIONS",):
@@ -412,7 +436,7 @@ class WebEnv:
             env["ASAN_OPTIONS"] = "abort_on_error=1"  # our own program: leaks reported
         log = open(self.web_log, "ab")
         cmd = ["setpriv", f"--reuid={self.portal_user}", f"--regid={self.portal_user}",
-               "--init-groups", "--", copy, "--broker", self.sock,
+               "--init-groups", "--", copy, "--config", conf, "--broker", self.sock,
                "--listen", f"127.0.0.1:{self.port}", *self.args.web_arg, *extra]
         self.web_proc = subprocess.Popen(cmd, stdout=log, stderr=log, env=env)
         log.close()
@@ -421,10 +445,9 @@ class WebEnv:
             if self.web_proc.poll() is not None:
                 raise RuntimeError(f"apppass-web exited with {self.web_proc.returncode}")
             try:
-                status, _, _ = self.http("GET", "/signin")
-                if status == 200:
-                    return
-            except OSError:
+                self.http("GET", "/healthz")  # any answer: it serves
+                return
+            except (OSError, http.client.HTTPException):
                 pass
             time.sleep(0.1)
         raise RuntimeError("apppass-web did not answer within 15 s")
@@ -449,7 +472,6 @@ class WebEnv:
     def start_dovecot(self):
         if not self.pam_apppass:
             raise RuntimeError("Dovecot needs --pam-apppass")
-        self.imap_port = free_port()
         base_dir = os.path.join(self.tmp, "dovecot")
         home = os.path.join(self.tmp, "home")
         state = os.path.join(self.tmp, "state")
@@ -641,6 +663,8 @@ class FormParser(html.parser.HTMLParser):
         self.forms = {}
         self.actions = {}
         self._form = None
+        self._select = None
+        self._chosen = set()  # selects whose value came from a `selected` option
 
     def handle_starttag(self, tag, attrs):
         a = dict(attrs)
@@ -648,14 +672,26 @@ class FormParser(html.parser.HTMLParser):
             self._form = a.get("id", "")
             self.forms.setdefault(self._form, {})
             self.actions[self._form] = a.get("action", "")
-        elif tag in ("input", "button", "select", "textarea") and self._form is not None:
+        elif self._form is None:
+            return
+        elif tag in ("input", "button", "textarea"):
             name = a.get("name")
             if name and name not in self.forms[self._form]:
                 self.forms[self._form][name] = a.get("value", "")
+        elif tag == "select":
+            self._select = a.get("name")
+        elif tag == "option" and self._select:
+            fields, key = self.forms[self._form], (self._form, self._select)
+            if self._select not in fields or ("selected" in a and key not in self._chosen):
+                fields[self._select] = a.get("value", "")
+                if "selected" in a:
+                    self._chosen.add(key)
 
     def handle_endtag(self, tag):
         if tag == "form":
             self._form = None
+        elif tag == "select":
+            self._select = None
 
 
 def forms_of(page):
