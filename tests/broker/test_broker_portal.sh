@@ -154,8 +154,8 @@ C=$(code_at "$ALICE_SECRET" $((ALICE_STEP + 1)))
 OUT=$(portal "SIGNIN_CODE\t1\tsignin=$TOKEN\tcode=$C\tclient=192.0.2.99")
 check "SIGNIN_CODE from another client address: FAIL reason=expired" grep -q $'reason=expired$' <<<"$OUT"
 OUT=$(portal "SIGNIN_CODE\t1\tsignin=$TOKEN\tcode=$C\tclient=192.0.2.7")
-check "SIGNIN_CODE with a TOTP code: OK session= user= recovery_codes_left=" \
-    grep -qE $'^OK\t1\tsession=[0-9a-f]{64}\tuser='"$ALICE"$'\trecovery_codes_left=0$' <<<"$OUT"
+check "SIGNIN_CODE with a TOTP code: OK session= user= recovery_codes_left=10 (made by mfa confirm)" \
+    grep -qE $'^OK\t1\tsession=[0-9a-f]{64}\tuser='"$ALICE"$'\trecovery_codes_left=10$' <<<"$OUT"
 SESSION=$(fld session <<<"$OUT")
 ALICE_STEP=$((ALICE_STEP + 1))
 OUT=$(portal "SIGNIN_CODE\t1\tsignin=$TOKEN\tcode=$C\tclient=192.0.2.7")
