@@ -359,7 +359,7 @@ void test_version(void**) {
   for (const char* other : {"VERSION\t2\t0", "VERSION\t0\t9", "VERSION\t999\t999"}) {
     const Status s = ParseVersion(other, &major, &minor);
     ASSERT_CODE(s, kUnavailable);
-    assert_non_null(strstr(s.message().c_str(), "this side speaks 1.1"));
+    assert_non_null(strstr(s.message().c_str(), "this side speaks 1.2"));
   }
   for (const std::string& bad :
        {""s, "VERSION"s, "VERSION\t1"s, "VERSION\t1\t"s, "VERSION\t1\t0\t"s, "VERSION\t1\t0\tx"s,
