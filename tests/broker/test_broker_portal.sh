@@ -249,4 +249,20 @@ check "20 failures from a client address: refused reason=throttled for any user"
 OUT=$(signin "$ALICE" "$PASS" 192.0.2.31)
 check "another client address is not affected" grep -q $'\tnext=code$' <<<"$OUT"
 
+# --- The fail2ban filter reads the sign-in refusals (when fail2ban is installed) ---
+if command -v fail2ban-regex >/dev/null; then
+    mkdir -p "$TMP/f2b/filter.d"
+    cp /etc/fail2ban/filter.d/common.conf "$HERE/../../packaging/fail2ban/filter.d/apppass.conf" \
+        "$TMP/f2b/filter.d/"
+    grep -E '^apppassd\[[0-9]+\]: (refused|accepted) service=apppass-web ' "$LOG" |
+        sed 's/^/Dec  7 13:00:00 mail /' >"$TMP/f2b/syslog"
+    WANT=$(grep -cE ' refused service=apppass-web user=\S+ rhost=\S+ (factor=totp )?reason=(wrong-password|throttled|wrong-code)' "$TMP/f2b/syslog")
+    GOT=$(fail2ban-regex "$TMP/f2b/syslog" "$TMP/f2b/filter.d/apppass.conf" 2>&1 |
+        sed -n 's/^Lines: .* \([0-9]*\) matched.*/\1/p')
+    check "fail2ban's filter counts the portal's wrong passwords, codes and throttled attempts ($WANT), nothing else" \
+        bash -c '[[ $1 -gt 20 && $1 == "$2" ]]' _ "$WANT" "$GOT"
+else
+    note "fail2ban-regex is not installed: the filter is checked by tests/integration"
+fi
+
 finish
