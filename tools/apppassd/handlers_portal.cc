@@ -288,7 +288,7 @@ Status HandleSigninConfirm(Call& c) {
               : s.code() == Status::Code::kPermissionDenied ? CodeOutcome::kWrongCode
                                                             : CodeOutcome::kUnavailable;
   if (!s.ok() && d.outcome != CodeOutcome::kWrongCode) d.detail = s.message();
-  if (s.ok() || s.code() == Status::Code::kPermissionDenied)
+  if (s.ok() || IsCodeThrottled(s) || s.message() == kWrongCodeMessage)
     Log(s.ok() ? LOG_INFO : LOG_NOTICE, FormatCodeDecision(ctx, d));
   if (IsCodeThrottled(s)) return Denied(c, "throttled", s.message());
   if (s.code() == Status::Code::kPermissionDenied && s.message() == kWrongCodeMessage) {
