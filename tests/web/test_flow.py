@@ -18,8 +18,8 @@ Also: the console has no errors (CSP violations are SEVERE entries), Copy puts t
 on the clipboard, the created page fits 360 px (a phone).
 
 A screenshot of each page goes to --screenshots (CTest: the build directory); with
-APPPASS_WEB_DOCS_SCREENSHOTS=1 the English create and created pages are also copied to
-docs/screenshots/ (the README shows them; the lead commits them).
+APPPASS_WEB_DOCS_SCREENSHOTS=1 the English one of each page is also copied to
+docs/screenshots/PAGE.png (the README shows the create pages).
 Usage: test_flow.py --apppass A --apppassd D --web W --pam-apppass P [--screenshots DIR]
 """
 import os
@@ -52,6 +52,7 @@ class Flow:
         self.env = env
         self.T = T
         self.d = env.driver
+        self.docs_copied = set()
 
     # --- helpers ---------------------------------------------------------------------------
     def path(self):
@@ -88,7 +89,18 @@ class Flow:
         return self.find("html").get_attribute("lang")
 
     def shot(self, name):
-        return self.env.screenshot(name)
+        """A screenshot in --screenshots; with APPPASS_WEB_DOCS_SCREENSHOTS=1 the first
+        English one of each page is also copied to docs/screenshots/PAGE.png."""
+        path = self.env.screenshot(name)
+        if path and name.startswith("en-") and \
+                os.environ.get("APPPASS_WEB_DOCS_SCREENSHOTS") == "1":
+            os.makedirs(DOCS, exist_ok=True)
+            dst = os.path.join(DOCS, name[3:] + ".png")
+            if dst not in self.docs_copied:
+                shutil.copy(path, dst)
+                self.docs_copied.add(dst)
+                print(f"  (copied to {os.path.normpath(dst)})")
+        return path
 
     def console_errors(self):
         """SEVERE console entries (CSP violations, script errors, a missing asset), but for
@@ -165,7 +177,7 @@ class Flow:
         T.check(f"[{lang}] the create form offers the policy's services as checkboxes",
                 {b.get_attribute("value") for b in self.finds("form#create input[name=scope]")}
                 >= {"imap", "smtp"})
-        create_shot = self.shot(f"{lang}-create")
+        self.shot(f"{lang}-create")
         self.submit("form#create")
         T.check(f"[{lang}] creating redirects to /passwords/created (PRG)",
                 self.wait_path("/passwords/created"), self.d.current_url)
@@ -178,16 +190,10 @@ class Flow:
                 f"{shown!r} / {copy.text!r}")
         T.check(f"[{lang}] the created page has the mail settings and Done",
                 bool(self.finds("#mail-settings")) and bool(self.finds("a#done")))
-        created_shot = self.shot(f"{lang}-created")
+        self.shot(f"{lang}-created")
         if lang == "en":
             self.check_copy(pw)
             self.check_phone_width(lang)
-            if os.environ.get("APPPASS_WEB_DOCS_SCREENSHOTS") == "1":
-                os.makedirs(DOCS, exist_ok=True)
-                for src, name in ((create_shot, "create.png"), (created_shot, "created.png")):
-                    if src:
-                        shutil.copy(src, os.path.join(DOCS, name))
-                print(f"  (copied the create and created screenshots to {DOCS})")
         rows = [r for r in self.env.list_pw(user) if r.get("name") == label]
         T.check(f"[{lang}] the store has it, for imap only",
                 len(rows) == 1 and rows[0].get("scopes") == ["imap"], rows)
