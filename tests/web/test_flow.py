@@ -247,7 +247,9 @@ class Flow:
         self.go("/passwords")
         rows = self.finds(f"tr[data-id='{pw_id}']")
         T.check(f"[{lang}] /passwords lists it (tr[data-id], name and services)",
-                len(rows) == 1 and "imap" in rows[0].text, [r.text for r in rows])
+                len(rows) == 1 and "imap" in rows[0].text.lower(), [r.text for r in rows])
+        T.check(f"[{lang}] ... with its last use: the IMAP login from 127.0.0.1",
+                len(rows) == 1 and "127.0.0.1" in rows[0].text, [r.text for r in rows])
         self.shot(f"{lang}-passwords")
         rows[0].find_element(self.By.CSS_SELECTOR, "a.revoke").click()
         T.check(f"[{lang}] Revoke asks for a confirmation first (form#revoke)",
