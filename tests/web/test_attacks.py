@@ -308,16 +308,15 @@ class Attacks:
         d.find_element(By.CSS_SELECTOR, "form#signin [name=user]").send_keys(self.a)
         d.find_element(By.CSS_SELECTOR, "form#signin [name=password]").send_keys(
             env.password_of(self.a))
-        d.find_element(By.CSS_SELECTOR, "form#signin").submit()
+        webenv.submit(d, "form#signin")
         d.find_element(By.CSS_SELECTOR, "form#code [name=code]").send_keys(self.code_a())
-        d.find_element(By.CSS_SELECTOR, "form#code").submit()
+        webenv.submit(d, "form#code")
         d.get(env.url("/passwords/new"))
         d.find_element(By.CSS_SELECTOR, "form#create [name=name]").send_keys(XSS)
         for box in d.find_elements(By.CSS_SELECTOR, "form#create input[name=scope]"):
             if box.is_selected() != (box.get_attribute("value") == "imap"):
                 box.click()
-        d.find_element(By.CSS_SELECTOR, "form#create").submit()
-        time.sleep(0.5)
+        webenv.submit(d, "form#create")
 
         def no_alert():
             try:

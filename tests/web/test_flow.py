@@ -12,8 +12,11 @@ For each language, a user made by the test (useradd, chpasswd):
   in the page, with its confirmation -> the same IMAP login is refused -> sign out -> the
   old pages send to /signin -> sign in again, with a TOTP code (English) or a recovery code
   (Romanian).
+Romanian also changes the authenticator app on /security (old app's code, new key, new
+app's code; then sign-in takes the new app's code and refuses the old one's).
 Italian: a third user signs in and sees "Configura ora"; the page's language switch
-(nav#lang) turns it into English.
+(nav#lang) turns it into English and back; then Set it up now and new recovery codes
+on /security.
 Also: the console has no errors (CSP violations are SEVERE entries), Copy puts the password
 on the clipboard, the created page fits 360 px (a phone).
 
@@ -72,13 +75,11 @@ class Flow:
     def finds(self, css):
         return self.d.find_elements(self.By.CSS_SELECTOR, css)
 
+    def navigate(self, element):
+        webenv.navigate(self.d, element)
+
     def submit(self, form_css):
-        """Clicks the form's submit button (as a person would), else submits the form."""
-        buttons = self.finds(f"{form_css} button:not([type=button]), {form_css} input[type=submit]")
-        if buttons:
-            buttons[0].click()
-        else:
-            self.find(form_css).submit()
+        webenv.submit(self.d, form_css)
 
     def fill(self, css, text):
         el = self.find(css)
@@ -137,7 +138,7 @@ class Flow:
         T.check(f"[{lang}] /setup offers \"{w['setup']}\"", w["setup"] in button.text,
                 button.text)
         self.shot(f"{lang}-setup")
-        button.click()
+        self.navigate(button)
         secret_el = self.find("#secret")
         secret = norm(secret_el.text)
         T.check(f"[{lang}] Set it up now: a QR code (inline SVG) and the key in groups",
@@ -168,7 +169,7 @@ class Flow:
         T.check(f"[{lang}] /passwords: an empty table#passwords",
                 bool(self.finds("table#passwords")) and not self.finds("tr[data-id]"))
         self.shot(f"{lang}-passwords-empty")
-        self.find("a#create").click()
+        self.navigate(self.find("a#create"))
         T.check(f"[{lang}] a#create opens /passwords/new", self.wait_path("/passwords/new"))
         self.fill("form#create [name=name]", label)
         for box in self.finds("form#create input[name=scope]"):
@@ -251,7 +252,7 @@ class Flow:
         T.check(f"[{lang}] ... with its last use: the IMAP login from 127.0.0.1",
                 len(rows) == 1 and "127.0.0.1" in rows[0].text, [r.text for r in rows])
         self.shot(f"{lang}-passwords")
-        rows[0].find_element(self.By.CSS_SELECTOR, "a.revoke").click()
+        self.navigate(rows[0].find_element(self.By.CSS_SELECTOR, "a.revoke"))
         T.check(f"[{lang}] Revoke asks for a confirmation first (form#revoke)",
                 self.wait_path("/passwords/revoke") and bool(self.finds("form#revoke")))
         self.shot(f"{lang}-revoke")
@@ -315,7 +316,57 @@ class Flow:
         errors = self.console_errors()
         T.check(f"[{lang}] the browser console has no errors (no CSP violation)", not errors,
                 errors)
+        if lang == "ro":
+            # The recovery code spent no step: the old app's next step is still new.
+            self.change_authenticator(user, lang, secret, confirmed_at + 30)
         self.submit_signout_quietly()
+
+    def change_authenticator(self, user, lang, old_secret, code_at):
+        """Security -> change authenticator app: a current code of the old app (at
+        `code_at`, a step not spent yet), the new key, a code of the new app; then sign-in
+        takes the new app's codes and refuses the old app's. Returns the new secret."""
+        T = self.T
+        self.go("/security")
+        self.fill("form#authenticator [name=code]", oathtool_code(old_secret, code_at))
+        self.submit("form#authenticator")
+        secret_el = self.finds("#secret")
+        new_secret = norm(secret_el[0].text) if secret_el else ""
+        T.check(f"[{lang}] change of app: the old app's code gives a new QR code and key",
+                bool(self.finds("#qr svg")) and len(new_secret) >= 16
+                and new_secret != old_secret and bool(self.finds("form#authenticator-confirm")),
+                new_secret)
+        self.shot(f"{lang}-authenticator-new")
+        confirm_at = time.time()
+        self.fill("form#authenticator-confirm [name=code]", oathtool_code(new_secret, confirm_at))
+        self.submit("form#authenticator-confirm")
+        T.check(f"[{lang}] ... the new app's code confirms it (/security with a notice)",
+                self.wait_path("/security") and bool(self.finds("#notice")), self.d.current_url)
+        self.shot(f"{lang}-authenticator-changed")
+        self.submit("form#signout")
+        self.wait_path("/signin")
+        # The old app: refused (its next step would otherwise be new).
+        self.sign_in_password(user, lang)
+        self.wait_path("/signin/code")
+        self.fill("form#code [name=code]", oathtool_code(old_secret, code_at + 30))
+        self.submit("form#code")
+        T.check(f"[{lang}] signing in with the OLD app's code: refused, with the reason "
+                "beside the field", self.path() != "/passwords" and bool(self.finds("form#code"))
+                and bool(self.finds("[role=alert]")), self.d.current_url)
+        self.fill("form#code [name=code]", oathtool_code(new_secret, confirm_at + 30))
+        self.submit("form#code")
+        T.check(f"[{lang}] ... and with the NEW app's next code: /passwords",
+                self.wait_path("/passwords"), self.d.current_url)
+        return new_secret
+
+    def new_recovery_codes(self, lang, secret, code_at, old_codes):
+        T = self.T
+        self.go("/security")
+        self.fill("form#recovery [name=code]", oathtool_code(secret, code_at))
+        self.submit("form#recovery")
+        codes = [li.text.strip() for li in self.finds("#recovery-codes li")]
+        T.check(f"[{lang}] Security -> new recovery codes (a current code): 10 new ones",
+                len(codes) == 10 and not set(codes) & set(old_codes), codes)
+        self.shot(f"{lang}-recovery-new")
 
     def submit_signout_quietly(self):
         self.go("/security")
@@ -332,11 +383,14 @@ class Flow:
         text = self.find("button#setup-start").text
         T.check("[it] /setup offers \"Configura ora\"", "Configura ora" in text, text)
         self.shot("it-setup")
-        self.find("nav#lang a[href*='lang=en']").click()
-        time.sleep(0.2)
+        self.navigate(self.find("nav#lang a[href*='lang=en']"))
         text = self.find("button#setup-start").text
         T.check("[it] the language switch (nav#lang, ?lang=en) turns the page into English",
                 self.lang().startswith("en") and "Set it up now" in text, (self.lang(), text))
+        self.navigate(self.find("nav#lang a[href*='lang=it']"))
+        secret, codes = self.setup(user, "it")
+        self.new_recovery_codes("it", secret, time.time() + 30, codes)
+        self.submit_signout_quietly()
         self.d.delete_all_cookies()
 
 

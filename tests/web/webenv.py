@@ -654,6 +654,34 @@ import_environment = TZ {env} PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR={self.pamdir
         return path
 
 
+def navigate(driver, element):
+    """Clicks `element` (a link or a submit button) and waits for the next page: the old
+    document gone and the new one loaded (a click may return before either)."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+    old = driver.find_element(By.TAG_NAME, "html")
+    element.click()
+
+    def gone(_):
+        try:
+            old.is_enabled()
+            return False
+        except WebDriverException:  # stale, or "does not belong to the document"
+            return True
+
+    WebDriverWait(driver, 10).until(gone)
+    WebDriverWait(driver, 10).until(
+        lambda d: d.execute_script("return document.readyState") == "complete")
+
+
+def submit(driver, form_css):
+    """Clicks the form's submit button (as a person would) and waits for the answer."""
+    from selenium.webdriver.common.by import By
+    navigate(driver, driver.find_element(
+        By.CSS_SELECTOR, f"{form_css} button:not([type=button]), {form_css} input[type=submit]"))
+
+
 class FormParser(html.parser.HTMLParser):
     """The forms of a page: {form id: {field name: value}} (inputs with a value; the
     first of a repeated name), and the text of elements by id (`texts`)."""
