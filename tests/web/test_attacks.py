@@ -15,7 +15,9 @@ where only a browser can tell, headless chromium:
   other id     user A revoking user B's password by id (the confirmation page and the
                POST): 404 like an unknown id; B's password still logs in over IMAP
   ended        after sign-out the old session cookie (and a made-up one) sends to /signin
-               and changes nothing
+               and changes nothing; an admin's `mfa reset` ends the user's session, a
+               restart of apppassd every session (seen in the browser). (The 15 min idle
+               and 8 h limits: apppassd's unit tests, with injected time.)
   throttle     5 wrong passwords for a user, then the right one: refused, logged
                (reason=throttled, the fail2ban line); a wrong password and an unknown
                user read the same; another user still signs in
@@ -292,6 +294,27 @@ class Attacks:
         v = HttpUser(env)
         T.check("another user still signs in from the same address (per-user throttle)",
                 v.sign_in(self.b, env.password_of(self.b), self.codes_b.pop(0)))
+        return v
+
+    # --- sessions ended by the server ------------------------------------------------------------
+    def ended_by_server(self, ub):
+        """An admin's `apppass mfa reset` ends the user's sessions; a restart of apppassd
+        ends every session (they live in its memory), seen in the browser."""
+        T, env = self.T, self.env
+        st, _, _ = ub.get("/passwords")
+        env.ap("mfa", "reset", self.b)
+        st2, hdrs, _ = ub.get("/passwords")
+        T.check("root resets B's MFA (apppass mfa reset): B's session ends (/signin)",
+                st == 200 and st2 == 303 and loc(hdrs) == "/signin", (st, st2, hdrs))
+        d = env.driver
+        d.get(env.url("/passwords"))
+        before = urllib.parse.urlparse(d.current_url).path
+        env.stop_daemon()
+        env.start_daemon()
+        d.get(env.url("/passwords"))
+        after = urllib.parse.urlparse(d.current_url).path
+        T.check("apppassd restarted: the browser's session is gone (/passwords -> /signin)",
+                before == "/passwords" and after == "/signin", (before, after))
 
     @staticmethod
     def error_text(body):
@@ -424,8 +447,9 @@ def main():
         t.csrf(ua, ub)
         t.other_id(ua, b_id, b_pw)
         t.ended(ua)
-        t.throttle()
+        ub2 = t.throttle()
         t.browser()
+        t.ended_by_server(ub2)
         rc = env.stop_web()
         T.check("apppass-web stops on SIGTERM with status 0 (sanitizer build: no leak)",
                 rc == 0, f"exit {rc}")
