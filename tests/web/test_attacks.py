@@ -41,7 +41,7 @@ import urllib.parse
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import webenv  # noqa: E402
-from webenv import Checks, HttpUser, WebEnv, forms_of, header_values, set_cookies  # noqa: E402
+from webenv import Checks, HttpUser, WebEnv, forms_of, header_values  # noqa: E402
 
 SESSION = "__Host-apppass-session"
 SIGNIN = "__Host-apppass-signin"

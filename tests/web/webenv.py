@@ -30,9 +30,6 @@ when the test cannot run here (not root; no chromium outside CI).
 Use /usr/bin/python3 (Debian's selenium).
 """
 import argparse
-import base64
-import hashlib
-import hmac
 import html.parser
 import http.client
 import json
@@ -41,7 +38,6 @@ import re
 import shutil
 import signal
 import socket
-import struct
 import subprocess
 import sys
 import tempfile
@@ -99,16 +95,6 @@ def free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def totp(secret_b32, at=None):
-    """The RFC 6238 code (SHA-1, 6 digits, 30 s) of `secret_b32` at time `at` (now).
-    Checked against oathtool in Checks-using tests (oathtool_code)."""
-    key = base64.b32decode(secret_b32.upper() + "=" * (-len(secret_b32) % 8))
-    step = int((time.time() if at is None else at) // 30)
-    mac = hmac.new(key, struct.pack(">Q", step), hashlib.sha1).digest()
-    off = mac[-1] & 0x0F
-    return "%06d" % ((struct.unpack(">I", mac[off:off + 4])[0] & 0x7FFFFFFF) % 1000000)
 
 
 def oathtool_code(secret_b32, at=None):
