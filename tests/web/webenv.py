@@ -464,7 +464,7 @@ class WebEnv:
         for d in (home, state):
             os.makedirs(d, exist_ok=True)
         os.chown(home, 65534, 65534)
-        env = f"LD_PRELOAD=libpam_wrapper.so"
+        env = "LD_PRELOAD=libpam_wrapper.so"
         vsz = ""
         if self.preload:
             env = f"LD_PRELOAD={self.preload}:libpam_wrapper.so"
