@@ -18,7 +18,8 @@ Italian: a third user signs in and sees "Configura ora"; the page's language swi
 (nav#lang) turns it into English and back; then Set it up now and new recovery codes
 on /security.
 Also: the console has no errors (CSP violations are SEVERE entries), Copy puts the password
-on the clipboard, the created page fits 360 px (a phone).
+on the clipboard, the created page fits 360 px (a phone), the sign-in and create pages have
+a label for every field, a Tab order that follows the form and a visible focus.
 
 A screenshot of each page goes to --screenshots (CTest: the build directory); with
 APPPASS_WEB_DOCS_SCREENSHOTS=1 the English one of each page is also copied to
@@ -56,6 +57,7 @@ class Flow:
         self.T = T
         self.d = env.driver
         self.docs_copied = set()
+        self.usable_checked = False
 
     # --- helpers ---------------------------------------------------------------------------
     def path(self):
@@ -125,6 +127,9 @@ class Flow:
         T.check(f"[{lang}] the page has the language switch (nav#lang: en, ro, it)",
                 all(self.finds(f"nav#lang a[href*='lang={x}']") for x in ("en", "ro", "it")))
         self.shot(f"{lang}-signin")
+        if lang == "en" and not self.usable_checked:
+            self.usable_checked = True
+            self.check_usable(lang, "/signin", "form#signin [name=user]", ["password", "button"])
         self.fill("form#signin [name=user]", user)
         self.fill("form#signin [name=password]", self.env.password_of(user))
         self.submit("form#signin")
@@ -171,6 +176,8 @@ class Flow:
         self.shot(f"{lang}-passwords-empty")
         self.navigate(self.find("a#create"))
         T.check(f"[{lang}] a#create opens /passwords/new", self.wait_path("/passwords/new"))
+        if lang == "en":
+            self.check_usable(lang, "/passwords/new", "form#create [name=name]", ["scope"])
         self.fill("form#create [name=name]", label)
         for box in self.finds("form#create input[name=scope]"):
             if box.is_selected() != (box.get_attribute("value") == "imap"):
@@ -199,6 +206,31 @@ class Flow:
         T.check(f"[{lang}] the store has it, for imap only",
                 len(rows) == 1 and rows[0].get("scopes") == ["imap"], rows)
         return (rows[0]["id"] if rows else None), pw
+
+    def check_usable(self, lang, page, first, order):
+        """Every field has a label; Tab from `first` visits the names in `order` (then the
+        submit button); the focused element is visibly marked (outline or shadow)."""
+        from selenium.webdriver.common.keys import Keys
+        unlabelled = self.d.execute_script(
+            "return Array.from(document.querySelectorAll("
+            "'input:not([type=hidden]), select, textarea')).filter(e => !(e.labels && "
+            "e.labels.length) && !e.getAttribute('aria-label') && "
+            "!e.getAttribute('aria-labelledby')).map(e => e.name || e.id)")
+        self.T.check(f"[{lang}] {page}: every field has a label", not unlabelled, unlabelled)
+        el = self.find(first)
+        el.click()
+        seen = []
+        for _ in order:
+            self.d.switch_to.active_element.send_keys(Keys.TAB)
+            a = self.d.switch_to.active_element
+            seen.append(a.get_attribute("name") or a.tag_name)
+        focus = self.d.execute_script(
+            "const s = getComputedStyle(document.activeElement);"
+            "return [s.outlineStyle, s.outlineWidth, s.boxShadow]")
+        self.T.check(f"[{lang}] {page}: the keyboard (Tab) goes {' -> '.join(order)}",
+                     seen == list(order), seen)
+        self.T.check(f"[{lang}] {page}: the focused element is visibly marked",
+                     (focus[0] != "none" and focus[1] != "0px") or focus[2] != "none", focus)
 
     def check_copy(self, pw):
         """Copy (copy.js) puts the password on the clipboard."""
