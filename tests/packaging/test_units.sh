@@ -29,7 +29,10 @@
 #     and apppassd's --portal-user default), no capability, nothing writable, AF_UNIX
 #     AF_INET AF_INET6 only, loopback peers only, a system call filter, no core files,
 #     after the broker's socket, wanted by multi-user.target; systemd-analyze security
-#     rates it at most 1.0, and docs/design.md states the figure.
+#     rates it at most 1.0, and docs/design.md states the figure; (root, with APPPASS_WEB)
+#     the built apppass-web, run as nobody under strace against the traced apppassd
+#     (pages, a static file, a refused POST, a malformed request, SIGTERM), makes no
+#     system call that apppass-web.service's filter refuses.
 # Prints "ok - ..." / "not ok - ..." per check and "N passed, N failed"; exits 1 when
 # anything failed.
 set -euo pipefail
@@ -47,10 +50,15 @@ if [[ $# -eq 4 ]]; then APPPASS_WEB=$(realpath -e "$4"); fi
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
 DAEMON_PID=""  # apppassd itself (a child of strace)
 STRACE_PID=""
+WEB_STRACE_PID=""  # strace of apppass-web
 TMP=$(mktemp -d)
 cleanup() {
     if [[ -n $DAEMON_PID ]]; then kill "$DAEMON_PID" 2>/dev/null || true; fi
     if [[ -n $STRACE_PID ]]; then kill "$STRACE_PID" 2>/dev/null || true; fi
+    if [[ -n $WEB_STRACE_PID ]]; then
+        pkill -TERM -P "$WEB_STRACE_PID" 2>/dev/null || true
+        kill "$WEB_STRACE_PID" 2>/dev/null || true
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -291,6 +299,39 @@ check "apppassd changed the policy for root (a write transaction)" grep -qP '^OK
 check "apppassd answered nobody's oversized line too_long" grep -qP '^FAIL\t0\ttoo_long' "$TMP/nobody.out"
 check "apppassd checked a login code and an account for root (protocol 1.1)" \
     bash -c 'grep -qP "^OK\t9\toutcome=wrong-code" "$1" && grep -qP "^OK\t11\tstate=" "$1"' _ "$TMP/root.out"
+# The built apppass-web (when there is one), under strace, as nobody (the unit runs it as
+# its own user), against this apppassd: pages, a static file, a refused POST, a malformed
+# request, SIGTERM. Its system calls are checked against apppass-web.service's filter below.
+if [[ $APPPASS_WEB != "$TMP/apppass-web-standin" ]]; then
+    WEB_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # strace runs as nobody too, so that setpriv's own calls (setresuid, capset) are not
+    # in the trace: only apppass-web's, from its exec on.
+    mkdir "$TMP/webtrace"
+    chown nobody "$TMP/webtrace"
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        strace -f -qq -o "$TMP/webtrace/trace" \
+        "$APPPASS_WEB" --broker "$SOCK" --listen "127.0.0.1:$WEB_PORT" >"$TMP/web.out" 2>&1 &
+    WEB_STRACE_PID=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/signin" && break
+        sleep 0.1
+    done
+    web_code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB_PORT/signin" || true)
+    check "apppass-web (under strace, as nobody) answers GET /signin (HTTP $web_code)" test "$web_code" = 200
+    curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/static/style.css" || true
+    curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/" || true
+    curl -s -o /dev/null -d 'user=alice&password=x&csrf=wrong' "http://127.0.0.1:$WEB_PORT/signin" || true
+    printf 'GARBAGE\r\n\r\n' | "$PY" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(sys.stdin.buffer.read()); s.recv(4096)' "$WEB_PORT" 2>/dev/null || true
+    web_pid=$(cat "/proc/$WEB_STRACE_PID/task/$WEB_STRACE_PID/children" 2>/dev/null | awk '{print $1}')
+    if [[ -n $web_pid ]]; then kill -TERM "$web_pid"; fi
+    RC=0
+    wait "$WEB_STRACE_PID" || RC=$?
+    WEB_STRACE_PID=""
+    WEB_TRACED=yes
+    check "apppass-web exited 0 on SIGTERM (exit $RC)" test "$RC" -eq 0
+fi
 kill -TERM "$DAEMON_PID"
 DAEMON_PID=""
 RC=0
@@ -308,6 +349,21 @@ if "$PY" "$(dirname "${BASH_SOURCE[0]}")/syscall_filter.py" "$SERVICE" "$TMP/tra
     fi
 else
     not_ok "syscall_filter.py read the filter and the trace" "$(cat "$TMP/calls")"
+fi
+
+if [[ ${WEB_TRACED:-no} == yes ]]; then
+    if "$PY" "$(dirname "${BASH_SOURCE[0]}")/syscall_filter.py" "$WEB" "$TMP/webtrace/trace" >"$TMP/web-calls" 2>&1; then
+        sed 's/^/# apppass-web: /' "$TMP/web-calls"
+        refused=$(sed -n 's/^refused [0-9]*: *//p' "$TMP/web-calls")
+        if [[ -z $refused ]]; then
+            ok "apppass-web made no system call that apppass-web.service's SystemCallFilter= refuses"
+        else
+            not_ok "apppass-web made no system call that apppass-web.service's SystemCallFilter= refuses" \
+                "refused under systemd (EPERM): $refused"
+        fi
+    else
+        not_ok "syscall_filter.py read apppass-web's filter and trace" "$(cat "$TMP/web-calls")"
+    fi
 fi
 
 finish
