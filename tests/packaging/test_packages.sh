@@ -292,7 +292,8 @@ fi
 WEB=/usr/sbin/apppass-web
 has_file "$WEB" 755 root:root
 check "$WEB runs (--help)" bash -c "$WEB --help >/dev/null 2>&1"
-has_dir /usr/share/apppass-web 755 root:root
+has_dir /usr/share/apppass-web/static 755 root:root
+for asset in style.css copy.js; do has_file "/usr/share/apppass-web/static/$asset" 644 root:root; done
 for lang in ro it; do
     has_file "/usr/share/locale/$lang/LC_MESSAGES/apppass-web.mo" 644 root:root
 done
