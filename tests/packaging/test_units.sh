@@ -17,12 +17,15 @@
 #     PrivateUsers= (a user namespace would map every client's SO_PEERCRED uid to nobody);
 #   - systemd-analyze security --offline=true rates it at most 1.0, and the figure is the
 #     one README.md and docs/design.md state;
-#   - (root only) the built APPPASSD, run under strace on a throwaway store (made and
+#   - (root only) the built APPPASSD, run under strace without any capability and with
+#     no_new_privs (as the unit runs it) on a throwaway store (made and
 #     loosened to the pre-issue-11 modes with APPPASS) and asked every request kind as
 #     root and as nobody (an accepted and a refused verification, a policy change, a
-#     malformed and an oversized line, SIGTERM), makes no system call that the service's
-#     SystemCallFilter= lines refuse (syscall_filter.py): under systemd such a call would
-#     fail with EPERM;
+#     malformed and an oversized line, SIGTERM; with APPPASS_UNITS_PAM_PRELOAD the
+#     portal's SIGNIN through the PAM service apppass-web, pam_unix under pam_wrapper: a
+#     right password of a real user made here, a wrong one, an unknown user), makes no
+#     system call that the service's SystemCallFilter= lines refuse (syscall_filter.py):
+#     under systemd such a call would fail with EPERM;
 #   - apppass-web.service: systemd-analyze verify (ExecStart pointed at the built
 #     APPPASS_WEB, or a stand-in while there is none), runs /usr/sbin/apppass-web with
 #     /etc/apppass/web.conf as the user apppass-web (the name the package's postinst makes
@@ -48,6 +51,8 @@ APPPASS_WEB=""
 if [[ $# -eq 4 ]]; then APPPASS_WEB=$(realpath -e "$4"); fi
 # shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
+# shellcheck source=../lib/users.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/users.sh"
 DAEMON_PID=""  # apppassd itself (a child of strace)
 STRACE_PID=""
 WEB_STRACE_PID=""  # strace of apppass-web
@@ -59,6 +64,7 @@ cleanup() {
         pkill -TERM -P "$WEB_STRACE_PID" 2>/dev/null || true
         kill "$WEB_STRACE_PID" 2>/dev/null || true
     fi
+    users_cleanup
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -243,9 +249,41 @@ chmod g+r "$DB/key" "$DB/data.mdb"
 chgrp -R nogroup "$DB"
 # LeakSanitizer cannot run under ptrace (it exits 1 at the end instead of checking): in a
 # sanitizer build the traced daemon checks everything else, not leaks.
+# The portal's sign-in (protocol 1.2): with APPPASS_UNITS_PAM_PRELOAD (pam_wrapper, and
+# the sanitizer runtime first in a sanitizer build), apppassd runs the PAM service
+# apppass-web from a throwaway directory (Debian's common-auth and common-account with
+# absolute module paths: pam_unix reading /etc/shadow as root) for the portal user
+# daemon, so the PAM path's system calls are in the trace too.
+TRACE_ENV=()
+PORTAL_ARGS=()
+PAM_UNIX=""
+if [[ -n ${APPPASS_UNITS_PAM_PRELOAD:-} ]] && "$APPPASSD" --help 2>&1 | grep -q -- --portal-pam-service; then
+    for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security /lib/security; do
+        [[ -e $d/pam_unix.so ]] && PAM_UNIX=$d/pam_unix.so && break
+    done
+fi
+if [[ -n $PAM_UNIX ]]; then
+    mods=${PAM_UNIX%/*}
+    mkdir "$TMP/pam.d"
+    : >"$TMP/pam.d/other"
+    # nodelay: a refused password would otherwise wait 2 s (pam_unix's failure delay).
+    printf '%s\n' "auth [success=1 default=ignore] $mods/pam_unix.so nullok nodelay" \
+        "auth requisite $mods/pam_deny.so" "auth required $mods/pam_permit.so" \
+        "account [success=1 new_authtok_reqd=done default=ignore] $mods/pam_unix.so" \
+        "account requisite $mods/pam_deny.so" "account required $mods/pam_permit.so" \
+        >"$TMP/pam.d/apppass-web"
+    TRACE_ENV=(-E "LD_PRELOAD=$APPPASS_UNITS_PAM_PRELOAD" -E PAM_WRAPPER=1
+               -E "PAM_WRAPPER_SERVICE_DIR=$TMP/pam.d")
+    PORTAL_ARGS=(--portal-user daemon --portal-pam-service apppass-web)
+else
+    note "SKIP the portal's sign-in through PAM: no APPPASS_UNITS_PAM_PRELOAD, or an apppassd without a portal"
+fi
+# As the unit runs it: root without any capability (CapabilityBoundingSet= empty) and
+# NoNewPrivileges; strace, also without, traces its own child.
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-    strace -f -qq -o "$TMP/trace" "$APPPASSD" --db "$DB" --socket "$SOCK" --group nogroup \
-    >"$TMP/daemon.out" 2>&1 &
+    setpriv --bounding-set=-all --inh-caps=-all --no-new-privs \
+    strace -f -qq "${TRACE_ENV[@]}" -o "$TMP/trace" "$APPPASSD" --db "$DB" --socket "$SOCK" \
+    --group nogroup "${PORTAL_ARGS[@]}" >"$TMP/daemon.out" 2>&1 &
 STRACE_PID=$!
 for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
 DAEMON_PID=$(cat "/proc/$STRACE_PID/task/$STRACE_PID/children" 2>/dev/null | awk '{print $1}')
@@ -292,6 +330,23 @@ sys.stdout.write(out.decode(errors="replace"))
     head -c 9000 /dev/zero | tr '\0' x
     echo
 } | ask setpriv --reuid=nobody --regid=nogroup --clear-groups >"$TMP/nobody.out" 2>&1 || true
+if [[ -n $PAM_UNIX ]]; then
+    # A system user with a real password (made here, removed on exit): the right password
+    # (no MFA, self_enroll off: reason=no_mfa, which only a right password gets), a wrong
+    # one, an unknown user.
+    make_test_user SIGNIN_USER unitsweb
+    echo "$SIGNIN_USER:Units-pw-$$" | chpasswd
+    {
+        printf 'SIGNIN\t1\tuser=%s\tpassword=Units-pw-%s\tclient=192.0.2.1\n' "$SIGNIN_USER" "$$"
+        printf 'SIGNIN\t2\tuser=%s\tpassword=wrong-%s\tclient=192.0.2.1\n' "$SIGNIN_USER" "$$"
+        printf 'SIGNIN\t3\tuser=nosuch-%s\tpassword=x\tclient=192.0.2.1\n' "$$"
+    } | ask setpriv --reuid=daemon --regid=daemon --clear-groups >"$TMP/portal.out" 2>&1 || true
+    sed 's/^/# as the portal (daemon): /' "$TMP/portal.out"
+    check "apppassd, without capabilities, checked a right password through PAM (pam_unix): reason=no_mfa" \
+        grep -qP '^FAIL\t1\tdenied\t.*reason=no_mfa' "$TMP/portal.out"
+    check "apppassd, without capabilities: a wrong password and an unknown user are reason=wrong" \
+        bash -c 'grep -qP "^FAIL\t2\tdenied\t.*reason=wrong" "$1" && grep -qP "^FAIL\t3\tdenied\t.*reason=wrong" "$1"' _ "$TMP/portal.out"
+fi
 sed 's/^/# as root: /' "$TMP/root.out"
 sed 's/^/# as nobody: /' "$TMP/nobody.out"
 check "apppassd accepted alice's app password (a write: last use)" grep -qP '^OK\t1\toutcome=accepted' "$TMP/root.out"
@@ -340,6 +395,10 @@ RC=0
 wait "$STRACE_PID" || RC=$?  # strace exits with its tracee's status
 STRACE_PID=""
 check "apppassd exited 0 on SIGTERM (exit $RC)" test "$RC" -eq 0
+if [[ -n $PAM_UNIX ]]; then
+    check "the traced apppassd's PAM sign-in read /etc/shadow itself (pam_unix as root, no helper)" \
+        bash -c 'grep -q "open[a-z]*(.*\"/etc/shadow\"" "$1" && ! grep -q "unix_chkpwd" "$1"' _ "$TMP/trace"
+fi
 if "$PY" "$(dirname "${BASH_SOURCE[0]}")/syscall_filter.py" "$SERVICE" "$TMP/trace" >"$TMP/calls" 2>&1; then
     sed 's/^/# /' "$TMP/calls"
     refused=$(sed -n 's/^refused [0-9]*: *//p' "$TMP/calls")
