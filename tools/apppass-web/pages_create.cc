@@ -31,19 +31,24 @@ std::string DurationLabel(const PageContext& ctx, std::int64_t seconds) {
 // which is chosen by default.
 std::string ExpirySelect(const PageContext& ctx, const PolicyInfo& policy,
                          std::string_view chosen) {
-  const std::optional<std::int64_t> max =
-      policy.max_expiry == "never" ? std::nullopt : ParseDuration(policy.max_expiry);
-  const std::optional<std::int64_t> def =
-      policy.default_expiry == "never" ? std::nullopt : ParseDuration(policy.default_expiry);
+  // -1: never (no limit, no default).
+  auto seconds = [](const std::string& text) -> std::int64_t {
+    if (text == "never") return -1;
+    const std::optional<std::int64_t> d = ParseDuration(text);
+    return d ? *d : -1;
+  };
+  const std::int64_t max = seconds(policy.max_expiry);
+  const std::int64_t def = seconds(policy.default_expiry);
   std::vector<std::int64_t> choices;
   for (std::int64_t d : {7 * 86400L, 30 * 86400L, 90 * 86400L, 180 * 86400L, 365 * 86400L})
-    if (!max || d <= *max) choices.push_back(d);
-  if (max) choices.push_back(*max);
-  if (def && (!max || *def <= *max)) choices.push_back(*def);
+    if (max < 0 || d <= max) choices.push_back(d);
+  if (max > 0) choices.push_back(max);
+  if (def > 0 && (max < 0 || def <= max)) choices.push_back(def);
   std::sort(choices.begin(), choices.end());
   choices.erase(std::unique(choices.begin(), choices.end()), choices.end());
   std::string selected(chosen);
-  if (selected.empty()) selected = def ? DurationText(*def) : max ? DurationText(*max) : "never";
+  if (selected.empty())
+    selected = def > 0 ? DurationText(def) : max > 0 ? DurationText(max) : "never";
   std::string o = "<div class=\"field\">\n<label for=\"expiry\">" + ctx.H(Msg::kExpiryLabel) +
                   "</label>\n<select id=\"expiry\" name=\"expiry\">\n";
   for (std::int64_t d : choices) {
@@ -51,7 +56,7 @@ std::string ExpirySelect(const PageContext& ctx, const PolicyInfo& policy,
     o += "<option value=\"" + Escape(value) + "\"" + (value == selected ? " selected" : "") + ">" +
          DurationLabel(ctx, d) + "</option>\n";
   }
-  if (!max)
+  if (max < 0)
     o += std::string("<option value=\"never\"") + (selected == "never" ? " selected" : "") + ">" +
          ctx.H(Msg::kExpiryNever) + "</option>\n";
   o += "</select>\n</div>\n";
