@@ -462,7 +462,7 @@ def check_versions():
     cmake = read(os.path.join(SRC, "CMakeLists.txt"))
     m = re.search(r"project\(apppass VERSION ([0-9.]+)", cmake)
     version = m.group(1) if m else "?"
-    for name in ("apppass.8", "apppassd.8", "pam_apppass.8", "sasl_apppass.8"):
+    for name in ("apppass.8", "apppassd.8", "pam_apppass.8", "sasl_apppass.8", "apppass-web.8"):
         th = Page(os.path.join(MAN, name)).th
         emit(f'"apppass {version}"' in th, f"{name} is for apppass {version} (.TH)", [th])
 

@@ -3,7 +3,7 @@
 #
 # Usage: test_manpages.sh /path/to/apppass SRC_DIR /path/to/apppassd
 #
-# For each of packaging/man/{apppass,apppassd,pam_apppass,sasl_apppass}.8:
+# For each of packaging/man/{apppass,apppassd,pam_apppass,sasl_apppass,apppass-web}.8:
 #   - groff -man -Tutf8 -ww renders it without a warning, man -l and man --warnings do
 #     too, and lexgrog finds its NAME line (what apropos and lintian read);
 # and then (manpage_check.py, see its header):
@@ -39,7 +39,7 @@ for tool in groff man lexgrog; do
     command -v "$tool" >/dev/null || { echo "not ok - $tool is not installed (groff-base, man-db)"; exit 1; }
 done
 
-PAGES=(apppass.8 apppassd.8 pam_apppass.8 sasl_apppass.8)
+PAGES=(apppass.8 apppassd.8 pam_apppass.8 sasl_apppass.8 apppass-web.8)
 export LC_ALL=C.UTF-8 MANWIDTH=80
 
 for name in "${PAGES[@]}"; do

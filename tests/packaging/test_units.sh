@@ -1,9 +1,9 @@
 #!/bin/bash
-# systemd_units: the systemd units of apppassd (packaging/systemd) are valid, hardened as
-# documented, and agree with the code. Reads the source tree; installs nothing, needs no
-# running systemd (systemd-analyze works offline on unit files).
+# systemd_units: the systemd units of apppassd and apppass-web (packaging/systemd) are
+# valid, hardened as documented, and agree with the code. Reads the source tree; installs
+# nothing, needs no running systemd (systemd-analyze works offline on unit files).
 #
-# Usage: test_units.sh SRC_DIR APPPASSD APPPASS
+# Usage: test_units.sh SRC_DIR APPPASSD APPPASS [APPPASS_WEB]
 #
 #   - systemd-analyze verify of apppassd.socket + apppassd.service prints nothing (an
 #     unknown key is only a warning there, so any output fails), with ExecStart pointed at
@@ -22,18 +22,27 @@
 #     root and as nobody (an accepted and a refused verification, a policy change, a
 #     malformed and an oversized line, SIGTERM), makes no system call that the service's
 #     SystemCallFilter= lines refuse (syscall_filter.py): under systemd such a call would
-#     fail with EPERM.
+#     fail with EPERM;
+#   - apppass-web.service: systemd-analyze verify (ExecStart pointed at the built
+#     APPPASS_WEB, or a stand-in while there is none), runs /usr/sbin/apppass-web with
+#     /etc/apppass/web.conf as the user apppass-web (the name the package's postinst makes
+#     and apppassd's --portal-user default), no capability, nothing writable, AF_UNIX
+#     AF_INET AF_INET6 only, loopback peers only, a system call filter, no core files,
+#     after the broker's socket, wanted by multi-user.target; systemd-analyze security
+#     rates it at most 1.0, and docs/design.md states the figure.
 # Prints "ok - ..." / "not ok - ..." per check and "N passed, N failed"; exits 1 when
 # anything failed.
 set -euo pipefail
 
-if [[ $# -ne 3 ]]; then
-    echo "usage: $0 SRC_DIR APPPASSD APPPASS" >&2
+if [[ $# -ne 3 && $# -ne 4 ]]; then
+    echo "usage: $0 SRC_DIR APPPASSD APPPASS [APPPASS_WEB]" >&2
     exit 2
 fi
 SRC=$(realpath -e "$1")
 APPPASSD=$(realpath -e "$2")
 APPPASS=$(realpath -e "$3")
+APPPASS_WEB=""
+if [[ $# -eq 4 ]]; then APPPASS_WEB=$(realpath -e "$4"); fi
 # shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
 DAEMON_PID=""  # apppassd itself (a child of strace)
@@ -134,6 +143,69 @@ if [[ -n $exposure ]]; then
 else
     not_ok "systemd-analyze security --offline=true rates apppassd.service" "exit $RC" \
         "$(tail -n 5 "$TMP/security.out")"
+fi
+
+# ---- apppass-web.service ------------------------------------------------------------------
+
+WEB=$UNITS/apppass-web.service
+if [[ -z $APPPASS_WEB ]]; then
+    # No apppass-web built here: verify checks that ExecStart names an executable.
+    APPPASS_WEB=$TMP/apppass-web-standin
+    printf '#!/bin/sh\nexit 0\n' >"$APPPASS_WEB"
+    chmod 0755 "$APPPASS_WEB"
+    note "apppass-web.service: verified with a stand-in for the program (none built)"
+fi
+sed "s|^ExecStart=/usr/sbin/apppass-web\\b|ExecStart=$APPPASS_WEB|" "$WEB" >"$TMP/units/apppass-web.service"
+cp "$SRC/packaging/man/apppass-web.8" "$TMP/man/man8/"
+RC=0
+(cd "$TMP/units" && MANPATH=$TMP/man systemd-analyze verify apppassd.socket apppass-web.service) \
+    >"$TMP/verify-web.out" 2>&1 || RC=$?
+if [[ $RC -eq 0 && ! -s $TMP/verify-web.out ]]; then
+    ok "systemd-analyze verify apppass-web.service: no error, no warning"
+else
+    not_ok "systemd-analyze verify apppass-web.service: no error, no warning" \
+        "exit $RC" "$(cat "$TMP/verify-web.out")"
+fi
+expect "apppass-web.service runs /usr/sbin/apppass-web with /etc/apppass/web.conf" \
+    "$WEB" ExecStart "/usr/sbin/apppass-web --config /etc/apppass/web.conf"
+portal_user=$(sed -n 's/^USER=//p' "$SRC/packaging/debian/apppass-web.postinst")
+check "the package's postinst makes the user apppass-web" test "$portal_user" = apppass-web
+expect "apppass-web.service runs as the user the package makes ($portal_user)" "$WEB" User "$portal_user"
+expect "apppass-web.service: its group" "$WEB" Group "$portal_user"
+# The broker accepts the portal's requests from --portal-user, by default this user.
+if "$APPPASSD" --help 2>&1 | grep -q -- '--portal-user'; then
+    check "apppassd --help: --portal-user defaults to $portal_user" \
+        bash -c '"$1" --help 2>&1 | grep -- --portal-user | grep -qw -- "$2"' _ "$APPPASSD" "$portal_user"
+else
+    note "SKIP the broker's default portal user: this apppassd has no --portal-user"
+fi
+expect "apppass-web.service: no capabilities (an empty bounding set)" "$WEB" CapabilityBoundingSet ''
+check "apppass-web.service: nothing writable (no ReadWritePaths=, StateDirectory=, ...)" \
+    not grep -Eq '^(ReadWritePaths|StateDirectory|CacheDirectory|LogsDirectory|RuntimeDirectory)=' "$WEB"
+expect "apppass-web.service: wants the broker's socket" "$WEB" Wants "apppassd.socket network-online.target"
+expect "apppass-web.service: after the broker's socket" "$WEB" After "apppassd.socket network-online.target"
+expect "apppass-web.service: wanted by multi-user.target (systemctl enable)" "$WEB" WantedBy multi-user.target
+for kv in ProtectSystem=strict ProtectHome=yes PrivateTmp=yes PrivateDevices=yes \
+          "RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6" IPAddressAllow=localhost IPAddressDeny=any \
+          NoNewPrivileges=yes SystemCallFilter=@system-service SystemCallArchitectures=native \
+          MemoryDenyWriteExecute=yes LockPersonality=yes RestrictNamespaces=yes PrivateUsers=yes \
+          RestrictSUIDSGID=yes UMask=0077 LimitCORE=0; do
+    expect "apppass-web.service: $kv" "$WEB" "${kv%%=*}" "${kv#*=}"
+done
+RC=0
+(cd "$TMP/units" && systemd-analyze security --offline=true --no-pager apppass-web.service) \
+    >"$TMP/security-web.out" 2>&1 || RC=$?
+exposure=$(sed -n 's/.*Overall exposure level for apppass-web\.service: \([0-9.]*\) .*/\1/p' "$TMP/security-web.out")
+if [[ -n $exposure ]]; then
+    note "systemd-analyze security --offline=true apppass-web.service: exposure $exposure"
+    grep '✗' "$TMP/security-web.out" | sed 's/  */ /g; s/^/#   left: /' || true
+    check "apppass-web.service: the exposure ($exposure) is at most 1.0" \
+        awk -v e="$exposure" 'BEGIN { exit !(e <= 1.0) }'
+    check "docs/design.md states the exposure of apppass-web.service ($exposure)" \
+        grep -q "apppass-web.service.*exposure $exposure\\b" "$SRC/docs/design.md"
+else
+    not_ok "systemd-analyze security --offline=true rates apppass-web.service" "exit $RC" \
+        "$(tail -n 5 "$TMP/security-web.out")"
 fi
 
 # ---- the daemon's system calls against the filter ---------------------------------------

@@ -152,14 +152,14 @@ Status CheckConfig(const WebConfig& c) {
   if (c.tls_cert.empty() != c.tls_key.empty()) {
     return Status::InvalidArgument("TLS needs both tls_cert and tls_key (--tls-cert, --tls-key)");
   }
+  if (c.insecure_http && (tls || !IsLoopback(listen->ip))) {
+    return Status::InvalidArgument(
+        "--insecure-http is for plain HTTP on a loopback address only (tests)");
+  }
   if (!tls && !IsLoopback(listen->ip)) {
     return Status::InvalidArgument(
         "plain HTTP is served only on a loopback address (behind the TLS proxy): listen on "
         "127.0.0.1 or ::1, or set tls_cert and tls_key");
-  }
-  if (c.insecure_http && (tls || !IsLoopback(listen->ip))) {
-    return Status::InvalidArgument(
-        "--insecure-http is for plain HTTP on a loopback address only (tests)");
   }
   for (const std::string& p : c.trusted_proxies) {
     if (!ParseRange(p)) {

@@ -29,7 +29,9 @@ void AddDoctorCommand(CLI::App& app, Context& ctx) {
       "Check the deployment and say what is wrong and how to fix it: the store's files, owners\n"
       "and modes; whether the dovecot and postfix users can read it; which PAM services stack\n"
       "pam_apppass.so and how; Postfix's SASL config; whether the SASL plugin outranks the\n"
-      "stock PLAIN and LOGIN; whether apppassd answers on --socket. Only reads. Run it as root.\n"
+      "stock PLAIN and LOGIN; whether apppassd answers on --socket; when apppass-web is\n"
+      "installed, its portal user, PAM service and configuration file. Only reads. Run it as\n"
+      "root.\n"
       "Prints one finding a line (ok:, warning:, problem:, each problem or warning followed by\n"
       "an indented 'fix:' line). Exit status 0 when there is no problem (warnings allowed),\n"
       "8 when there is at least one.");
@@ -45,6 +47,12 @@ void AddDoctorCommand(CLI::App& app, Context& ctx) {
   cmd->add_option(
       "--doveconf", a->cfg.doveconf,
       "doveconf program to ask which user Dovecot's auth worker runs as (default: from PATH)");
+  cmd->add_option("--web-conf", a->cfg.web_conf, "apppass-web's configuration file")
+      ->capture_default_str();
+  cmd->add_option("--systemd-dir", a->cfg.systemd_dirs,
+                  "Where systemd units are read from (apppassd.service, apppass-web.service),\n"
+                  "in order of precedence; repeat for several (default: /etc, /run, /lib and\n"
+                  "/usr/lib systemd/system)");
   auto* socket = cmd->add_option("--socket", a->cfg.socket,
                                  "apppassd's socket to check (default: the global --socket)");
   cmd->add_flag("--json", a->json,

@@ -60,6 +60,7 @@ std::vector<Finding> RunAll(const Config& cfg) {
   add(CheckPostfix(cfg, &postfix));
   add(CheckSasl(cfg, postfix));
   add(CheckBroker(cfg));
+  add(CheckWeb(cfg));
   return out;
 }
 

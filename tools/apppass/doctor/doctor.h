@@ -22,6 +22,9 @@
 //           ahead of the stock PLAIN and LOGIN (asked of libsasl2 in a forked child)
 //   broker  apppassd's socket: a socket owned by root, in a directory only root may
 //           change, that users may connect to, and the daemon answers (POLICY_SHOW)
+//   web     when apppass-web is installed: the portal user apppassd trusts (not root, no
+//           verifier, the unit's user), the PAM service apppass-web (needs a password),
+//           web.conf (web_conf.h)
 //
 // The checks only read: they never change the store or any configuration. The store is
 // never opened as a Store (an admin open writes; any LMDB reader writes lock.mdb): the
@@ -55,6 +58,12 @@ struct Config {
   std::string doveconf;
   // apppassd's socket (doctor --socket).
   std::string socket = broker::kDefaultSocket;
+  // apppass-web: its program, its configuration file (doctor --web-conf), and where
+  // systemd units are read from, in order of precedence (doctor --systemd-dir).
+  std::string web_binary = "/usr/sbin/apppass-web";
+  std::string web_conf = "/etc/apppass/web.conf";
+  std::vector<std::string> systemd_dirs = {"/etc/systemd/system", "/run/systemd/system",
+                                           "/lib/systemd/system", "/usr/lib/systemd/system"};
 };
 
 // The defaults of this build: sasl_dir and pam_module_dirs filled in.
@@ -74,6 +83,7 @@ std::vector<Finding> CheckPam(const Config& cfg);
 std::vector<Finding> CheckPostfix(const Config& cfg, PostfixSasl* out);
 std::vector<Finding> CheckSasl(const Config& cfg, const PostfixSasl& postfix);
 std::vector<Finding> CheckBroker(const Config& cfg);
+std::vector<Finding> CheckWeb(const Config& cfg);
 // All of the above, in that order.
 std::vector<Finding> RunAll(const Config& cfg);
 

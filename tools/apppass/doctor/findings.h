@@ -13,7 +13,7 @@ enum class Level { kOk, kWarning, kProblem };
 const char* LevelName(Level level);
 
 struct Finding {
-  std::string check;  // "store", "access", "pam", "postfix", "sasl" or "broker"
+  std::string check;  // "store", "access", "pam", "postfix", "sasl", "broker" or "web"
   Level level = Level::kOk;
   std::string message;  // one line, printable ASCII
   std::string fix;      // one line; empty when there is nothing to do
