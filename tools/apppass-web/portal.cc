@@ -154,6 +154,13 @@ HttpResponse Portal::Impl::Static(const HttpRequest& req, std::string_view name)
 HttpResponse Portal::Impl::Route(const HttpRequest& req) {
   const bool is_get = req.method == "GET" || req.method == "HEAD";
   const bool is_post = req.method == "POST";
+  // For monitors and the load balancer: the program answers (asks the broker nothing).
+  if (req.path == "/healthz") {
+    HttpResponse r{.status = is_get ? 200 : 405, .content_type = "text/plain; charset=utf-8"};
+    r.body = is_get ? "apppass-web\n" : "method not allowed\n";
+    if (!is_get) r.headers.emplace_back("Allow", "GET, HEAD");
+    return r;
+  }
   if (req.path.starts_with("/static/")) {
     if (!is_get) {
       HttpResponse r{.status = 405, .content_type = "text/plain; charset=utf-8"};
