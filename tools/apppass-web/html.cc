@@ -107,10 +107,14 @@ std::string RenderPage(const Layout& l, std::string_view main_html) {
        "<header>\n<p class=\"site\">";
   AppendEscaped(l.site_name, &o);
   o += "</p>\n";
-  if (!l.user.empty()) {
-    o += "<nav id=\"site-nav\">\n<span class=\"user\">";
-    AppendEscaped(l.user, &o);
-    o += "</span>\n<a href=\"/passwords\">";
+  if (l.signed_in || !l.user.empty()) {
+    o += "<nav id=\"site-nav\">\n";
+    if (!l.user.empty()) {
+      o += "<span class=\"user\">";
+      AppendEscaped(l.user, &o);
+      o += "</span>\n";
+    }
+    o += "<a href=\"/passwords\">";
     AppendEscaped(l.nav_passwords, &o);
     o += "</a>\n<a href=\"/security\">";
     AppendEscaped(l.nav_security, &o);

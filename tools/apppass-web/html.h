@@ -22,7 +22,8 @@ struct Layout {
   std::string lang = "en";    // <html lang>, and the current entry of nav#lang
   std::string title;          // <title> and the page's <h1>
   std::string site_name;      // the header's name ("App passwords")
-  std::string user;           // signed-in user (empty: signed out)
+  bool signed_in = false;     // the header links to the signed-in pages
+  std::string user;           // the signed-in user's name (may be empty when signed in)
   std::string nav_passwords;  // header links when signed in (text)
   std::string nav_security;   //
   std::string lang_label;     // aria-label of nav#lang ("Language")

@@ -37,6 +37,7 @@ struct PageContext {
   std::string signin;              // the pending sign-in cookie, likewise
   std::string pre;                 // the pre-sign-in CSRF token (the cookie's, or a new one)
   bool set_pre = false;            // pre is new: set the cookie with the response
+  bool signed_in = false;          // a page of a session (the header shows its links)
   std::vector<SetCookie> cookies;  // set with the response (language, ...)
 
   const std::string& T(Msg m) const { return catalog.Text(lang, m); }

@@ -44,6 +44,7 @@ HttpResponse Page(PageContext& ctx, int status, Msg title, const std::string& ma
   l.lang = std::string(LangCode(ctx.lang));
   l.title = ctx.T(title);
   l.site_name = ctx.T(Msg::kSiteName);
+  l.signed_in = ctx.signed_in;
   l.user = std::string(user);
   l.nav_passwords = ctx.T(Msg::kNavPasswords);
   l.nav_security = ctx.T(Msg::kNavSecurity);

@@ -46,21 +46,30 @@ std::string RevokeHref(std::string_view id) {
   return href;
 }
 
+// A cell, labelled with its column's name for the narrow layout (style.css shows the
+// label before the value when the table becomes one block per password).
+std::string Cell(const PageContext& ctx, std::string_view cls, Msg column,
+                 const std::string& html) {
+  return "<td class=\"" + std::string(cls) + "\" data-label=\"" + ctx.H(column) + "\">" + html +
+         "</td>\n";
+}
+
 std::string Row(const PageContext& ctx, const PasswordItem& p) {
   std::string o = "<tr data-id=\"" + Escape(p.id) + "\">\n";
-  o += "<td class=\"name\">" + Escape(p.name) + "</td>\n";
-  o += "<td class=\"services\">" + Services(ctx, p) + "</td>\n";
-  o += "<td class=\"created\">" + When(p.created) + "</td>\n";
-  o += "<td class=\"expires\">";
-  if (p.state == "expired") o += "<strong>" + ctx.H(Msg::kExpired) + "</strong> ";
-  o += p.expires ? When(*p.expires) : ctx.H(Msg::kNever);
-  o += "</td>\n<td class=\"last-used\">";
-  o += p.last_used ? When(*p.last_used) : ctx.H(Msg::kNotYet);
-  o += "</td>\n<td class=\"last-service\">";
-  if (p.last_used && p.last_service) AppendEscaped(*p.last_service, &o);
-  o += "</td>\n<td class=\"last-from\">";
-  if (p.last_used && p.last_rhost) AppendEscaped(*p.last_rhost, &o);
-  o += "</td>\n<td><a class=\"revoke\" href=\"" + Escape(RevokeHref(p.id)) + "\">" +
+  o += Cell(ctx, "name", Msg::kColName, Escape(p.name));
+  o += Cell(ctx, "services", Msg::kColServices, Services(ctx, p));
+  o += Cell(ctx, "created", Msg::kColCreated, When(p.created));
+  std::string expires;
+  if (p.state == "expired") expires += "<strong>" + ctx.H(Msg::kExpired) + "</strong> ";
+  expires += p.expires ? When(*p.expires) : ctx.H(Msg::kNever);
+  o += Cell(ctx, "expires", Msg::kColExpires, expires);
+  o += Cell(ctx, "last-used", Msg::kColLastUsed,
+            p.last_used ? When(*p.last_used) : ctx.H(Msg::kNotYet));
+  o += Cell(ctx, "last-service", Msg::kColService,
+            p.last_used && p.last_service ? Escape(*p.last_service) : std::string());
+  o += Cell(ctx, "last-from", Msg::kColFrom,
+            p.last_used && p.last_rhost ? Escape(*p.last_rhost) : std::string());
+  o += "<td class=\"action\"><a class=\"revoke\" href=\"" + Escape(RevokeHref(p.id)) + "\">" +
        ctx.H(Msg::kRevoke) + "<span class=\"visually-hidden\">: " + Escape(p.name) +
        "</span></a></td>\n</tr>\n";
   return o;

@@ -180,6 +180,7 @@ HttpResponse Portal::Impl::Route(const HttpRequest& req) {
                   .signin = CookieToken(req, kSigninCookie),
                   .pre = {},
                   .set_pre = false,
+                  .signed_in = false,
                   .cookies = {}};
   ctx.lang = ChooseLang(req, &ctx.cookies);
   if (const std::string* p = req.Cookie(kPreCookie); p != nullptr && IsPreToken(*p)) ctx.pre = *p;
@@ -192,6 +193,7 @@ HttpResponse Portal::Impl::Route(const HttpRequest& req) {
   for (const auto& r : kRoutes)
     if (r.path == req.path) route = &r;
   if (route == nullptr) return MessagePage(ctx, 404, Msg::kNotFoundTitle, Msg::kNotFoundText);
+  ctx.signed_in = route->needs_session && !ctx.session.empty();
 
   if (is_get) {
     if (route->get == nullptr) {
