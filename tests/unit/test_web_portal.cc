@@ -373,6 +373,90 @@ void test_list_page(void** state) {
   assert_int_equal(f->portal->Handle(rv).status, 404);
 }
 
+// "Set it up now": the key as a QR code and in groups, then the recovery codes once with
+// the new session (its own CSRF token on form#saved).
+void test_setup_flow(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  const std::string signin(64, 'e'), session(64, '7');
+  StartBroker(
+      f, {"ITEM\t{id}\trecovery_code=aaaa-bbbb-cccc", "ITEM\t{id}\trecovery_code=dddd-eeee-ffff",
+          "OK\t{id}\tsecret=JBSWY3DPEHPK3PXPJBSWY3DP\turi=otpauth://totp/"
+          "mail:alice?secret=JBSWY3DPEHPK3PXPJBSWY3DP&issuer=mail\tissuer=mail\t"
+          "account=alice\tsession=" +
+              session + "\tuser=alice"});
+  HttpRequest get = Req("GET", "/setup");
+  get.cookies["__Host-apppass-signin"] = signin;
+  get.cookies["apppass-lang"] = "it";
+  HttpResponse r = f->portal->Handle(get);
+  assert_int_equal(r.status, 200);
+  assert_true(Has(r, "id=\"setup-start\""));
+  assert_true(Has(r, "Configura ora"));
+  const SetCookie* pre = CookieOf(r, "__Host-apppass-pre");
+  assert_non_null(pre);
+
+  HttpRequest start = Req("POST", "/setup/start");
+  start.cookies = get.cookies;
+  start.cookies["__Host-apppass-pre"] = pre->value;
+  start.form.push_back(Plain("csrf", pre->value));
+  r = f->portal->Handle(start);
+  assert_int_equal(r.status, 200);
+  assert_true(r.secret_body);
+  assert_true(Has(r, "<figure id=\"qr\" class=\"qr\">\n<svg "));
+  assert_true(Has(r, "<code id=\"secret\" class=\"secret\">JBSW Y3DP EHPK 3PXP JBSW Y3DP</code>"));
+  assert_true(Has(r, "<form id=\"confirm\" method=\"post\" action=\"/setup/confirm\">"));
+
+  HttpRequest confirm = Req("POST", "/setup/confirm");
+  confirm.cookies = start.cookies;
+  confirm.form.push_back(Plain("csrf", pre->value));
+  confirm.form.push_back(Secret("code", "123456"));
+  r = f->portal->Handle(confirm);
+  assert_int_equal(r.status, 200);
+  assert_true(r.secret_body);
+  const SetCookie* c = CookieOf(r, "__Host-apppass-session");
+  assert_non_null(c);
+  assert_string_equal(c->value.c_str(), session.c_str());
+  c = CookieOf(r, "__Host-apppass-signin");
+  assert_non_null(c);
+  assert_int_equal(*c->max_age, 0);
+  assert_true(
+      Has(r, "<ul id=\"recovery-codes\" class=\"codes\">\n<li><code>aaaa-bbbb-cccc</code></li>"));
+  assert_true(Has(r, "<form id=\"saved\""));
+  assert_true(Has(r, ("value=\"" + CsrfForSession(session) + "\"").c_str()));
+  const std::string log = BrokerLog(*f);
+  assert_non_null(strstr(log.c_str(), "SIGNIN_ENROLL\t"));
+  assert_non_null(strstr(log.c_str(), "SIGNIN_CONFIRM\t"));
+  assert_non_null(strstr(log.c_str(), "code=*"));
+}
+
+void test_security_pages(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  StartBroker(f, {"ITEM\t{id}\trecovery_code=aaaa-bbbb-cccc",
+                  "OK\t{id}\tuser=alice\tstate=confirmed\trecovery_codes_left=7"});
+  HttpRequest get = Req("GET", "/security");
+  get.cookies["__Host-apppass-session"] = kSession;
+  HttpResponse r = f->portal->Handle(get);
+  assert_int_equal(r.status, 200);
+  for (const char* id : {"<form id=\"recovery\"", "<form id=\"authenticator\"",
+                         "<form id=\"signout\"", "id=\"recovery-left\">Unused recovery codes: 7"})
+    assert_true(Has(r, id));
+  HttpRequest post = Req("POST", "/security/recovery-codes");
+  post.cookies = get.cookies;
+  post.form.push_back(Plain("csrf", CsrfForSession(kSession)));
+  post.form.push_back(Secret("code", "123456"));
+  r = f->portal->Handle(post);
+  assert_int_equal(r.status, 200);
+  assert_true(r.secret_body);
+  assert_true(Has(r, "<li><code>aaaa-bbbb-cccc</code></li>"));
+  // Without a code: the error next to the field, nothing sent.
+  HttpRequest empty = Req("POST", "/security/authenticator");
+  empty.cookies = get.cookies;
+  empty.form.push_back(Plain("csrf", CsrfForSession(kSession)));
+  r = f->portal->Handle(empty);
+  assert_int_equal(r.status, 400);
+  assert_true(Has(r, "id=\"authenticator-code-error\" class=\"error\" role=\"alert\""));
+  assert_true(Has(r, "aria-describedby=\"authenticator-code-error\""));
+}
+
 }  // namespace
 }  // namespace apppass::web
 
@@ -391,6 +475,8 @@ int main() {
       cmocka_unit_test_setup_teardown(test_created_shown_once, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_expired_session, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_list_page, Setup, Teardown),
+      cmocka_unit_test_setup_teardown(test_setup_flow, Setup, Teardown),
+      cmocka_unit_test_setup_teardown(test_security_pages, Setup, Teardown),
   };
   return cmocka_run_group_tests_name("web_portal", tests, nullptr, nullptr);
 }
