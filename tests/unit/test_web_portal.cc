@@ -391,13 +391,13 @@ void test_setup_flow(void** state) {
   assert_int_equal(r.status, 200);
   assert_true(Has(r, "id=\"setup-start\""));
   assert_true(Has(r, "Configura ora"));
-  const SetCookie* pre = CookieOf(r, "__Host-apppass-pre");
-  assert_non_null(pre);
+  assert_non_null(CookieOf(r, "__Host-apppass-pre"));
+  const std::string pre = CookieOf(r, "__Host-apppass-pre")->value;
 
   HttpRequest start = Req("POST", "/setup/start");
   start.cookies = get.cookies;
-  start.cookies["__Host-apppass-pre"] = pre->value;
-  start.form.push_back(Plain("csrf", pre->value));
+  start.cookies["__Host-apppass-pre"] = pre;
+  start.form.push_back(Plain("csrf", pre));
   r = f->portal->Handle(start);
   assert_int_equal(r.status, 200);
   assert_true(r.secret_body);
@@ -407,7 +407,7 @@ void test_setup_flow(void** state) {
 
   HttpRequest confirm = Req("POST", "/setup/confirm");
   confirm.cookies = start.cookies;
-  confirm.form.push_back(Plain("csrf", pre->value));
+  confirm.form.push_back(Plain("csrf", pre));
   confirm.form.push_back(Secret("code", "123456"));
   r = f->portal->Handle(confirm);
   assert_int_equal(r.status, 200);
