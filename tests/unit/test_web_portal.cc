@@ -270,6 +270,9 @@ void test_static_assets(void** state) {
   assert_int_equal(r.status, 200);
   assert_string_equal(r.content_type.c_str(), "text/javascript; charset=utf-8");
   assert_true(Has(r, "navigator.clipboard"));
+  r = f->portal->Handle(Req("GET", "/static/icon.svg"));
+  assert_int_equal(r.status, 200);
+  assert_string_equal(r.content_type.c_str(), "image/svg+xml");
 }
 
 void test_share_dir_overrides(void** state) {
@@ -421,6 +424,8 @@ void test_setup_flow(void** state) {
   assert_true(
       Has(r, "<ul id=\"recovery-codes\" class=\"codes\">\n<li><code>aaaa-bbbb-cccc</code></li>"));
   assert_true(Has(r, "<form id=\"saved\""));
+  // Switching the language must not lose the codes: the links open a new tab.
+  assert_true(Has(r, "hreflang=\"en\" lang=\"en\" target=\"_blank\" rel=\"noopener\""));
   assert_true(Has(r, ("value=\"" + CsrfForSession(session) + "\"").c_str()));
   const std::string log = BrokerLog(*f);
   assert_non_null(strstr(log.c_str(), "SIGNIN_ENROLL\t"));

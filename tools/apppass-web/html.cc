@@ -103,7 +103,8 @@ std::string RenderPage(const Layout& l, std::string_view main_html) {
   AppendEscaped(l.title, &o);
   o += " \xe2\x80\x94 ";  // em dash
   AppendEscaped(l.site_name, &o);
-  o += "</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n</head>\n<body>\n"
+  o += "</title>\n<link rel=\"stylesheet\" href=\"/static/style.css\">\n"
+       "<link rel=\"icon\" href=\"/static/icon.svg\" type=\"image/svg+xml\">\n</head>\n<body>\n"
        "<header>\n<p class=\"site\">";
   AppendEscaped(l.site_name, &o);
   o += "</p>\n";
@@ -136,6 +137,7 @@ std::string RenderPage(const Layout& l, std::string_view main_html) {
     o += code;
     o += '"';
     if (code == l.lang) o += " aria-current=\"true\"";
+    if (l.lang_new_tab) o += " target=\"_blank\" rel=\"noopener\"";
     o += '>';
     o += name;
     o += "</a>\n";

@@ -27,12 +27,13 @@ struct Layout {
   std::string nav_passwords;  // header links when signed in (text)
   std::string nav_security;   //
   std::string lang_label;     // aria-label of nav#lang ("Language")
+  bool lang_new_tab = false;  // language links open a new tab (a page shown only once)
   std::string lang_base;      // path (and query, without lang) the language links keep
   std::string footer;         // footer text
 };
 
 // The whole document: <!DOCTYPE html>, <html lang>, head (charset, viewport, title,
-// stylesheet), header, nav#lang (links ?lang=en|ro|it), <main> with the <h1> and
+// stylesheet, icon), header, nav#lang (links ?lang=en|ro|it), <main> with the <h1> and
 // `main_html`, footer.
 std::string RenderPage(const Layout& layout, std::string_view main_html);
 

@@ -50,6 +50,11 @@ struct PageContext {
 // empty). Adds ctx.cookies.
 HttpResponse Page(PageContext& ctx, int status, Msg title, const std::string& main_html,
                   std::string_view user = {});
+// A page that shows a secret once (a new password, recovery codes, a TOTP key): as Page,
+// with secret_body set (the server wipes it), and language links that open a new tab, so
+// that switching the language does not lose what cannot be shown again.
+HttpResponse SecretPage(PageContext& ctx, int status, Msg title, const std::string& main_html,
+                        std::string_view user = {});
 // 303 to `location` (a path of ours), with ctx.cookies.
 HttpResponse Redirect(PageContext& ctx, std::string_view location);
 // A short page with one message (403, 404, 405, 500, 503).

@@ -38,9 +38,12 @@ std::string LangBase(const HttpRequest& req) {
 
 }  // namespace
 
-HttpResponse Page(PageContext& ctx, int status, Msg title, const std::string& main_html,
-                  std::string_view user) {
+namespace {
+
+HttpResponse Render(PageContext& ctx, int status, Msg title, const std::string& main_html,
+                    std::string_view user, bool secret) {
   Layout l;
+  l.lang_new_tab = secret;
   l.lang = std::string(LangCode(ctx.lang));
   l.title = ctx.T(title);
   l.site_name = ctx.T(Msg::kSiteName);
@@ -54,9 +57,22 @@ HttpResponse Page(PageContext& ctx, int status, Msg title, const std::string& ma
   HttpResponse r;
   r.status = status;
   r.body = RenderPage(l, main_html);
+  r.secret_body = secret;
   r.cookies = ctx.cookies;
   if (ctx.set_pre) r.cookies.push_back({std::string(kPreCookie), ctx.pre, std::nullopt});
   return r;
+}
+
+}  // namespace
+
+HttpResponse Page(PageContext& ctx, int status, Msg title, const std::string& main_html,
+                  std::string_view user) {
+  return Render(ctx, status, title, main_html, user, false);
+}
+
+HttpResponse SecretPage(PageContext& ctx, int status, Msg title, const std::string& main_html,
+                        std::string_view user) {
+  return Render(ctx, status, title, main_html, user, true);
 }
 
 HttpResponse Redirect(PageContext& ctx, std::string_view location) {

@@ -176,9 +176,8 @@ HttpResponse GetCreated(PageContext& ctx) {
   o += MailSettings(ctx, session.user);
   o += "<p><a id=\"done\" class=\"button\" href=\"/passwords\">" + ctx.H(Msg::kDone) +
        "</a></p>\n<script src=\"/static/copy.js\"></script>";
-  HttpResponse r = Page(ctx, 200, Msg::kNewPasswordTitle, o, session.user);
+  HttpResponse r = SecretPage(ctx, 200, Msg::kNewPasswordTitle, o, session.user);
   WipeString(o);
-  r.secret_body = true;
   return r;
 }
 

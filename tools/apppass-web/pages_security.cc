@@ -96,9 +96,8 @@ HttpResponse PostRecoveryCodes(PageContext& ctx) {
   std::string o = "<p>" + ctx.H(Msg::kRecoveryIntro) + "</p>\n" + RecoveryCodesHtml(codes) +
                   "<p><a id=\"done\" class=\"button\" href=\"/security\">" + ctx.H(Msg::kDone) +
                   "</a></p>";
-  HttpResponse r = Page(ctx, 200, Msg::kNewRecoveryTitle, o);
+  HttpResponse r = SecretPage(ctx, 200, Msg::kNewRecoveryTitle, o);
   WipeString(o);
-  r.secret_body = true;
   return r;
 }
 
@@ -114,9 +113,8 @@ HttpResponse PostAuthenticator(PageContext& ctx) {
     return BrokerFailure(ctx, a);
   }
   std::string o = EnrollmentHtml(ctx, e) + ConfirmForm(ctx, {});
-  HttpResponse r = Page(ctx, 200, Msg::kChangeAppTitle, o);
+  HttpResponse r = SecretPage(ctx, 200, Msg::kChangeAppTitle, o);
   WipeString(o);
-  r.secret_body = true;
   return r;
 }
 

@@ -51,9 +51,8 @@ HttpResponse PostSetupStart(PageContext& ctx) {
   const BrokerAnswer a = ctx.broker.SignInEnroll(ctx.signin, &e);
   if (!a.ok()) return a.expired() ? SigninExpired(ctx) : BrokerFailure(ctx, a);
   std::string o = EnrollmentHtml(ctx, e) + ConfirmForm(ctx, {});
-  HttpResponse r = Page(ctx, 200, Msg::kScanTitle, o);
+  HttpResponse r = SecretPage(ctx, 200, Msg::kScanTitle, o);
   WipeString(o);
-  r.secret_body = true;
   return r;
 }
 
@@ -80,9 +79,8 @@ HttpResponse PostSetupConfirm(PageContext& ctx) {
        "required>\n<label for=\"saved-check\">" +
        ctx.H(Msg::kSavedLabel) + "</label></div>\n";
   o += "<button type=\"submit\">" + ctx.H(Msg::kContinue) + "</button>\n</form>";
-  HttpResponse r = Page(ctx, 200, Msg::kRecoveryTitle, o, s.user);
+  HttpResponse r = SecretPage(ctx, 200, Msg::kRecoveryTitle, o, s.user);
   WipeString(o);
-  r.secret_body = true;
   return r;
 }
 
