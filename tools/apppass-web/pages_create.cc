@@ -87,12 +87,9 @@ HttpResponse FormPage(PageContext& ctx, int status, const PolicyInfo& policy, co
     const bool checked = f.scopes.empty()
                              ? s == "imap" || s == "smtp"
                              : std::find(f.scopes.begin(), f.scopes.end(), s) != f.scopes.end();
-    std::string upper = s;
-    for (char& c : upper)
-      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
     o += "<div class=\"choice\"><input type=\"checkbox\" id=\"scope-" + Escape(s) +
          "\" name=\"scope\" value=\"" + Escape(s) + "\"" + (checked ? " checked" : "") +
-         ">\n<label for=\"scope-" + Escape(s) + "\">" + Escape(upper) + "</label></div>\n";
+         ">\n<label for=\"scope-" + Escape(s) + "\">" + Escape(s) + "</label></div>\n";
   }
   if (!f.scope_error.empty())
     o += "<p id=\"scope-error\" class=\"error\" role=\"alert\">" + Escape(f.scope_error) + "</p>\n";

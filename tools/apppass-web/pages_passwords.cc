@@ -21,10 +21,7 @@ std::string Services(const PageContext& ctx, const PasswordItem& p) {
   std::string o;
   for (const std::string& s : p.scopes) {
     if (!o.empty()) o += ", ";
-    std::string upper = s;
-    for (char& c : upper)
-      if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
-    AppendEscaped(upper, &o);
+    AppendEscaped(s, &o);  // as the policy names them (imap, smtp), like the create form
   }
   return o;
 }
