@@ -1,5 +1,6 @@
 #include "portal_broker.h"
 
+#include <algorithm>
 #include <charconv>
 
 namespace apppass::web {
@@ -100,6 +101,13 @@ BrokerAnswer PortalBroker::Send(
     std::string_view kind,
     std::initializer_list<std::pair<std::string_view, std::string_view>> fields,
     broker::CallResult* out) const {
+  return Send(kind, fields, timeout_, out);
+}
+
+BrokerAnswer PortalBroker::Send(
+    std::string_view kind,
+    std::initializer_list<std::pair<std::string_view, std::string_view>> fields,
+    std::chrono::milliseconds timeout, broker::CallResult* out) const {
   // By name, so this client builds against a protocol header without the 1.2 kinds
   // (an older apppassd refuses them as unknown_request).
   const std::optional<broker::RequestKind> k = broker::RequestKindFromName(kind);
@@ -113,7 +121,7 @@ BrokerAnswer PortalBroker::Send(
     Status s = req.fields.Add(key, value);
     if (!s.ok()) return {.status = s, .reason = {}, .unreachable = false};
   }
-  Status s = broker::Call(socket_, req, timeout_, out);
+  Status s = broker::Call(socket_, req, timeout, out);
   if (!s.ok()) return {.status = s, .reason = {}, .unreachable = true};
   BrokerAnswer a;
   a.status = broker::ReplyStatus(out->final);
@@ -125,7 +133,8 @@ BrokerAnswer PortalBroker::SignIn(std::string_view user, const SecretBuffer& pas
                                   std::string_view client, SignInResult* out) const {
   broker::CallResult res;
   BrokerAnswer a =
-      Send("SIGNIN", {{"user", user}, {"password", password.view()}, {"client", client}}, &res);
+      Send("SIGNIN", {{"user", user}, {"password", password.view()}, {"client", client}},
+           std::max(timeout_, kSigninTimeout), &res);
   if (!a.ok()) return a;
   if (!TakeSecret(res.final, "signin", &out->signin) || !IsToken(out->signin.view()))
     return Malformed("signin");

@@ -93,6 +93,10 @@ struct MfaStatusInfo {
   int recovery_codes_left = -1;  // -1: not said
 };
 
+// The deadline of a SIGNIN: the broker bounds its PAM conversation by 10 s, and answers
+// after that; the portal waits a little longer so the answer is not lost.
+inline constexpr std::chrono::milliseconds kSigninTimeout{13000};
+
 class PortalBroker {
  public:
   explicit PortalBroker(std::string socket,
@@ -135,6 +139,9 @@ class PortalBroker {
   BrokerAnswer Send(std::string_view kind,
                     std::initializer_list<std::pair<std::string_view, std::string_view>> fields,
                     broker::CallResult* out) const;
+  BrokerAnswer Send(std::string_view kind,
+                    std::initializer_list<std::pair<std::string_view, std::string_view>> fields,
+                    std::chrono::milliseconds timeout, broker::CallResult* out) const;
   std::string socket_;
   std::chrono::milliseconds timeout_;
 };
