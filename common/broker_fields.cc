@@ -19,8 +19,8 @@ using internal::NeedsEscape;
 using internal::NoMemory;
 using internal::UnescapeTo;
 
-constexpr std::array<std::string_view, 5> kSecretKeys = {"password", "code", "secret", "uri",
-                                                         "recovery_code"};
+constexpr std::array<std::string_view, 7> kSecretKeys = {"password",      "code",   "secret", "uri",
+                                                         "recovery_code", "signin", "session"};
 
 int HexDigit(char c) {
   if (c >= '0' && c <= '9') return c - '0';

@@ -17,9 +17,12 @@ using internal::NeedsEscape;
 using internal::NoMemory;
 using internal::UnescapeTo;
 
-constexpr std::array<std::string_view, 13> kKindNames = {
-    "VERIFY",      "LIST",       "CREATE", "REVOKE",   "MFA_STATUS", "MFA_ENROLL",  "MFA_CONFIRM",
-    "POLICY_SHOW", "POLICY_SET", "CODE",   "ENROLLED", "ACCOUNT",    "MFA_RECOVERY"};
+constexpr std::array<std::string_view, 21> kKindNames = {
+    "VERIFY", "LIST", "CREATE", "REVOKE", "MFA_STATUS", "MFA_ENROLL", "MFA_CONFIRM", "POLICY_SHOW",
+    "POLICY_SET", "CODE", "ENROLLED", "ACCOUNT", "MFA_RECOVERY",
+    // Minor 2 (issue 13):
+    "SIGNIN", "SIGNIN_CODE", "SIGNIN_ENROLL", "SIGNIN_CONFIRM", "SESSION", "SIGNOUT", "MFA_REPLACE",
+    "MFA_REPLACE_CONFIRM"};
 constexpr std::array<std::string_view, 9> kCodeNames = {
     "not_found", "invalid",         "unavailable", "denied", "exists",
     "internal",  "unknown_request", "too_long",    "version"};
@@ -27,8 +30,8 @@ static_assert(kKindNames.size() == std::size(kAllRequestKinds), "one name per re
 static_assert(kCodeNames.size() == static_cast<std::size_t>(ReplyCode::kVersion) + 1,
               "one name per reply code");
 
-constexpr std::string_view kVersionLine = "VERSION\t1\t1\n";
-static_assert(kProtocolMajor == 1 && kProtocolMinor == 1, "update kVersionLine");
+constexpr std::string_view kVersionLine = "VERSION\t1\t2\n";
+static_assert(kProtocolMajor == 1 && kProtocolMinor == 2, "update kVersionLine");
 
 // "1".."9999999999" without leading zero; "0" too when `allow_zero`.
 std::optional<std::uint64_t> ParseId(std::string_view s, bool allow_zero) {

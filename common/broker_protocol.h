@@ -21,7 +21,7 @@
 // Unknown request kinds are refused ("unknown_request"), never guessed at.
 //
 // Secrets: the values of the keys IsSecretKey names (password, code, secret, uri,
-// recovery_code) are
+// recovery_code, signin, session) are
 // held only in SecretBuffers, never in a std::string; error messages never quote a value
 // (at most a key name or a field's position). Serialized lines go into a SecretBuffer too,
 // since they may carry a secret.
@@ -47,7 +47,10 @@ namespace apppass::broker {
 inline constexpr int kProtocolMajor = 1;
 // Minor 1 (issue 12): VERIFY's OK says `enrolled`; CODE, ENROLLED, ACCOUNT, MFA_RECOVERY;
 // MFA_CONFIRM may answer recovery codes; MFA_STATUS says `recovery_codes_left`.
-inline constexpr int kProtocolMinor = 1;
+// Minor 2 (issue 13): the portal's kinds (SIGNIN ... SIGNOUT), `session=` on self-service
+// kinds from the portal, MFA_REPLACE and MFA_REPLACE_CONFIRM; the secret keys signin and
+// session.
+inline constexpr int kProtocolMinor = 2;
 
 // The longest line (without its '\n') either side sends or accepts. The largest request,
 // VERIFY, holds a user name (<= 256 bytes), a password (<= 512 bytes, kMaxPasswordInput),
@@ -78,14 +81,25 @@ enum class RequestKind {
   kEnrolled,     // ENROLLED: a verifier asks whether a user has a confirmed enrollment
   kAccount,      // ACCOUNT: a verifier asks for a user's account state (NSS, shadow)
   kMfaRecovery,  // MFA_RECOVERY: new recovery codes for the caller (needs a TOTP code)
+  // Minor 2 (issue 13), the first six from the portal's uid only:
+  kSignin,             // SIGNIN: a user's password through the portal's PAM service
+  kSigninCode,         // SIGNIN_CODE: the second step, a TOTP or recovery code -> a session
+  kSigninEnroll,       // SIGNIN_ENROLL: a signed-in user without MFA starts an enrollment
+  kSigninConfirm,      // SIGNIN_CONFIRM: confirms it -> recovery codes and a session
+  kSession,            // SESSION: is a session valid (touches it)
+  kSignout,            // SIGNOUT: ends a session
+  kMfaReplace,         // MFA_REPLACE: a new secret beside the confirmed one (needs a code)
+  kMfaReplaceConfirm,  // MFA_REPLACE_CONFIRM: a code of the new secret swaps them
 };
 // Every kind, in declaration order.
 inline constexpr RequestKind kAllRequestKinds[] = {
-    RequestKind::kVerify,     RequestKind::kList,       RequestKind::kCreate,
-    RequestKind::kRevoke,     RequestKind::kMfaStatus,  RequestKind::kMfaEnroll,
-    RequestKind::kMfaConfirm, RequestKind::kPolicyShow, RequestKind::kPolicySet,
-    RequestKind::kCode,       RequestKind::kEnrolled,   RequestKind::kAccount,
-    RequestKind::kMfaRecovery};
+    RequestKind::kVerify,       RequestKind::kList,          RequestKind::kCreate,
+    RequestKind::kRevoke,       RequestKind::kMfaStatus,     RequestKind::kMfaEnroll,
+    RequestKind::kMfaConfirm,   RequestKind::kPolicyShow,    RequestKind::kPolicySet,
+    RequestKind::kCode,         RequestKind::kEnrolled,      RequestKind::kAccount,
+    RequestKind::kMfaRecovery,  RequestKind::kSignin,        RequestKind::kSigninCode,
+    RequestKind::kSigninEnroll, RequestKind::kSigninConfirm, RequestKind::kSession,
+    RequestKind::kSignout,      RequestKind::kMfaReplace,    RequestKind::kMfaReplaceConfirm};
 // The wire name ("VERIFY", "MFA_STATUS", ...).
 std::string_view RequestKindName(RequestKind kind) noexcept;
 // The kind a wire name stands for (exact, case-sensitive), or nullopt.
@@ -115,7 +129,8 @@ Status::Code StatusCodeFor(ReplyCode code) noexcept;
 
 // True for the keys whose values are secrets: "password", "code" (a TOTP or recovery
 // code), "secret" (a TOTP secret), "uri" (an otpauth:// URI, which holds the secret) and
-// "recovery_code" (a new recovery code, in the ITEM lines of MFA_RECOVERY and MFA_CONFIRM).
+// "recovery_code" (a new recovery code, in the ITEM lines of MFA_RECOVERY and MFA_CONFIRM),
+// and, minor 2, "signin" and "session" (the portal's pending sign-in and session tokens).
 bool IsSecretKey(std::string_view key) noexcept;
 // A key is 1..kMaxKeyLength bytes of [a-z_].
 bool IsValidKey(std::string_view key) noexcept;

@@ -173,6 +173,10 @@ std::string EncodeUser(const UserRecord& u) {
     j["code_window_start"] = u.code_window_start;
   }
   if (!u.recovery.empty()) j["recovery"] = u.recovery;
+  if (!u.pending_secret.empty()) {
+    j["pending_secret"] = u.pending_secret;
+    j["pending_since"] = u.pending_since;
+  }
   return j.dump();
 }
 
@@ -221,6 +225,17 @@ Status DecodeUser(std::string_view data, UserRecord* out) try {
         return Corrupt("user", "recovery");
       out->recovery.push_back(e.get<std::string>());
     }
+  }
+  // Optional (added within version 1, issue 13): a replacement secret awaiting its code.
+  out->pending_secret.clear();
+  out->pending_since = 0;
+  if (j.contains("pending_secret")) {
+    if (!GetString(j, "pending_secret", &out->pending_secret) || out->pending_secret.empty())
+      return Corrupt("user", "pending_secret");
+    if (!GetInt(j, "pending_since", &out->pending_since) || out->pending_since < 0)
+      return Corrupt("user", "pending_since");
+  } else if (j.contains("pending_since")) {
+    return Corrupt("user", "pending_since");
   }
   return Status::Ok();
 } catch (...) {

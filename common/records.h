@@ -69,6 +69,12 @@ struct UserRecord {
   // hex digits each), never the codes. Optional in the record (added within version 1;
   // written only when not empty); at most kMaxRecoveryCodes.
   std::vector<std::string> recovery;
+  // A replacement authenticator waiting for its first code (mfa_replace.h, issue 13):
+  // the new secret, sealed like sealed_secret, and when it was made. Optional in the
+  // record (added within version 1; written only when not empty, only beside a confirmed
+  // enrollment). The confirmed secret keeps working until a code of this one swaps them.
+  std::string pending_secret;
+  std::int64_t pending_since = 0;
 };
 inline constexpr std::size_t kMaxRecoveryCodes = 10;
 

@@ -31,14 +31,16 @@ Status SpendCode(const Store& store, StoreTxn* txn, const SecretBuffer& code, st
 // enrollment must be confirmed and `code` a current one not used before. The caller's
 // change and the code's use commit together, or neither does.
 // `*u` (when given) is the user's enrollment as written, the code spent.
-Status BeginWithCode(const Store& store, const std::string& user, const SecretBuffer& code,
+// `code` null: the second factor was a portal session (SecondFactor::Session); only the
+// confirmed enrollment is checked, nothing spent.
+Status BeginWithCode(const Store& store, const std::string& user, const SecretBuffer* code,
                      std::int64_t now, StoreTxn* txn, UserRecord* spent = nullptr) {
   UserRecord u;
   bool found = false;
   Status s = BeginUserUpdate(store, user, txn, &u, &found);
   if (!s.ok()) return s;
   if (!found || u.mfa != MfaState::kConfirmed) return Status::PermissionDenied(kNoMfaMessage);
-  if (!(s = SpendCode(store, txn, code, now, &u)).ok()) return s;
+  if (code != nullptr && !(s = SpendCode(store, txn, *code, now, &u)).ok()) return s;
   if (spent != nullptr) *spent = std::move(u);
   return Status::Ok();
 }
@@ -92,8 +94,13 @@ Status CheckAgainstPolicy(const Policy& policy, const SelfCreateRequest& req, st
 
 Status SelfCreate(const Store& store, const std::string& user, const SelfCreateRequest& req,
                   const SecretBuffer& code, std::int64_t now, Created* out) {
+  return SelfCreate(store, user, req, SecondFactor::Code(code), now, out);
+}
+
+Status SelfCreate(const Store& store, const std::string& user, const SelfCreateRequest& req,
+                  const SecondFactor& factor, std::int64_t now, Created* out) {
   StoreTxn txn;
-  Status s = BeginWithCode(store, user, code, now, &txn);
+  Status s = BeginWithCode(store, user, factor.code, now, &txn);
   if (!s.ok()) return s;
   Policy policy;
   if (!(s = ReadPolicy(txn, &policy)).ok()) return s;
@@ -108,11 +115,16 @@ Status SelfCreate(const Store& store, const std::string& user, const SelfCreateR
 
 Status SelfRevoke(const Store& store, const std::string& user, const RevokeSelector& sel,
                   const SecretBuffer& code, std::int64_t now, std::vector<std::string>* ids) {
+  return SelfRevoke(store, user, sel, SecondFactor::Code(code), now, ids);
+}
+
+Status SelfRevoke(const Store& store, const std::string& user, const RevokeSelector& sel,
+                  const SecondFactor& factor, std::int64_t now, std::vector<std::string>* ids) {
   const int chosen = (sel.id.empty() ? 0 : 1) + (sel.name.empty() ? 0 : 1) + (sel.all ? 1 : 0);
   if (chosen != 1)
     return Status::InvalidArgument("name one app password (its id or its name), or all");
   StoreTxn txn;
-  Status s = BeginWithCode(store, user, code, now, &txn);
+  Status s = BeginWithCode(store, user, factor.code, now, &txn);
   if (!s.ok()) return s;
   std::vector<std::string> revoked;
   if (!(s = RevokeLocked(store, txn, user, sel, now, &revoked)).ok()) return s;
@@ -165,7 +177,7 @@ Status SelfRecoveryCodes(const Store& store, const std::string& user, const Secr
                          std::int64_t now, std::vector<SecretBuffer>* codes) {
   StoreTxn txn;
   UserRecord u;
-  Status s = BeginWithCode(store, user, code, now, &txn, &u);
+  Status s = BeginWithCode(store, user, &code, now, &txn, &u);
   if (!s.ok()) return s;
   std::vector<SecretBuffer> made;
   if (!(s = MakeRecoveryCodes(store, &u, &made)).ok()) return s;

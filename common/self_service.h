@@ -53,17 +53,34 @@ struct SelfCreateRequest {
                        // sets max_expiry; `expires` must then be nullopt
 };
 
+// The second factor of a change: a current TOTP code (checked and spent with the change),
+// or a portal session (issue 13: apppassd has checked that the session is live and began
+// with the user's current confirmed enrollment; the sign-in that made it checked a code).
+// A session is only for CREATE and REVOKE; recovery codes and the authenticator always
+// take a code.
+struct SecondFactor {
+  const SecretBuffer* code = nullptr;  // null: a session
+  static SecondFactor Code(const SecretBuffer& c) { return SecondFactor{&c}; }
+  static SecondFactor Session() { return SecondFactor{nullptr}; }
+};
+
 // Creates an app password for `user` after checking `code`. `out` as CreatePassword.
 // InvalidArgument for an expiry over max_expiry names the limit ("the longest expiry
 // allowed is 90d"); AlreadyExists for an active label of the same name.
 Status SelfCreate(const Store& store, const std::string& user, const SelfCreateRequest& req,
                   const SecretBuffer& code, std::int64_t now, Created* out);
+// As above with either factor; with a session nothing is spent, and the user's enrollment
+// must still be confirmed (PermissionDenied kNoMfaMessage).
+Status SelfCreate(const Store& store, const std::string& user, const SelfCreateRequest& req,
+                  const SecondFactor& factor, std::int64_t now, Created* out);
 
 // Revokes the selected active app passwords of `user` after checking `code`. Exactly one
 // of sel.id, sel.name, sel.all (else InvalidArgument). NotFound when none of the user's
 // active app passwords matches.
 Status SelfRevoke(const Store& store, const std::string& user, const RevokeSelector& sel,
                   const SecretBuffer& code, std::int64_t now, std::vector<std::string>* ids);
+Status SelfRevoke(const Store& store, const std::string& user, const RevokeSelector& sel,
+                  const SecondFactor& factor, std::int64_t now, std::vector<std::string>* ids);
 
 // Starts (or restarts, while pending) the user's own enrollment when the policy's
 // self_enroll allows it. PermissionDenied otherwise (kSelfEnrollOffMessage), and when

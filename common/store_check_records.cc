@@ -248,7 +248,16 @@ void StoreChecker::CheckUsers(const SecretBuffer& mfa_key) {
             "users", key, "the TOTP secret does not open with mfa.key (wrong key, or damaged)",
             fmt::format("restore the matching mfa.key, or 'apppass mfa reset {}' and enroll again",
                         key));
+      // A replacement authenticator waiting for its code (mfa_replace.h).
+      if (!u.pending_secret.empty() && !UnsealSecret(mfa_key, u.pending_secret, &secret).ok())
+        Problem("users", key,
+                "the pending replacement TOTP secret does not open with mfa.key (wrong key, or "
+                "damaged)",
+                fmt::format("replace the authenticator again, or 'apppass mfa reset {}'", key));
     }
+    if (!u.pending_secret.empty() && u.mfa != MfaState::kConfirmed)
+      Problem("users", key, "a replacement authenticator pending beside an unconfirmed enrollment",
+              fmt::format("apppass mfa reset {} and enroll again", key));
   }
 }
 

@@ -117,7 +117,7 @@ check "the socket is 0666 (the daemon decides by SO_PEERCRED)" \
 
 # --- Handshake ---
 OUT=$(printf 'POLICY_SHOW\t1\n' | talk)
-check "handshake: the daemon's VERSION 1 1 comes first" test "$(head -n 1 <<<"$OUT")" = $'VERSION\t1\t1'
+check "handshake: the daemon's VERSION 1 2 comes first" test "$(head -n 1 <<<"$OUT")" = $'VERSION\t1\t2'
 OUT=$(printf 'POLICY_SHOW\t1\n' | talk --version 'VERSION\t2\t0' --wait-eof)
 check "another major version: FAIL 0 version, connection closed" \
     bash -c 'grep -q "^FAIL	0	version	" <<<"$1" && [[ $(tail -n 1 <<<"$1") == EOF ]] &&

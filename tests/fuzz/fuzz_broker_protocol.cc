@@ -2,10 +2,11 @@
 // reads from any local user and what its clients read back. The first byte of the input
 // chooses the part ('0'..'4'); the rest is its input. Each runs twice and must answer the
 // same both times, and is compared with an independent statement of the rule:
-//   '0'  ParseRequest: an accepted line is as the grammar says (the 13 kinds of protocol
-//        1.1, the secret keys password, code, secret, uri, recovery_code) and survives
-//        Serialize -> Parse unchanged; a refused one has a FAIL with a printable message
-//        that quotes no secret value and carries the id exactly when it was readable
+//   '0'  ParseRequest: an accepted line is as the grammar says (the 21 kinds of protocol
+//        1.2, the secret keys password, code, secret, uri, recovery_code, signin,
+//        session) and survives Serialize -> Parse unchanged; a refused one has a FAIL with a
+//        printable message that quotes no secret value and carries the id exactly when it was
+//        readable
 //   '1'  ParseReply: the same for replies
 //   '2'  LineReader: the input fed in chunks (sizes from the first bytes) against a plain
 //        split on '\n' with the same limit (small, so that "too long" is reached)
@@ -42,11 +43,16 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   }
 }
 
-// The request kinds (protocol 1.1) and the secret keys, stated here apart from the code.
-constexpr std::string_view kKinds[] = {
-    "VERIFY",      "LIST",       "CREATE", "REVOKE",   "MFA_STATUS", "MFA_ENROLL",  "MFA_CONFIRM",
-    "POLICY_SHOW", "POLICY_SET", "CODE",   "ENROLLED", "ACCOUNT",    "MFA_RECOVERY"};
-constexpr std::string_view kSecretKeys[] = {"password", "code", "secret", "uri", "recovery_code"};
+// The request kinds (protocol 1.2) and the secret keys, stated here apart from the code.
+constexpr std::string_view kKinds[] = {"VERIFY",        "LIST",           "CREATE",
+                                       "REVOKE",        "MFA_STATUS",     "MFA_ENROLL",
+                                       "MFA_CONFIRM",   "POLICY_SHOW",    "POLICY_SET",
+                                       "CODE",          "ENROLLED",       "ACCOUNT",
+                                       "MFA_RECOVERY",  "SIGNIN",         "SIGNIN_CODE",
+                                       "SIGNIN_ENROLL", "SIGNIN_CONFIRM", "SESSION",
+                                       "SIGNOUT",       "MFA_REPLACE",    "MFA_REPLACE_CONFIRM"};
+constexpr std::string_view kSecretKeys[] = {"password",      "code",   "secret", "uri",
+                                            "recovery_code", "signin", "session"};
 
 bool IsKind(std::string_view k) {
   return std::find(std::begin(kKinds), std::end(kKinds), k) != std::end(kKinds);

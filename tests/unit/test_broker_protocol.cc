@@ -64,7 +64,14 @@ void test_kind_names(void**) {
     assert_true(*back == k);
     ++n;
   }
-  assert_int_equal(n, 13);
+  assert_int_equal(n, 21);
+  // Minor 2 (issue 13): the portal's kinds and the replacement of an authenticator.
+  assert_string_equal(std::string(RequestKindName(RequestKind::kSignin)).c_str(), "SIGNIN");
+  assert_string_equal(std::string(RequestKindName(RequestKind::kSigninCode)).c_str(),
+                      "SIGNIN_CODE");
+  assert_string_equal(std::string(RequestKindName(RequestKind::kSignout)).c_str(), "SIGNOUT");
+  assert_string_equal(std::string(RequestKindName(RequestKind::kMfaReplaceConfirm)).c_str(),
+                      "MFA_REPLACE_CONFIRM");
   assert_string_equal(std::string(RequestKindName(RequestKind::kMfaConfirm)).c_str(),
                       "MFA_CONFIRM");
   // Minor 1 (issue 12): the names are the wire's, and the old kinds kept theirs.
@@ -319,12 +326,15 @@ void test_secrets_stay_out_of_messages(void**) {
   assert_int_equal(f.GetSecret("code")->size(), 0);
 }
 
-// The secret keys, exactly: a new recovery code (minor 1) is one, the fields around it not.
+// The secret keys, exactly: a new recovery code (minor 1) is one, the fields around it not;
+// the portal's tokens (minor 2) are, the client address and the session's times not.
 void test_secret_keys(void**) {
-  for (const char* key : {"password", "code", "secret", "uri", "recovery_code"})
+  for (const char* key :
+       {"password", "code", "secret", "uri", "recovery_code", "signin", "session"})
     assert_true(IsSecretKey(key));
   for (const char* key : {"user", "service", "outcome", "codes_left", "recovery_codes_left",
-                          "enrolled", "state", "detail", "recovery", "recovery_codes", ""})
+                          "enrolled", "state", "detail", "recovery", "recovery_codes", "client",
+                          "next", "reason", "idle_left", "expires_in", "sessions", ""})
     assert_false(IsSecretKey(key));
   // An ITEM with a recovery code: parsed into a SecretBuffer only, and back.
   Reply r;
@@ -335,7 +345,7 @@ void test_secret_keys(void**) {
 }
 
 void test_version(void**) {
-  assert_string_equal(std::string(VersionLine()).c_str(), "VERSION\t1\t1\n");
+  assert_string_equal(std::string(VersionLine()).c_str(), "VERSION\t1\t2\n");
   int major = -1, minor = -1;
   std::string line(VersionLine());
   line.pop_back();
@@ -349,7 +359,7 @@ void test_version(void**) {
   for (const char* other : {"VERSION\t2\t0", "VERSION\t0\t9", "VERSION\t999\t999"}) {
     const Status s = ParseVersion(other, &major, &minor);
     ASSERT_CODE(s, kUnavailable);
-    assert_non_null(strstr(s.message().c_str(), "this side speaks 1.1"));
+    assert_non_null(strstr(s.message().c_str(), "this side speaks 1.2"));
   }
   for (const std::string& bad :
        {""s, "VERSION"s, "VERSION\t1"s, "VERSION\t1\t"s, "VERSION\t1\t0\t"s, "VERSION\t1\t0\tx"s,

@@ -88,4 +88,19 @@ std::optional<gid_t> GroupId(const std::string& name) {
   }
 }
 
+std::optional<uid_t> UserId(const std::string& name) {
+  std::vector<char> buf(LookupBufferSize(_SC_GETPW_R_SIZE_MAX));
+  for (;;) {
+    struct passwd pw {};
+    struct passwd* found = nullptr;
+    const int rc = getpwnam_r(name.c_str(), &pw, buf.data(), buf.size(), &found);
+    if (rc == ERANGE && buf.size() < (std::size_t{1} << 20)) {
+      buf.resize(buf.size() * 2);
+      continue;
+    }
+    if (rc != 0 || found == nullptr) return std::nullopt;
+    return found->pw_uid;
+  }
+}
+
 }  // namespace apppass::daemon

@@ -32,6 +32,9 @@ bool InGroup(const Caller& caller, gid_t gid);
 // The user name of `uid` (getpwuid_r); NotFound when it has no passwd entry.
 Status UserNameOf(uid_t uid, std::string* out);
 
+// The uid of user `name` (getpwnam_r), or nullopt when there is no such user.
+std::optional<uid_t> UserId(const std::string& name);
+
 // The gid of group `name` (getgrnam_r), or nullopt when there is no such group.
 std::optional<gid_t> GroupId(const std::string& name);
 

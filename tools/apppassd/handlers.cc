@@ -26,6 +26,7 @@ enum class Who {
   kSelf,      // any uid with a passwd entry, for its own user
   kAnyone,
   kRoot,
+  kPortal,  // the portal's uid only (--portal-user)
 };
 
 struct Entry {
@@ -50,6 +51,16 @@ constexpr Entry kTable[] = {
     {RequestKind::kMfaRecovery, Who::kSelf, "mfa-recovery-codes", internal::HandleMfaRecovery},
     {RequestKind::kPolicyShow, Who::kAnyone, nullptr, internal::HandlePolicyShow},
     {RequestKind::kPolicySet, Who::kRoot, "policy-set", internal::HandlePolicySet},
+    // Minor 2 (issue 13):
+    {RequestKind::kMfaReplace, Who::kSelf, "mfa-replace", internal::HandleMfaReplace},
+    {RequestKind::kMfaReplaceConfirm, Who::kSelf, "mfa-replace-confirm",
+     internal::HandleMfaReplaceConfirm},
+    {RequestKind::kSignin, Who::kPortal, nullptr, internal::HandleSignin},
+    {RequestKind::kSigninCode, Who::kPortal, nullptr, internal::HandleSigninCode},
+    {RequestKind::kSigninEnroll, Who::kPortal, "mfa-enroll", internal::HandleSigninEnroll},
+    {RequestKind::kSigninConfirm, Who::kPortal, "mfa-confirm", internal::HandleSigninConfirm},
+    {RequestKind::kSession, Who::kPortal, nullptr, internal::HandleSession},
+    {RequestKind::kSignout, Who::kPortal, nullptr, internal::HandleSignout},
 };
 
 const Entry* Find(RequestKind kind) {
@@ -58,8 +69,15 @@ const Entry* Find(RequestKind kind) {
   return nullptr;
 }
 
-// Whether `caller` may send `e`'s kind; for kSelf also names the user.
-Status Admit(const Entry& e, const Caller& caller, const HandlerConfig& config, std::string* user) {
+bool FromPortal(const Caller& caller, const HandlerConfig& config) {
+  return config.portal_uid && caller.uid == *config.portal_uid;
+}
+
+// Whether `caller` may send `e`'s kind; for kSelf also names the user: the caller's own,
+// or, from the portal, the user of the request's live session (touched; `*session` set).
+Status Admit(const Entry& e, const Caller& caller, const broker::Request& req,
+             const HandlerConfig& config, Sessions& sessions, std::int64_t now, std::string* user,
+             const SecretBuffer** session, std::string* reason) {
   switch (e.who) {
     case Who::kAnyone: return Status::Ok();
     case Who::kRoot:
@@ -72,7 +90,24 @@ Status Admit(const Entry& e, const Caller& caller, const HandlerConfig& config, 
                                   broker::RequestKindName(e.kind), caller.uid, caller.pid,
                                   LogSafe(config.group)));
       return Status::PermissionDenied("not allowed to verify");
+    case Who::kPortal:
+      if (FromPortal(caller, config)) return Status::Ok();
+      Log(LOG_NOTICE, fmt::format("refused {} from uid={} pid={}: not the portal's user ({})",
+                                  broker::RequestKindName(e.kind), caller.uid, caller.pid,
+                                  config.portal_uid ? LogSafe(config.portal_user) : "none"));
+      return Status::PermissionDenied("only the web portal may sign users in");
     case Who::kSelf: {
+      if (FromPortal(caller, config)) {
+        const SecretBuffer* token = req.fields.GetSecret("session");
+        SessionInfo info;
+        if (token == nullptr || !sessions.Use(token->view(), now, &info).ok()) {
+          *reason = "expired";
+          return Status::PermissionDenied("session expired; sign in again");
+        }
+        *user = info.user;
+        *session = token;
+        return Status::Ok();
+      }
       Status s = UserNameOf(caller.uid, user);
       if (s.IsNotFound())
         return Status::PermissionDenied(
@@ -97,13 +132,15 @@ Answer Handlers::Handle(const Caller& caller, const broker::Request& req) noexce
           fmt::format("unknown request kind {}", broker::RequestKindName(req.kind)));
       return a;
     }
-    std::string user;
+    std::string user, reason;
+    const SecretBuffer* session = nullptr;
+    const auto now = static_cast<std::int64_t>(std::time(nullptr));
     ChangeEvent event{.op = e->change != nullptr ? e->change : "", .uid = caller.uid};
-    Status s = Admit(*e, caller, config_, &user);
+    Status s = Admit(*e, caller, req, config_, sessions_, now, &user, &session, &reason);
     std::string audit_user = user;  // the audit names the caller's user for every kind
-    if (e->change != nullptr && audit_user.empty() && !UserNameOf(caller.uid, &audit_user).ok())
+    if (e->change != nullptr && audit_user.empty() && e->who != Who::kPortal &&
+        !UserNameOf(caller.uid, &audit_user).ok())
       audit_user.clear();
-    event.user = audit_user;
     if (e->kind == RequestKind::kPolicySet) {  // said even when refused
       const std::string* key = req.fields.Get("key");
       const std::string* value = req.fields.Get("value");
@@ -120,13 +157,20 @@ Answer Handlers::Handle(const Caller& caller, const broker::Request& req) noexce
                 .holder = store_,
                 .store = store,
                 .unavailable = unavailable,
-                .now = static_cast<std::int64_t>(std::time(nullptr)),
+                .now = now,
                 .items = &a.items,
                 .ok = &a.final.fields,
-                .event = &event};
-      s = e->handle(call);
+                .event = &event,
+                .sessions = sessions_,
+                .throttle = throttle_,
+                .session = session,
+                .reason = &reason,
+                .audit_user = &audit_user};
+      if (session != nullptr) s = internal::CheckSessionEnrollment(call);
+      if (s.ok()) s = e->handle(call);
       if (s.code() == Status::Code::kUnavailable && store != nullptr) store_.Invalidate(store);
     }
+    event.user = audit_user;
     if (e->change != nullptr) AuditChange(event, s);
     if (s.ok() && e->kind == RequestKind::kRevoke)  // committed: caches must forget them
       a.hooks =
@@ -134,6 +178,7 @@ Answer Handlers::Handle(const Caller& caller, const broker::Request& req) noexce
     if (!s.ok()) {
       a.items.clear();
       a.final = broker::FailReply(req.id, s);
+      if (!reason.empty()) (void)a.final.fields.Add("reason", reason);
     }
     return a;
   } catch (...) {

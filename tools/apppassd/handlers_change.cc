@@ -9,6 +9,7 @@
 #include <fmt/format.h>
 
 #include "handlers_internal.h"
+#include "mfa_replace.h"
 #include "policy.h"
 #include "self_service.h"
 #include "text.h"
@@ -23,6 +24,12 @@ const SecretBuffer& CodeOf(const Call& c) {
   static const SecretBuffer kNone;
   const SecretBuffer* code = c.req.fields.GetSecret("code");
   return code != nullptr ? *code : kNone;
+}
+
+// CREATE's and REVOKE's second factor: the portal's session when the request came with
+// one (the dispatcher checked it), else the code.
+SecondFactor FactorOf(const Call& c) {
+  return c.session != nullptr ? SecondFactor::Session() : SecondFactor::Code(CodeOf(c));
 }
 
 // CREATE's expires: absent is the policy's default, "never" asks for none (refused when
@@ -80,7 +87,7 @@ Status HandleCreate(Call& c) {
   Created created;
   {
     std::lock_guard<std::mutex> guard(c.holder.change_mutex());
-    s = SelfCreate(st->store, c.user, req, CodeOf(c), c.now, &created);
+    s = SelfCreate(st->store, c.user, req, FactorOf(c), c.now, &created);
   }
   if (!s.ok()) return s;
   const Credential& cred = created.cred;
@@ -112,7 +119,7 @@ Status HandleRevoke(Call& c) {
   std::vector<std::string> ids;
   {
     std::lock_guard<std::mutex> guard(c.holder.change_mutex());
-    s = SelfRevoke(st->store, c.user, sel, CodeOf(c), c.now, &ids);
+    s = SelfRevoke(st->store, c.user, sel, FactorOf(c), c.now, &ids);
   }
   if (!s.ok()) return s;
   c.event->ids = ids;
@@ -160,6 +167,41 @@ Status HandleMfaRecovery(Call& c) {
   }
   if (!s.ok()) return s;
   return PutRecoveryCodes(c, codes);
+}
+
+Status HandleMfaReplace(Call& c) {
+  const OpenedStore* st = nullptr;
+  Status s = StoreOf(c, &st);
+  if (!s.ok()) return s;
+  EnrollResult r;
+  {
+    std::lock_guard<std::mutex> guard(c.holder.change_mutex());
+    s = SelfMfaReplace(st->store, c.user, CodeOf(c), c.config.issuer, c.now, &r);
+  }
+  if (!s.ok()) return s;
+  s = Put(c.ok, "secret", r.base32.view());
+  if (s.ok()) s = Put(c.ok, "uri", r.uri);
+  if (s.ok()) s = Put(c.ok, "issuer", c.config.issuer);
+  if (s.ok()) s = Put(c.ok, "account", c.user);
+  WipeString(r.uri);
+  return s;
+}
+
+Status HandleMfaReplaceConfirm(Call& c) {
+  const OpenedStore* st = nullptr;
+  Status s = StoreOf(c, &st);
+  if (!s.ok()) return s;
+  UserRecord u;
+  {
+    std::lock_guard<std::mutex> guard(c.holder.change_mutex());
+    s = SelfMfaReplaceConfirm(st->store, c.user, CodeOf(c), c.now);
+    if (s.ok()) s = MfaGet(st->store, c.user, &u);
+  }
+  if (!s.ok()) return s;
+  // The user's other portal sessions end at their next use (their stamp is the old
+  // enrollment's); the one that made the change goes on with the new one.
+  if (c.session != nullptr) c.sessions.SetStamp(c.session->view(), EnrollmentStamp(u));
+  return s;
 }
 
 }  // namespace apppass::daemon::internal

@@ -12,6 +12,9 @@
 #include "broker_protocol.h"
 #include "caller.h"
 #include "handlers.h"
+#include "records.h"
+#include "sessions.h"
+#include "signin_throttle.h"
 #include "store_holder.h"
 
 namespace apppass::daemon::internal {
@@ -29,7 +32,22 @@ struct Call {
   std::vector<broker::Reply>* items;
   broker::Fields* ok;  // the fields of the final OK
   ChangeEvent* event;  // what the audit line says about a change
+  // Minor 2 (the portal, issue 13):
+  Sessions& sessions;
+  SigninThrottle& throttle;
+  const SecretBuffer* session;  // the session of a self-service kind sent by the portal
+  std::string* reason;          // a FAIL's reason= field (portal kinds), "" for none
+  std::string* audit_user;      // the user a portal kind acted on, for the audit line
 };
+
+// A refusal with FAIL's reason= (the portal's kinds): PermissionDenied `message`.
+Status Denied(Call& c, std::string_view reason, std::string_view message);
+// What a session remembers of the user's enrollment: its `enrolled` time and a hash of the
+// sealed secret, so that a reset, a new enrollment or a replacement ends the session.
+std::string EnrollmentStamp(const UserRecord& u);
+// For a self-service kind sent with a session: the user's enrollment must still be the
+// one the session began with (else the session ends: Denied expired).
+Status CheckSessionEnrollment(Call& c);
 
 // `key`'s value, or InvalidArgument naming it.
 Status Need(const Call& c, std::string_view key, const std::string** out);
@@ -58,5 +76,14 @@ Status HandleMfaEnroll(Call& c);
 Status HandleMfaConfirm(Call& c);
 Status HandleMfaRecovery(Call& c);
 Status HandlePolicySet(Call& c);
+Status HandleMfaReplace(Call& c);
+Status HandleMfaReplaceConfirm(Call& c);
+// handlers_portal.cc (the portal's uid only):
+Status HandleSignin(Call& c);
+Status HandleSigninCode(Call& c);
+Status HandleSigninEnroll(Call& c);
+Status HandleSigninConfirm(Call& c);
+Status HandleSession(Call& c);
+Status HandleSignout(Call& c);
 
 }  // namespace apppass::daemon::internal

@@ -42,6 +42,8 @@ struct Options {
   int timeout = 5;
   std::string issuer;
   std::string hooks_dir = apppass::kDefaultHooksDir;
+  std::string portal_user = "apppass-web";
+  std::string portal_service = "apppass-web";
 };
 
 std::string DefaultIssuer() {
@@ -75,8 +77,18 @@ int Run(const Options& o) {
   HandlerConfig config{.group = o.group,
                        .verify_gid = GroupId(o.group),
                        .issuer = o.issuer,
-                       .hooks_dir = o.hooks_dir};
+                       .hooks_dir = o.hooks_dir,
+                       .portal_uid = UserId(o.portal_user),
+                       .portal_user = o.portal_user,
+                       .portal_service = o.portal_service};
   if (config.issuer.empty()) config.issuer = DefaultIssuer();
+  if (config.portal_uid && *config.portal_uid == 0) {
+    Log(LOG_ERR, "--portal-user must not be root: the portal runs unprivileged");
+    return kExitUsage;
+  }
+  if (!config.portal_uid)
+    Log(LOG_INFO, fmt::format("user {} does not exist: no web portal (its requests are refused)",
+                              apppass::LogSafe(o.portal_user)));
   if (!config.verify_gid)
     Log(LOG_WARNING,
         fmt::format("group {} does not exist: only root may verify", apppass::LogSafe(o.group)));
@@ -86,6 +98,7 @@ int Run(const Options& o) {
                 {.workers = o.workers,
                  .max_per_uid = o.max_per_uid,
                  .verify_gid = config.verify_gid,
+                 .portal_uid = config.portal_uid,
                  .timeout = std::chrono::seconds(o.timeout)},
                 handlers);
   const apppass::Status started = server.Start();
@@ -95,9 +108,10 @@ int Run(const Options& o) {
   }
   Log(LOG_INFO,
       fmt::format("listening on {} (store {}, {} workers, {} connections per uid, {} s per line, "
-                  "group {} may verify, hooks {})",
+                  "group {} may verify, hooks {}, portal user {} PAM service {})",
                   listener.where(), o.db, o.workers, o.max_per_uid, o.timeout,
-                  apppass::LogSafe(o.group), apppass::LogSafe(o.hooks_dir)));
+                  apppass::LogSafe(o.group), apppass::LogSafe(o.hooks_dir),
+                  apppass::LogSafe(o.portal_user), apppass::LogSafe(o.portal_service)));
   int sig = 0;
   while (sigwait(&stop_signals, &sig) != 0) {
   }
@@ -145,6 +159,13 @@ int main(int argc, char** argv) {
       ->capture_default_str()
       ->check(
           [](const std::string& v) { return std::string(v.empty() ? "must not be empty" : ""); });
+  app.add_option("--portal-user", o.portal_user,
+                 "The web portal's user (apppass-web(8)): only its uid may sign users in, and "
+                 "it acts for a user only with that user's session (no such user: no portal)")
+      ->capture_default_str();
+  app.add_option("--portal-pam-service", o.portal_service,
+                 "The PAM service that checks a user's password when they sign in to the portal")
+      ->capture_default_str();
   app.set_version_flag("--version", std::string("apppassd ") + APPPASS_VERSION);
   try {
     app.parse(argc, argv);

@@ -180,7 +180,8 @@ void Serve(int fd, int stop_fd, const ServerLimits& limits, UidSlots& slots, Han
     return;
   }
   const bool verifier = limits.verify_gid && InGroup(caller, *limits.verify_gid);
-  SlotHold slot(slots, caller.uid, limits.max_per_uid, !verifier);
+  const bool portal = limits.portal_uid && caller.uid == *limits.portal_uid;
+  SlotHold slot(slots, caller.uid, limits.max_per_uid, !verifier && !portal);
   Connection conn(fd, stop_fd, limits.timeout, buffers);
   if (!conn.Send(broker::VersionLine())) return;
   if (!slot.held()) {

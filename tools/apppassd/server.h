@@ -6,7 +6,8 @@
 //   - the caller is read from the kernel once (caller.h); a uid other than root, and not
 //     in the verifiers' group, with `max_per_uid` connections already being served gets
 //     FAIL 0 unavailable and is closed (verifiers are exempt: a burst of logins through a
-//     mail service's many processes, all one uid, must not become temporary failures);
+//     mail service's many processes, all one uid, must not become temporary failures;
+//     the web portal's uid is exempt too: it has its own limits on connections);
 //   - the daemon sends its VERSION line; the client's first line must be a VERSION of
 //     the same major (else FAIL 0 version, or FAIL 0 invalid, and close);
 //   - then requests, one at a time, each answered in full (handlers.h) before the next is
@@ -42,6 +43,7 @@ struct ServerLimits {
   int workers = 16;
   int max_per_uid = 8;              // live connections per uid (root and verifiers are exempt)
   std::optional<gid_t> verify_gid;  // the verifiers' group (--group), when it exists
+  std::optional<uid_t> portal_uid;  // the web portal's uid (--portal-user): exempt too
   std::chrono::milliseconds timeout{5000};
 };
 
