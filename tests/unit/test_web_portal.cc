@@ -6,10 +6,12 @@
 #include <sodium.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "csrf.h"
@@ -462,6 +464,24 @@ void test_security_pages(void** state) {
   assert_true(Has(r, "aria-describedby=\"authenticator-code-error\""));
 }
 
+// Handle from many threads at once (the server's threads): every answer whole.
+void test_threads(void** state) {
+  auto* f = static_cast<Fixture*>(*state);
+  std::atomic<int> bad{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < 50; ++i) {
+        HttpRequest r = Req("GET", i % 2 ? "/signin" : "/static/style.css");
+        r.cookies["apppass-lang"] = t % 3 == 0 ? "ro" : t % 3 == 1 ? "it" : "en";
+        const HttpResponse resp = f->portal->Handle(r);
+        if (resp.status != 200 || resp.body.empty()) ++bad;
+      }
+    });
+  for (auto& th : threads) th.join();
+  assert_int_equal(bad.load(), 0);
+}
+
 }  // namespace
 }  // namespace apppass::web
 
@@ -482,6 +502,7 @@ int main() {
       cmocka_unit_test_setup_teardown(test_list_page, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_setup_flow, Setup, Teardown),
       cmocka_unit_test_setup_teardown(test_security_pages, Setup, Teardown),
+      cmocka_unit_test_setup_teardown(test_threads, Setup, Teardown),
   };
   return cmocka_run_group_tests_name("web_portal", tests, nullptr, nullptr);
 }
