@@ -363,9 +363,12 @@ if [[ $APPPASS_WEB != "$TMP/apppass-web-standin" ]]; then
     # in the trace: only apppass-web's, from its exec on.
     mkdir "$TMP/webtrace"
     chown nobody "$TMP/webtrace"
+    # The built catalogues (the program refuses to start without them).
+    printf 'locale_dir = %s\n' "${APPPASS_WEB_LOCALE_DIR:-/usr/share/locale}" >"$TMP/web.conf"
+    chmod 0644 "$TMP/web.conf"
     setpriv --reuid=nobody --regid=nogroup --clear-groups \
         strace -f -qq -o "$TMP/webtrace/trace" \
-        "$APPPASS_WEB" --broker "$SOCK" --listen "127.0.0.1:$WEB_PORT" >"$TMP/web.out" 2>&1 &
+        "$APPPASS_WEB" --config "$TMP/web.conf" --broker "$SOCK" --listen "127.0.0.1:$WEB_PORT" >"$TMP/web.out" 2>&1 &
     WEB_STRACE_PID=$!
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/signin" && break
