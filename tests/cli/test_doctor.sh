@@ -14,7 +14,9 @@
 # step skippable or before the password; smtpd.conf, the plugin, the user Dovecot's auth
 # worker runs as, a system account in the store without account=nss / apppass_account:
 # nss, apppassd's socket: its mode and directory, no daemon, a stale socket, a daemon that
-# never answers), each restored afterwards: the finding names the problem,
+# never answers; apppass-web: its portal user (root, unknown, a verifier, not the unit's
+# user; from apppassd.service and a drop-in), its PAM service (pam_permit, missing) and
+# web.conf (off loopback, trusting every client)), each restored afterwards: the finding names the problem,
 # the next line gives the fix, and the exit status is 8 for a problem, 0 for warnings
 # alone. --json is checked with python3. Root only (exit 77 otherwise): it creates and
 # deletes a group (the group apppassd answers verifications for), and tries the store as
@@ -45,7 +47,9 @@ GRP="apppass-dr$$"
 DAEMON_PID=
 FAKE_PID=
 LOGIN_USER=
+WEB_USER=
 cleanup() {
+    [[ -z $WEB_USER ]] || userdel "$WEB_USER" >/dev/null 2>&1 || true
     [[ -z $DAEMON_PID ]] || { kill "$DAEMON_PID" 2>/dev/null; wait "$DAEMON_PID" 2>/dev/null; } || true
     [[ -z $FAKE_PID ]] || { kill "$FAKE_PID" 2>/dev/null; wait "$FAKE_PID" 2>/dev/null; } || true
     [[ -z $LOGIN_USER ]] || userdel "$LOGIN_USER" >/dev/null 2>&1 || true
@@ -228,12 +232,12 @@ jcheck "--json: an array of {check,status,message,fix}, fix null exactly for ok 
 assert isinstance(j, list) and len(j) >= 15, j
 for f in j:
     keys(f, "check", "status", "message", "fix")
-    assert f["check"] in ("store", "access", "pam", "postfix", "sasl", "broker"), f
+    assert f["check"] in ("store", "access", "pam", "postfix", "sasl", "broker", "web"), f
     assert f["status"] in ("ok", "warning", "problem"), f
     assert isinstance(f["message"], str) and f["message"] and "\n" not in f["message"], f
     assert f["fix"] is None or (isinstance(f["fix"], str) and f["fix"]), f
     assert f["status"] == "ok" and f["fix"] is None, f
-assert [f["check"] for f in j] == sorted((f["check"] for f in j), key=["store", "access", "pam", "postfix", "sasl", "broker"].index)
+assert [f["check"] for f in j] == sorted((f["check"] for f in j), key=["store", "access", "pam", "postfix", "sasl", "broker", "web"].index)
 '
 "$APPPASS" "${DOCTOR[@]}" | grep -cE '^(ok|warning|problem): ' >"$TMP/count" || true
 jcheck "--json: one element per text finding" 'assert len(j) == int(ARGS[0]), (len(j), ARGS[0])' "$(cat "$TMP/count")"
@@ -581,6 +585,78 @@ wait "$FAKE_PID" || true
 FAKE_PID=
 rm -f "$SOCK" "$SOCK.log"
 start_daemon
+
+# --- apppass-web (the web check): a portal user of our own (a system user, deleted on
+# exit), units in a directory of our own (--systemd-dir), web.conf (--web-conf), and the
+# PAM service apppass-web in the private PAM directory, as the package ships it.
+WEB_USER="apwd$$"
+useradd --system --no-create-home --home-dir /nonexistent --shell /usr/sbin/nologin "$WEB_USER"
+SD=$TMP/systemd
+mkdir -p "$SD"
+printf '[Service]\nExecStart=/usr/sbin/apppassd --portal-user %s\n' "$WEB_USER" >"$SD/apppassd.service"
+printf '[Service]\nExecStart=/usr/sbin/apppass-web --config /etc/apppass/web.conf\nUser=%s\n' \
+    "$WEB_USER" >"$SD/apppass-web.service"
+WEBCONF=$TMP/web.conf
+PACKAGED_CONF=$(dirname "${BASH_SOURCE[0]}")/../../packaging/config/web.conf
+{ cat "$PACKAGED_CONF"; echo "imap_host = mail.example.org"; } >"$WEBCONF"
+printf 'account\t[success=1 new_authtok_reqd=done default=ignore]\tpam_unix.so\naccount\trequisite\tpam_deny.so\naccount\trequired\tpam_permit.so\n' \
+    >"$PAM/common-account"
+cp "$(dirname "${BASH_SOURCE[0]}")/../../packaging/pam.d/apppass-web" "$PAM/apppass-web"
+DOCTOR_PLAIN=("${DOCTOR[@]}")
+DOCTOR+=(--web-conf "$WEBCONF" --systemd-dir "$SD")
+QWEB=$(q "$WEBCONF")
+run "${DOCTOR[@]}"
+rc_is "apppass-web set up as packaged: exit 0" 0
+check "apppass-web as packaged: no problem or warning" not grep -qE '^(problem|warning):' "$TMP/out"
+for want in "^the portal user $WEB_USER \(uid [0-9]+\) exists, is not root and is not a verifier$" \
+            "^$(q "$PAM")/apppass-web: a sign-in on the page needs the password \(pam_unix\.so\)$" \
+            "^$QWEB is valid \(listen 127\.0\.0\.1:8088, plain HTTP on loopback\)$"; do
+    check "apppass-web as packaged: ok /$want/" finding ok "$want"
+done
+printf 'auth sufficient pam_permit.so\n@include common-auth\n@include common-account\n' >"$PAM/apppass-web"
+expect "PAM service apppass-web with pam_permit sufficient: problem, anyone signs in" 8 problem \
+    "^$(q "$PAM")/apppass-web: the sign-in succeeds without a right password \(apppass-web line 1: auth sufficient pam_permit\.so\)" \
+    "^make $(q "$PAM")/apppass-web '@include common-auth'"
+rm "$PAM/apppass-web"
+expect "no PAM service apppass-web: problem, libpam would use 'other'" 8 problem \
+    "^no $(q "$PAM")/apppass-web: libpam uses the 'other' service" "apt-get install --reinstall apppass-web"
+cp "$(dirname "${BASH_SOURCE[0]}")/../../packaging/pam.d/apppass-web" "$PAM/apppass-web"
+cp "$WEBCONF" "$TMP/web.conf.good"
+sed -i 's/^listen = .*/listen = 0.0.0.0:8088/' "$WEBCONF"
+expect "web.conf: plain HTTP off loopback: problem" 8 problem \
+    "^$QWEB: listen 0\.0\.0\.0:8088 is not a loopback address, and there is no TLS" \
+    "^listen on 127\.0\.0\.1 behind a TLS reverse proxy"
+cp "$TMP/web.conf.good" "$WEBCONF"
+sed -i 's|^trusted_proxies = .*|trusted_proxies = 0.0.0.0/0|' "$WEBCONF"
+expect "web.conf: trusted_proxies 0.0.0.0/0: problem, every client trusted" 8 problem \
+    "^$QWEB: trusted_proxies: 0\.0\.0\.0/0 trusts every client"
+cp "$TMP/web.conf.good" "$WEBCONF"
+# The portal user from a drop-in that replaces ExecStart=.
+mkdir "$SD/apppassd.service.d"
+printf '[Service]\nExecStart=\nExecStart=/usr/sbin/apppassd --portal-user=root\n' >"$SD/apppassd.service.d/portal.conf"
+expect "apppassd --portal-user=root (in a drop-in): problem" 8 problem "^the portal user root is root"
+printf '[Service]\nExecStart=\nExecStart=/usr/sbin/apppassd --portal-user nosuch-%s\n' "$$" >"$SD/apppassd.service.d/portal.conf"
+expect "apppassd --portal-user of no user: problem, the broker refuses the page" 8 problem \
+    "^no user nosuch-$$ \(apppassd's --portal-user\)" "^adduser --system --group"
+rm -r "$SD/apppassd.service.d"
+printf '[Service]\nUser=www-data\n' >"$SD/apppass-web.service"
+expect "apppass-web.service runs as another user than the broker trusts: problem" 8 problem \
+    "^apppass-web\.service runs as www-data, but apppassd trusts $WEB_USER"
+printf '[Service]\nUser=%s\n' "$WEB_USER" >"$SD/apppass-web.service"
+usermod -a -G "$GRP" "$WEB_USER"
+expect "the portal user in the verifiers' group: problem" 8 problem \
+    "^the portal user $WEB_USER is in group $GRP: it could ask apppassd to verify" "^gpasswd -d $WEB_USER $GRP$"
+gpasswd -d "$WEB_USER" "$GRP" >/dev/null
+run "${DOCTOR[@]}"
+rc_is "apppass-web restored: exit 0" 0
+DOCTOR=("${DOCTOR_PLAIN[@]}" --web-conf "$TMP/no-web.conf" --systemd-dir "$TMP/no-systemd")
+if [[ -e /usr/sbin/apppass-web ]]; then
+    note "SKIP apppass-web not installed: /usr/sbin/apppass-web exists on this machine"
+else
+    expect "apppass-web not installed (no program, unit or web.conf): one ok line" 0 ok \
+        "^apppass-web is not installed"
+fi
+DOCTOR=("${DOCTOR_PLAIN[@]}")
 
 # --- Back to healthy, and nothing was changed by any run.
 run "${DOCTOR[@]}"

@@ -13,7 +13,7 @@
 #      warning it reports is explained in packaging/README.md.
 #   2. Snapshot: /etc/pam.d, /usr/share/pam-configs, /var/lib/pam, /etc/group,
 #      /etc/gshadow, /etc/passwd (bytes) and dpkg's package states.
-#   3. apt-get install of the four packages (not the -dbgsym ones).
+#   3. apt-get install of the five packages (not the -dbgsym ones).
 #   4. The files at their real paths, with owners and modes: the module in the multiarch
 #      PAM directory, the plugin in libsasl2's, the tool and the daemon in /usr/sbin, man
 #      pages (man -w finds them), examples, bash completion, the pam-auth-update profile,
@@ -24,6 +24,10 @@
 #      /usr/sbin/apppassd --version runs, and the installed daemon, run in the foreground
 #      on a private socket, answers the handshake and a request and exits 0 on SIGTERM.
 #      Where systemd is the running init, the socket is active and answers.
+#      apppass-web: the program, its assets and catalogues, man page, nginx example, the
+#      PAM service and web.conf (conffiles), the unit (verified, not enabled), and the
+#      system user apppass-web made by postinst (no home, no shell, not root); the
+#      doctor's web check on it.
 #   5. End to end with the installed files: /usr/sbin/apppass enrolls, confirms (oathtool)
 #      and creates app passwords in /var/lib/apppass; pamtester logs in through the
 #      installed module, under pam_wrapper, with the installed example stack
@@ -35,8 +39,10 @@
 #      installed into /etc/apppass/hooks.d. `apppass doctor` on the result. tests/sasl/test_postfix.sh runs a real Postfix with the installed
 #      plugin and tool.
 #   6. apt-get purge: no file of the packages is left, no /var/lib/apppass, /etc/apppass
-#      or group apppass (when postinst created it), no link or deb-systemd-helper state
-#      of the socket, and every snapshot of step 2 is byte for byte what it was.
+#      or group apppass (when postinst created it), no user or group apppass-web, no link
+#      or deb-systemd-helper state of the socket or of apppass-web.service, and every
+#      snapshot of step 2 (/etc/passwd and /etc/group included) is byte for byte what it
+#      was.
 # An EXIT trap purges the packages and removes what the test made, whatever happened.
 # Prints "ok - ..." / "not ok - ..." per check and "N passed, N failed"; exits 1 when
 # anything failed.
@@ -50,7 +56,7 @@ SRC=$(realpath -e "$1")
 WRAPPER=$(realpath -e "$2")
 PAMTESTER=$(realpath -e "$3")
 
-PACKAGES=(apppass libpam-apppass libsasl2-modules-apppass libapppass-shared)
+PACKAGES=(apppass libpam-apppass libsasl2-modules-apppass libapppass-shared apppass-web)
 MULTIARCH=$(dpkg-architecture -qDEB_HOST_MULTIARCH 2>/dev/null || gcc -print-multiarch)
 PAM_DIR=/usr/lib/$MULTIARCH/security
 SASL_DIR=/usr/lib/$MULTIARCH/sasl2
@@ -115,13 +121,17 @@ for p in "${PACKAGES[@]}"; do
         fatal "$p is not installed before the test" "it is: the test would purge a real installation"
     fi
 done
-for path in "$STORE" /etc/apppass "$SOCKET_LINK"; do
+for path in "$STORE" /etc/apppass "$SOCKET_LINK" /etc/pam.d/apppass-web; do
     [[ ! -e $path && ! -L $path ]] ||
         fatal "$path does not exist before the test" "it does: the test would touch a real deployment"
 done
 GROUP_BEFORE=no
 if getent group apppass >/dev/null; then GROUP_BEFORE=yes; fi
 note "group apppass exists before the test: $GROUP_BEFORE"
+# apppass-web's postinst makes this user, and its postrm removes only a user it made.
+if getent passwd apppass-web >/dev/null || getent group apppass-web >/dev/null; then
+    fatal "no user or group apppass-web before the test" "there is: the test would remove it"
+fi
 
 # ---- 1. build and lintian ------------------------------------------------------------
 
@@ -275,6 +285,55 @@ if version=$("$DAEMON" --version 2>&1) && [[ $version == "apppassd ${VERSION%%-*
     ok "$DAEMON --version: $version"
 else
     not_ok "$DAEMON --version says apppassd ${VERSION%%-*}" "got: $version"
+fi
+
+# apppass-web: the program, its files, its PAM service and configuration (conffiles), its
+# unit (not enabled: the admin enables it), and the system user postinst made.
+WEB=/usr/sbin/apppass-web
+has_file "$WEB" 755 root:root
+check "$WEB runs (--help)" bash -c "$WEB --help >/dev/null 2>&1"
+has_dir /usr/share/apppass-web/static 755 root:root
+for asset in style.css copy.js; do has_file "/usr/share/apppass-web/static/$asset" 644 root:root; done
+for lang in ro it; do
+    has_file "/usr/share/locale/$lang/LC_MESSAGES/apppass-web.mo" 644 root:root
+done
+has_file /usr/share/man/man8/apppass-web.8.gz 644 root:root
+check "man -w apppass-web finds the installed page" \
+    bash -c "[[ \$(man -w apppass-web 2>/dev/null) == /usr/share/man/man8/apppass-web.8.gz ]]"
+has_file /usr/share/doc/apppass-web/examples/nginx-apppass-web.conf 644 root:root
+has_file /usr/share/doc/apppass-web/copyright 644 root:root
+has_file /etc/pam.d/apppass-web 644 root:root
+check "/etc/pam.d/apppass-web is the system's password stack (common-auth, common-account)" \
+    bash -c "grep -qx '@include common-auth' /etc/pam.d/apppass-web && grep -qx '@include common-account' /etc/pam.d/apppass-web"
+has_file /etc/apppass/web.conf 644 root:root
+check "web.conf listens on loopback and trusts the local proxy" \
+    bash -c "grep -qx 'listen = 127.0.0.1:[0-9]*' /etc/apppass/web.conf && grep -qx 'trusted_proxies = 127.0.0.1 ::1' /etc/apppass/web.conf"
+check "/etc/pam.d/apppass-web and /etc/apppass/web.conf are conffiles" \
+    bash -c "dpkg-query -W -f='\${Conffiles}\n' apppass-web | grep -q ' /etc/pam.d/apppass-web ' &&
+             dpkg-query -W -f='\${Conffiles}\n' apppass-web | grep -q ' /etc/apppass/web.conf '"
+has_file "$UNIT_DIR/apppass-web.service" 644 root:root
+RC=0
+systemd-analyze verify "$UNIT_DIR/apppass-web.service" >"$TMP/verify.out" 2>&1 || RC=$?
+if [[ $RC -eq 0 && ! -s $TMP/verify.out ]]; then
+    ok "systemd-analyze verify of the installed apppass-web.service: no error, no warning"
+else
+    not_ok "systemd-analyze verify of the installed apppass-web.service: no error, no warning" \
+        "exit $RC" "$(cat "$TMP/verify.out")"
+fi
+check "the package did not enable apppass-web.service (the admin does, after web.conf)" \
+    bash -c "[[ -z \$(find /etc/systemd/system -name apppass-web.service) ]]"
+if entry=$(getent passwd apppass-web); then
+    IFS=: read -r _ _ web_uid web_gid _ web_home web_shell <<<"$entry"
+    check "user apppass-web is a system user, not root (uid $web_uid)" \
+        bash -c "[[ $web_uid -gt 0 && $web_uid -lt 1000 ]]"
+    check "user apppass-web: home /nonexistent (not created), shell nologin" \
+        bash -c "[[ $web_home == /nonexistent && ! -e /nonexistent && $web_shell == /usr/sbin/nologin ]]"
+    check "user apppass-web: its own group apppass-web" \
+        bash -c "[[ \$(getent group $web_gid | cut -d: -f1) == apppass-web ]]"
+    check "user apppass-web is not in group apppass (it could verify anyone's passwords)" \
+        bash -c "! id -nG apppass-web | tr ' ' '\n' | grep -qx apppass"
+else
+    not_ok "postinst made the user apppass-web"
 fi
 
 # The group and the store, made by postinst.
@@ -492,6 +551,12 @@ if [[ -S $DSOCK ]]; then
     if [[ $RC -eq 0 ]]; then ok "apppass doctor exits 0 on the installed deployment"; else
         not_ok "apppass doctor exits 0 on the installed deployment" "exit $RC"
     fi
+    check "apppass doctor: the installed portal user apppass-web is fine" \
+        grep -q '^ok: the portal user apppass-web (uid [0-9]*) exists, is not root and is not a verifier$' "$TMP/doctor.out"
+    check "apppass doctor: the installed PAM service apppass-web needs the password" \
+        grep -q '^ok: /etc/pam.d/apppass-web: a sign-in on the page needs the password' "$TMP/doctor.out"
+    check "apppass doctor: no problem with the installed web.conf" \
+        bash -c "! grep '^problem:' $TMP/doctor.out | grep -q web.conf"
 else
     not_ok "the installed apppassd listens on its --socket" "$(tail -n 5 "$TMP/apppassd.out")"
 fi
@@ -550,9 +615,13 @@ done <"$TMP/shipped"
 if [[ -z $left ]]; then ok "no file or directory of the packages is left"; else
     not_ok "no file or directory of the packages is left" "left:$left"
 fi
-for path in "$STORE" /etc/apppass /usr/share/doc/apppass "$SOCKET_LINK" "$DSH_STATE/apppassd.socket.dsh-also"; do
+for path in "$STORE" /etc/apppass /usr/share/doc/apppass "$SOCKET_LINK" "$DSH_STATE/apppassd.socket.dsh-also" \
+            /etc/pam.d/apppass-web /usr/share/doc/apppass-web /usr/share/apppass-web \
+            "$DSH_STATE/apppass-web.service.dsh-also"; do
     check "$path is gone" bash -c "[[ ! -e $path && ! -L $path ]]"
 done
+check "user apppass-web (created by postinst) is gone" not getent passwd apppass-web
+check "group apppass-web (created by postinst) is gone" not getent group apppass-web
 if [[ $GROUP_BEFORE == no ]]; then
     check "group apppass (created by postinst) is gone" not getent group apppass
 else

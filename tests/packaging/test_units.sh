@@ -17,19 +17,25 @@
 #     PrivateUsers= (a user namespace would map every client's SO_PEERCRED uid to nobody);
 #   - systemd-analyze security --offline=true rates it at most 1.0, and the figure is the
 #     one README.md and docs/design.md state;
-#   - (root only) the built APPPASSD, run under strace on a throwaway store (made and
+#   - (root only) the built APPPASSD, run under strace without any capability and with
+#     no_new_privs (as the unit runs it) on a throwaway store (made and
 #     loosened to the pre-issue-11 modes with APPPASS) and asked every request kind as
 #     root and as nobody (an accepted and a refused verification, a policy change, a
-#     malformed and an oversized line, SIGTERM), makes no system call that the service's
-#     SystemCallFilter= lines refuse (syscall_filter.py): under systemd such a call would
-#     fail with EPERM;
+#     malformed and an oversized line, SIGTERM; with APPPASS_UNITS_PAM_PRELOAD the
+#     portal's SIGNIN through the PAM service apppass-web, pam_unix under pam_wrapper: a
+#     right password of a real user made here, a wrong one, an unknown user), makes no
+#     system call that the service's SystemCallFilter= lines refuse (syscall_filter.py):
+#     under systemd such a call would fail with EPERM;
 #   - apppass-web.service: systemd-analyze verify (ExecStart pointed at the built
 #     APPPASS_WEB, or a stand-in while there is none), runs /usr/sbin/apppass-web with
 #     /etc/apppass/web.conf as the user apppass-web (the name the package's postinst makes
 #     and apppassd's --portal-user default), no capability, nothing writable, AF_UNIX
 #     AF_INET AF_INET6 only, loopback peers only, a system call filter, no core files,
 #     after the broker's socket, wanted by multi-user.target; systemd-analyze security
-#     rates it at most 1.0, and docs/design.md states the figure.
+#     rates it at most 1.0, and docs/design.md states the figure; (root, with APPPASS_WEB)
+#     the built apppass-web, run as nobody under strace against the traced apppassd
+#     (pages, a static file, a refused POST, a malformed request, SIGTERM), makes no
+#     system call that apppass-web.service's filter refuses.
 # Prints "ok - ..." / "not ok - ..." per check and "N passed, N failed"; exits 1 when
 # anything failed.
 set -euo pipefail
@@ -45,12 +51,20 @@ APPPASS_WEB=""
 if [[ $# -eq 4 ]]; then APPPASS_WEB=$(realpath -e "$4"); fi
 # shellcheck source-path=SCRIPTDIR source=../lib/setup.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
+# shellcheck source=../lib/users.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/users.sh"
 DAEMON_PID=""  # apppassd itself (a child of strace)
 STRACE_PID=""
+WEB_STRACE_PID=""  # strace of apppass-web
 TMP=$(mktemp -d)
 cleanup() {
     if [[ -n $DAEMON_PID ]]; then kill "$DAEMON_PID" 2>/dev/null || true; fi
     if [[ -n $STRACE_PID ]]; then kill "$STRACE_PID" 2>/dev/null || true; fi
+    if [[ -n $WEB_STRACE_PID ]]; then
+        pkill -TERM -P "$WEB_STRACE_PID" 2>/dev/null || true
+        kill "$WEB_STRACE_PID" 2>/dev/null || true
+    fi
+    users_cleanup
     rm -rf "$TMP"
 }
 trap cleanup EXIT
@@ -235,9 +249,41 @@ chmod g+r "$DB/key" "$DB/data.mdb"
 chgrp -R nogroup "$DB"
 # LeakSanitizer cannot run under ptrace (it exits 1 at the end instead of checking): in a
 # sanitizer build the traced daemon checks everything else, not leaks.
+# The portal's sign-in (protocol 1.2): with APPPASS_UNITS_PAM_PRELOAD (pam_wrapper, and
+# the sanitizer runtime first in a sanitizer build), apppassd runs the PAM service
+# apppass-web from a throwaway directory (Debian's common-auth and common-account with
+# absolute module paths: pam_unix reading /etc/shadow as root) for the portal user
+# daemon, so the PAM path's system calls are in the trace too.
+TRACE_ENV=()
+PORTAL_ARGS=()
+PAM_UNIX=""
+if [[ -n ${APPPASS_UNITS_PAM_PRELOAD:-} ]] && "$APPPASSD" --help 2>&1 | grep -q -- --portal-pam-service; then
+    for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security /lib/security; do
+        [[ -e $d/pam_unix.so ]] && PAM_UNIX=$d/pam_unix.so && break
+    done
+fi
+if [[ -n $PAM_UNIX ]]; then
+    mods=${PAM_UNIX%/*}
+    mkdir "$TMP/pam.d"
+    : >"$TMP/pam.d/other"
+    # nodelay: a refused password would otherwise wait 2 s (pam_unix's failure delay).
+    printf '%s\n' "auth [success=1 default=ignore] $mods/pam_unix.so nullok nodelay" \
+        "auth requisite $mods/pam_deny.so" "auth required $mods/pam_permit.so" \
+        "account [success=1 new_authtok_reqd=done default=ignore] $mods/pam_unix.so" \
+        "account requisite $mods/pam_deny.so" "account required $mods/pam_permit.so" \
+        >"$TMP/pam.d/apppass-web"
+    TRACE_ENV=(-E "LD_PRELOAD=$APPPASS_UNITS_PAM_PRELOAD" -E PAM_WRAPPER=1
+               -E "PAM_WRAPPER_SERVICE_DIR=$TMP/pam.d")
+    PORTAL_ARGS=(--portal-user daemon --portal-pam-service apppass-web)
+else
+    note "SKIP the portal's sign-in through PAM: no APPPASS_UNITS_PAM_PRELOAD, or an apppassd without a portal"
+fi
+# As the unit runs it: root without any capability (CapabilityBoundingSet= empty) and
+# NoNewPrivileges; strace, also without, traces its own child.
 ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0" \
-    strace -f -qq -o "$TMP/trace" "$APPPASSD" --db "$DB" --socket "$SOCK" --group nogroup \
-    >"$TMP/daemon.out" 2>&1 &
+    setpriv --bounding-set=-all --inh-caps=-all --no-new-privs \
+    strace -f -qq "${TRACE_ENV[@]}" -o "$TMP/trace" "$APPPASSD" --db "$DB" --socket "$SOCK" \
+    --group nogroup "${PORTAL_ARGS[@]}" >"$TMP/daemon.out" 2>&1 &
 STRACE_PID=$!
 for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
 DAEMON_PID=$(cat "/proc/$STRACE_PID/task/$STRACE_PID/children" 2>/dev/null | awk '{print $1}')
@@ -284,6 +330,23 @@ sys.stdout.write(out.decode(errors="replace"))
     head -c 9000 /dev/zero | tr '\0' x
     echo
 } | ask setpriv --reuid=nobody --regid=nogroup --clear-groups >"$TMP/nobody.out" 2>&1 || true
+if [[ -n $PAM_UNIX ]]; then
+    # A system user with a real password (made here, removed on exit): the right password
+    # (no MFA, self_enroll off: reason=no_mfa, which only a right password gets), a wrong
+    # one, an unknown user.
+    make_test_user SIGNIN_USER unitsweb
+    echo "$SIGNIN_USER:Units-pw-$$" | chpasswd
+    {
+        printf 'SIGNIN\t1\tuser=%s\tpassword=Units-pw-%s\tclient=192.0.2.1\n' "$SIGNIN_USER" "$$"
+        printf 'SIGNIN\t2\tuser=%s\tpassword=wrong-%s\tclient=192.0.2.1\n' "$SIGNIN_USER" "$$"
+        printf 'SIGNIN\t3\tuser=nosuch-%s\tpassword=x\tclient=192.0.2.1\n' "$$"
+    } | ask setpriv --reuid=daemon --regid=daemon --clear-groups >"$TMP/portal.out" 2>&1 || true
+    sed 's/^/# as the portal (daemon): /' "$TMP/portal.out"
+    check "apppassd, without capabilities, checked a right password through PAM (pam_unix): reason=no_mfa" \
+        grep -qP '^FAIL\t1\tdenied\t.*reason=no_mfa' "$TMP/portal.out"
+    check "apppassd, without capabilities: a wrong password and an unknown user are reason=wrong" \
+        bash -c 'grep -qP "^FAIL\t2\tdenied\t.*reason=wrong" "$1" && grep -qP "^FAIL\t3\tdenied\t.*reason=wrong" "$1"' _ "$TMP/portal.out"
+fi
 sed 's/^/# as root: /' "$TMP/root.out"
 sed 's/^/# as nobody: /' "$TMP/nobody.out"
 check "apppassd accepted alice's app password (a write: last use)" grep -qP '^OK\t1\toutcome=accepted' "$TMP/root.out"
@@ -291,12 +354,54 @@ check "apppassd changed the policy for root (a write transaction)" grep -qP '^OK
 check "apppassd answered nobody's oversized line too_long" grep -qP '^FAIL\t0\ttoo_long' "$TMP/nobody.out"
 check "apppassd checked a login code and an account for root (protocol 1.1)" \
     bash -c 'grep -qP "^OK\t9\toutcome=wrong-code" "$1" && grep -qP "^OK\t11\tstate=" "$1"' _ "$TMP/root.out"
+# The built apppass-web (when there is one), under strace, as nobody (the unit runs it as
+# its own user), against this apppassd: pages, a static file, a refused POST, a malformed
+# request, SIGTERM. Its system calls are checked against apppass-web.service's filter below.
+if [[ $APPPASS_WEB != "$TMP/apppass-web-standin" ]]; then
+    WEB_PORT=$("$PY" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+    # strace runs as nobody too, so that setpriv's own calls (setresuid, capset) are not
+    # in the trace: only apppass-web's, from its exec on.
+    mkdir "$TMP/webtrace"
+    chown nobody "$TMP/webtrace"
+    # The built catalogues (the program refuses to start without them).
+    printf 'locale_dir = %s\n' "${APPPASS_WEB_LOCALE_DIR:-/usr/share/locale}" >"$TMP/web.conf"
+    chmod 0644 "$TMP/web.conf"
+    setpriv --reuid=nobody --regid=nogroup --clear-groups \
+        strace -f -qq -o "$TMP/webtrace/trace" \
+        "$APPPASS_WEB" --config "$TMP/web.conf" --broker "$SOCK" --listen "127.0.0.1:$WEB_PORT" >"$TMP/web.out" 2>&1 &
+    WEB_STRACE_PID=$!
+    for _ in $(seq 100); do
+        curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/signin" && break
+        sleep 0.1
+    done
+    web_code=$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$WEB_PORT/signin" || true)
+    # Any HTTP answer will do: the point is the system calls of serving it.
+    check "apppass-web (under strace, as nobody) answers GET /signin (HTTP $web_code)" \
+        grep -qx '[1-5][0-9][0-9]' <<<"$web_code"
+    curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/static/style.css" || true
+    curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/" || true
+    curl -s -o /dev/null -d 'user=alice&password=x&csrf=wrong' "http://127.0.0.1:$WEB_PORT/signin" || true
+    printf 'GARBAGE\r\n\r\n' | "$PY" -c 'import socket, sys
+s = socket.create_connection(("127.0.0.1", int(sys.argv[1])), timeout=5)
+s.sendall(sys.stdin.buffer.read()); s.recv(4096)' "$WEB_PORT" 2>/dev/null || true
+    web_pid=$(cat "/proc/$WEB_STRACE_PID/task/$WEB_STRACE_PID/children" 2>/dev/null | awk '{print $1}')
+    if [[ -n $web_pid ]]; then kill -TERM "$web_pid"; fi
+    RC=0
+    wait "$WEB_STRACE_PID" || RC=$?
+    WEB_STRACE_PID=""
+    WEB_TRACED=yes
+    check "apppass-web exited 0 on SIGTERM (exit $RC)" test "$RC" -eq 0
+fi
 kill -TERM "$DAEMON_PID"
 DAEMON_PID=""
 RC=0
 wait "$STRACE_PID" || RC=$?  # strace exits with its tracee's status
 STRACE_PID=""
 check "apppassd exited 0 on SIGTERM (exit $RC)" test "$RC" -eq 0
+if [[ -n $PAM_UNIX ]]; then
+    check "the traced apppassd's PAM sign-in read /etc/shadow itself (pam_unix as root, no helper)" \
+        bash -c 'grep -q "open[a-z]*(.*\"/etc/shadow\"" "$1" && ! grep -q "unix_chkpwd" "$1"' _ "$TMP/trace"
+fi
 if "$PY" "$(dirname "${BASH_SOURCE[0]}")/syscall_filter.py" "$SERVICE" "$TMP/trace" >"$TMP/calls" 2>&1; then
     sed 's/^/# /' "$TMP/calls"
     refused=$(sed -n 's/^refused [0-9]*: *//p' "$TMP/calls")
@@ -308,6 +413,21 @@ if "$PY" "$(dirname "${BASH_SOURCE[0]}")/syscall_filter.py" "$SERVICE" "$TMP/tra
     fi
 else
     not_ok "syscall_filter.py read the filter and the trace" "$(cat "$TMP/calls")"
+fi
+
+if [[ ${WEB_TRACED:-no} == yes ]]; then
+    if "$PY" "$(dirname "${BASH_SOURCE[0]}")/syscall_filter.py" "$WEB" "$TMP/webtrace/trace" >"$TMP/web-calls" 2>&1; then
+        sed 's/^/# apppass-web: /' "$TMP/web-calls"
+        refused=$(sed -n 's/^refused [0-9]*: *//p' "$TMP/web-calls")
+        if [[ -z $refused ]]; then
+            ok "apppass-web made no system call that apppass-web.service's SystemCallFilter= refuses"
+        else
+            not_ok "apppass-web made no system call that apppass-web.service's SystemCallFilter= refuses" \
+                "refused under systemd (EPERM): $refused"
+        fi
+    else
+        not_ok "syscall_filter.py read apppass-web's filter and trace" "$(cat "$TMP/web-calls")"
+    fi
 fi
 
 finish

@@ -3,6 +3,10 @@
 
 #include "doctor/web_conf.h"
 
+#ifdef APPPASS_TEST_WEB_KEYS
+#include "config.h"  // tools/apppass-web
+#endif
+
 #include <cstring>
 #include <string>
 #include <vector>
@@ -57,7 +61,7 @@ void test_parse(void**) {
   assert_string_equal(c.Get("smtp_port")->c_str(), "587");
   assert_string_equal(c.Get("trusted_proxies")->c_str(), "127.0.0.1 ::1");
   assert_false(c.Get("tls_cert").has_value());
-  // The last of a key wins; a line without '=' is an error naming its number.
+  // Get takes the last; a line without '=' is an error naming its number.
   const WebConf d = ParseWebConf("threads = 2\nthreads = 4\njunk\n = x\n");
   assert_string_equal(d.Get("threads")->c_str(), "4");
   assert_int_equal(d.errors.size(), 2);
@@ -72,10 +76,10 @@ void test_listen(void**) {
   assert_int_equal(a.port, 8088);
   assert_true(ParseListen("[::1]:443", &a));
   assert_string_equal(a.host.c_str(), "::1");
-  assert_true(ParseListen("localhost:1", &a));
-  assert_false(ParseListen("::1:8088", &a));  // IPv6 without brackets
+  assert_false(ParseListen("localhost:1", &a));  // no host names
+  assert_false(ParseListen("::1:8088", &a));     // IPv6 without brackets
   assert_false(ParseListen("127.0.0.1", &a));
-  assert_false(ParseListen("127.0.0.1:0", &a));
+  assert_true(ParseListen("127.0.0.1:0", &a));  // the system picks a port
   assert_false(ParseListen("127.0.0.1:65536", &a));
   assert_false(ParseListen("127.0.0.1:80x", &a));
   assert_false(ParseListen(":80", &a));
@@ -83,8 +87,8 @@ void test_listen(void**) {
   assert_true(IsLoopbackHost("127.0.0.1"));
   assert_true(IsLoopbackHost("127.3.2.1"));
   assert_true(IsLoopbackHost("::1"));
-  assert_true(IsLoopbackHost("::ffff:127.0.0.1"));
-  assert_true(IsLoopbackHost("localhost"));
+  assert_false(IsLoopbackHost("::ffff:127.0.0.1"));  // as apppass-web's IsLoopback
+  assert_false(IsLoopbackHost("localhost"));
   assert_false(IsLoopbackHost("0.0.0.0"));
   assert_false(IsLoopbackHost("::"));
   assert_false(IsLoopbackHost("192.0.2.7"));
@@ -131,6 +135,12 @@ void test_problems(void**) {
   Expect(Judge("listen = here\nimap_host = m\n"), Level::kProblem, "is not ADDR:PORT");
   Expect(Judge("lsiten = 127.0.0.1:1\nimap_host = m\n"), Level::kProblem, "unknown key 'lsiten'");
   Expect(Judge("junk\nimap_host = m\n"), Level::kProblem, "line 1: no '='");
+  Expect(Judge("threads = 2\nthreads = 4\nimap_host = m\n"), Level::kProblem,
+         "threads is set twice");
+  Expect(Judge("broker = apppassd.sock\nimap_host = m\n"), Level::kProblem,
+         "broker 'apppassd.sock' is not an absolute path");
+  Expect(Judge("max_connections_per_ip = -1\nimap_host = m\n"), Level::kProblem,
+         "max_connections_per_ip '-1'");
   Expect(Judge("trusted_proxies = 127.0.0.1 0.0.0.0/0\nimap_host = m\n"), Level::kProblem,
          "0.0.0.0/0 trusts every client");
   Expect(Judge("trusted_proxies = ::/0\nimap_host = m\n"), Level::kProblem, "trusts every client");
@@ -155,15 +165,30 @@ void test_warnings(void**) {
                    0);
 }
 
+#ifdef APPPASS_TEST_WEB_KEYS
+// The doctor knows exactly the keys apppass-web reads (tools/apppass-web/config.h).
+void test_same_keys_as_apppass_web(void**) {
+  std::vector<std::string> web;
+  for (std::string_view k : apppass::web::ConfigKeys()) web.emplace_back(k);
+  if (web != WebConfKeys()) fail_msg("WebConfKeys() differs from apppass::web::ConfigKeys()");
+}
+#endif
+
 }  // namespace
 }  // namespace apppass::doctor
 
 int main() {
   using namespace apppass::doctor;
   const CMUnitTest tests[] = {
-      cmocka_unit_test(test_parse),    cmocka_unit_test(test_listen),
-      cmocka_unit_test(test_proxy),    cmocka_unit_test(test_good),
-      cmocka_unit_test(test_problems), cmocka_unit_test(test_warnings),
+      cmocka_unit_test(test_parse),
+      cmocka_unit_test(test_listen),
+      cmocka_unit_test(test_proxy),
+      cmocka_unit_test(test_good),
+      cmocka_unit_test(test_problems),
+      cmocka_unit_test(test_warnings),
+#ifdef APPPASS_TEST_WEB_KEYS
+      cmocka_unit_test(test_same_keys_as_apppass_web),
+#endif
   };
   return cmocka_run_group_tests_name("web_conf", tests, nullptr, nullptr);
 }

@@ -28,6 +28,8 @@ import time
 
 APPPASS_WEB, WEB_ECHO = sys.argv[1], sys.argv[2]
 AS_ROOT = os.geteuid() == 0
+# Where the build put the pages' translations (the program does not start without them).
+LOCALE_DIR = os.environ.get("APPPASS_WEB_LOCALE_DIR", "/usr/share/locale")
 DROP = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups"] if AS_ROOT else []
 CSP = b"Content-Security-Policy: default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'"
 SECURITY = [CSP, b"X-Content-Type-Options: nosniff", b"Referrer-Policy: no-referrer",
@@ -345,8 +347,12 @@ def program_rules(tmp):
     os.chmod(key, 0o640)
     if AS_ROOT:
         os.chown(key, 0, 65534)  # root:nogroup, as the package's root:apppass-web
-    proc = start(DROP + [APPPASS_WEB, "--listen", f"0.0.0.0:{port}", "--tls-cert", cert,
-                         "--tls-key", key], port)
+    locale_conf = os.path.join(tmp, "locale.conf")
+    with open(locale_conf, "w") as f:
+        f.write(f"locale_dir = {LOCALE_DIR}\n")
+    os.chmod(locale_conf, 0o644)
+    proc = start(DROP + [APPPASS_WEB, "--config", locale_conf, "--listen", f"0.0.0.0:{port}",
+                         "--tls-cert", cert, "--tls-key", key], port)
     check(proc is not None, "HTTPS on 0.0.0.0 with a certificate starts")
     if proc is None:
         return
@@ -364,7 +370,8 @@ def main():
     try:
         conf = os.path.join(tmp, "web.conf")
         with open(conf, "w") as f:
-            f.write("# the test's settings\ntimeout = 2\nthreads = 4\nmax_connections = 64\n")
+            f.write("# the test's settings\ntimeout = 2\nthreads = 4\nmax_connections = 64\n"
+                    f"locale_dir = {LOCALE_DIR}\n")
         os.chmod(conf, 0o644)
         port = free_port()
         proc = start(DROP + [APPPASS_WEB, "--config", conf, "--listen", f"127.0.0.1:{port}",

@@ -36,10 +36,14 @@ std::vector<std::string> Words(const std::string& s) {
 }  // namespace
 
 const std::vector<std::string>& WebConfKeys() {
-  static const std::vector<std::string> kKeys = {
-      "broker",     "listen",    "tls_cert",        "tls_key",   "trusted_proxies",
-      "imap_host",  "imap_port", "smtp_host",       "smtp_port", "share_dir",
-      "locale_dir", "threads",   "max_connections", "timeout"};
+  static const std::vector<std::string> kKeys = {"broker",          "listen",
+                                                 "tls_cert",        "tls_key",
+                                                 "trusted_proxies", "imap_host",
+                                                 "imap_port",       "smtp_host",
+                                                 "smtp_port",       "share_dir",
+                                                 "locale_dir",      "threads",
+                                                 "max_connections", "max_connections_per_ip",
+                                                 "timeout"};
   return kKeys;
 }
 
@@ -85,7 +89,13 @@ bool ParseListen(std::string_view v, ListenAddr* out) {
     return false;  // an IPv6 address needs brackets
   }
   int port = 0;
-  if (!IntIn(v.substr(colon + 1), 1, 65535, &port)) return false;
+  if (!IntIn(v.substr(colon + 1), 0, 65535, &port)) return false;
+  // An address, never a host name (apppass-web resolves none).
+  in_addr a4{};
+  in6_addr a6{};
+  const std::string h(host);
+  if (inet_pton(AF_INET, h.c_str(), &a4) != 1 && inet_pton(AF_INET6, h.c_str(), &a6) != 1)
+    return false;
   out->host = std::string(host);
   out->port = port;
   return true;
@@ -93,15 +103,10 @@ bool ParseListen(std::string_view v, ListenAddr* out) {
 
 bool IsLoopbackHost(std::string_view host) {
   const std::string h(host);
-  if (h == "localhost") return true;
   in_addr a4{};
   if (inet_pton(AF_INET, h.c_str(), &a4) == 1) return (ntohl(a4.s_addr) >> 24) == 127;
   in6_addr a6{};
-  if (inet_pton(AF_INET6, h.c_str(), &a6) == 1) {
-    if (IN6_IS_ADDR_LOOPBACK(&a6)) return true;
-    return IN6_IS_ADDR_V4MAPPED(&a6) && a6.s6_addr[12] == 127;
-  }
-  return false;
+  return inet_pton(AF_INET6, h.c_str(), &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
 }
 
 bool ParseProxy(std::string_view v, ProxyEntry* out) {
@@ -140,10 +145,19 @@ std::vector<Finding> JudgeWebConf(const WebConf& conf, const std::string& path) 
   for (const std::string& e : conf.errors)
     problem(fmt::format("{}: {}: apppass-web refuses to start", file, Clean(e)));
   const auto& keys = WebConfKeys();
-  for (const auto& [k, v] : conf.values)
-    if (std::find(keys.begin(), keys.end(), k) == keys.end())
+  std::vector<std::string> seen;
+  for (const auto& [k, v] : conf.values) {
+    if (std::find(keys.begin(), keys.end(), k) == keys.end()) {
       problem(
           fmt::format("{}: unknown key '{}': apppass-web refuses to start", file, Clean(k, 40)));
+    } else if (std::find(seen.begin(), seen.end(), k) != seen.end()) {
+      problem(fmt::format("{}: {} is set twice: apppass-web refuses to start", file, k));
+    }
+    seen.push_back(k);
+  }
+  if (const auto broker = conf.Get("broker"); broker && (broker->empty() || (*broker)[0] != '/'))
+    problem(fmt::format("{}: broker '{}' is not an absolute path (apppassd's socket)", file,
+                        Clean(*broker, 80)));
 
   // listen and TLS.
   const auto cert = conf.Get("tls_cert");
@@ -155,8 +169,9 @@ std::vector<Finding> JudgeWebConf(const WebConf& conf, const std::string& path) 
   if (const auto listen = conf.Get("listen")) {
     ListenAddr la;
     if (!ParseListen(*listen, &la)) {
-      problem(fmt::format("{}: listen '{}' is not ADDR:PORT (e.g. 127.0.0.1:8088, [::1]:8088)",
-                          file, Clean(*listen, 80)));
+      problem(fmt::format(
+          "{}: listen '{}' is not ADDR:PORT with an IP address (e.g. 127.0.0.1:8088, [::1]:8088)",
+          file, Clean(*listen, 80)));
     } else {
       loopback = IsLoopbackHost(la.host);
       if (!loopback && !tls)
@@ -196,9 +211,9 @@ std::vector<Finding> JudgeWebConf(const WebConf& conf, const std::string& path) 
     const char* key;
     int lo, hi;
   };
-  for (const Range& r :
-       {Range{"imap_port", 1, 65535}, Range{"smtp_port", 1, 65535}, Range{"threads", 1, 1024},
-        Range{"max_connections", 1, 1000000}, Range{"timeout", 1, 3600}}) {
+  for (const Range& r : {Range{"imap_port", 1, 65535}, Range{"smtp_port", 1, 65535},
+                         Range{"threads", 1, 1024}, Range{"max_connections", 1, 65536},
+                         Range{"max_connections_per_ip", 0, 65536}, Range{"timeout", 1, 3600}}) {
     int v = 0;
     if (const auto s = conf.Get(r.key); s && !IntIn(*s, r.lo, r.hi, &v))
       problem(fmt::format("{}: {} '{}' is not a number from {} to {}", file, r.key, Clean(*s, 40),
