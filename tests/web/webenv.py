@@ -311,10 +311,19 @@ class WebEnv:
         open(os.path.join(self.pamdir, "other"), "w").close()
 
     def _pam_env(self):
+        """apppassd's environment for PAM: pam_wrapper; under the sanitizer build the ASan
+        runtime first, and libcrypt: ASan intercepts crypt() but resolves the real one only
+        from the libraries loaded at start-up, and pam_unix dlopens libcrypt (apppassd does
+        not link it), so pam_unix's crypt() would call address 0."""
         env = {"PAM_WRAPPER": "1", "PAM_WRAPPER_SERVICE_DIR": self.pamdir,
                "LD_PRELOAD": "libpam_wrapper.so"}
         if self.preload:
-            env["LD_PRELOAD"] = f"{self.preload}:libpam_wrapper.so"
+            libcrypt = next((line.split()[-1] for line in subprocess.run(
+                ["ldconfig", "-p"], capture_output=True, text=True).stdout.splitlines()
+                if line.strip().startswith("libcrypt.so.1 ")), None)
+            if libcrypt is None:
+                raise RuntimeError("libcrypt.so.1 not found for the sanitizer preload")
+            env["LD_PRELOAD"] = f"{self.preload}:{libcrypt}:libpam_wrapper.so"
             env["PAM_WRAPPER_DISABLE_DEEPBIND"] = "1"
         return env
 
