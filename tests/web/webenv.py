@@ -636,6 +636,9 @@ import_environment = TZ {env} PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR={self.pamdir
         self.shots += 1
         path = os.path.join(self.args.screenshots, f"{self.name}-{self.shots:02d}-{name}.png")
         try:
+            # No focus ring from the test's own clicks in the picture.
+            self.driver.execute_script(
+                "if (document.activeElement) document.activeElement.blur()")
             # The whole page, not only the window: set the window to the document's height.
             h = self.driver.execute_script(
                 "return Math.max(document.body ? document.body.scrollHeight : 0, 600)")
