@@ -20,7 +20,8 @@ where only a browser can tell, headless chromium:
                and 8 h limits: apppassd's unit tests, with injected time.)
   throttle     5 wrong passwords for a user, then the right one: refused, logged
                (reason=throttled, the fail2ban line); a wrong password and an unknown
-               user read the same; another user still signs in
+               user read the same, and an unknown name is throttled alike; another user
+               still signs in
   xss          a label <script>alert(1)</script> created through the page is shown as text
                (the created page and the table), no alert dialog, no such script element
   framing      a page of another origin (a tiny http.server) framing the portal: the frame
@@ -283,6 +284,15 @@ class Attacks:
         T.check("the 6th attempt, with the RIGHT password: refused (throttled)",
                 loc(hdrs) not in ("/signin/code", "/setup") and SIGNIN not in u.cookies
                 and self.error_text(body), (st, hdrs, self.error_text(body)))
+        throttled = self.error_text(body)
+        # An unknown name is throttled alike: the throttle tells nobody which names exist.
+        ghost = f"nosuchuser{os.getpid()}"
+        for i in range(6):
+            csrf = u.csrf("/signin", "signin")
+            st, hdrs, body = u.post("/signin", {"user": ghost, "password": f"guess-{i}",
+                                                "csrf": csrf})
+        T.check("an unknown name, 6 times: throttled with the same words as a real user",
+                self.error_text(body) == throttled, (self.error_text(body), throttled))
         time.sleep(0.3)
         log = env.daemon_log_text()
         T.check("apppassd logs the refusals in the fail2ban format (wrong-password, throttled)",
