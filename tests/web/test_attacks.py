@@ -22,6 +22,8 @@ where only a browser can tell, headless chromium:
                (reason=throttled, the fail2ban line); a wrong password and an unknown
                user read the same, and an unknown name is throttled alike; another user
                still signs in
+  guessing     3 wrong codes drop the pending sign-in: a right code after them gets nothing
+               (and a recovery code is not spent)
   xss          a label <script>alert(1)</script> created through the page is shown as text
                (the created page and the table), no alert dialog, no such script element
   framing      a page of another origin (a tiny http.server) framing the portal: the frame
@@ -326,6 +328,32 @@ class Attacks:
         T.check("apppassd restarted: the browser's session is gone (/passwords -> /signin)",
                 before == "/passwords" and after == "/signin", (before, after))
 
+    def code_guessing(self):
+        """A sign-in allows 3 wrong codes; then it is dropped, and even a right code
+        (here a recovery code) gets nothing and is not spent."""
+        T, env = self.T, self.env
+        u = HttpUser(env)
+        csrf = u.csrf("/signin", "signin")
+        st, hdrs, _ = u.post("/signin", {"user": self.a, "password": env.password_of(self.a),
+                                         "csrf": csrf})
+        left = env.ap("mfa", "status", self.a, json_out=True).get("recovery_codes_left")
+        answers = []
+        for guess in ("000000", "111111", "222222"):
+            csrf = u.csrf("/signin/code", "code") if u.get("/signin/code")[0] == 200 else ""
+            st, hdrs, body = u.post("/signin/code", {"code": guess, "csrf": csrf})
+            answers.append((st, loc(hdrs), self.error_text(body)))
+        T.check("3 wrong codes after the right password: each refused, no session",
+                all(a[1] != "/passwords" for a in answers) and SESSION not in u.cookies,
+                answers)
+        st, hdrs, body = u.get("/signin/code")
+        code = self.codes_a[-1]
+        csrf = forms_of(body).get("code", {}).get("csrf", "") if st == 200 else ""
+        st, hdrs, _ = u.post("/signin/code", {"code": code, "csrf": csrf})
+        now_left = env.ap("mfa", "status", self.a, json_out=True).get("recovery_codes_left")
+        T.check("... then that sign-in is dropped: a right recovery code gets no session and "
+                "is not spent", loc(hdrs) != "/passwords" and SESSION not in u.cookies
+                and isinstance(left, int) and now_left == left, (st, hdrs, left, now_left))
+
     @staticmethod
     def error_text(body):
         m = re.search(r'id="error"[^>]*>(.*?)</', body or "", re.S)
@@ -458,6 +486,7 @@ def main():
         t.other_id(ua, b_id, b_pw)
         t.ended(ua)
         ub2 = t.throttle()
+        t.code_guessing()
         t.browser()
         t.ended_by_server(ub2)
         rc = env.stop_web()
