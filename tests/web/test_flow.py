@@ -45,6 +45,12 @@ DOCS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "doc
                     "screenshots")
 
 
+def after(spent_at):
+    """A time whose TOTP step is after the one spent at `spent_at` and still accepted now
+    (a code is valid one step either side of now): the next step, or now if later."""
+    return max(spent_at + 30, time.time())
+
+
 def norm(pw):
     return "".join(pw.split())
 
@@ -150,7 +156,8 @@ class Flow:
                 bool(self.finds("#qr svg")) and len(secret) >= 16 and " " in secret_el.text,
                 secret_el.text)
         self.shot(f"{lang}-setup-key")
-        code = oathtool_code(secret)
+        self.code_at = time.time()
+        code = oathtool_code(secret, self.code_at)
         self.fill("form#confirm [name=code]", code)
         self.submit("form#confirm")
         codes = [li.text.strip() for li in self.finds("#recovery-codes li")]
@@ -328,7 +335,7 @@ class Flow:
         self.d.get_log("browser")  # start a clean console
         self.sign_in_password(user, lang)
         secret, codes = self.setup(user, lang)
-        confirmed_at = time.time()
+        confirmed_at = self.code_at
         pw_id, pw = self.create(user, lang, label)
         T.check(f"[{lang}] IMAP LOGIN to Dovecot with the password from the page: accepted",
                 env.imap_login(user, pw) == 0)
@@ -338,9 +345,9 @@ class Flow:
                 env.imap_login(user, pw) == 1)
         self.sign_out(lang)
         if lang == "en":
-            # The confirmation spent the step of `confirmed_at`; a code is valid one step
-            # either side of now, so the next step's code is new and already accepted.
-            self.sign_in_again(user, lang, oathtool_code(secret, confirmed_at + 30),
+            # The confirmation spent the step of `confirmed_at`: a later step's code (the
+            # next one is accepted already), no waiting for the clock.
+            self.sign_in_again(user, lang, oathtool_code(secret, after(confirmed_at)),
                                "the next TOTP code (oathtool)")
         else:
             self.sign_in_again(user, lang, codes[0], "a recovery code")
@@ -350,7 +357,7 @@ class Flow:
                 errors)
         if lang == "ro":
             # The recovery code spent no step: the old app's next step is still new.
-            self.change_authenticator(user, lang, secret, confirmed_at + 30)
+            self.change_authenticator(user, lang, secret, after(confirmed_at))
         self.submit_signout_quietly()
 
     def change_authenticator(self, user, lang, old_secret, code_at):
@@ -379,12 +386,12 @@ class Flow:
         # The old app: refused (its next step would otherwise be new).
         self.sign_in_password(user, lang)
         self.wait_path("/signin/code")
-        self.fill("form#code [name=code]", oathtool_code(old_secret, code_at + 30))
+        self.fill("form#code [name=code]", oathtool_code(old_secret, after(code_at)))
         self.submit("form#code")
         T.check(f"[{lang}] signing in with the OLD app's code: refused, with the reason "
                 "beside the field", self.path() != "/passwords" and bool(self.finds("form#code"))
                 and bool(self.finds("[role=alert]")), self.d.current_url)
-        self.fill("form#code [name=code]", oathtool_code(new_secret, confirm_at + 30))
+        self.fill("form#code [name=code]", oathtool_code(new_secret, after(confirm_at)))
         self.submit("form#code")
         T.check(f"[{lang}] ... and with the NEW app's next code: /passwords",
                 self.wait_path("/passwords"), self.d.current_url)
@@ -421,7 +428,7 @@ class Flow:
                 self.lang().startswith("en") and "Set it up now" in text, (self.lang(), text))
         self.navigate(self.find("nav#lang a[href*='lang=it']"))
         secret, codes = self.setup(user, "it")
-        self.new_recovery_codes("it", secret, time.time() + 30, codes)
+        self.new_recovery_codes("it", secret, after(self.code_at), codes)
         self.submit_signout_quietly()
         self.d.delete_all_cookies()
 
