@@ -22,8 +22,8 @@ tests/integration/dovecot_lib.sh, tests/lib/users.sh, stage.sh):
   - apppass-web copied with its private libraries to the temp dir (a build tree under
     /root is not reachable by other users) and run as the portal user (setpriv);
   - under the sanitizer build (APPPASS_TEST_PRELOAD, set by CTest) apppassd gets the ASan
-    runtime before pam_wrapper (and PAM_WRAPPER_DISABLE_DEEPBIND), Dovecot the same; the
-    portal keeps leak detection on and its exit status is checked at the end.
+    runtime and libcrypt before pam_wrapper (and PAM_WRAPPER_DISABLE_DEEPBIND), Dovecot the
+    runtime; the portal keeps leak detection on and its exit status is checked at the end.
 
 Output: TAP-like "ok - ..." / "not ok - ..." lines (Checks); exit 0, 1 on a failure, 77
 when the test cannot run here (not root; no chromium outside CI).
@@ -89,6 +89,10 @@ def require_root_and_browser():
         import selenium  # noqa: F401
     except ImportError:
         skip_or_fail("python3-selenium is not installed")
+    for tool in ("oathtool", "dovecot", "chpasswd"):
+        if not shutil.which(tool):  # the rest of the suite needs them too
+            print(f"not ok - {tool} is not installed (.ci/install-deps test installs it)")
+            sys.exit(1)
 
 
 def free_port():
@@ -143,7 +147,6 @@ class WebEnv:
         self.users = []       # made here, removed at the end
         self.groups = []
         self.passwords = {}   # user -> system password
-        self.procs = []       # (name, Popen) stopped at the end, last first
         self.web_proc = None
         self.daemon_proc = None
         self.dovecot_pid = None
@@ -168,10 +171,14 @@ class WebEnv:
         self.port = free_port()
         self.imap_port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
-        self.portal_user = self._useradd("webportal")
-        self.verify_group = self._groupadd("webvrf")
-        self.ap("init")
-        self.ap("policy", "set", "self_enroll", "yes")
+        try:
+            self.portal_user = self._useradd("webportal")
+            self.verify_group = self._groupadd("webvrf")
+            self.ap("init")
+            self.ap("policy", "set", "self_enroll", "yes")
+        except BaseException:
+            self.close()
+            raise
         return self
 
     def __exit__(self, exc_type, exc, tb):
@@ -197,9 +204,7 @@ class WebEnv:
         self.stop_dovecot()
         self.stop_web()
         self.stop_daemon()
-        for u in self.users:
-            # A user's leftover processes would make userdel fail.
-            subprocess.run(["pkill", "-KILL", "-u", u], capture_output=True)
+        for u in self.users:  # their only process, the portal, is stopped above
             subprocess.run(["userdel", u], capture_output=True)
         for g in self.groups:
             subprocess.run(["groupdel", g], capture_output=True)
