@@ -477,6 +477,7 @@ def run(tmp, procs):
                     c.errors.append(f"{c.user}: {type(e).__name__}: {e}")
                     alive = False
             barrier.wait()
+        barrier.wait()  # the connections stay open until the last phase's figures are taken
         if c.conn is not None:
             c.conn.close()
 
@@ -495,6 +496,7 @@ def run(tmp, procs):
         phase_time[ph] = time.perf_counter() - t0
         counts[ph] = sum(len(v) for v in stats.values()) - n0
         mark(ph)
+    barrier.wait()
     for t in threads:
         t.join()
     sampling.set()
@@ -536,14 +538,14 @@ def run(tmp, procs):
               f"{counts[ph] / phase_time[ph]:7.1f} requests/s; CPU per request: apppass-web "
               f"{web_cpu:.2f} ms, apppassd {broker_cpu:.2f} ms")
         prev = ph
-    print(f"{'RSS MiB':12} " + " ".join(f"{k:>8}" for k in ["before"] + phases) +
+    print(f"{'RSS MiB':12} " + " ".join(f"{k:>8}" for k in ["before"] + phases + ["closed"]) +
           f" {'peak':>8} {'VmHWM':>8}")
     for i, name, samples in ((0, "apppass-web", mem["web"]), (1, "apppassd", mem["broker"])):
-        row = [marks[k][i][0] / 1024 for k in ["before"] + phases]
+        row = [marks[k][i][0] / 1024 for k in ["before"] + phases + ["after"]]
         peak = max(samples + [0]) / 1024
         hwm = marks["round2"][i][1] / 1024
         print(f"{name:12} " + " ".join(f"{x:8.1f}" for x in row) + f" {peak:8.1f} {hwm:8.1f}")
-        anon = [marks[k][i][2] / 1024 for k in ["before"] + phases]
+        anon = [marks[k][i][2] / 1024 for k in ["before"] + phases + ["after"]]
         print(f"{'  RssAnon':12} " + " ".join(f"{x:8.1f}" for x in anon))
 
     web_hwm = marks["round2"][0][1] / 1024
