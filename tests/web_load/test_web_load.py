@@ -3,27 +3,34 @@
 
 Usage: test_web_load.py APPPASSD APPPASS APPPASS_WEB PRELOAD PAM_MATRIX
 
-Starts a real apppassd (root) on a throwaway store under pam_wrapper, whose PAM service
-`apppass-web` is pam_matrix (a password file: fast, so the load is the portal's and the
-broker's, not yescrypt's), and the real apppass-web as user nobody (the --portal-user)
-on 127.0.0.1 with its default limits (threads 8, max_connections 256). USERS virtual
-users (pam_matrix knows them; the store has each enrolled with a known TOTP key) each get
-one client thread with its own keep-alive connection. All sign in at once: GET /signin
-(the pre-sign-in CSRF cookie and field), POST /signin, POST /signin/code (the TOTP code
-computed here). Then two identical phases of ROUNDS rounds, each round: GET /passwords,
-GET /passwords/new, POST /passwords/new (303), GET /passwords/created (the new password,
-shown once), GET /passwords/created again (410, the password absent), GET /passwords (the
-new row there, the password absent). Every answer is checked; one error fails the test.
+Starts a real apppassd (root) on a throwaway store under pam_wrapper (PRELOAD), whose PAM
+service `apppass-web` is pam_matrix (a password file: fast, so the load is the portal's
+and the broker's, not yescrypt's), with --max-per-uid 1 (the portal's uid is exempt), and
+the real apppass-web (staged where nobody can read it) as user nobody, the --portal-user,
+on 127.0.0.1 with its default limits (threads 8, max_connections 256, timeout 15 s).
+Users are virtual (pam_matrix knows them; `apppass mfa enroll` + `confirm` enrolled each
+with a TOTP key known here). First, one client at a time (10 sign-ins, 20 rounds): the
+figure nearest the server's own time per page. Then USERS client threads, each a user of
+its own with one keep-alive connection, sign in at once: GET /signin (the pre-sign-in
+CSRF cookie and field), POST /signin, POST /signin/code (the TOTP code computed here).
+Then PHASES identical phases of ROUNDS rounds, each round: GET /passwords, GET
+/passwords/new, POST /passwords/new (303), GET /passwords/created (the new password,
+shown once), the same again (410, the password absent), GET /passwords (the new row,
+the password absent). Every answer is checked (status, Location, cookies, content); one
+error fails the test, and so does any refusal or error in either server's log.
 
-Memory: VmRSS of both processes sampled every 0.1 s from /proc; peak (VmHWM) bounds and
-the growth of the second phase over the first are asserted (without ASan; under ASan,
-whose quarantine and shadow memory inflate RSS, the figures are printed and not asserted:
-LeakSanitizer at the servers' exit is the leak check there). Both servers must exit 0 on
-SIGTERM. Prints a table of client-side latency per page (loopback: server time plus the
-loopback round trip), requests per second and the memory figures (docs/benchmarks.md).
+Memory: VmRSS and RssAnon of both processes from /proc (sampled every 0.1 s, and at the
+end of each phase with every connection open). Asserted without ASan: peak (VmHWM)
+bounds, and the last phase's RssAnon growth over the one before (a leak). Under ASan,
+whose shadow memory and quarantine inflate RSS, they are printed, not asserted, and
+LeakSanitizer at the servers' exit is the leak check (both must exit 0 on SIGTERM).
+Prints client-side latency per page (over loopback: the server's time plus the round
+trip and the client's own queueing), requests/s and server CPU per request per phase,
+and the memory figures (docs/benchmarks.md).
 
 Environment: APPPASS_WEB_LOCALE_DIR (the built catalogues), APPPASS_LOAD_USERS (200),
-APPPASS_LOAD_ROUNDS (3), APPPASS_LOAD_SANITIZED (1 in the ASan build). Root only (77).
+APPPASS_LOAD_ROUNDS (3), APPPASS_LOAD_PHASES (2), APPPASS_LOAD_SANITIZED (1 in the ASan
+build), APPPASS_LOAD_KEEP (keep the temporary directory). Root only (77 otherwise).
 """
 import base64
 import hashlib
@@ -47,6 +54,7 @@ APPPASSD, APPPASS, APPPASS_WEB, PRELOAD, PAM_MATRIX = sys.argv[1:6]
 LOCALE_DIR = os.environ.get("APPPASS_WEB_LOCALE_DIR", "/usr/share/locale")
 USERS = int(os.environ.get("APPPASS_LOAD_USERS", "200"))
 ROUNDS = int(os.environ.get("APPPASS_LOAD_ROUNDS", "3"))
+PHASES = max(2, int(os.environ.get("APPPASS_LOAD_PHASES", "2")))
 SANITIZED = os.environ.get("APPPASS_LOAD_SANITIZED", "0") not in ("", "0", "OFF", "FALSE")
 PASSWORD = "Load-test-pw-42"
 # Peak RSS bounds (MiB), from measurements with headroom (docs/benchmarks.md, 2026-12):
@@ -455,7 +463,7 @@ def run(tmp, procs):
 
     stats = {}
     clients = [Client(port, u, secrets[u], stats) for u in users]
-    phases = ["signin", "round1", "round2"]
+    phases = ["signin"] + [f"round{i + 1}" for i in range(PHASES)]
     barrier = threading.Barrier(USERS + 1)
     phase_time = {}
 
@@ -468,7 +476,7 @@ def run(tmp, procs):
                     if ph == "signin":
                         c.sign_in()
                     else:
-                        base = 0 if ph == "round1" else ROUNDS
+                        base = (int(ph[5:]) - 1) * ROUNDS
                         for n in range(ROUNDS):
                             c.round(base + n)
                 except RuntimeError:
@@ -504,18 +512,18 @@ def run(tmp, procs):
     mark("after")
 
     errors = [e for c in clients for e in c.errors]
-    check(not errors, f"{USERS} sessions, {2 * ROUNDS} rounds each: no error"
+    check(not errors, f"{USERS} sessions, {PHASES * ROUNDS} rounds each: no error"
           + (f" ({len(errors)}: {errors[:5]})" if errors else ""))
     signed_in = sum(1 for c in clients if "__Host-apppass-session" in c.cookies)
     check(signed_in == USERS, f"{signed_in} of {USERS} signed in at once")
     created = sum(c.created for c in clients)
-    check(created == USERS * 2 * ROUNDS, f"{created} app passwords created through the page, "
+    check(created == USERS * PHASES * ROUNDS, f"{created} app passwords created through the page, "
           "each shown once")
     check(broker.poll() is None and portal.poll() is None, "both servers still running")
 
     # --- figures ---
     total = sum(len(v) for v in stats.values())
-    print(f"\napppass-web under load: {USERS} sessions, {2 * ROUNDS} rounds, {total} requests "
+    print(f"\napppass-web under load: {USERS} sessions, {PHASES * ROUNDS} rounds, {total} requests "
           f"(setup {t_setup:.1f} s, of which enrolling {t_enroll:.1f} s)")
     print("latency per page, client side over loopback (ms); alone: one client at a time")
     print(f"{'page':32} {'alone p50':>9} {'n':>6} {'p50':>8} {'p95':>8} {'p99':>8} {'max':>8}")
@@ -543,15 +551,15 @@ def run(tmp, procs):
     for i, name, samples in ((0, "apppass-web", mem["web"]), (1, "apppassd", mem["broker"])):
         row = [marks[k][i][0] / 1024 for k in ["before"] + phases + ["after"]]
         peak = max(samples + [0]) / 1024
-        hwm = marks["round2"][i][1] / 1024
+        hwm = marks[phases[-1]][i][1] / 1024
         print(f"{name:12} " + " ".join(f"{x:8.1f}" for x in row) + f" {peak:8.1f} {hwm:8.1f}")
         anon = [marks[k][i][2] / 1024 for k in ["before"] + phases + ["after"]]
         print(f"{'  RssAnon':12} " + " ".join(f"{x:8.1f}" for x in anon))
 
-    web_hwm = marks["round2"][0][1] / 1024
-    broker_hwm = marks["round2"][1][1] / 1024
-    web_growth = (marks["round2"][0][2] - marks["round1"][0][2]) / 1024
-    broker_growth = (marks["round2"][1][2] - marks["round1"][1][2]) / 1024
+    web_hwm = marks[phases[-1]][0][1] / 1024
+    broker_hwm = marks[phases[-1]][1][1] / 1024
+    web_growth = (marks[phases[-1]][0][2] - marks[phases[-2]][0][2]) / 1024
+    broker_growth = (marks[phases[-1]][1][2] - marks[phases[-2]][1][2]) / 1024
     if SANITIZED:
         print("note: ASan build: memory bounds not asserted (ASan's shadow memory and "
               "quarantine inflate RSS); LeakSanitizer checks the servers at exit")
@@ -560,9 +568,9 @@ def run(tmp, procs):
         check(broker_hwm < BROKER_PEAK_MIB,
               f"apppassd peak RSS {broker_hwm:.1f} MiB < {BROKER_PEAK_MIB} MiB")
         check(web_growth <= GROWTH_MIB, f"apppass-web RssAnon grew {web_growth:+.1f} MiB in the "
-              f"second, identical phase (at most {GROWTH_MIB} MiB)")
+              f"last phase over the one before (identical; at most {GROWTH_MIB} MiB)")
         check(broker_growth <= GROWTH_MIB, f"apppassd RssAnon grew {broker_growth:+.1f} MiB in the "
-              f"second, identical phase (at most {GROWTH_MIB} MiB)")
+              f"last phase over the one before (identical; at most {GROWTH_MIB} MiB)")
 
     # --- stop ---
     for name, p in (("apppass-web", portal), ("apppassd", broker)):
