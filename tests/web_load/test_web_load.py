@@ -160,8 +160,8 @@ def tool(db, *args, stdin=None):
 
 
 def enroll_all(db, users):
-    """Each user enrolled and confirmed with the code of the step before now (so the
-    current step is theirs for the sign-in); returns {user: secret}. Runs 8 at a time."""
+    """Each user enrolled and confirmed with the current step's code; returns {user:
+    (secret, that step)} (a sign-in needs a later step: Client.code). 8 at a time."""
     secrets = {}
 
     def one(u):
@@ -169,11 +169,13 @@ def enroll_all(db, users):
         m = re.search(r'"secret":"([A-Z2-7]+)"', r.stdout)
         if r.returncode != 0 or not m:
             return f"enroll {u}: {r.stdout}{r.stderr}"
-        # The step before now, read now: enrolling 200 users can outlast a step (ASan).
-        r = tool(db, "mfa", "confirm", u, totp(m.group(1), int(time.time()) // 30 - 1))
+        # The step read now, per user: enrolling 200 users can outlast a step (ASan); it
+        # is still in the window (one step either way) if the check runs in the next.
+        step = int(time.time()) // 30
+        r = tool(db, "mfa", "confirm", u, totp(m.group(1), step))
         if r.returncode != 0:
             return f"confirm {u}: {r.stdout}{r.stderr}"
-        secrets[u] = m.group(1)
+        secrets[u] = (m.group(1), step)
         return None
 
     errs = []
@@ -270,7 +272,10 @@ class Client:
                     location="/signin/code")
         if "__Host-apppass-signin" not in self.cookies:
             self.fail("POST /signin: no sign-in cookie")
-        code = totp(self.secret, int(time.time()) // 30)
+        # A step after the confirmation's (codes are spent once), at most the next one:
+        # in the window whether the broker checks it in this step or the next.
+        secret, confirmed = self.secret
+        code = totp(secret, max(confirmed + 1, int(time.time()) // 30))
         self.expect("POST /signin/code", "POST", "/signin/code", 303,
                     [("code", code), ("csrf", pre)], location="/passwords")
         if "__Host-apppass-session" not in self.cookies or "__Host-apppass-signin" in self.cookies:
