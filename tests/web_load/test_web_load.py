@@ -36,6 +36,7 @@ import base64
 import hashlib
 import hmac
 import http.client
+import math
 import os
 import re
 import shutil
@@ -47,6 +48,7 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.parse
 
 if len(sys.argv) != 6:
     sys.exit(__doc__)
@@ -209,7 +211,6 @@ class Client:
         self.cookies = {}
         self.errors = []
         self.created = 0
-        self.rows = None
 
     def fail(self, what):
         self.errors.append(f"{self.user}: {what}")
@@ -223,7 +224,7 @@ class Client:
             headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
         body = None
         if form is not None:
-            body = "&".join(f"{k}={_quote(v)}" for k, v in form).encode()
+            body = urllib.parse.urlencode(form).encode()
             headers["Content-Type"] = "application/x-www-form-urlencoded"
         t0 = time.perf_counter()
         try:
@@ -316,16 +317,11 @@ class Client:
                       "the new name missing or the password shown")
 
 
-def _quote(v):
-    return "".join(c if c.isalnum() or c in "-._~" else "%%%02X" % b
-                   for c, b in ((chr(b), b) for b in v.encode()))
-
-
 def percentile(sorted_vals, p):
+    """The nearest-rank percentile p of an ascending list."""
     if not sorted_vals:
         return 0.0
-    k = min(len(sorted_vals) - 1, max(0, int(round(p / 100.0 * len(sorted_vals) + 0.5)) - 1))
-    return sorted_vals[k]
+    return sorted_vals[max(0, math.ceil(p / 100.0 * len(sorted_vals)) - 1)]
 
 
 def main():
