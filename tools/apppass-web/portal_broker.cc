@@ -43,8 +43,13 @@ std::vector<std::string> Words(std::string_view text) {
 bool TakeSecret(const Reply& r, std::string_view key, SecretBuffer* out) {
   const SecretBuffer* s = r.fields.GetSecret(key);
   const std::string* v = r.fields.Get(key);
-  const std::string_view value = s != nullptr ? s->view() : v != nullptr ? *v : "";
-  if (s == nullptr && v == nullptr) return false;
+  std::string_view value;
+  if (s != nullptr)
+    value = s->view();
+  else if (v != nullptr)
+    value = *v;
+  else
+    return false;
   SecretBuffer b(value.size() + 1);
   if (!b.valid() || !b.assign(value)) return false;
   *out = std::move(b);
