@@ -119,12 +119,23 @@ std::string MailSettings(const PageContext& ctx, std::string_view user) {
 
 }  // namespace
 
-HttpResponse GetNew(PageContext& ctx) {
+namespace {
+
+// The form needs the policy (POLICY_SHOW, which anyone may ask) and a live session: the
+// SESSION call checks it (an ended one goes to /signin) and names the user for the header.
+HttpResponse ShowForm(PageContext& ctx, int status, const CreateForm& f) {
+  SessionInfo session;
+  const BrokerAnswer s = ctx.broker.Session(ctx.session, ctx.req.client, &session);
+  if (!s.ok()) return BrokerFailure(ctx, s);
   PolicyInfo policy;
-  const BrokerAnswer a = ctx.broker.PolicyShow(ctx.session, ctx.req.client, &policy);
-  if (!a.ok()) return BrokerFailure(ctx, a);
-  return FormPage(ctx, 200, policy, {}, {});
+  const BrokerAnswer p = ctx.broker.PolicyShow(ctx.session, ctx.req.client, &policy);
+  if (!p.ok()) return BrokerFailure(ctx, p);
+  return FormPage(ctx, status, policy, f, session.user);
 }
+
+}  // namespace
+
+HttpResponse GetNew(PageContext& ctx) { return ShowForm(ctx, 200, {}); }
 
 HttpResponse PostNew(PageContext& ctx) {
   CreateForm f;
@@ -146,10 +157,7 @@ HttpResponse PostNew(PageContext& ctx) {
     // The broker's reason (a name it refuses, the limit of active passwords), as it says it.
     f.error = std::string(a.status.summary());
   }
-  PolicyInfo policy;
-  const BrokerAnswer p = ctx.broker.PolicyShow(ctx.session, ctx.req.client, &policy);
-  if (!p.ok()) return BrokerFailure(ctx, p);
-  return FormPage(ctx, 400, policy, f, {});
+  return ShowForm(ctx, 400, f);
 }
 
 HttpResponse GetCreated(PageContext& ctx) {
