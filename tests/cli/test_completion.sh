@@ -139,7 +139,7 @@ expect "'mfa import alice --oath -' (optional value) completes options" "-h --he
 expect "'create alice --scope ' completes services" "imap pop3 smtp sieve submission" -- create alice --scope ""
 expect "'create alice --expires 3' completes durations" "30d 365d" -- create alice --expires 3
 expect "'init --group ro' completes groups" "root" -- init --group ro
-expect "'doctor --' options" "--help --group --pam-dir --postfix-dir --sasl-dir --doveconf --socket --json" -- doctor --
+expect "'doctor --' options" "--help --group --pam-dir --postfix-dir --sasl-dir --systemd-dir --doveconf --web-conf --socket --json" -- doctor --
 expect "'check --' options" "--help --json" -- check --
 expect "'policy ' subcommands" "show set reset" -- policy ""
 expect "'policy show --' options" "--help --json" -- policy show --

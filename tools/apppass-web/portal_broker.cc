@@ -44,12 +44,9 @@ bool TakeSecret(const Reply& r, std::string_view key, SecretBuffer* out) {
   const SecretBuffer* s = r.fields.GetSecret(key);
   const std::string* v = r.fields.Get(key);
   std::string_view value;
-  if (s != nullptr)
-    value = s->view();
-  else if (v != nullptr)
-    value = *v;
-  else
-    return false;
+  if (s != nullptr) value = s->view();
+  else if (v != nullptr) value = *v;
+  else return false;
   SecretBuffer b(value.size() + 1);
   if (!b.valid() || !b.assign(value)) return false;
   *out = std::move(b);
