@@ -115,11 +115,20 @@ bool Has(const HttpResponse& r, const char* text) {
 
 void test_unknown_path_404(void** state) {
   auto* f = static_cast<Fixture*>(*state);
-  const HttpResponse r = f->portal->Handle(Req("GET", "/nope"));
+  HttpResponse r = f->portal->Handle(Req("GET", "/nope"));
   assert_int_equal(r.status, 404);
   assert_true(Has(r, "<html lang=\"en\">"));
   assert_int_equal(f->portal->Handle(Req("GET", "/static/nope.css")).status, 404);
   assert_int_equal(f->portal->Handle(Req("GET", "/passwords/")).status, 404);
+  // The language links of a page at any path stay on this site (found by fuzz_portal).
+  r = f->portal->Handle(Req("GET", "//evil.example/a b"));
+  assert_int_equal(r.status, 404);
+  assert_true(Has(r, "<a href=\"/%2Fevil.example/a%20b?lang=ro\""));
+  assert_false(Has(r, "href=\"//"));
+  r = f->portal->Handle(Req("GET", "/\\evil.example"));
+  assert_true(Has(r, "<a href=\"/%5Cevil.example?lang=en\""));
+  r = f->portal->Handle(Req("GET", "/\t/evil.example"));
+  assert_true(Has(r, "<a href=\"/%09/evil.example?lang=en\""));
 }
 
 void test_methods(void** state) {
@@ -130,6 +139,12 @@ void test_methods(void** state) {
   assert_int_equal(r.status, 405);
   r = f->portal->Handle(Req("DELETE", "/static/style.css"));
   assert_int_equal(r.status, 405);
+  // Every 405 says what is allowed (RFC 9110), "/" too (found by fuzz_portal).
+  r = f->portal->Handle(Req("POST", "/"));
+  assert_int_equal(r.status, 405);
+  assert_int_equal(r.headers.size(), 1);
+  assert_string_equal(r.headers[0].first.c_str(), "Allow");
+  assert_string_equal(r.headers[0].second.c_str(), "GET, HEAD");
   // A GET of a POST-only page (a language link on a POST's answer) goes to its page.
   r = f->portal->Handle(Req("GET", "/security/recovery-codes"));
   assert_int_equal(r.status, 303);

@@ -9,13 +9,14 @@ namespace apppass::web {
 
 namespace {
 
-// %-encodes everything but unreserved characters (RFC 3986), for a query value.
-std::string UrlEncode(std::string_view v) {
+// %-encodes everything but unreserved characters (RFC 3986), for a query value; with
+// `keep_slash`, '/' too (for a path).
+std::string UrlEncode(std::string_view v, bool keep_slash = false) {
   static constexpr char kHex[] = "0123456789ABCDEF";
   std::string out;
   for (unsigned char c : v) {
     if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
-        c == '_' || c == '.' || c == '~') {
+        c == '_' || c == '.' || c == '~' || (keep_slash && c == '/')) {
       out += static_cast<char>(c);
     } else {
       out += '%';
@@ -26,9 +27,23 @@ std::string UrlEncode(std::string_view v) {
   return out;
 }
 
+// The request's path as a link that stays on this site whatever the path is (it is the
+// client's: a 404 page is at any path): one leading '/', then the rest %-encoded but for
+// '/', its first '/' too. Raw, "//evil.example" would be another host to a browser, and so
+// would "/\evil.example" and "/<TAB>/evil.example" (a URL parser drops TAB, CR and LF).
+std::string LocalPath(std::string_view path) {
+  if (path.starts_with('/')) path.remove_prefix(1);
+  std::string out = "/";
+  if (path.starts_with('/')) {
+    out += "%2F";
+    path.remove_prefix(1);
+  }
+  return out + UrlEncode(path, true);
+}
+
 // Where the language links lead: this page again (GET), keeping its query but `lang`.
 std::string LangBase(const HttpRequest& req) {
-  std::string base = req.path + "?";
+  std::string base = LocalPath(req.path) + "?";
   if (req.method == "GET" || req.method == "HEAD")
     for (const FormField& q : req.query)
       if (q.name != "lang" && !q.is_secret)

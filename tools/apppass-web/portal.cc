@@ -187,7 +187,11 @@ HttpResponse Portal::Impl::Route(const HttpRequest& req) {
   if (const std::string* p = req.Cookie(kPreCookie); p != nullptr && IsPreToken(*p)) ctx.pre = *p;
 
   if (req.path == "/") {
-    if (!is_get) return MessagePage(ctx, 405, Msg::kNotAllowedTitle, Msg::kNotAllowedText);
+    if (!is_get) {
+      HttpResponse r = MessagePage(ctx, 405, Msg::kNotAllowedTitle, Msg::kNotAllowedText);
+      r.headers.emplace_back("Allow", "GET, HEAD");  // a 405 must say what is allowed
+      return r;
+    }
     return Redirect(ctx, ctx.session.empty() ? "/signin" : "/passwords");
   }
   const web::Route* route = nullptr;
