@@ -53,6 +53,8 @@ if [[ $# -eq 4 ]]; then APPPASS_WEB=$(realpath -e "$4"); fi
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/setup.sh"
 # shellcheck source=../lib/users.sh
 source "$(dirname "${BASH_SOURCE[0]}")/../lib/users.sh"
+# shellcheck source=../lib/stage.sh
+source "$(dirname "${BASH_SOURCE[0]}")/../lib/stage.sh"
 DAEMON_PID=""  # apppassd itself (a child of strace)
 STRACE_PID=""
 WEB_STRACE_PID=""  # strace of apppass-web
@@ -363,12 +365,16 @@ if [[ $APPPASS_WEB != "$TMP/apppass-web-standin" ]]; then
     # in the trace: only apppass-web's, from its exec on.
     mkdir "$TMP/webtrace"
     chown nobody "$TMP/webtrace"
-    # The built catalogues (the program refuses to start without them).
-    printf 'locale_dir = %s\n' "${APPPASS_WEB_LOCALE_DIR:-/usr/share/locale}" >"$TMP/web.conf"
+    # nobody runs a copy of the program and of the built catalogues (it refuses to start
+    # without them): the build tree may be unreachable for it (a clone in /root).
+    WEB_COPY=$(stage_program "$TMP/webstage" "$APPPASS_WEB")
+    cp -r "${APPPASS_WEB_LOCALE_DIR:-/usr/share/locale}" "$TMP/webstage/locale"
+    chmod -R a+rX "$TMP/webstage/locale"
+    printf 'locale_dir = %s\n' "$TMP/webstage/locale" >"$TMP/web.conf"
     chmod 0644 "$TMP/web.conf"
     setpriv --reuid=nobody --regid=nogroup --clear-groups \
-        strace -f -qq -o "$TMP/webtrace/trace" \
-        "$APPPASS_WEB" --config "$TMP/web.conf" --broker "$SOCK" --listen "127.0.0.1:$WEB_PORT" >"$TMP/web.out" 2>&1 &
+        env LD_LIBRARY_PATH="$TMP/webstage/lib" strace -f -qq -o "$TMP/webtrace/trace" \
+        "$WEB_COPY" --config "$TMP/web.conf" --broker "$SOCK" --listen "127.0.0.1:$WEB_PORT" >"$TMP/web.out" 2>&1 &
     WEB_STRACE_PID=$!
     for _ in $(seq 100); do
         curl -s -o /dev/null "http://127.0.0.1:$WEB_PORT/signin" && break

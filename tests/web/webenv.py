@@ -45,6 +45,9 @@ import time
 import traceback
 import urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import stage as stagelib  # noqa: E402 (tests/lib)
+
 SKIP = 77
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
@@ -378,30 +381,9 @@ class WebEnv:
 
     # --- apppass-web -----------------------------------------------------------------------
     def _stage(self, program):
-        """Copies `program` and the libraries it finds outside the system's directories
-        into TMP/stage (readable by everyone); returns (copy, its library dir)."""
-        stage = os.path.join(self.tmp, "stage")
-        for d in (stage, os.path.join(stage, "bin"), os.path.join(stage, "lib")):
-            os.makedirs(d, exist_ok=True)
-            os.chmod(d, 0o755)
-        env = {k: v for k, v in os.environ.items() if k != "LD_PRELOAD"}
-        r = subprocess.run(["ldd", program], capture_output=True, text=True, env=env)
-        if r.returncode != 0 and "not a dynamic executable" not in r.stdout + r.stderr:
-            raise RuntimeError(f"ldd {program}: {r.stderr}")
-        out = r.stdout
-        if "=> not found" in out:
-            raise RuntimeError(f"{program} needs a library that is not found:\n{out}")
-        for line in out.splitlines():
-            parts = line.split()
-            if len(parts) >= 3 and parts[1] == "=>" and parts[2].startswith("/") and \
-                    not re.match(r"/(lib|usr/|opt/)", parts[2]):
-                dst = os.path.join(stage, "lib", os.path.basename(parts[2]))
-                shutil.copy(parts[2], dst)
-                os.chmod(dst, 0o644)
-        copy = os.path.join(stage, "bin", os.path.basename(program))
-        shutil.copy(program, copy)
-        os.chmod(copy, 0o755)
-        return copy, os.path.join(stage, "lib")
+        """Copies `program` and its private libraries into TMP/stage (readable by
+        everyone: tests/lib/stage.py); returns (copy, its library dir)."""
+        return stagelib.stage_program(os.path.join(self.tmp, "stage"), program)
 
     def _web_conf(self):
         """web.conf (apppass-web's config file): the staged translations and the mail
@@ -411,12 +393,8 @@ class WebEnv:
                  "smtp_host = 127.0.0.1", "smtp_port = 587"]
         if self.args.locale_dir:
             # The build tree may be unreachable for the portal user: a copy beside it.
-            locale = os.path.join(self.tmp, "stage", "locale")
-            shutil.copytree(self.args.locale_dir, locale, dirs_exist_ok=True)
-            for root, dirs, files in os.walk(locale):
-                os.chmod(root, 0o755)
-                for f in files:
-                    os.chmod(os.path.join(root, f), 0o644)
+            locale = stagelib.stage_tree(self.args.locale_dir,
+                                         os.path.join(self.tmp, "stage", "locale"))
             lines.append(f"locale_dir = {locale}")
         path = os.path.join(self.tmp, "web.conf")
         with open(path, "w") as f:

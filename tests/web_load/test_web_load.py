@@ -46,6 +46,9 @@ import struct
 import subprocess
 import sys
 import tempfile
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import stage as stagelib  # noqa: E402 (tests/lib)
 import threading
 import time
 import urllib.parse
@@ -125,33 +128,11 @@ def rss_kib(pid):
 
 
 def stage(tmp):
-    """apppass-web and the libraries it finds outside the system, and the catalogues,
-    copied where nobody can reach them (the build tree may be under /root, 0700)."""
+    """apppass-web with its private libraries, and the catalogues, copied where nobody
+    can reach them (the build tree may be under /root, 0700): tests/lib/stage.py."""
     d = os.path.join(tmp, "stage")
-    for sub in ("bin", "lib"):
-        os.makedirs(os.path.join(d, sub), mode=0o755)
-    os.chmod(d, 0o755)
-    env = dict(os.environ)
-    env.pop("LD_PRELOAD", None)
-    out = subprocess.run(["ldd", APPPASS_WEB], capture_output=True, text=True, env=env,
-                         check=True).stdout
-    for line in out.splitlines():
-        parts = line.split()
-        if len(parts) >= 3 and parts[1] == "=>" and parts[2].startswith("/") and \
-                not re.match(r"^/(lib|usr/|opt/)", parts[2]):
-            dst = os.path.join(d, "lib", os.path.basename(parts[2]))
-            shutil.copy(parts[2], dst)
-            os.chmod(dst, 0o644)
-    web = os.path.join(d, "bin", "apppass-web")
-    shutil.copy(APPPASS_WEB, web)
-    os.chmod(web, 0o755)
-    locale = os.path.join(d, "locale")
-    shutil.copytree(LOCALE_DIR, locale)
-    for root, dirs, files in os.walk(locale):
-        os.chmod(root, 0o755)
-        for f in files:
-            os.chmod(os.path.join(root, f), 0o644)
-    return web, os.path.join(d, "lib"), locale
+    web, lib = stagelib.stage_program(d, APPPASS_WEB)
+    return web, lib, stagelib.stage_tree(LOCALE_DIR, os.path.join(d, "locale"))
 
 
 def tool(db, *args, stdin=None):

@@ -26,6 +26,9 @@ import sys
 import tempfile
 import time
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
+import stage as stagelib  # noqa: E402 (tests/lib)
+
 APPPASS_WEB, WEB_ECHO = sys.argv[1], sys.argv[2]
 AS_ROOT = os.geteuid() == 0
 # Where the build put the pages' translations (the program does not start without them).
@@ -365,9 +368,14 @@ def program_rules(tmp):
 
 
 def main():
+    global APPPASS_WEB, LOCALE_DIR
     tmp = tempfile.mkdtemp(prefix="apppass-web-test.")
     os.chmod(tmp, 0o755)
     try:
+        # nobody runs a copy: the build tree may be unreachable (a clone in /root).
+        APPPASS_WEB, libdir = stagelib.stage_program(os.path.join(tmp, "stage"), APPPASS_WEB)
+        os.environ["LD_LIBRARY_PATH"] = libdir
+        LOCALE_DIR = stagelib.stage_tree(LOCALE_DIR, os.path.join(tmp, "stage", "locale"))
         conf = os.path.join(tmp, "web.conf")
         with open(conf, "w") as f:
             f.write("# the test's settings\ntimeout = 2\nthreads = 4\nmax_connections = 64\n"
