@@ -96,6 +96,30 @@ Status OpenSession(Call& c, const std::string& user, int* recovery_left = nullpt
   return s;
 }
 
+// The start both code steps share (SIGNIN_CODE, SIGNIN_CONFIRM): the client and the code
+// from the request, the pending sign-in waiting for `next`, the throttle (checked before
+// any code is compared), the store.
+struct CodeStep {
+  const std::string* client = nullptr;
+  const SecretBuffer* code = nullptr;
+  const SecretBuffer* token = nullptr;
+  PendingSignin pending;
+  const OpenedStore* store = nullptr;
+};
+
+Status BeginCodeStep(Call& c, SigninNext next, CodeStep* out) {
+  Status s = ClientOf(c, &out->client);
+  if (s.ok()) s = NeedSecret(c, "code", &out->code);
+  if (s.ok()) s = PendingOf(c, out->client, next, &out->token, &out->pending);
+  if (!s.ok()) return s;
+  if (c.throttle.Throttled(out->pending.user, *out->client, c.now)) {
+    Log(LOG_NOTICE,
+        FormatEarlyRefusal(Ctx(out->pending.user, *out->client), "refused", "throttled", ""));
+    return Denied(c, "throttled", kThrottled);
+  }
+  return StoreOf(c, &out->store);
+}
+
 }  // namespace
 
 Status Denied(Call& c, std::string_view reason, std::string_view message) {
@@ -188,21 +212,15 @@ Status HandleSignin(Call& c) {
 }
 
 Status HandleSigninCode(Call& c) {
-  const std::string* client = nullptr;
-  Status s = ClientOf(c, &client);
-  const SecretBuffer* code = nullptr;
-  if (s.ok()) s = NeedSecret(c, "code", &code);
+  CodeStep step;
+  Status s = BeginCodeStep(c, SigninNext::kCode, &step);
   if (!s.ok()) return s;
-  const SecretBuffer* token = nullptr;
-  PendingSignin p;
-  if (!(s = PendingOf(c, client, SigninNext::kCode, &token, &p)).ok()) return s;
+  const std::string* client = step.client;
+  const SecretBuffer* code = step.code;
+  const SecretBuffer* token = step.token;
+  const PendingSignin& p = step.pending;
+  const OpenedStore* st = step.store;
   const DecisionContext ctx = Ctx(p.user, *client);
-  if (c.throttle.Throttled(p.user, *client, c.now)) {
-    Log(LOG_NOTICE, FormatEarlyRefusal(ctx, "refused", "throttled", ""));
-    return Denied(c, "throttled", kThrottled);
-  }
-  const OpenedStore* st = nullptr;
-  if (!(s = StoreOf(c, &st)).ok()) return s;
   CodeDecision d;
   {
     std::lock_guard<std::mutex> guard(c.holder.change_mutex());
@@ -262,21 +280,15 @@ Status HandleSigninEnroll(Call& c) {
 }
 
 Status HandleSigninConfirm(Call& c) {
-  const std::string* client = nullptr;
-  Status s = ClientOf(c, &client);
-  const SecretBuffer* code = nullptr;
-  if (s.ok()) s = NeedSecret(c, "code", &code);
+  CodeStep step;
+  Status s = BeginCodeStep(c, SigninNext::kEnroll, &step);
   if (!s.ok()) return s;
-  const SecretBuffer* token = nullptr;
-  PendingSignin p;
-  if (!(s = PendingOf(c, client, SigninNext::kEnroll, &token, &p)).ok()) return s;
+  const std::string* client = step.client;
+  const SecretBuffer* code = step.code;
+  const SecretBuffer* token = step.token;
+  const PendingSignin& p = step.pending;
+  const OpenedStore* st = step.store;
   const DecisionContext ctx = Ctx(p.user, *client);
-  if (c.throttle.Throttled(p.user, *client, c.now)) {
-    Log(LOG_NOTICE, FormatEarlyRefusal(ctx, "refused", "throttled", ""));
-    return Denied(c, "throttled", kThrottled);
-  }
-  const OpenedStore* st = nullptr;
-  if (!(s = StoreOf(c, &st)).ok()) return s;
   std::vector<SecretBuffer> codes;
   {
     std::lock_guard<std::mutex> guard(c.holder.change_mutex());
