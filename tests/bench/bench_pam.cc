@@ -412,6 +412,11 @@ int Run(const Options& o, const std::string& dir) {
         " MiB) for ONE stored hash; a salted slow hash cannot be looked up, so a user with N "
         "app passwords costs up to N of these per login (all N for a wrong password).");
   if (o.nofloor.empty()) notes.push_back("No floor-0 build given: its rows are missing.");
+  else
+    notes.push_back(
+        "The floor-0 rows: pam_apppass.so of a build with APPPASS_VERIFY_FLOOR_US=0 in the "
+        "same process (the floor is compiled into each module; libapppass-shared.so, the "
+        "registry of environments only, is loaded once for both by its soname).");
   if (o.unix_user.empty()) notes.push_back("No pam_unix user given (not root?): row missing.");
   const nlohmann::json result = {{"part", "pam"},
                                  {"title", "Full PAM transactions"},
