@@ -8,7 +8,7 @@
 #   --build  the build dir (default build-bench)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../lib/users.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/users.sh
 source "$here/../lib/users.sh"
 
 build=build-bench out="" quick=()

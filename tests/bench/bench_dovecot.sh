@@ -4,7 +4,7 @@
 # pam_wrapper, no auth cache, no failure delay) and a bounded local load client
 # (imap_load.py: a few threads, connect + LOGIN + LOGOUT for a fixed time). Two phases,
 # the same Dovecot config and client: the imap PAM service is pam_apppass.so (app
-# passwords of 20 users), then pam_unix.so with a real system user whose password is a
+# passwords of 20 users, 10 with --quick), then pam_unix.so with a real system user whose password is a
 # yescrypt hash in /etc/shadow (made here, removed on exit). Logins per second and LOGIN
 # latency; every LOGIN must succeed (exit 1 otherwise). Root only (exit 77 otherwise).
 #
@@ -31,9 +31,9 @@ done
 out=$(realpath -m "$out")
 build=$(cd "$build" && pwd)
 
-# shellcheck source=../integration/dovecot_lib.sh
+# shellcheck source-path=SCRIPTDIR source=../integration/dovecot_lib.sh
 source "$HERE/../integration/dovecot_lib.sh"
-# shellcheck source=../lib/users.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/users.sh
 source "$HERE/../lib/users.sh"
 dl_start "$build/tools/apppass/apppass" "$build/pam_module/pam_apppass.so" bench-dovecot
 require_root_users
@@ -54,17 +54,20 @@ PAM_UNIX=/usr/lib/x86_64-linux-gnu/security/pam_unix.so
 ap init >/dev/null || dl_fatal "apppass init"
 umask 077
 : >"$TMP/apppass.creds"
-for i in $(seq 0 19); do
+nusers=20
+! $quick || nusers=10
+for i in $(seq 0 $((nusers - 1))); do
     user=imapuser$i
     enroll_mfa "$user" || dl_fatal "enroll $user"
     pw=$(create_pw "$user" phone imap) || dl_fatal "create $user"
     printf '%s\t%s\n' "$user" "${pw#* }" >>"$TMP/apppass.creds"
 done
+unixuser=""
 make_test_user unixuser apbimap || dl_fatal "useradd"
 unixpw=$(head -c 18 /dev/urandom | base64 | tr -d '/+=')
 printf '%s:%s\n' "$unixuser" "$unixpw" | chpasswd -c YESCRYPT || dl_fatal "chpasswd"
 hash=$(getent shadow "$unixuser" | cut -d: -f2)
-[[ $hash == '$y$'* ]] || dl_fatal "$unixuser's hash is not yescrypt"
+[[ ${hash:0:3} == "\$y\$" ]] || dl_fatal "$unixuser's hash is not yescrypt"
 printf '%s\t%s\n' "$unixuser" "$unixpw" >"$TMP/unix.creds"
 umask 022
 
@@ -92,10 +95,11 @@ run_phase apppass "$PAM_SO db=$STORE" "$PAM_SO db=$STORE" "$TMP/apppass.creds"
 run_phase unix "$PAM_UNIX nodelay" "$PAM_UNIX" "$TMP/unix.creds"
 
 "$PY" - "$TMP/apppass.json" "$TMP/unix.json" "$out" "$seconds" "$clients" "$quick" \
-    "$(dovecot --version)" <<'PYEOF'
+    "$(dovecot --version)" "$nusers" <<'PYEOF'
 import json, sys
 a, u = (json.load(open(p)) for p in sys.argv[1:3])
 out, seconds, clients, quick, version = sys.argv[3], float(sys.argv[4]), int(sys.argv[5]), sys.argv[6] == "true", sys.argv[7]
+nusers = int(sys.argv[8])
 def row(name, r, other):
     return {"name": name, "n": r["logins"], "p50_us": r["p50_us"], "p99_us": r["p99_us"],
             "extra": {"logins_per_s": round(r["logins_per_s"], 1),
@@ -104,7 +108,7 @@ def row(name, r, other):
 result = {
     "part": "dovecot", "title": "Real Dovecot: IMAP LOGIN per second", "order": 80,
     "config": {"seconds_per_phase": seconds, "clients": clients, "quick": quick,
-               "dovecot": version, "apppass_users": 20, "auth_cache": "off"},
+               "dovecot": version, "apppass_users": nusers, "auth_cache": "off"},
     "rows": [row("IMAP LOGIN, pam_apppass", a, u), row("IMAP LOGIN, pam_unix (yescrypt)", u, a)],
     "targets": [],
     "notes": [

@@ -12,7 +12,7 @@
 #                    its rows are left out when it has no pam_apppass.so)
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
-# shellcheck source=../lib/users.sh
+# shellcheck source-path=SCRIPTDIR source=../lib/users.sh
 source "$here/../lib/users.sh"
 
 build=build-bench nofloor=build-bench-nofloor out="" pass=()
@@ -42,12 +42,13 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # The pam_unix user: a random password, hashed with yescrypt (Debian's default).
+unixuser=""
 make_test_user unixuser apbench
 head -c 18 /dev/urandom | base64 | tr -d '/+=' >"$tmp/password"
 chmod 0600 "$tmp/password"
 printf '%s:%s\n' "$unixuser" "$(cat "$tmp/password")" | chpasswd -c YESCRYPT
 hash=$(getent shadow "$unixuser" | cut -d: -f2)
-if [[ $hash != '$y$'* ]]; then
+if [[ ${hash:0:3} != "\$y\$" ]]; then
     echo "bench_pam.sh: $unixuser's hash is not yescrypt: ${hash:0:4}..." >&2
     exit 1
 fi
