@@ -90,6 +90,12 @@ run_phase() {
         dl_fatal "$1: not every IMAP LOGIN succeeded"
     fi
     stop_dovecot
+    # pam_wrapper's copies of this phase's service dir (dl_cleanup removes only those of
+    # the last phase's files): Dovecot's children exit without removing theirs.
+    local d
+    for d in /tmp/pam.?; do
+        if [[ -f $d/imap ]] && cmp -s "$d/imap" "$PAMDIR/imap"; then rm -rf "$d"; fi
+    done
 }
 run_phase apppass "$PAM_SO db=$STORE" "$PAM_SO db=$STORE" "$TMP/apppass.creds"
 run_phase unix "$PAM_UNIX nodelay" "$PAM_UNIX" "$TMP/unix.creds"
