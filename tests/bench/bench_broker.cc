@@ -12,6 +12,8 @@
 //
 // Usage: bench_broker APPPASSD [ROUNDS]
 //        bench_broker --apppassd PATH --out FILE [--quick] [--rounds N] [--self-users A,B,..]
+//        bench_broker --out FILE [--quick] --stores DIR   (as run-benchmarks calls a part's
+//          program: runs tests/bench/bench_broker.sh instead, part_script.h)
 // Root only (the daemon runs as root only): 77 otherwise.
 #include <grp.h>
 #include <liboath/oath.h>
@@ -37,6 +39,7 @@
 
 #include "admin.h"
 #include "broker_client.h"
+#include "part_script.h"
 #include "store_internal.h"
 #include "verifier.h"
 
@@ -182,6 +185,7 @@ double At(std::vector<double> v, double q) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  benchpart::RunScriptIfCalledAsPart(argc, argv, "bench_broker.sh", false);
   const Options o = Parse(argc, argv);
   if (geteuid() != 0) {
     std::printf("# skipped: apppassd runs as root only\n");

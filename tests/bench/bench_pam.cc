@@ -21,6 +21,8 @@
 // Usage: bench_pam --out FILE --module PAM_APPPASS [--nofloor-module PATH]
 //          [--argon2-module PATH] [--unix-user NAME --unix-password-file FILE]
 //          [--quick] [--rounds N] [--slow-rounds N] [--users N]
+//        bench_pam --out FILE [--quick] --stores DIR   (as run-benchmarks calls a part's
+//          program: runs tests/bench/bench_pam.sh instead, part_script.h)
 // Root only (the module opens a root-only store; pam_unix reads /etc/shadow): 77 otherwise.
 // pam_wrapper reads its service files when the process starts, so the program writes them
 // and the store, then runs itself again under pam_wrapper (like tests/process).
@@ -48,6 +50,7 @@
 #include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
 #include "admin.h"
+#include "part_script.h"
 #include "store_internal.h"
 
 using namespace apppass;
@@ -458,6 +461,7 @@ int Run(const Options& o, const std::string& dir) {
 }  // namespace
 
 int main(int argc, char** argv) {
+  benchpart::RunScriptIfCalledAsPart(argc, argv, "bench_pam.sh", true);
   const Options o = Parse(argc, argv);
   if (geteuid() != 0) {
     std::printf("# skipped: needs root (a root-only store, /etc/shadow)\n");

@@ -1,6 +1,8 @@
 # The parts pam, broker, portal and dovecot of tests/bench/run-benchmarks (included by
 # CMakeLists.txt): their programs, and a CTest each in its --quick form.
 target_link_libraries(bench_broker PRIVATE nlohmann_json::nlohmann_json)  # --out JSON
+# Called as `bench_PART --out F --stores D` they run their script (part_script.h).
+target_compile_definitions(bench_broker PRIVATE APPPASS_BENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 
 # The `pam` part of tests/bench/run-benchmarks (tests/bench/bench_pam.sh runs it): whole PAM
 # transactions through the real libpam under pam_wrapper, pam_permit / pam_apppass /
@@ -9,7 +11,8 @@ find_package(pam_wrapper REQUIRED)
 add_executable(bench_pam bench_pam.cc)
 target_link_libraries(bench_pam PRIVATE apppass_core PkgConfig::PAM PkgConfig::OATH
                       PkgConfig::SODIUM nlohmann_json::nlohmann_json)
-target_compile_definitions(bench_pam PRIVATE BENCH_PAM_WRAPPER_LIBRARY="${PAM_WRAPPER_LIBRARY}")
+target_compile_definitions(bench_pam PRIVATE BENCH_PAM_WRAPPER_LIBRARY="${PAM_WRAPPER_LIBRARY}"
+                           APPPASS_BENCH_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
 add_dependencies(bench_pam pam_apppass pam_bench_argon2)
 
 # A bench-only PAM module (never installed): Argon2id verification of one stored hash.
