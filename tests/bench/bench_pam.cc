@@ -414,8 +414,9 @@ int Run(const Options& o, const std::string& dir) {
   notes.push_back(
       "Each transaction: pam_start, pam_authenticate, pam_acct_mgmt after a success, pam_end, "
       "in one long-lived process through the real libpam under pam_wrapper; stacks in a "
-      "shuffled order every round. Ratios of medians; CPU is getrusage(RUSAGE_THREAD) user+sys "
-      "per transaction, mean (thread CPU clock). Accepted and refused logins cycle over 100 "
+      "shuffled order every round. Ratios of medians. CPU: the thread's user+system time per "
+      "transaction, mean (CLOCK_THREAD_CPUTIME_ID: getrusage(RUSAGE_THREAD) without its "
+      "rounding to the scheduler tick). Accepted and refused logins cycle over 100 "
       "users used in the warm-up (last use recent: the usage throttle's steady state, as for "
       "a mail client logging in every few minutes); 'first use' logs in users never used "
       "before, so each records its last use.");
