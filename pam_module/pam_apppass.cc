@@ -13,7 +13,7 @@
 // State across transactions: the module is linked -z nodelete, so the dlclose at pam_end
 // leaves it loaded, and as root it keeps the store it verified with for the process's
 // next transactions (store_cache.h; docs/design.md, "PAM state across transactions").
-// Each login lstat's the store's directory, key, data.mdb and lock.mdb: any change (a
+// Each login lstats the store's directory, key, data.mdb and lock.mdb: any change (a
 // replaced, tightened, truncated or rewritten file, another key) opens the store again
 // with every check of a first open, and fails exactly as that would; a forked child opens
 // its own. The usage database is opened by the first accepted login and kept: last use is
