@@ -41,8 +41,8 @@ struct LogLine {
   std::string text;  // without a prefix; never contains the password
 };
 
-// Records the last use of credential `id`: the shim's way (the PAM module opens the usage
-// database per login, the SASL plugin keeps one open). Empty: last use is not recorded.
+// Records the last use of credential `id`: the shim's way (the SASL plugin's open usage
+// database, the PAM module's kept one: store_cache.h). Empty: last use is not recorded.
 using RecordUse = std::function<Status(std::string_view id, const Usage& use)>;
 
 struct AuthRequest {

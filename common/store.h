@@ -190,8 +190,8 @@ class Store {
   LmdbEnv env_;
   StoreDbs dbs_;
   // The hash key (DIR/key) and the record tag key derived from it, in one guarded
-  // allocation: sodium_malloc costs a handful of system calls, and the PAM module opens
-  // a store on every login.
+  // allocation: sodium_malloc costs a handful of system calls, paid at every open (the PAM
+  // module opens a store again whenever its files changed: store_cache.h).
   SecretBuffer keys_;
   SecretBuffer mfa_key_;
   int schema_ = kSchemaVersion;

@@ -1,7 +1,6 @@
 #include "usage.h"
 
 #include <algorithm>
-#include <mutex>
 
 #include <fmt/format.h>
 
@@ -61,44 +60,29 @@ Usage Stored(const Usage& use) {
   return out;
 }
 
-// Whether a use recorded as `last` (when `got` is Ok) makes recording `use` (as stored)
-// unnecessary.
+// Whether a use recorded as `last` (when `got` is Ok) makes recording `use` unnecessary:
+// it is less than the interval older (time only). A recorded time in the future (a clock
+// set back) never throttles.
 bool Throttled(const Status& got, const Usage& last, const Usage& use, std::int64_t min_interval) {
-  return got.ok() && last.service == use.service && last.rhost == use.rhost &&
-         use.time - last.time < min_interval && use.time >= last.time;
+  return got.ok() && use.time - last.time < min_interval && use.time >= last.time;
 }
 
 }  // namespace
 
 Status UsageDb::Record(std::string_view id, const Usage& use, std::int64_t min_interval) const {
-  const Usage stored = Stored(use);
   Usage last;
   Status s = Get(id, &last);
-  if (Throttled(s, last, stored, min_interval)) return Status::Ok();
+  if (Throttled(s, last, use, min_interval)) return Status::Ok();
   LmdbTxn txn;
   if (!(s = LmdbTxn::Begin(env_, true, &txn)).ok()) return s;
-  if (!(s = txn.Put(dbi_, id, EncodeUsage(stored))).ok()) return s;
+  // Checked again inside the write transaction: another thread or process may have
+  // recorded it since the read.
+  std::string_view v;
+  if (txn.Get(dbi_, id, &v).ok() && DecodeUsage(v, &last).ok() &&
+      Throttled(Status::Ok(), last, use, min_interval))
+    return Status::Ok();
+  if (!(s = txn.Put(dbi_, id, EncodeUsage(Stored(use)))).ok()) return s;
   return txn.Commit();
-}
-
-Status UsageDb::RecordIn(const std::string& store_dir, std::string_view id, const Usage& use,
-                         std::int64_t min_interval) {
-  // A writable environment cannot open while another thread of this process has a
-  // read-only one on the same file (env_registry.h): one recording at a time per module.
-  static std::mutex mu;
-  std::lock_guard<std::mutex> lock(mu);
-  {
-    UsageDb reader;
-    Status s = Open(store_dir, false, &reader);
-    if (!s.ok()) return s;
-    Usage last;
-    if (Throttled(reader.Get(id, &last), last, Stored(use), min_interval)) return Status::Ok();
-  }  // closed before the writable one opens (one environment per file per process)
-  UsageDb writer;
-  Status s = Open(store_dir, true, &writer);
-  if (!s.ok()) return s;
-  return writer.Record(id, use, min_interval);  // checks again: another login may have
-                                                // recorded it meanwhile
 }
 
 Status UsageDb::Remove(std::string_view id) const {

@@ -1,10 +1,14 @@
 // UsageDb: last use (time, service, remote host) of each app password.
 //
-// Kept in its own LMDB environment, DIR/usage, which the verifiers' group may write,
-// so recording a login never needs write access to credentials. Writes are throttled
-// (one per credential per interval) so a busy server does not write on every login,
-// and are not synced to disk on every commit: a crash may lose the newest last-use
-// time, never a credential. Thread-safe as LMDB is; never use across fork().
+// Kept in its own LMDB environment, DIR/usage, so recording a login never needs write
+// access to credentials. Writes are throttled by time alone: at most one per credential
+// per interval, whatever service or host the logins came from (a login from another
+// service or host within the interval is not recorded; before issue 14 it forced a
+// write). So a busy server does not write on every login, and a verifier that keeps the
+// database open (the SASL plugin; the PAM module through store_cache.h) decides with one
+// read transaction on what is already mapped. Writes are not synced to disk on every
+// commit: a crash may lose the newest last-use time, never a credential. Thread-safe as
+// LMDB is; never use across fork().
 #pragma once
 
 #include <cstdint>
@@ -29,19 +33,14 @@ class UsageDb {
   // Opens DIR/usage for reading or, with `write`, for recording.
   static Status Open(const std::string& store_dir, bool write, UsageDb* out);
 
-  // Records `use` for credential `id` unless the recorded one is newer than
-  // use.time - min_interval and for the same service and host. Service and host are
-  // stored as printable ASCII only: any other byte (and '"', '\') as \xHH, each
-  // cut after its first kMaxUsageField bytes with "...". So a client-supplied host
-  // with terminal escapes never reaches the store raw.
+  // Records `use` for credential `id` unless the recorded use is less than
+  // `min_interval` seconds older than use.time (time only: service and host do not
+  // matter). The throttle is one read transaction; only a write that it lets through
+  // begins a write transaction. Service and host are stored as printable ASCII only: any
+  // other byte (and '"', '\') as \xHH, each cut after its first kMaxUsageField bytes
+  // with "...". So a client-supplied host with terminal escapes never reaches the store
+  // raw. REQUIRES: opened with `write` (else the write fails; a throttled call succeeds).
   Status Record(std::string_view id, const Usage& use, std::int64_t min_interval) const;
-  // The same for a process that does not keep the database open (the PAM module opens
-  // it per login): reads with a read-only environment first and opens one for writing
-  // only when the throttle lets the write through. A writable LMDB environment costs
-  // far more to open (~3 MiB of write buffers, a map with room to grow), and most logins
-  // of a busy client are throttled.
-  static Status RecordIn(const std::string& store_dir, std::string_view id, const Usage& use,
-                         std::int64_t min_interval);
   // Ok, NotFound (never used), or an error.
   Status Get(std::string_view id, Usage* out) const;
   Status Remove(std::string_view id) const;

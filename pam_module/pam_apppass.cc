@@ -10,6 +10,16 @@
 // same; a broker that is not running, hangs or answers garbage is PAM_AUTHINFO_UNAVAIL,
 // like a store that cannot be opened. Decided at each call (geteuid() then).
 //
+// State across transactions: the module is linked -z nodelete, so the dlclose at pam_end
+// leaves it loaded, and as root it keeps the store it verified with for the process's
+// next transactions (store_cache.h; docs/design.md, "PAM state across transactions").
+// Each login lstats the store's directory, key, data.mdb and lock.mdb: any change (a
+// replaced, tightened, truncated or rewritten file, another key) opens the store again
+// with every check of a first open, and fails exactly as that would; a forked child opens
+// its own. The usage database is opened by the first accepted login and kept: last use is
+// written at most once per interval per password (time only), and a refused login opens
+// nothing beyond the store. totp mode opens the store for writing per transaction.
+//
 // pam_sm_authenticate has two modes.
 // Password mode (the default) succeeds only for an active app password of PAM_USER that is
 // valid for the service (PAM_SERVICE, or scope=NAME). Everything else is a refusal:
@@ -50,6 +60,7 @@
 
 #include <cstring>
 #include <ctime>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -62,6 +73,7 @@
 #include "second_factor.h"
 #include "second_factor_broker.h"
 #include "store.h"
+#include "store_cache.h"
 #include "text.h"
 #include "usage.h"
 
@@ -155,18 +167,26 @@ bool GetUser(pam_handle_t* pamh, Call* c) {
 // ---------------------------------------------------------------------------------------
 // Password mode.
 
-// The decision of a module running as root: the store opened for this login.
+// The module's stores, kept across transactions (the module is linked -z nodelete):
+// never destroyed, so nothing runs at exit or at a dlclose.
+apppass::StoreCache& Cache() {
+  static auto* cache = new apppass::StoreCache;
+  return *cache;
+}
+
+// The decision of a module running as root, with the store this process keeps open
+// (store_cache.h: four lstat calls when it is still the same, else opened again with
+// every check of Store::Open). Only an accepted login touches the usage database.
 apppass::AuthResult AuthenticateInProcess(const apppass::ModuleOptions& opts,
                                           const DecisionContext& ctx, const char* password) {
-  apppass::Store store;
-  const apppass::Status s = apppass::Store::Open(opts.db, apppass::Store::Mode::kVerify, &store);
+  std::shared_ptr<const apppass::CachedStore> cached;
+  const apppass::Status s = Cache().Get(opts.db, &cached);
   apppass::RecordUse record_use;
-  if (!opts.no_usage)
-    record_use = [&opts](std::string_view id, const apppass::Usage& use) {
-      // Opened per login: nothing of the store stays in the host between logins.
-      return apppass::UsageDb::RecordIn(opts.db, id, use, opts.usage_interval);
+  if (!opts.no_usage && cached != nullptr)
+    record_use = [&opts, &cached](std::string_view id, const apppass::Usage& use) {
+      return cached->RecordUse(id, use, opts.usage_interval);
     };
-  return apppass::Authenticate({.store = s.ok() ? &store : nullptr,
+  return apppass::Authenticate({.store = cached != nullptr ? &cached->store() : nullptr,
                                 .unavailable = s.message(),
                                 .ctx = ctx,
                                 .password = password,
@@ -322,6 +342,10 @@ int TotpMode(pam_handle_t* pamh, Call& c, bool via_broker) {
   // for the user to type).
   apppass::Store store;
   if (!via_broker) {
+    // Opened per transaction for writing (a code is spent in the store). The password
+    // mode's kept read-only store is let go first: the registry opens no writable
+    // environment beside a read-only one on the same file (env_registry.h).
+    Cache().Drop(c.opts.db);
     const apppass::Status s = apppass::Store::Open(c.opts.db, apppass::Store::Mode::kAdmin, &store);
     if (!s.ok()) return decide(CodeOutcome::kUnavailable, s.message());
   }

@@ -41,7 +41,9 @@ service_file() {  # NAME MODULE-ARGS...
   printf 'auth required %s %s\naccount required %s %s\n' "$module" "$*" "$module" "$*" \
     >"$services/$name"
 }
-service_file imap "db=$store"
+# usage_interval=0: every accepted login records its last use (the throttle is time only
+# since issue 14), so the login with a remote host below is what 'apppass list' shows.
+service_file imap "db=$store" usage_interval=0
 service_file pop3 "db=$store"
 service_file mail-pop3 "db=$store" scope=pop3
 

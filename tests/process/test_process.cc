@@ -7,20 +7,32 @@
 //           pam_wrapper) and the SASL plugin (the real libsasl2), then forks. The child
 //           authenticates through both and gets right answers, also for a revocation and a
 //           creation made after the fork; its environment is its own (the registry shows it
-//           opened by the child, /proc/locks shows the child's read lock on lock.mdb) and the
-//           inherited one is closed. After the child exits the parent still holds its lock
-//           and answers right, also about what the child's tool runs changed.
+//           opened by the child, and the PAM module keeps it after pam_end; /proc/locks
+//           shows the child's read lock on lock.mdb) and the inherited one is closed. After the
+//           child exits the parent still holds its lock and answers right, also about what the
+//           child's tool runs changed.
 //   shared  One process loads both. It authenticates alternately through PAM and SASL while
 //           the admin tool (other processes) creates and revokes app passwords, growing the
 //           store beyond what the process mapped. Every answer must be right. After every
 //           PAM transaction the process still holds its fcntl read lock on lock.mdb
 //           (/proc/locks; and F_GETLK from another process at the end), a thread watching
 //           /proc/self/fd never sees two descriptors of lock.mdb, and the registry shows
-//           that PAM transactions used the SASL plugin's environment instead of opening
-//           their own. Prints the cost of a PAM transaction with the environment opened
-//           per transaction and shared (figures, not asserted).
+//           that the PAM module, alone, opened the store and the usage database once for
+//           300 transactions and kept them after pam_end (common/store_cache.h), that the
+//           plugin then shared them, and that no PAM transaction opened another one.
+//           Prints the cost of a PAM transaction alone and beside the plugin (figures,
+//           not asserted).
 //   threads Three PAM threads and a SASL thread verify at once while the tool grows the store:
 //           every answer right, one environment, remapped under concurrent transactions.
+//   kept    The PAM module's state across transactions (issue 14), in one long-lived
+//           process: after the first transaction, ROUNDS rounds of accepted and refused
+//           transactions, traced by strace attached to the process, open nothing under the
+//           store directory and never list /proc/self/fd, and the accepted ones within the
+//           usage interval commit no write to the usage database (its LMDB transaction id,
+//           mdb_stat); with usage_interval=1, one write per second. Then, in the same
+//           process, a store made group-readable (data.mdb, key), a replaced key, a
+//           truncated data.mdb and a store directory moved away each get the answer of a
+//           first open, and the store put back is accepted again.
 //
 // Must run with libpam_wrapper.so preloaded (CTest sets LD_PRELOAD). pam_wrapper reads the
 // service files when the process starts, so the program writes them, then runs itself
@@ -38,6 +50,7 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -70,10 +83,10 @@ Paths g;
 // PAM and SASL, one authentication each.
 
 // pam_start, pam_authenticate, pam_end: the authenticate result.
-int Pam(const std::string& user, const std::string& password) {
+int Pam(const std::string& user, const std::string& password, const char* service = kService) {
   pam_conv conv{testlib::PasswordConv, const_cast<std::string*>(&password)};
   pam_handle_t* pamh = nullptr;
-  int rc = pam_start(kService, user.c_str(), &conv, &pamh);
+  int rc = pam_start(service, user.c_str(), &conv, &pamh);
   if (rc != PAM_SUCCESS) return rc == PAM_SUCCESS ? PAM_SYSTEM_ERR : rc;
   rc = pam_authenticate(pamh, PAM_SILENT);
   pam_end(pamh, rc);
@@ -247,8 +260,8 @@ int RunFork() {
     envs = EnvsOn(g.store);
     const auto own = std::count_if(envs.begin(), envs.end(),
                                    [&](const auto& e) { return e.open && e.pid == self; });
-    Report(own == 0 && apppass::envreg::OpenedCount() > opened_before,
-           "child: PAM opened an environment of the child's own (and closed it at pam_end)");
+    Report(own == 1 && apppass::envreg::OpenedCount() > opened_before,
+           "child: PAM opened an environment of the child's own (and keeps it after pam_end)");
     Report(Sasl("alice", p.password) == SASL_OK, "child: SASL accepts the app password");
     envs = EnvsOn(g.store);
     const bool inherited_closed = std::all_of(
@@ -337,10 +350,19 @@ int RunShared(int writes) {
   const std::string usage_lock = g.store + "/usage/lock.mdb";
   const pid_t self = getpid();
 
-  // The PAM module alone: an environment per transaction.
+  // The PAM module alone: it opens the store and the usage database at the first
+  // (accepted) transaction and keeps them (common/store_cache.h).
   int timing_failures = 0;
   const auto alone = TimePam(p.password, 300, &timing_failures);
-  Report(apppass::envreg::List().empty(), "PAM alone: nothing stays open after pam_end");
+  {
+    const auto store_envs = EnvsOn(g.store), usage_envs = EnvsOn(g.store + "/usage");
+    Report(store_envs.size() == 1 && store_envs[0].refs == 1 && usage_envs.size() == 1 &&
+               usage_envs[0].refs == 1 && !usage_envs[0].read_only &&
+               apppass::envreg::OpenedCount() == 2,
+           "PAM alone: the store and the usage database opened once for 300 transactions and "
+           "kept after pam_end",
+           std::to_string(apppass::envreg::OpenedCount()) + " opened");
+  }
 
   sasltest::InitSasl(false);
   const std::uint64_t opened_at_init = apppass::envreg::OpenedCount();
@@ -351,7 +373,7 @@ int RunShared(int writes) {
   Report(timing_failures == 0, "600 timed PAM transactions accepted");
   std::printf(
       "# PAM transaction (pam_start..pam_end, accepted), median of 300: %.1f us with the "
-      "environment opened per transaction, %.1f us sharing the SASL plugin's\n",
+      "module alone (its kept store), %.1f us beside the SASL plugin\n",
       MedianUs(alone), MedianUs(shared));
 
   const off_t data_before = StatOf(g.store + "/data.mdb").st_size;
@@ -527,8 +549,9 @@ int RunShared(int writes) {
          "max " + std::to_string(max_fds.load()));
   Report(DescriptorsOf(usage_lock) == 1, "one descriptor of usage/lock.mdb");
   const auto envs = EnvsOn(g.store);
-  Report(envs.size() == 1 && envs[0].open && envs[0].pid == self && envs[0].refs == 1,
-         "one environment on the store, held by the SASL plugin alone after the PAM transactions");
+  Report(envs.size() == 1 && envs[0].open && envs[0].pid == self && envs[0].refs == 2,
+         "one environment on the store, held by the SASL plugin and the PAM module's kept store",
+         envs.empty() ? "none" : std::to_string(envs[0].refs) + " references");
   Report(apppass::envreg::OpenedCount() == opened_at_init && apppass::envreg::SharedCount() > 0,
          "PAM transactions shared the plugin's environments and opened none (" +
              std::to_string(apppass::envreg::SharedCount()) + " shared)");
@@ -545,7 +568,9 @@ int RunShared(int writes) {
     Both("bob", revoked.begin()->second, false,
          "bob's first revoked password is refused at the end");
   sasltest::DoneSasl(false);
-  Report(EnvsOn(g.store).empty(), "sasl_server_done: the environments are closed");
+  const auto left = EnvsOn(g.store);
+  Report(left.size() == 1 && left[0].refs == 1 && left[0].open,
+         "sasl_server_done: the plugin's reference is gone, the PAM module's kept store remains");
   return 0;
 }
 
@@ -599,12 +624,203 @@ int RunThreads(int writes) {
   Report(bob_right == writes, "afterwards PAM and SASL accept each of the " +
                                   std::to_string(writes) + " new app passwords");
   const auto envs = EnvsOn(g.store);
-  Report(envs.size() == 1 && envs[0].refs == 1 && apppass::envreg::OpenedCount() == opened_at_init,
-         "still one environment on the store, opened once");
+  // Two references: the plugin's and the PAM module's kept store.
+  Report(envs.size() == 1 && envs[0].refs == 2 && apppass::envreg::OpenedCount() == opened_at_init,
+         "still one environment on the store, opened once",
+         envs.empty() ? "none" : std::to_string(envs[0].refs) + " references");
   std::printf("# data.mdb grew from %lld to %lld KiB under the readers\n",
               static_cast<long long>(data_before / 1024),
               static_cast<long long>(StatOf(g.store + "/data.mdb").st_size / 1024));
   sasltest::DoneSasl(false);
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------
+// kept: what a PAM transaction opens once the module keeps its store (issue 14).
+
+// The id of the usage database's last committed LMDB transaction (mdb_stat -e, another
+// process): unchanged means nothing was written.
+long UsageTxnId() {
+  const testlib::RunResult r = testlib::Run({"/usr/bin/mdb_stat", "-e", g.store + "/usage"});
+  const std::string key = "Last transaction ID: ";
+  const auto at = r.out.find(key);
+  if (r.status != 0 || at == std::string::npos) Die("mdb_stat -e failed: " + r.out);
+  return std::atol(r.out.c_str() + at + key.size());
+}
+
+// strace attached to this process until Stop(): the file-opening system calls and the
+// syncs it makes meanwhile.
+class Trace {
+ public:
+  bool Start(const std::string& strace, const std::string& out) {
+    out_ = out;
+    const std::string self = std::to_string(getpid());
+    std::fflush(nullptr);
+    pid_ = fork();
+    if (pid_ < 0) Die("fork failed");
+    if (pid_ == 0) {
+      execl(strace.c_str(), strace.c_str(), "-qq", "-f", "-o", out.c_str(), "-e",
+            "trace=open,openat,openat2,fdatasync,fsync,msync", "-p", self.c_str(),
+            static_cast<char*>(nullptr));
+      _exit(127);
+    }
+    // Attached once /proc/self/status names a tracer.
+    for (int i = 0; i < 1000; ++i) {
+      std::ifstream st("/proc/self/status");
+      for (std::string line; std::getline(st, line);)
+        if (line.starts_with("TracerPid:") && std::atol(line.c_str() + 10) != 0) return true;
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+  }
+  // Detaches strace (SIGTERM) and returns what it wrote.
+  std::vector<std::string> Stop() {
+    kill(pid_, SIGTERM);
+    waitpid(pid_, nullptr, 0);
+    std::vector<std::string> lines;
+    std::ifstream in(out_);
+    for (std::string l; std::getline(in, l);) lines.push_back(l);
+    return lines;
+  }
+
+ private:
+  pid_t pid_ = -1;
+  std::string out_;
+};
+
+int RunKept(int rounds) {
+  const char* strace = std::getenv("APPPASS_STRACE");
+  if (strace == nullptr || access(strace, X_OK) != 0) {
+    std::printf("# skipped: no strace (APPPASS_STRACE)\n");
+    return 77;
+  }
+  InitStoreAndSasl();
+  testlib::Enroll(g_tool, "alice");
+  testlib::Enroll(g_tool, "bob");
+  const testlib::Cred p = testlib::Create(g_tool, "alice", "phone");
+  const testlib::Cred r = testlib::Create(g_tool, "alice", "old");
+  const testlib::Cred b = testlib::Create(g_tool, "bob", "desk");
+  g_tool.Ok({"revoke", "alice", r.id});
+
+  // The first transaction opens the store, the first accepted one the usage database.
+  Report(Pam("alice", kWrong) == PAM_AUTH_ERR, "first transaction: a wrong password refused");
+  Report(EnvsOn(g.store).size() == 1 && EnvsOn(g.store + "/usage").empty(),
+         "a refused login opened the store and not the usage database");
+  Report(Pam("alice", p.password) == PAM_SUCCESS && Pam("bob", b.password) == PAM_SUCCESS,
+         "two app passwords accepted (their first use recorded)");
+  Report(EnvsOn(g.store).size() == 1 && EnvsOn(g.store + "/usage").size() == 1,
+         "the store and the usage database kept after pam_end");
+  const std::uint64_t opened = apppass::envreg::OpenedCount();
+  const long txn_before = UsageTxnId();
+
+  Trace trace;
+  const std::string trace_file = g.dir + "/strace.out";
+  const std::string mark = g.dir + "/strace-mark";
+  if (!trace.Start(strace, trace_file)) Die("strace did not attach");
+  // A call the trace must show: it proves the trace saw this process.
+  const int mark_fd = open(mark.c_str(), O_RDONLY | O_CLOEXEC);
+  if (mark_fd >= 0) close(mark_fd);
+  long right = 0, wrong = 0;
+  for (int i = 0; i < rounds; ++i) {
+    ++(Pam("alice", p.password) == PAM_SUCCESS ? right : wrong);
+    ++(Pam("alice", kWrong) == PAM_AUTH_ERR ? right : wrong);
+    ++(Pam("alice", r.password) == PAM_AUTH_ERR ? right : wrong);
+    ++(Pam("bob", b.password) == PAM_SUCCESS ? right : wrong);
+    ++(Pam("carol", p.password) == PAM_AUTH_ERR ? right : wrong);
+  }
+  const std::vector<std::string> lines = trace.Stop();
+  const long txn_after = UsageTxnId();
+
+  long marks = 0, under_store = 0, proc_fd = 0, syncs = 0, opens = 0;
+  std::string first_store, first_proc;
+  const std::string proc_self = "\"/proc/self/fd", proc_pid = "\"/proc/" + std::to_string(getpid());
+  for (const std::string& l : lines) {
+    const bool is_open = testlib::Contains(l, " open(") || testlib::Contains(l, " openat(") ||
+                         testlib::Contains(l, " openat2(");
+    if (testlib::Contains(l, "fdatasync(") || testlib::Contains(l, "fsync(") ||
+        testlib::Contains(l, "msync("))
+      ++syncs;
+    if (!is_open) continue;
+    ++opens;
+    if (testlib::Contains(l, mark)) ++marks;
+    else if (testlib::Contains(l, "\"" + g.store)) {
+      if (under_store++ == 0) first_store = l;
+    } else if (testlib::Contains(l, proc_self) || testlib::Contains(l, proc_pid + "/fd")) {
+      if (proc_fd++ == 0) first_proc = l;
+    }
+  }
+  const long tx = 5L * rounds;
+  Report(marks == 1, "strace traced the process (its marker open seen once)",
+         std::to_string(lines.size()) + " lines");
+  Report(wrong == 0, std::to_string(tx) + " transactions after the first: every answer right",
+         std::to_string(wrong) + " wrong");
+  Report(under_store == 0,
+         "no open or opendir under the store directory in " + std::to_string(tx) +
+             " transactions (accepted and refused)",
+         std::to_string(under_store) + ", first: " + first_store);
+  Report(proc_fd == 0, "/proc/self/fd never listed",
+         std::to_string(proc_fd) + ", first: " + first_proc);
+  Report(apppass::envreg::OpenedCount() == opened, "no LMDB environment opened");
+  Report(syncs == 0 && txn_after == txn_before,
+         std::to_string(2L * rounds) +
+             " accepted logins within the usage interval: no write to the usage database",
+         "transaction id " + std::to_string(txn_before) + " -> " + std::to_string(txn_after) +
+             ", " + std::to_string(syncs) + " syncs");
+  std::printf("# %ld file opens in %ld transactions (%.2f each: libpam's service files)\n", opens,
+              tx, static_cast<double>(opens - marks) / static_cast<double>(tx));
+
+  // usage_interval=1: one write per password per second. At the start of a second, the
+  // first accepted login writes and the next ones within the second do not.
+  auto next_second = [] {
+    const std::time_t t0 = std::time(nullptr);
+    while (std::time(nullptr) == t0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  };
+  long writes_ok = 0;
+  for (int pass = 0; pass < 2; ++pass) {
+    next_second();
+    const long before = UsageTxnId();
+    const std::time_t sec = std::time(nullptr);
+    int accepted = 0;
+    for (int i = 0; i < 10; ++i) accepted += Pam("alice", p.password, "imap1") == PAM_SUCCESS;
+    const bool same_second = std::time(nullptr) == sec;
+    const long after = UsageTxnId();
+    if (accepted == 10 && (after == before + 1 || !same_second)) ++writes_ok;
+    else
+      std::printf("# pass %d: %d accepted, transaction id %ld -> %ld\n", pass, accepted, before,
+                  after);
+  }
+  Report(writes_ok == 2,
+         "usage_interval=1: 10 accepted logins within one second write last use once (twice)");
+
+  // Today's answers, in the same process, to a store changed under the kept one.
+  auto expect = [&](int want, const std::string& what) {
+    const int got = Pam("alice", p.password);
+    Report(got == want, what, "got " + std::to_string(got) + ", want " + std::to_string(want));
+  };
+  const std::string data = g.store + "/data.mdb", key = g.store + "/key";
+  for (const std::string& f : {data, key}) {
+    const std::string name = fs::path(f).filename().string();
+    chmod(f.c_str(), 0644);
+    expect(PAM_AUTHINFO_UNAVAIL, name + " made 0644: PAM_AUTHINFO_UNAVAIL");
+    chmod(f.c_str(), 0600);
+    expect(PAM_SUCCESS, name + " put back to 0600: accepted");
+  }
+  if (rename(key.c_str(), (key + ".orig").c_str()) != 0) Die("rename failed");
+  testlib::WriteFile(key, std::string(32, 'k'));
+  chmod(key.c_str(), 0600);
+  expect(PAM_AUTH_ERR, "another key in place: the password is wrong");
+  if (rename((key + ".orig").c_str(), key.c_str()) != 0) Die("rename failed");
+  expect(PAM_SUCCESS, "the key put back: accepted");
+  fs::copy_file(data, data + ".orig");
+  if (truncate(data.c_str(), 0) != 0) Die("truncate failed");
+  expect(PAM_AUTHINFO_UNAVAIL, "data.mdb truncated: PAM_AUTHINFO_UNAVAIL");
+  if (rename((data + ".orig").c_str(), data.c_str()) != 0) Die("rename failed");
+  expect(PAM_SUCCESS, "data.mdb put back: accepted");
+  if (rename(g.store.c_str(), (g.store + ".away").c_str()) != 0) Die("rename failed");
+  expect(PAM_AUTHINFO_UNAVAIL, "the store directory moved away: PAM_AUTHINFO_UNAVAIL");
+  if (rename((g.store + ".away").c_str(), g.store.c_str()) != 0) Die("rename failed");
+  expect(PAM_SUCCESS, "the store directory put back: accepted");
+  Report(Pam("alice", kWrong) == PAM_AUTH_ERR, "and a wrong password refused");
   return 0;
 }
 
@@ -613,7 +829,8 @@ int RunThreads(int writes) {
 int main(int argc, char** argv) {
   if (argc < 5 || argc > 6) {
     std::fprintf(stderr,
-                 "usage: %s fork|shared|threads PAM_MODULE SASL_PLUGIN APPPASS_TOOL [WRITES]\n",
+                 "usage: %s fork|shared|threads|kept PAM_MODULE SASL_PLUGIN APPPASS_TOOL "
+                 "[WRITES|ROUNDS]\n",
                  argv[0]);
     return 2;
   }
@@ -622,7 +839,7 @@ int main(int argc, char** argv) {
   g.plugin = argv[3];
   g.tool = argv[4];
   const int writes = argc == 6 ? std::atoi(argv[5]) : 40;
-  if (scenario != "fork" && scenario != "shared" && scenario != "threads")
+  if (scenario != "fork" && scenario != "shared" && scenario != "threads" && scenario != "kept")
     Die("unknown scenario " + scenario);
   for (const std::string* p : {&g.module, &g.plugin, &g.tool})
     if (!p->starts_with("/") || access(p->c_str(), R_OK) != 0)
@@ -639,6 +856,9 @@ int main(int argc, char** argv) {
     testlib::WriteFile(g.dir + "/services/other", "");
     testlib::WriteFile(g.dir + "/services/" + kService,
                        "auth required " + line + "account required " + line);
+    const std::string line1 = g.module + " db=" + g.store + " usage_interval=1\n";
+    testlib::WriteFile(g.dir + "/services/imap1",
+                       "auth required " + line1 + "account required " + line1);
     testlib::WriteFile(g.dir + "/sasl/" + std::string(kApp) + ".conf",
                        "mech_list: PLAIN LOGIN\napppass_db: " + g.store + "\n");
     return pamtest::RerunUnderPamWrapper(argv, kStepEnv, g.dir, g.dir + "/services", "test_process",
@@ -650,7 +870,9 @@ int main(int argc, char** argv) {
   if (oath_init() != OATH_OK) Die("oath_init failed");
   if (scenario == "fork") RunFork();
   else if (scenario == "threads") RunThreads(writes);
-  else RunShared(writes);
+  else if (scenario == "kept") {
+    if (RunKept(writes) == 77) return 77;
+  } else RunShared(writes);
   std::printf("# %d checks, %d failed\n", testlib::g_checks, testlib::g_failures);
   return testlib::g_failures == 0 ? 0 : 1;
 }

@@ -161,11 +161,13 @@ void test_no_recorder_records_nothing(void** state) {
   assert_int_equal(r.log.size(), 1);
 }
 
-// With the real usage database, as the PAM module records (opened per login).
+// With the real usage database, as both shims record (a writable handle kept open).
 void test_records_with_usage_db(void** state) {
   Fixture& f = Fx(state);
-  const RecordUse record = [&f](std::string_view id, const Usage& use) {
-    return UsageDb::RecordIn(f.dir, id, use, kDefaultUsageInterval);
+  UsageDb writer;
+  ASSERT_OK(UsageDb::Open(f.dir, true, &writer));
+  const RecordUse record = [&writer](std::string_view id, const Usage& use) {
+    return writer.Record(id, use, kDefaultUsageInterval);
   };
   const AuthResult r = Authenticate(Request(&f.verify, "alice", f.password), record);
   ASSERT_OUTCOME(r.decision, Outcome::kAccepted);
