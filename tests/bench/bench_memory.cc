@@ -114,7 +114,9 @@ int main(int argc, char** argv) {
         << "auth required pam_permit.so\naccount required pam_permit.so\n";
     const std::string line = std::string(APPPASS_BENCH_PAM_MODULE) + " db=" + st->dir + "\n";
     std::ofstream(d + "/services/imap") << "auth required " + line + "account required " + line;
-    setenv("LD_PRELOAD", APPPASS_BENCH_PAM_WRAPPER, 1);
+    setenv("LD_PRELOAD", APPPASS_BENCH_PRELOAD, 1);
+    if (std::string_view(APPPASS_BENCH_PRELOAD).find(':') != std::string_view::npos)
+      setenv("PAM_WRAPPER_DISABLE_DEEPBIND", "1", 1);  // a sanitizer runtime comes first
     return pamtest::RerunUnderPamWrapper(argv, kStepEnv, d, d + "/services", "bench_memory", false);
   }
   unsetenv("LD_PRELOAD");
