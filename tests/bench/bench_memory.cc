@@ -15,6 +15,7 @@
 #include <security/pam_appl.h>
 
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -30,6 +31,7 @@ constexpr const char* kStepEnv = "APPPASS_BENCH_MEMORY_DIR";
 
 struct Rss {
   double store_kib = 0, other_kib = 0, other_anon_kib = 0, module_files_kib = 0;
+  std::map<std::string, double> by_path;  // Rss (KiB) per mapped path ("[anon]": none)
 };
 
 // The resident set of this process from /proc/self/smaps, split as above. `module_files`:
@@ -61,6 +63,7 @@ Rss ReadRss(const std::string& store) {
     if (std::sscanf(line.c_str(), "Rss: %lf kB", &kib) == 1) {
       if (is_store) r.store_kib += kib;
       else r.other_kib += kib;
+      r.by_path[path.empty() ? "[anon]" : path] += kib;
       if (is_module && !is_store) r.module_files_kib += kib;
     } else if (std::sscanf(line.c_str(), "Anonymous: %lf kB", &kib) == 1 && !is_store) {
       r.other_anon_kib += kib;
@@ -148,6 +151,18 @@ int main(int argc, char** argv) {
   rows.push_back(
       Phase("after " + std::to_string(2 * rounds) + " pam_apppass transactions", again, base));
   const double gain_mib = (after.other_kib - base.other_kib) / 1024;
+  // Where the gain is: the mappings that grew most (KiB), so a gap has a measured cause.
+  std::vector<std::pair<double, std::string>> grew;
+  for (const auto& [path, kib] : after.by_path) {
+    const auto it = base.by_path.find(path);
+    const double d = kib - (it == base.by_path.end() ? 0 : it->second);
+    if (d != 0 && !path.starts_with(st->dir + "/")) grew.emplace_back(d, path);
+  }
+  std::sort(grew.rbegin(), grew.rend());
+  std::string where = "the gain by mapping (KiB):";
+  for (std::size_t k = 0; k < grew.size() && k < 6; ++k)
+    where += " " + std::filesystem::path(grew[k].second).filename().string() + " " +
+             std::to_string(static_cast<long>(grew[k].first)) + ";";
   for (const auto& r : rows) std::printf("%s\n", r.dump().c_str());
   const nlohmann::json out = {
       {"part", "memory"},
@@ -164,7 +179,8 @@ int main(int argc, char** argv) {
         "lock.mdb, usage/); 'other' = everything else; 'module files' = file-backed "
         "mappings of pam_apppass, libapppass-shared, libsodium, liblmdb (part of 'other')",
         "one process under pam_wrapper (the real libpam), transactions pam_start.. pam_end "
-        "as Dovecot's auth worker runs them; accepted and refused users at random"}}};
+        "as Dovecot's auth worker runs them; accepted and refused users at random",
+        where}}};
   bench::WriteResult(args.out, out);
   return 0;
 }
