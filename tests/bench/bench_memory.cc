@@ -84,9 +84,9 @@ int Transaction(const char* service, const std::string& user, const std::string&
   return rc;
 }
 
-nlohmann::json Phase(const std::string& name, const Rss& r, const Rss& base) {
+nlohmann::json Phase(const std::string& name, int n, const Rss& r, const Rss& base) {
   return {{"name", name},
-          {"n", 0},
+          {"n", n},
           {"extra",
            {{"store pages KiB", r.store_kib},
             {"other KiB", r.other_kib},
@@ -145,11 +145,11 @@ int main(int argc, char** argv) {
   const Rss again = apppass_phase();
 
   nlohmann::json rows = nlohmann::json::array();
-  rows.push_back(Phase("after 200 pam_permit transactions (baseline)", base, base));
+  rows.push_back(Phase("after 200 pam_permit transactions (baseline)", 200, base, base));
   rows.push_back(
-      Phase("after " + std::to_string(rounds) + " pam_apppass transactions", after, base));
-  rows.push_back(
-      Phase("after " + std::to_string(2 * rounds) + " pam_apppass transactions", again, base));
+      Phase("after " + std::to_string(rounds) + " pam_apppass transactions", rounds, after, base));
+  rows.push_back(Phase("after " + std::to_string(2 * rounds) + " pam_apppass transactions",
+                       2 * rounds, again, base));
   const double gain_mib = (after.other_kib - base.other_kib) / 1024;
   // Where the gain is: the mappings that grew most (KiB), so a gap has a measured cause.
   std::vector<std::pair<double, std::string>> grew;
@@ -160,6 +160,11 @@ int main(int argc, char** argv) {
   }
   std::sort(grew.rbegin(), grew.rend());
   std::string where = "the gain by mapping (KiB):";
+  if (after.store_kib == 0)
+    where =
+        "store pages 0: the module closed the store by pam_end (nothing kept across "
+        "transactions); " +
+        where;
   for (std::size_t k = 0; k < grew.size() && k < 6; ++k)
     where += " " + std::filesystem::path(grew[k].second).filename().string() + " " +
              std::to_string(static_cast<long>(grew[k].first)) + ";";

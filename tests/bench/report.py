@@ -12,7 +12,10 @@ commit, the start, the load average before) and one PART.json per benchmark part
                "cpu_us": 120.0, "extra": {"ratio": 1.0, "ratio_to": "...", ...}}],
      "targets": [{"what": "...", "value": 2.1, "limit": 2.5, "op": "<=", "met": true,
                   "note": "..."}],
-     "notes": ["..."], "columns": ["extra keys to show, in order (default: all)"]}
+     "notes": ["..."], "columns": ["extra keys to show, in order (default: all)"],
+     "tables": [{"title": "...", "rows": [...], "columns": [...]}]}
+
+("tables": further tables of the part, each rendered like "rows", under its title.)
 
 Every field but "part" and "rows" may be missing; a row's fields too. The page gets the
 machine (described here, at the end of the run), the command, a Targets table (every
@@ -190,7 +193,8 @@ def plot(parts, png):
             ax.legend(fontsize=7)
         elif name == "pam":
             rows = [r for r in by["pam"].get("rows", []) if "p50_us" in r]
-            ax.barh([r.get("name", "") for r in rows], [r["p50_us"] for r in rows])
+            bars = ax.barh([r.get("name", "") for r in rows], [r["p50_us"] for r in rows])
+            ax.bar_label(bars, labels=[fmt(float(r["p50_us"])) for r in rows], fontsize=7)
             ax.set_xscale("log")
             ax.set_xlabel("µs per whole PAM transaction (p50, log)")
             ax.set_title("PAM transactions")
@@ -199,7 +203,9 @@ def plot(parts, png):
         elif name == "procs":
             rows = by["procs"].get("rows", [])
             names = [r.get("name", "") for r in rows]
-            ax.barh(names, [r.get("extra", {}).get("ratio", 0) for r in rows])
+            ratios = [r.get("extra", {}).get("ratio", 0) for r in rows]
+            bars = ax.barh(names, ratios)
+            ax.bar_label(bars, labels=[f"{v:.2f}×" for v in ratios], fontsize=7)
             ax.axvline(1.8, color="red", linestyle="--", linewidth=1)
             ax.set_xlabel("throughput against one process")
             ax.set_title("Verifying processes at once")
@@ -276,6 +282,8 @@ def main():
         md += [f"## {p.get('title', p.get('part'))}", ""]
         md += part_table(p)
         md += [""]
+        for t in p.get("tables", []):
+            md += [f"**{t.get('title', '')}**", ""] + part_table(t) + [""]
         cfg = p.get("config")
         if cfg:
             md += ["Configuration: " + ", ".join(f"{k} {fmt(v)}" for k, v in cfg.items()) + ".", ""]
