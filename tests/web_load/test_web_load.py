@@ -29,13 +29,17 @@ trip and the client's own queueing), requests/s and server CPU per request per p
 and the memory figures (docs/benchmarks.md).
 
 Environment: APPPASS_WEB_LOCALE_DIR (the built catalogues), APPPASS_LOAD_USERS (200),
-APPPASS_LOAD_ROUNDS (3), APPPASS_LOAD_PHASES (2), APPPASS_LOAD_SANITIZED (1 in the ASan
-build), APPPASS_LOAD_KEEP (keep the temporary directory). Root only (77 otherwise).
+APPPASS_LOAD_ROUNDS (3), APPPASS_LOAD_PHASES (2), APPPASS_LOAD_SOLO_ROUNDS (20: rounds
+of the one-client-at-a-time run), APPPASS_LOAD_SANITIZED (1 in the ASan build),
+APPPASS_LOAD_KEEP (keep the temporary directory), APPPASS_LOAD_JSON (a file: the raw
+figures as JSON for tests/bench/bench_portal.sh: seconds per request by page, alone and
+under load, and each phase's requests, seconds and CPU). Root only (77 otherwise).
 """
 import base64
 import hashlib
 import hmac
 import http.client
+import json
 import math
 import os
 import re
@@ -76,7 +80,7 @@ BROKER_PEAK_MIB = 32
 GROWTH_MIB = 4
 # Before the load, one client at a time (the figure nearest the server's own time).
 SOLO_USERS = 10
-SOLO_ROUNDS = 20
+SOLO_ROUNDS = max(1, int(os.environ.get("APPPASS_LOAD_SOLO_ROUNDS", "20")))
 
 failures = []
 lock = threading.Lock()
@@ -520,8 +524,12 @@ def run(tmp, procs):
         alone = f"{percentile(a, 50) * 1e3:9.1f}" if a else f"{'-':>9}"
         print(f"{label:32} {alone} {len(v):6d} {percentile(v, 50) * 1e3:8.1f} "
               f"{percentile(v, 95) * 1e3:8.1f} {percentile(v, 99) * 1e3:8.1f} {v[-1] * 1e3:8.1f}")
+    phase_figures = {}
     prev = "before"
     for ph in phases:
+        phase_figures[ph] = {"requests": counts[ph], "seconds": phase_time[ph],
+                             "web_cpu_s": cpu[ph][0] - cpu[prev][0],
+                             "broker_cpu_s": cpu[ph][1] - cpu[prev][1]}
         web_cpu = (cpu[ph][0] - cpu[prev][0]) / counts[ph] * 1e3
         broker_cpu = (cpu[ph][1] - cpu[prev][1]) / counts[ph] * 1e3
         print(f"phase {ph:7}: {counts[ph]:6d} requests in {phase_time[ph]:6.2f} s = "
@@ -537,6 +545,14 @@ def run(tmp, procs):
         print(f"{name:12} " + " ".join(f"{x:8.1f}" for x in row) + f" {peak:8.1f} {hwm:8.1f}")
         anon = [marks[k][i][2] / 1024 for k in ["before"] + phases + ["after"]]
         print(f"{'  RssAnon':12} " + " ".join(f"{x:8.1f}" for x in anon))
+
+    if os.environ.get("APPPASS_LOAD_JSON"):
+        with open(os.environ["APPPASS_LOAD_JSON"], "w") as f:
+            json.dump({"users": USERS, "rounds": ROUNDS, "phases": PHASES,
+                       "solo_users": SOLO_USERS, "solo_rounds": SOLO_ROUNDS,
+                       "alone": solo_stats, "load": stats, "phase": phase_figures,
+                       "rss_peak_mib": {"apppass-web": marks[phases[-1]][0][1] / 1024,
+                                        "apppassd": marks[phases[-1]][1][1] / 1024}}, f)
 
     web_hwm = marks[phases[-1]][0][1] / 1024
     broker_hwm = marks[phases[-1]][1][1] / 1024
