@@ -45,8 +45,15 @@ struct Decision {
 // Every Verify takes at least this long (a spin after the work), so that what is left of
 // the outcomes' timing differences cannot be measured: 100 us, set at build time by
 // APPPASS_VERIFY_FLOOR_US (0 in the fuzzing build only). Above the work's own time, far
-// below anything a login notices (docs/reliability.md, "Timing").
+// below anything a login notices (docs/reliability.md, "Timing"). The spin holds the CPU
+// for the rest of the floor: a verification costs the floor's whole length in CPU time; a
+// sleep and a sleep-then-spin were measured against it (docs/design.md, "Time floor: spin
+// or sleep").
 std::int64_t VerifyFloorNs();
+
+// How Verify waits out the floor in this build: "spin" (the default), "sleep" or "hybrid"
+// (APPPASS_VERIFY_FLOOR_MODE; the other two exist so that benchmarks can compare).
+std::string_view VerifyFloorMode();
 
 // REQUIRES: store opened (either mode). `password` is what the client sent, unmodified.
 Decision Verify(const Store& store, std::string_view user, std::string_view password,

@@ -31,9 +31,11 @@
 // timed region, and the program succeeds only if the test then reports |t| >= 10 for
 // that class against the others, i.e. it proves the test can see a leak of that size.
 //
-// Prints the distribution of each class (count, p10, median, p90, p99, mean in ns), the
-// largest |t| per pair and the smallest difference in means the run could have detected
-// (10 standard errors). "ok - ..." / "not ok - ..." per check; exit 1 if any failed.
+// Prints the distribution of each class (count, p10, median, p90, p99, mean in ns), what
+// a call costs the CPU (getrusage RUSAGE_THREAD, user + system, over the timed calls: the
+// floor's wait included) beside the wall-clock median, the largest |t| per pair and the
+// smallest difference in means the run could have detected (10 standard errors).
+// "ok - ..." / "not ok - ..." per check; exit 1 if any failed.
 //
 // Not for sanitizer builds: ASan and UBSan change what each path costs.
 #include <liboath/oath.h>
@@ -41,6 +43,7 @@
 #include <sched.h>
 #include <sodium.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -271,7 +274,9 @@ int main(int argc, char** argv) {
   const std::uint64_t run0 = MonotonicNs();
   const auto budget_ns = static_cast<std::uint64_t>(max_seconds * 1e9);
   bool cut = false;
+  rusage ru0{};
   for (long i = -warmup; i < samples; ++i) {
+    if (i == 0) getrusage(RUSAGE_THREAD, &ru0);
     if (budget_ns != 0 && i > 0 && i % 4096 == 0 && MonotonicNs() - run0 > budget_ns) {
       samples = i;
       cut = true;
@@ -300,6 +305,8 @@ int main(int argc, char** argv) {
         static_cast<std::uint32_t>(std::min<std::uint64_t>(t1 - t0, UINT32_MAX));
     klass[static_cast<std::size_t>(i)] = static_cast<std::uint8_t>(c);
   }
+  rusage ru1{};
+  getrusage(RUSAGE_THREAD, &ru1);
   const double run_s = static_cast<double>(MonotonicNs() - run0) / 1e9;
   ticks.resize(static_cast<std::size_t>(samples));
   klass.resize(static_cast<std::size_t>(samples));
@@ -310,9 +317,9 @@ int main(int argc, char** argv) {
   const std::string where = pinned ? "pinned to CPU " + std::to_string(cpu) : "not pinned";
   const std::string control =
       leak_ticks ? ", control: revoked spins " + std::to_string(std::lround(leak_ns)) + " ns" : "";
-  const std::string floor = unpadded
-                                ? "unpadded (no time floor)"
-                                : "time floor " + std::to_string(VerifyFloorNs() / 1000) + " us";
+  const std::string floor = unpadded ? "unpadded (no time floor)"
+                                     : "time floor " + std::to_string(VerifyFloorNs() / 1000) +
+                                           " us (" + std::string(VerifyFloorMode()) + ")";
   std::printf(
       "# %ld samples%s (+%ld warm-up), %d users (%d credentials), store built in %.1f s, "
       "measured in %.1f s, %s, %.3f ticks/ns, %s%s\n",
@@ -335,9 +342,26 @@ int main(int argc, char** argv) {
                 ns(Percentile(v, 0.99)), ns(v.empty() ? 0 : sum / static_cast<double>(v.size())));
   }
 
-  // Welch's t per pair and crop.
+  // Every sample, sorted: the pooled percentiles.
   std::vector<std::uint32_t> pooled = ticks;
   std::sort(pooled.begin(), pooled.end());
+
+  // What a call costs the CPU (the floor's wait included, the harness's few hundred ns of
+  // preparation too): this thread's user + system time over the timed calls.
+  auto us = [](const timeval& t) {
+    return static_cast<double>(t.tv_sec) * 1e6 + static_cast<double>(t.tv_usec);
+  };
+  const double user_us = us(ru1.ru_utime) - us(ru0.ru_utime);
+  const double sys_us = us(ru1.ru_stime) - us(ru0.ru_stime);
+  const double calls = static_cast<double>(std::max(1L, samples));
+  std::printf(
+      "# cpu per call %.1f us (user %.1f + sys %.1f, getrusage RUSAGE_THREAD over %ld "
+      "calls); wall p50 %.1f us, p99 %.1f us (all classes)\n",
+      (user_us + sys_us) / calls, user_us / calls, sys_us / calls, samples,
+      Percentile(pooled, 0.50) / ticks_per_ns / 1000,
+      Percentile(pooled, 0.99) / ticks_per_ns / 1000);
+
+  // Welch's t per pair and crop.
   std::array<double, kCrops.size()> limit{};
   for (std::size_t k = 0; k < kCrops.size(); ++k)
     limit[k] = kCrops[k] >= 1.0 ? INFINITY : Percentile(pooled, kCrops[k]);
