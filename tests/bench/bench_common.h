@@ -110,9 +110,11 @@ inline nlohmann::json Target(const std::string& what, double value, double limit
           {"op", op},     {"met", met},     {"note", note}};
 }
 
-// The command line every part takes: --out FILE.json [--quick] [--stores DIR].
+// The command line every part takes: --out FILE.json [--quick] [--stores DIR]
+// [--nofloor-build DIR] (the build with APPPASS_VERIFY_FLOOR_US=0, for parts that also
+// measure the work without the time floor).
 struct Args {
-  std::string out, stores;
+  std::string out, stores, nofloor_build;
   bool quick = false;
 };
 inline Args ParseArgs(int argc, char** argv) {
@@ -122,7 +124,10 @@ inline Args ParseArgs(int argc, char** argv) {
     if (s == "--quick") a.quick = true;
     else if (s == "--out" && i + 1 < argc) a.out = argv[++i];
     else if (s == "--stores" && i + 1 < argc) a.stores = argv[++i];
-    else Die(std::string("usage: ") + argv[0] + " --out FILE.json [--quick] [--stores DIR]");
+    else if (s == "--nofloor-build" && i + 1 < argc) a.nofloor_build = argv[++i];
+    else
+      Die(std::string("usage: ") + argv[0] +
+          " --out FILE.json [--quick] [--stores DIR] [--nofloor-build DIR]");
   }
   if (a.out.empty()) Die(std::string("usage: ") + argv[0] + " --out FILE.json [--quick]");
   return a;

@@ -170,6 +170,15 @@ int main(int argc, char** argv) {
   std::filesystem::create_directory(ours);
   std::filesystem::create_directory(conf);
   std::filesystem::create_symlink(APPPASS_BENCH_SASL_PLUGIN, ours + "/libapppass.so");
+  // The same plugin built with the time floor at 0 (--nofloor-build): the work alone.
+  const std::string nofloor_plugin =
+      args.nofloor_build.empty() ? "" : args.nofloor_build + "/sasl_plugin/libapppass.so";
+  const std::string ours0 = dir + "/plugins0";
+  if (!nofloor_plugin.empty()) {
+    if (!std::filesystem::exists(nofloor_plugin)) Die("no plugin " + nofloor_plugin);
+    std::filesystem::create_directory(ours0);
+    std::filesystem::create_symlink(nofloor_plugin, ours0 + "/libapppass.so");
+  }
   testlib::WriteFile(conf + "/bench-apppass.conf",
                      "mech_list: PLAIN\napppass_db: " + st->dir + "\n");
   testlib::WriteFile(conf + "/bench-stock.conf",
@@ -204,17 +213,23 @@ int main(int argc, char** argv) {
 
   const Server a = Start("bench-apppass", ours, conf, ours_auths);
   const Server b = Start("bench-stock", APPPASS_BENCH_SASL_STOCK_DIR, conf, stock_auths);
-  std::vector<double> a_good, a_bad, b_good, b_bad, ignore1, ignore2;
-  double a_cpu = 0, b_cpu = 0, warm_cpu = 0;
-  std::size_t a_done = 0, b_done = 0;
+  const bool with_c = !nofloor_plugin.empty();
+  Server c{};
+  if (with_c) c = Start("bench-apppass", ours0, conf, ours_auths);
+  std::vector<double> a_good, a_bad, b_good, b_bad, c_good, c_bad, ignore1, ignore2;
+  double a_cpu = 0, b_cpu = 0, c_cpu = 0, warm_cpu = 0;
+  std::size_t a_done = 0, b_done = 0, c_done = 0;
   Block(a, 200, &ignore1, &ignore2, &warm_cpu, &a_done);  // warm-up, not counted
   Block(b, 200, &ignore1, &ignore2, &warm_cpu, &b_done);
+  if (with_c) Block(c, 200, &ignore1, &ignore2, &warm_cpu, &c_done);
   for (int done = 0; done < rounds; done += block) {
     Block(a, block, &a_good, &a_bad, &a_cpu, &a_done);
     Block(b, block, &b_good, &b_bad, &b_cpu, &b_done);
+    if (with_c) Block(c, block, &c_good, &c_bad, &c_cpu, &c_done);
   }
   Stop(a);
   Stop(b);
+  if (with_c) Stop(c);
   testlib::Run({"/bin/rm", "-rf", dir});
 
   nlohmann::json rows = nlohmann::json::array();
@@ -222,7 +237,11 @@ int main(int argc, char** argv) {
   rows.push_back(bench::Row("stock PLAIN over sasldb, refused", b_bad, b_cpu / rounds));
   rows.push_back(bench::Row("apppass PLAIN, accepted", a_good, a_cpu / rounds));
   rows.push_back(bench::Row("apppass PLAIN, refused", a_bad, a_cpu / rounds));
-  for (int k = 0; k < 4; ++k) {
+  if (with_c) {
+    rows.push_back(bench::Row("apppass PLAIN, accepted, floor 0", c_good, c_cpu / rounds));
+    rows.push_back(bench::Row("apppass PLAIN, refused, floor 0", c_bad, c_cpu / rounds));
+  }
+  for (std::size_t k = 0; k < rows.size(); ++k) {
     const auto& base = rows[k % 2];
     rows[k]["extra"]["ratio"] = rows[k]["p50_us"].get<double>() / base["p50_us"].get<double>();
     rows[k]["extra"]["ratio_to"] = base["name"];
@@ -240,6 +259,11 @@ int main(int argc, char** argv) {
     targets.push_back(bench::Target(rows[k]["name"].get<std::string>() + " / stock (p50)",
                                     rows[k]["extra"]["ratio"].get<double>(), 1.5, "<=", note));
   }
+  // The work alone (the floor-0 build) against the same limit: what the floor costs apart.
+  for (std::size_t k = 4; k < rows.size(); ++k)
+    targets.push_back(bench::Target(rows[k]["name"].get<std::string>() + " / stock (p50)",
+                                    rows[k]["extra"]["ratio"].get<double>(), 1.5,
+                                    "<=", "the same plugin built with APPPASS_VERIFY_FLOOR_US=0"));
   for (const auto& r : rows) std::printf("%s\n", r.dump().c_str());
   const nlohmann::json out = {
       {"part", "sasl"},
