@@ -278,9 +278,11 @@ void SpinUntil(std::int64_t deadline) {
   }
 }
 
+// (SleepUntil and SleepThenSpin are [[maybe_unused]]: a build uses one mode, and clang
+// warns about the others' functions.)
 // Sleeps until CLOCK_MONOTONIC reads `deadline` (absolute: a signal only resumes it). It
 // wakes up late by the thread's timer slack (50 us by default) and the wake-up latency.
-void SleepUntil(std::int64_t deadline) {
+[[maybe_unused]] void SleepUntil(std::int64_t deadline) {
   const timespec ts{static_cast<time_t>(deadline / 1'000'000'000),
                     static_cast<long>(deadline % 1'000'000'000)};
   while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr) == EINTR) {
@@ -297,7 +299,7 @@ void SleepUntil(std::int64_t deadline) {
 constexpr std::int64_t kHybridMarginNs = 30'000;
 constexpr int kHybridSlackNs = 1;
 
-void SleepThenSpin(std::int64_t deadline) {
+[[maybe_unused]] void SleepThenSpin(std::int64_t deadline) {
   if (deadline - MonotonicNs() > kHybridMarginNs) {
     const int old = prctl(PR_GET_TIMERSLACK, 0, 0, 0, 0);
     // 0 or less: an error, or a slack that setting would not restore (0 resets to the
