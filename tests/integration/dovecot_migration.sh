@@ -119,7 +119,8 @@ EOF
 module_line() {
     local _
     for _ in $(seq 20); do   # the log process may lag the reply a little
-        if tail -c +$(($1 + 1)) "$LOG" | grep -qF -- "$2"; then
+        # not grep -q: an early exit would SIGPIPE tail, a failure under pipefail
+        if tail -c +$(($1 + 1)) "$LOG" | grep -F -- "$2" >/dev/null; then
             pass "pam_apppass logged '$2'"
             return
         fi

@@ -105,7 +105,9 @@ if [[ -n ${APPPASS_TEST_PRELOAD:-} ]]; then
     # from libraries loaded at start-up; pamtester does not link libcrypt (pam_unix dlopens
     # it), so without it in the preload pam_unix's crypt() calls address 0 (SEGV).
     # Dovecot and sshd link libcrypt themselves.
-    libcrypt=$(ldconfig -p | awk '/libcrypt\.so\.1 /{print $NF; exit}')
+    # awk reads all of ldconfig's output: an early exit would kill ldconfig with SIGPIPE,
+    # which pipefail turns into a failure.
+    libcrypt=$(ldconfig -p | awk '/libcrypt\.so\.1 / && !found {print $NF; found = 1}')
     [[ -n $libcrypt ]] || { echo "not ok - libcrypt.so.1 not found for the sanitizer preload"; exit 1; }
     preload=$APPPASS_TEST_PRELOAD:$libcrypt:$WRAPPER
 fi
