@@ -523,7 +523,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
       }
     }
   }
-  // As the server builds the request (server.cc, Finish and HeaderIterator).
+  // As the server builds the request (server_request.cc, Finish and HeaderIterator).
   if (!web::ParseForm(query, 64, &req.query)) return 0;
   if (has_form && !web::ParseForm(form, 64, &req.form)) return 0;
   for (auto& [name, value] : headers) {

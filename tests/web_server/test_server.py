@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""apppass-web's HTTP layer over real sockets (tools/apppass-web/server.*, main.cc).
+"""apppass-web's HTTP layer over real sockets (tools/apppass-web/server*, main.cc).
 
 Usage: test_server.py APPPASS_WEB WEB_ECHO
 

@@ -1,5 +1,5 @@
 // The portal's view of HTTP: one parsed request in, one response out. The server
-// (server.*, libmicrohttpd) fills an HttpRequest, bounded by HttpLimits, and sends what
+// (server.h, libmicrohttpd) fills an HttpRequest, bounded by HttpLimits, and sends what
 // Portal::Handle (portal.h) returns, adding the security headers every response carries.
 // The parsing helpers here are pure functions over bytes (fuzzed: tests/fuzz).
 // Thread-safety: the types are values; the functions are pure and thread-safe.
