@@ -4,17 +4,18 @@
 Usage: test_server.py APPPASS_WEB WEB_ECHO
 
 Starts the real apppass-web on 127.0.0.1 (as user nobody when run as root: it refuses
-root) with a short timeout, and sends what a hostile client would: oversized and too
-many headers (431), an oversized body, declared or chunked (413), malformed forms and
-paths (400), a wrong body type (415), other methods (405), a slowloris sending a byte
-every half second and a slow body (cut at the timeout), an idle connection. Every answer
-the server writes itself must carry the security headers. Then web_echo (the same
-server, a handler that echoes its request) for what the pages see: decoded path and
-query, secret fields kept out of `value`, cookie flags in both modes, the client address
-behind trusted and untrusted proxies, HEAD, a throwing handler, headers a handler may not
-replace. Last, the program's rules: configuration errors naming the line, plain HTTP
-refused off loopback, --insecure-http refused off loopback, root refused, TLS (HSTS,
-Secure cookies) with a key that must not be readable by everyone, SIGTERM exits 0.
+root) with a short timeout, and sends what a hostile client would: oversized and too many
+headers (431), an oversized body, declared or chunked (413), malformed forms and paths
+(400), a wrong body type (415), other methods (405), a slowloris sending a byte every
+half second and a slow body (cut at the timeout), an idle connection, the full time for
+the next request on a connection after a 400. Every answer the server writes itself must
+carry the security headers. Then web_echo (the same server, a handler that echoes its
+request) for what the pages see: decoded path and query, secret fields kept out of
+`value`, cookie flags in both modes, the client address behind trusted and untrusted
+proxies, HEAD, a throwing handler, headers a handler may not replace. Last, the program's
+rules: configuration errors naming the line, plain HTTP refused off loopback,
+--insecure-http refused off loopback, root refused, TLS (HSTS, Secure cookies) with a key
+that must not be readable by everyone, SIGTERM exits 0.
 """
 import os
 import shutil
@@ -216,6 +217,31 @@ def slowloris_and_limits(port):
         second += d
     s.close()
     check(status(first) == 200 and status(second) == 200, "keep-alive: two requests on one connection")
+    # The next request's time starts at the previous response, also after the server's own
+    # 400 for a malformed form (it keeps the connection): a first request taking 1.5 s,
+    # then a second taking 1.2 s, answered at 2.7 s, within 2 s of the first answer.
+    s = socket.create_connection(("127.0.0.1", port), timeout=5)
+    s.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\n" + form.encode() +
+              b"\r\nContent-Length: 5\r\n\r\n")
+    for byte in b"a=%zz":
+        time.sleep(0.3)
+        s.sendall(bytes([byte]))
+    first = s.recv(65536)
+    second = b""
+    try:
+        s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        time.sleep(1.2)
+        s.sendall(b"Connection: close\r\n\r\n")
+        while True:
+            d = s.recv(65536)
+            if not d:
+                break
+            second += d
+    except OSError:
+        pass
+    s.close()
+    check(status(first) == 400 and status(second) == 200,
+          f"keep-alive after a 400: the next request has its full time ({status(second)})")
 
 
 def start(cmd, port, env=None):

@@ -112,6 +112,8 @@ struct Server::Impl {
   // --- server_response.cc ---
   // Every response goes through here: the security headers, the cookies, the body.
   MHD_Response* MakeResponse(HttpResponse& r);
+  // Queues `r` through MakeResponse; the connection is no longer busy and the next
+  // request's time starts now.
   MHD_Result Send(MHD_Connection* c, HttpResponse r);
 
   // --- server_watchdog.cc ---

@@ -149,7 +149,7 @@ MHD_Result Server::Impl::Finish(MHD_Connection* c, Request* rq) {
   req.client = ClientAddress(PeerAddress(c), req.Header("x-forwarded-for"), opt.trusted_proxies);
 
   Connection* conn = ConnOf(c);
-  SetBusy(conn, true);
+  SetBusy(conn, true);  // until Send
   HttpResponse resp;
   slots->acquire();
   try {
@@ -159,7 +159,6 @@ MHD_Result Server::Impl::Finish(MHD_Connection* c, Request* rq) {
   }
   slots->release();
   req.form.clear();  // the secret fields are wiped with their SecretBuffers
-  SetBusy(conn, false);
   return Send(c, std::move(resp));
 }
 

@@ -136,6 +136,9 @@ MHD_Response* Server::Impl::MakeResponse(HttpResponse& r) {
 }
 
 MHD_Result Server::Impl::Send(MHD_Connection* c, HttpResponse r) {
+  // Whatever the answer, the next request on the connection has its full time from now:
+  // a 400 or 413 found in the body keeps the connection open (server_watchdog.cc).
+  SetBusy(ConnOf(c), false);
   MHD_Response* m = MakeResponse(r);
   if (m == nullptr) return MHD_NO;
   const MHD_Result res = MHD_queue_response(c, static_cast<unsigned>(r.status), m);
