@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
+#include "code_throttle.h"
 #include "doctor/words.h"
 
 namespace apppass::doctor {
@@ -65,6 +67,61 @@ bool TotpFollows(const std::vector<PamEntry>& stack, const PamEntry* from) {
 bool IsFirstFactor(const PamEntry& e) {
   if (IsApppass(e)) return !ReadApppassLine(e.args).totp;
   return ChecksRealPassword(e);
+}
+
+// The return values `e` can give when the password typed is wrong everywhere: a module
+// that checks it refuses it (pam_deny refuses anything); pam_apppass in password mode also
+// answers PAM_IGNORE with unenrolled=ignore; a TOTP step and a module that needs no
+// password can go either way.
+std::vector<const char*> AnswersToWrongPassword(const PamEntry& e) {
+  const std::string base = Basename(e.module);
+  if (IsApppass(e)) {
+    const ApppassLine l = ReadApppassLine(e.args);
+    if (l.totp) return {"success", "auth_err"};
+    if (l.unenrolled_ignore) return {"auth_err", "ignore"};
+    return {"auth_err"};
+  }
+  if (e.include || IsNoOp(base)) return {"ignore"};
+  if (GrantsWithoutPassword(base)) return {"success", "auth_err"};
+  return {"auth_err"};
+}
+
+// The first-factor module before the TOTP step stack[index] whose refusal of a wrong
+// password can still reach that step with the login already failed: the code is then
+// asked, checked and counted although the login fails anyway. Walks every way through the
+// entries before `index` as libpam runs them: 'die' and 'done' end a way; 'bad', or 'ok'
+// on a refusal, fail the login ('reset' forgets that). nullptr when no way does.
+const PamEntry* WrongPasswordReachesTotp(const std::vector<PamEntry>& stack, std::size_t index) {
+  struct Way {
+    std::size_t at;
+    const PamEntry* refused;  // the first factor that refused, or nullptr
+    bool failed;              // the login fails whatever follows
+  };
+  std::vector<std::array<bool, 4>> seen(index + 1);
+  std::vector<Way> todo = {{0, nullptr, false}};
+  while (!todo.empty()) {
+    const Way w = todo.back();
+    todo.pop_back();
+    bool& s = seen[w.at][(w.refused != nullptr ? 2 : 0) + (w.failed ? 1 : 0)];
+    if (s) continue;
+    s = true;
+    if (w.at == index) {
+      if (w.refused != nullptr && w.failed) return w.refused;
+      continue;
+    }
+    const PamEntry& e = stack[w.at];
+    for (const std::string value : AnswersToWrongPassword(e)) {
+      const std::string a = ControlAction(e.control, value);
+      const std::size_t next = GoOn(e, w.at, value);
+      if (a == "die" || a == "done" || next <= w.at || next > index) continue;
+      const bool refusal = value == "auth_err" && IsFirstFactor(e);
+      const PamEntry* refused = w.refused != nullptr ? w.refused : refusal ? &e : nullptr;
+      const bool failed =
+          a == "bad" || (a == "ok" && value != "success") || (w.failed && a != "reset");
+      todo.push_back({next, refused, failed});
+    }
+  }
+  return nullptr;
 }
 
 std::vector<Finding> AnalyzeTotpEntry(const std::vector<PamEntry>& stack, std::size_t index,
@@ -141,6 +198,25 @@ std::vector<Finding> AnalyzeTotpEntry(const std::vector<PamEntry>& stack, std::s
                       where, Describe(e), Named(*after)),
           kFix));
     }
+    return out;
+  }
+  // A wrong password that does not end the stack: the login fails, but only after the
+  // code (pam_apppass(8): 'required' hides which factor failed). Said instead of the ok
+  // line, which would read as "asked after the right password".
+  if (const PamEntry* p = WrongPasswordReachesTotp(stack, index); p != nullptr) {
+    out.push_back(Make(
+        "pam", Level::kWarning,
+        fmt::format("{}: '{}': '{}' ({}) refuses a wrong password, but the stack goes on, so "
+                    "the verification code is still asked, checked and counted before the login "
+                    "fails: anyone who knows a user name can use up that user's {} code tries "
+                    "and lock their codes for {} minutes",
+                    where, Describe(e), Describe(*p), Where(*p), kMaxCodeFailures,
+                    kCodeFailureWindow / 60),
+        fmt::format("make the password module 'requisite' ('auth requisite {}', or default=die "
+                    "in a bracketed control), or put the step after '@include common-auth', "
+                    "whose 'requisite pam_deny.so' ends the stack after a wrong password; "
+                    "'required' only hides from the client which factor failed",
+                    Clean(Basename(p->module)))));
     return out;
   }
   out.push_back(
