@@ -411,6 +411,16 @@ expect "sshd: sufficient TOTP step: problem, the second factor can be skipped" 8
 printf 'auth required %s totp db=%s\n@include common-auth\n' "$MODULE" "$DB" >"$PAM/sshd"
 expect "sshd: the TOTP step before the password: warning; exit 0" 0 warning \
     "^sshd line 1: .* comes before the password module pam_unix\.so \(common-auth line 1\)"
+# tests/integration/sshd_totp.sh's stack: a wrong password goes on to the code.
+printf 'auth required pam_unix.so nodelay\nauth required %s totp db=%s\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "sshd: 'required pam_unix' then the TOTP step: warning, the code is asked after a wrong password; exit 0" 0 warning \
+    "^sshd line 2: 'auth required .*pam_apppass\.so totp': 'auth required pam_unix\.so' \(sshd line 1\) refuses a wrong password, but the stack goes on, so the verification code is still asked, checked and counted before the login fails: anyone who knows a user name can use up that user's 5 code tries and lock their codes for 10 minutes$" \
+    "^make the password module 'requisite' \('auth requisite pam_unix\.so'"
+check "... and no ok line for that step" not finding ok "^sshd line 2: "
+printf 'auth requisite pam_unix.so nodelay\nauth required %s totp db=%s\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "sshd: 'requisite pam_unix' then the TOTP step: ok" 0 ok \
+    "^sshd line 2: .*: the verification code is asked after pam_unix\.so \(sshd line 1\)"
+check "... and no warning or problem for sshd" not grep -qE '^(warning|problem): sshd' "$TMP/out"
 printf '@include common-auth\n' >"$PAM/sshd"
 
 printf 'auth [success=done default=ok] %s db=%s\n' "$MODULE" "$DB" >"$PAM/pop3"
