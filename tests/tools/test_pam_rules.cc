@@ -343,6 +343,71 @@ void test_totp_after_wrong_password(void**) {
             Level::kWarning, "(common-auth line 7) refuses a wrong password");
 }
 
+// A wrong password whose refusal is ignored, and nothing after the step fails the login:
+// a right verification code alone logs in, a problem in place of the ok line.
+void test_totp_wrong_password_ignored(void**) {
+  const char* kFix =
+      "make the password module 'requisite' ('auth requisite pam_unix.so'; 'required' also "
+      "fails the login, but only after the code), or follow '[success=1 default=ignore] "
+      "pam_unix.so' with 'auth requisite pam_deny.so' as Debian's common-auth does";
+  constexpr const char* kStep = "auth required pam_apppass.so totp\n";
+  constexpr const char* kOptional = "auth optional pam_unix.so\n";
+  const char* kIgnored =
+      "a wrong password is ignored: 'auth optional pam_unix.so' (imap line 1) refuses it";
+  const char* kAsked =
+      "'auth optional pam_unix.so' (imap line 1) refuses a wrong password, but the stack goes "
+      "on, so the verification code is still asked";
+  struct Case {
+    std::string stack;
+    Level level;
+    std::string what;
+  };
+  const std::vector<Case> cases = {
+      {std::string(kOptional) + kStep, Level::kProblem,
+       "imap line 2: 'auth required pam_apppass.so totp': a wrong password is ignored: 'auth "
+       "optional pam_unix.so' (imap line 1) refuses it, but that does not fail the login, and "
+       "nothing after the verification code fails it either: the verification code alone "
+       "logs in"},
+      {"auth [success=ok default=ignore] pam_unix.so\n"
+       "auth requisite pam_apppass.so totp unenrolled=ignore\n",
+       Level::kProblem, "a wrong password is ignored: 'auth [success=ok default=ignore]"},
+      // What follows the step can let it through too (pam_succeed_if answers either way).
+      {std::string(kOptional) + kStep + "auth required pam_succeed_if.so uid >= 1000\n",
+       Level::kProblem, kIgnored},
+      // 'reset' forgets the refusal of 'required pam_unix.so'.
+      {std::string(kUnix) + "auth [default=reset] pam_env.so\n" + kStep, Level::kProblem,
+       "a wrong password is ignored: 'auth required pam_unix.so' (imap line 1) refuses it"},
+      // Controls. After the step a wrong password still fails the login: the code is
+      // asked first, the warning of test_totp_after_wrong_password.
+      {std::string(kOptional) + kStep + kUnixRequisite, Level::kWarning, kAsked},
+      {std::string(kOptional) + kStep + kDebianTail, Level::kWarning, kAsked},
+      {std::string(kOptional) + kStep + "auth required pam_deny.so\n", Level::kWarning, kAsked},
+      // Not ignored: 'required' warns, 'requisite' is ok (test_totp_after_wrong_password).
+      {std::string(kUnix) + kStep, Level::kWarning,
+       "'auth required pam_unix.so' (imap line 1) refuses a wrong password"},
+  };
+  for (const Case& c : cases)
+    ExpectOne(Analyze(c.stack), c.level, c.what, c.level == Level::kProblem ? kFix : "");
+  // Debian's common-auth with its 'requisite pam_deny.so' line taken out: a wrong
+  // password goes on to pam_permit.
+  std::string no_deny = kDebianCommonAuth;
+  no_deny.erase(no_deny.find("auth\trequisite"),
+                std::string("auth\trequisite\t\t\tpam_deny.so\n").size());
+  ExpectOne(AnalyzeSshd(std::string("@include common-auth\n") + kStep, {{"common-auth", no_deny}}),
+            Level::kProblem,
+            "'auth [success=1 default=ignore] pam_unix.so' (common-auth line 7) refuses it, but "
+            "that does not fail the login",
+            kFix);
+  // An app password as the first factor with unenrolled=ignore, then common-auth for
+  // everyone else: a wrong password ends the stack either way.
+  for (const char* first : {"auth requisite pam_apppass.so unenrolled=ignore\n",
+                            "auth [success=2 ignore=ignore default=die] pam_apppass.so "
+                            "unenrolled=ignore\n"})
+    ExpectOne(AnalyzeSshd(std::string(first) + "@include common-auth\n" + kStep,
+                          {{"common-auth", kDebianCommonAuth}}),
+              Level::kOk, "asked after pam_apppass.so (sshd line 1)");
+}
+
 void test_login_accounts(void**) {
   const std::vector<StoreUser> users = {{"alice", 1000},           {"daemon", 1}, {"nobody", 65534},
                                         {"virtual", std::nullopt}, {"bob", 1001}, {"sys", 999}};
@@ -413,6 +478,7 @@ int main() {
       cmocka_unit_test(test_totp_skippable),
       cmocka_unit_test(test_totp_placement),
       cmocka_unit_test(test_totp_after_wrong_password),
+      cmocka_unit_test(test_totp_wrong_password_ignored),
       cmocka_unit_test(test_login_accounts),
       cmocka_unit_test(test_suggest_account_nss),
   };

@@ -51,7 +51,9 @@ bool ChecksRealPassword(const PamEntry& e);
 //     success (problem), no password module at all (problem), the TOTP step before the
 //     password module (warning; a problem when a right code alone ends the stack); a
 //     wrong password that still reaches it with the login failed, as after 'required
-//     pam_unix.so', so the code is asked and counted toward the throttle (warning); else
+//     pam_unix.so', so the code is asked and counted toward the throttle (warning); a
+//     wrong password whose refusal is ignored, as after 'optional pam_unix.so', with
+//     nothing after the step that fails the login: the code alone logs in (problem); else
 //     one ok finding.
 std::vector<Finding> AnalyzeAuthEntry(const std::vector<PamEntry>& auth_stack, std::size_t index,
                                       const ApppassLine& line);
