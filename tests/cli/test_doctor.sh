@@ -411,6 +411,22 @@ expect "sshd: sufficient TOTP step: problem, the second factor can be skipped" 8
 printf 'auth required %s totp db=%s\n@include common-auth\n' "$MODULE" "$DB" >"$PAM/sshd"
 expect "sshd: the TOTP step before the password: warning; exit 0" 0 warning \
     "^sshd line 1: .* comes before the password module pam_unix\.so \(common-auth line 1\)"
+# tests/integration/sshd_totp.sh's stack: a wrong password goes on to the code.
+printf 'auth required pam_unix.so nodelay\nauth required %s totp db=%s\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "sshd: 'required pam_unix' then the TOTP step: warning, the code is asked after a wrong password; exit 0" 0 warning \
+    "^sshd line 2: 'auth required .*pam_apppass\.so totp': 'auth required pam_unix\.so' \(sshd line 1\) refuses a wrong password, but the stack goes on, so the verification code is still asked, checked and counted before the login fails: anyone who knows a user name can use up that user's 5 code tries and lock their codes for 10 minutes$" \
+    "^make the password module 'requisite' \('auth requisite pam_unix\.so'"
+check "... and no ok line for that step" not finding ok "^sshd line 2: "
+printf 'auth requisite pam_unix.so nodelay\nauth required %s totp db=%s\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "sshd: 'requisite pam_unix' then the TOTP step: ok" 0 ok \
+    "^sshd line 2: .*: the verification code is asked after pam_unix\.so \(sshd line 1\)"
+check "... and no warning or problem for sshd" not grep -qE '^(warning|problem): sshd' "$TMP/out"
+# 'optional pam_unix': a wrong password is ignored, and the code alone logs in.
+printf 'auth optional pam_unix.so nodelay\nauth required %s totp db=%s\n' "$MODULE" "$DB" >"$PAM/sshd"
+expect "sshd: 'optional pam_unix' then the TOTP step: problem, the code alone logs in; exit 8" 8 problem \
+    "^sshd line 2: 'auth required .*pam_apppass\.so totp': a wrong password is ignored: 'auth optional pam_unix\.so' \(sshd line 1\) refuses it, but that does not fail the login, and nothing after the verification code fails it either: the verification code alone logs in$" \
+    "^make the password module 'requisite' \('auth requisite pam_unix\.so'.* follow '\[success=1 default=ignore\] pam_unix\.so' with 'auth requisite pam_deny\.so'"
+check "... and no ok line for that step" not finding ok "^sshd line 2: "
 printf '@include common-auth\n' >"$PAM/sshd"
 
 printf 'auth [success=done default=ok] %s db=%s\n' "$MODULE" "$DB" >"$PAM/pop3"

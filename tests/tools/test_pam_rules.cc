@@ -5,6 +5,7 @@
 #include "doctor/pam_rules.h"
 
 #include <string>
+#include <utility>
 #include <vector>
 
 // cmocka.h needs these first, has no extern "C" of its own, and defines macros with
@@ -51,6 +52,7 @@ void ExpectOne(const std::vector<Finding>& fs, Level level, const std::string& w
 constexpr const char* kSafe =
     "auth [success=done ignore=ignore default=die] pam_apppass.so unenrolled=ignore\n";
 constexpr const char* kUnix = "auth required pam_unix.so\n";
+constexpr const char* kUnixRequisite = "auth requisite pam_unix.so\n";
 // Debian's common-auth after the module's lines.
 constexpr const char* kDebianTail =
     "auth [success=1 default=ignore] pam_unix.so nullok try_first_pass\n"
@@ -185,20 +187,22 @@ void test_unenrolled_ignore_paths(void**) {
 
 // The TOTP step (totp mode).
 void test_totp_safe(void**) {
-  ExpectOne(Analyze(std::string(kUnix) + "auth required pam_apppass.so totp\n"), Level::kOk,
+  ExpectOne(Analyze(std::string(kUnixRequisite) + "auth required pam_apppass.so totp\n"),
+            Level::kOk,
             "the verification code is asked after pam_unix.so (imap line 1); a wrong one "
             "refuses the login; users without a confirmed MFA enrollment are refused "
             "(unenrolled=deny)");
-  ExpectOne(Analyze(std::string(kUnix) + "auth requisite pam_apppass.so totp unenrolled=ignore\n"),
+  ExpectOne(Analyze(std::string(kUnixRequisite) +
+                    "auth requisite pam_apppass.so totp unenrolled=ignore\n"),
             Level::kOk, "skip it (unenrolled=ignore)");
   // After Debian's common-auth (as in /etc/pam.d/sshd: @include common-auth, then it).
   ExpectOne(Analyze(std::string(kDebianTail) + "auth required pam_apppass.so totp\n"), Level::kOk,
             "after pam_unix.so (imap line 1)");
   // A failure that jumps to pam_deny stops the login.
-  ExpectOne(
-      Analyze(std::string(kUnix) + "auth [success=1 default=ignore] pam_apppass.so totp\n"
-                                   "auth requisite pam_deny.so\nauth required pam_permit.so\n"),
-      Level::kOk, "a wrong one refuses the login");
+  ExpectOne(Analyze(std::string(kUnixRequisite) +
+                    "auth [success=1 default=ignore] pam_apppass.so totp\n"
+                    "auth requisite pam_deny.so\nauth required pam_permit.so\n"),
+            Level::kOk, "a wrong one refuses the login");
 }
 
 void test_totp_skippable(void**) {
@@ -240,8 +244,168 @@ void test_totp_placement(void**) {
   ExpectOne(Analyze("auth required pam_apppass.so totp\nauth requisite pam_deny.so\n"),
             Level::kProblem, "the verification code alone logs in");
   // An app password (pam_apppass in password mode) counts as the first factor.
-  ExpectOne(Analyze("auth required pam_apppass.so\nauth required pam_apppass.so totp\n", 1),
+  ExpectOne(Analyze("auth requisite pam_apppass.so\nauth required pam_apppass.so totp\n", 1),
             Level::kOk, "after pam_apppass.so (imap line 1)");
+}
+
+// Debian 12's /etc/pam.d/common-auth as installed (with libpam-cap), comments and all.
+constexpr const char* kDebianCommonAuth =
+    "#\n# /etc/pam.d/common-auth - authentication settings common to all services\n#\n"
+    "# As of pam 1.0.1-6, this file is managed by pam-auth-update by default.\n\n"
+    "# here are the per-package modules (the \"Primary\" block)\n"
+    "auth\t[success=1 default=ignore]\tpam_unix.so nullok\n"
+    "# here's the fallback if no module succeeds\n"
+    "auth\trequisite\t\t\tpam_deny.so\n"
+    "# prime the stack with a positive return value if there isn't one already;\n"
+    "auth\trequired\t\t\tpam_permit.so\n"
+    "# and here are more per-package modules (the \"Additional\" block)\n"
+    "auth\toptional\t\t\tpam_cap.so \n"
+    "# end of pam-auth-update config\n";
+
+// The findings for the TOTP line of service `sshd` (`sshd_text`), include files resolved
+// from `files` as libpam does.
+std::vector<Finding> AnalyzeSshd(const std::string& sshd_text,
+                                 const std::vector<std::pair<std::string, std::string>>& files) {
+  const PamLoader load = [&](const std::string& name) {
+    if (name == "sshd") return ParsePamFile(sshd_text, name);
+    for (const auto& [n, text] : files)
+      if (n == name) return ParsePamFile(text, name);
+    return std::vector<PamEntry>{};
+  };
+  const std::vector<PamEntry> stack = ExpandAuth("sshd", load);
+  for (std::size_t i = 0; i < stack.size(); ++i)
+    if (IsApppass(stack[i]) && ReadApppassLine(stack[i].args).totp)
+      return AnalyzeAuthEntry(stack, i, ReadApppassLine(stack[i].args));
+  fail_msg("no TOTP line in sshd:\n%s", sshd_text.c_str());
+  return {};
+}
+
+// A wrong password that does not end the stack: the code is still asked and counted (the
+// throttle's numbers, code_throttle.h), a warning in place of the ok line.
+void test_totp_after_wrong_password(void**) {
+  const char* kWarn =
+      "'auth required pam_unix.so' (imap line 1) refuses a wrong password, but the stack goes "
+      "on, so the verification code is still asked, checked and counted before the login "
+      "fails: anyone who knows a user name can use up that user's 5 code tries and lock their "
+      "codes for 10 minutes";
+  const char* kFix = "make the password module 'requisite' ('auth requisite pam_unix.so'";
+  ExpectOne(Analyze(std::string(kUnix) + "auth required pam_apppass.so totp\n"), Level::kWarning,
+            std::string("imap line 2: 'auth required pam_apppass.so totp': ") + kWarn, kFix);
+  // tests/integration/sshd_totp.sh's stack.
+  ExpectOne(Analyze("auth required pam_unix.so nodelay\n"
+                    "auth required pam_apppass.so totp unenrolled=ignore\n"),
+            Level::kWarning, "refuses a wrong password, but the stack goes on", kFix);
+  ExpectOne(Analyze("auth [default=bad] pam_unix.so\nauth required pam_apppass.so totp\n"),
+            Level::kWarning,
+            "'auth [default=bad] pam_unix.so' (imap line 1) refuses a wrong password, but the "
+            "stack goes on",
+            kFix);
+  // Through a no-op, and through an ignored refusal followed by 'required pam_deny'.
+  ExpectOne(Analyze(std::string(kUnix) + "auth required pam_env.so\n" +
+                    "auth required pam_apppass.so totp\n"),
+            Level::kWarning, "refuses a wrong password, but the stack goes on", kFix);
+  ExpectOne(Analyze("auth [success=1 default=ignore] pam_unix.so\nauth required pam_deny.so\n"
+                    "auth required pam_apppass.so totp\n"),
+            Level::kWarning, "(imap line 1) refuses a wrong password, but the stack goes on");
+  // A wrong app password (pam_apppass in password mode as the first factor) too.
+  ExpectOne(Analyze("auth required pam_apppass.so\nauth required pam_apppass.so totp\n", 1),
+            Level::kWarning, "'auth required pam_apppass.so' (imap line 1) refuses a wrong");
+
+  // Controls: a wrong password ends the stack before the code.
+  ExpectOne(Analyze(std::string(kUnixRequisite) + "auth required pam_apppass.so totp\n"),
+            Level::kOk, "the verification code is asked after pam_unix.so (imap line 1)");
+  ExpectOne(Analyze("auth [success=ok default=die] pam_unix.so\n"
+                    "auth required pam_apppass.so totp\n"),
+            Level::kOk, "asked after pam_unix.so");
+  ExpectOne(Analyze("auth [success=1 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n"
+                    "auth required pam_apppass.so totp\n"),
+            Level::kOk, "asked after pam_unix.so (imap line 1)");
+  // Debian 12's common-auth, included as /etc/pam.d/sshd does.
+  ExpectOne(AnalyzeSshd("@include common-auth\nauth required pam_apppass.so totp\n",
+                        {{"common-auth", kDebianCommonAuth}}),
+            Level::kOk, "asked after pam_unix.so (common-auth line 7)");
+  // The same with the migration stack the pam-auth-update profile writes into it:
+  // success=end jumps over pam_unix and pam_deny to pam_permit, die stops a wrong app
+  // password, ignore=ignore hands users not enrolled on to pam_unix.
+  std::string migrated = kDebianCommonAuth;
+  migrated.replace(migrated.find("auth\t[success=1"), 0,
+                   "auth [success=ignore default=1] pam_succeed_if.so quiet service in "
+                   "dovecot:imap:sshd\n"
+                   "auth [success=2 ignore=ignore default=die] pam_apppass.so unenrolled=ignore\n");
+  ExpectOne(AnalyzeSshd("@include common-auth\nauth required pam_apppass.so totp\n",
+                        {{"common-auth", migrated}}),
+            Level::kOk, "asked after pam_apppass.so (common-auth line 8)");
+  // Control of the controls: with 'required pam_deny.so' there, it warns.
+  std::string plain = kDebianCommonAuth;
+  plain.replace(plain.find("requisite"), 9, "required");
+  ExpectOne(AnalyzeSshd("@include common-auth\nauth required pam_apppass.so totp\n",
+                        {{"common-auth", plain}}),
+            Level::kWarning, "(common-auth line 7) refuses a wrong password");
+}
+
+// A wrong password whose refusal is ignored, and nothing after the step fails the login:
+// a right verification code alone logs in, a problem in place of the ok line.
+void test_totp_wrong_password_ignored(void**) {
+  const char* kFix =
+      "make the password module 'requisite' ('auth requisite pam_unix.so'; 'required' also "
+      "fails the login, but only after the code), or follow '[success=1 default=ignore] "
+      "pam_unix.so' with 'auth requisite pam_deny.so' as Debian's common-auth does";
+  constexpr const char* kStep = "auth required pam_apppass.so totp\n";
+  constexpr const char* kOptional = "auth optional pam_unix.so\n";
+  const char* kIgnored =
+      "a wrong password is ignored: 'auth optional pam_unix.so' (imap line 1) refuses it";
+  const char* kAsked =
+      "'auth optional pam_unix.so' (imap line 1) refuses a wrong password, but the stack goes "
+      "on, so the verification code is still asked";
+  struct Case {
+    std::string stack;
+    Level level;
+    std::string what;
+  };
+  const std::vector<Case> cases = {
+      {std::string(kOptional) + kStep, Level::kProblem,
+       "imap line 2: 'auth required pam_apppass.so totp': a wrong password is ignored: 'auth "
+       "optional pam_unix.so' (imap line 1) refuses it, but that does not fail the login, and "
+       "nothing after the verification code fails it either: the verification code alone "
+       "logs in"},
+      {"auth [success=ok default=ignore] pam_unix.so\n"
+       "auth requisite pam_apppass.so totp unenrolled=ignore\n",
+       Level::kProblem, "a wrong password is ignored: 'auth [success=ok default=ignore]"},
+      // What follows the step can let it through too (pam_succeed_if answers either way).
+      {std::string(kOptional) + kStep + "auth required pam_succeed_if.so uid >= 1000\n",
+       Level::kProblem, kIgnored},
+      // 'reset' forgets the refusal of 'required pam_unix.so'.
+      {std::string(kUnix) + "auth [default=reset] pam_env.so\n" + kStep, Level::kProblem,
+       "a wrong password is ignored: 'auth required pam_unix.so' (imap line 1) refuses it"},
+      // Controls. After the step a wrong password still fails the login: the code is
+      // asked first, the warning of test_totp_after_wrong_password.
+      {std::string(kOptional) + kStep + kUnixRequisite, Level::kWarning, kAsked},
+      {std::string(kOptional) + kStep + kDebianTail, Level::kWarning, kAsked},
+      {std::string(kOptional) + kStep + "auth required pam_deny.so\n", Level::kWarning, kAsked},
+      // Not ignored: 'required' warns, 'requisite' is ok (test_totp_after_wrong_password).
+      {std::string(kUnix) + kStep, Level::kWarning,
+       "'auth required pam_unix.so' (imap line 1) refuses a wrong password"},
+  };
+  for (const Case& c : cases)
+    ExpectOne(Analyze(c.stack), c.level, c.what, c.level == Level::kProblem ? kFix : "");
+  // Debian's common-auth with its 'requisite pam_deny.so' line taken out: a wrong
+  // password goes on to pam_permit.
+  std::string no_deny = kDebianCommonAuth;
+  no_deny.erase(no_deny.find("auth\trequisite"),
+                std::string("auth\trequisite\t\t\tpam_deny.so\n").size());
+  ExpectOne(AnalyzeSshd(std::string("@include common-auth\n") + kStep, {{"common-auth", no_deny}}),
+            Level::kProblem,
+            "'auth [success=1 default=ignore] pam_unix.so' (common-auth line 7) refuses it, but "
+            "that does not fail the login",
+            kFix);
+  // An app password as the first factor with unenrolled=ignore, then common-auth for
+  // everyone else: a wrong password ends the stack either way.
+  for (const char* first : {"auth requisite pam_apppass.so unenrolled=ignore\n",
+                            "auth [success=2 ignore=ignore default=die] pam_apppass.so "
+                            "unenrolled=ignore\n"})
+    ExpectOne(AnalyzeSshd(std::string(first) + "@include common-auth\n" + kStep,
+                          {{"common-auth", kDebianCommonAuth}}),
+              Level::kOk, "asked after pam_apppass.so (sshd line 1)");
 }
 
 void test_login_accounts(void**) {
@@ -313,6 +477,8 @@ int main() {
       cmocka_unit_test(test_totp_safe),
       cmocka_unit_test(test_totp_skippable),
       cmocka_unit_test(test_totp_placement),
+      cmocka_unit_test(test_totp_after_wrong_password),
+      cmocka_unit_test(test_totp_wrong_password_ignored),
       cmocka_unit_test(test_login_accounts),
       cmocka_unit_test(test_suggest_account_nss),
   };

@@ -3,7 +3,9 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <array>
 
+#include "code_throttle.h"
 #include "doctor/words.h"
 
 namespace apppass::doctor {
@@ -65,6 +67,96 @@ bool TotpFollows(const std::vector<PamEntry>& stack, const PamEntry* from) {
 bool IsFirstFactor(const PamEntry& e) {
   if (IsApppass(e)) return !ReadApppassLine(e.args).totp;
   return ChecksRealPassword(e);
+}
+
+// The return values `e` can give when the password typed is wrong everywhere: a module
+// that checks it refuses it (pam_deny refuses anything); pam_apppass in password mode also
+// answers PAM_IGNORE with unenrolled=ignore; a TOTP step and a module that needs no
+// password can go either way.
+std::vector<const char*> AnswersToWrongPassword(const PamEntry& e) {
+  const std::string base = Basename(e.module);
+  if (IsApppass(e)) {
+    const ApppassLine l = ReadApppassLine(e.args);
+    if (l.totp) return {"success", "auth_err"};
+    if (l.unenrolled_ignore) return {"auth_err", "ignore"};
+    return {"auth_err"};
+  }
+  if (e.include || IsNoOp(base)) return {"ignore"};
+  if (GrantsWithoutPassword(base)) return {"success", "auth_err"};
+  return {"auth_err"};
+}
+
+// One way through an auth stack when the password typed is wrong, as libpam keeps it.
+struct Way {
+  std::size_t at = 0;                 // the entry it runs next
+  const PamEntry* refused = nullptr;  // the first factor that refused, or nullptr
+  bool failed = false;   // 'bad', or 'ok'/'done' on a refusal: the login fails ('reset' forgets)
+  bool granted = false;  // 'ok'/'done' on success: the login passes unless it failed
+};
+
+// Every way libpam can run the auth stack from `from` when the password typed is wrong
+// everywhere (AnswersToWrongPassword; stack[code] answers only "success", a right
+// verification code). 'die' ends a way, and so does a jump back or past `to`. Returns the
+// ways that reach entry `to`; with to == stack.size(), the ways that end the stack (run
+// out, jump past its end, or 'done'). At most 8 per entry: the state, not the history.
+std::vector<Way> WrongPasswordWays(const std::vector<PamEntry>& stack, const Way& from,
+                                   std::size_t to, std::size_t code) {
+  const bool to_end = to == stack.size();
+  std::vector<std::array<bool, 8>> seen(to + 1);
+  std::vector<Way> todo = {from};
+  std::vector<Way> out;
+  while (!todo.empty()) {
+    const Way w = todo.back();
+    todo.pop_back();
+    bool& s = seen[w.at][(w.refused != nullptr ? 4 : 0) + (w.failed ? 2 : 0) + (w.granted ? 1 : 0)];
+    if (s) continue;
+    s = true;
+    if (w.at == to) {
+      out.push_back(w);
+      continue;
+    }
+    const PamEntry& e = stack[w.at];
+    const std::vector<const char*> answers =
+        w.at == code ? std::vector<const char*>{"success"} : AnswersToWrongPassword(e);
+    for (const std::string value : answers) {
+      const std::string a = ControlAction(e.control, value);
+      const std::size_t next = GoOn(e, w.at, value);
+      if (a == "die" || next <= w.at || (next > to && !to_end)) continue;
+      const bool refusal = value == "auth_err" && IsFirstFactor(e);
+      Way n = w;
+      n.at = std::min(next, to);
+      if (n.refused == nullptr && refusal) n.refused = &e;
+      if (a == "reset") n.failed = n.granted = false;
+      else if (a == "bad") n.failed = true;
+      else if (a == "ok" || a == "done") (value == "success" ? n.granted : n.failed) = true;
+      if (a != "done") todo.push_back(n);
+      else if (to_end) out.push_back(n);
+    }
+  }
+  return out;
+}
+
+// What a wrong password does at the TOTP step stack[index]: each the first factor that
+// refused it on the first way found, nullptr when no way does.
+struct WrongPassword {
+  // The refusal did not fail the login, and after a right code nothing fails it: the code
+  // alone logs in.
+  const PamEntry* code_alone = nullptr;
+  // The login fails, but only after the code is asked, checked and counted.
+  const PamEntry* code_asked = nullptr;
+};
+
+WrongPassword WrongPasswordAtTotp(const std::vector<PamEntry>& stack, std::size_t index) {
+  WrongPassword r;
+  for (const Way& w : WrongPasswordWays(stack, Way{}, index, index)) {
+    if (w.refused == nullptr) continue;
+    if (!w.failed) {
+      for (const Way& end : WrongPasswordWays(stack, w, stack.size(), index))
+        if (end.granted && !end.failed && r.code_alone == nullptr) r.code_alone = w.refused;
+    }
+    if (r.code_asked == nullptr) r.code_asked = w.refused;
+  }
+  return r;
 }
 
 std::vector<Finding> AnalyzeTotpEntry(const std::vector<PamEntry>& stack, std::size_t index,
@@ -141,6 +233,41 @@ std::vector<Finding> AnalyzeTotpEntry(const std::vector<PamEntry>& stack, std::s
                       where, Describe(e), Named(*after)),
           kFix));
     }
+    return out;
+  }
+  // A wrong password that does not end the stack. Said instead of the ok line, which
+  // would read as "asked after the right password".
+  const WrongPassword wrong = WrongPasswordAtTotp(stack, index);
+  if (const PamEntry* p = wrong.code_alone; p != nullptr) {
+    out.push_back(Make(
+        "pam", Level::kProblem,
+        fmt::format("{}: '{}': a wrong password is ignored: '{}' ({}) refuses it, but that does "
+                    "not fail the login, and nothing after the verification code fails it "
+                    "either: the verification code alone logs in",
+                    where, Describe(e), Describe(*p), Where(*p)),
+        fmt::format("make the password module 'requisite' ('auth requisite {}'; 'required' also "
+                    "fails the login, but only after the code), or follow '[success=1 "
+                    "default=ignore] {}' with 'auth requisite pam_deny.so' as Debian's "
+                    "common-auth does",
+                    Clean(Basename(p->module)), Clean(Basename(p->module)))));
+    return out;
+  }
+  // The login fails, but only after the code (pam_apppass(8): 'required' hides which
+  // factor failed).
+  if (const PamEntry* p = wrong.code_asked; p != nullptr) {
+    out.push_back(Make(
+        "pam", Level::kWarning,
+        fmt::format("{}: '{}': '{}' ({}) refuses a wrong password, but the stack goes on, so "
+                    "the verification code is still asked, checked and counted before the login "
+                    "fails: anyone who knows a user name can use up that user's {} code tries "
+                    "and lock their codes for {} minutes",
+                    where, Describe(e), Describe(*p), Where(*p), kMaxCodeFailures,
+                    kCodeFailureWindow / 60),
+        fmt::format("make the password module 'requisite' ('auth requisite {}', or default=die "
+                    "in a bracketed control), or put the step after '@include common-auth', "
+                    "whose 'requisite pam_deny.so' ends the stack after a wrong password; "
+                    "'required' only hides from the client which factor failed",
+                    Clean(Basename(p->module)))));
     return out;
   }
   out.push_back(

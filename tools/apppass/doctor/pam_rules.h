@@ -1,9 +1,10 @@
 // What a PAM stack does with pam_apppass in it, as doctor findings: a refusal that lets
 // anyone in, an enrolled user's real password that still reaches pam_unix, a TOTP step
-// that can be skipped or comes before the password, and where account=nss (PAM) or
-// apppass_account: nss (SASL) would cut off the app passwords of locked or deleted system
-// accounts. Pure functions over parsed stacks (pam_stack.h); thread-safe. check_pam.cc
-// and check_postfix.cc read the files and the store and call these.
+// that can be skipped, comes before the password or is asked after a wrong one, and where
+// account=nss (PAM) or apppass_account: nss (SASL) would cut off the app passwords of
+// locked or deleted system accounts. Pure functions over parsed stacks (pam_stack.h);
+// thread-safe. check_pam.cc and check_postfix.cc read the files and the store and call
+// these.
 #pragma once
 
 #include <sys/types.h>
@@ -48,7 +49,11 @@ bool ChecksRealPassword(const PamEntry& e);
 //   totp mode: a wrong code that does not stop the login ('optional', 'sufficient',
 //     default=ignore: problem), a password module before it that ends the stack on
 //     success (problem), no password module at all (problem), the TOTP step before the
-//     password module (warning; a problem when a right code alone ends the stack); else
+//     password module (warning; a problem when a right code alone ends the stack); a
+//     wrong password that still reaches it with the login failed, as after 'required
+//     pam_unix.so', so the code is asked and counted toward the throttle (warning); a
+//     wrong password whose refusal is ignored, as after 'optional pam_unix.so', with
+//     nothing after the step that fails the login: the code alone logs in (problem); else
 //     one ok finding.
 std::vector<Finding> AnalyzeAuthEntry(const std::vector<PamEntry>& auth_stack, std::size_t index,
                                       const ApppassLine& line);
