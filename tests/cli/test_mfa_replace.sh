@@ -15,7 +15,8 @@
 #     confirmed enrollment: the core's message, exit 4;
 #   - as a user (a real system user, through apppassd's MFA_REPLACE and
 #     MFA_REPLACE_CONFIRM): the same flow for themselves, codes on stdin only (a code in
-#     argv is refused, exit 2), --issuer refused, another user's name refused as a name
+#     argv is refused, exit 2; on a terminal the prompt names the app, echo off),
+#     --issuer refused, another user's name refused as a name
 #     nobody has (exit 3, the same message); the user's `mfa status --json` is root's;
 #     the daemon's log holds no secret or code.
 # Usage: test_mfa_replace.sh APPPASS APPPASSD
@@ -217,6 +218,11 @@ expect_fail 3 "not found" "replace with a name nobody has: not found (exit 3)" \
 sed "s/nosuch$$/NAME/g" "$TMP/err" >"$TMP/err-none"
 check "the two answers are the same (no existence oracle)" cmp -s "$TMP/err-bob" "$TMP/err-none"
 expect_fail 3 "not found" "confirm with another user's name: not found (exit 3)" "${S[@]}" mfa confirm "$BOB"
+# On a terminal: the prompt names the app, echo off (tty_prompt.py).
+TTY_PROMPT="Verification code (current authenticator app): " "$PY" "$LIB_DIR/tty_prompt.py" \
+    type "$(wrong "$CODE")" "${RUN_AS[@]}" "$APPPASS" "${S[@]}" mfa replace >"$TMP/out" || true
+jcheck "a user's replace on a terminal: the current app's prompt, echo off, refused, echo back on" \
+    'assert j["prompted"] and j["echo_at_prompt"] is False and not j["echoed"] and j["status"] == 4 and j["echo_after"] is True, j'
 unchanged "the user's refused replace" "$ALICE"
 
 next_code "$A_OLD"
