@@ -588,11 +588,13 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
 });
 
 auto* status = mfa->add_subcommand(
-    "status", "Show USER's enrollment: none, pending or confirmed (and recovery codes left)");
+    "status",
+    "Show USER's enrollment: none, pending or confirmed (and recovery codes left, and a new "
+    "authenticator app waiting for confirmation)");
 status->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
 status->add_flag("--json", a->json,
                  "Print {\"user\",\"state\",\"enrolled\",\"confirmed\",\"source\","
-                 "\"recovery_codes_left\"} as JSON");
+                 "\"recovery_codes_left\",\"replacement_pending\"} as JSON");
 status->callback([&ctx, a] {
   ctx.run = [&ctx, a] { return ctx.self_service ? SelfStatus(ctx, *a) : StatusCmd(ctx, *a); };
 });
