@@ -96,8 +96,12 @@ expect "subcommands" "init mfa create list revoke doctor check policy" -- ""
 expect "subcommands starting with 'c'" "create check" -- c
 expect "global options" "--help --db --hooks-dir --socket --version" -- --
 expect "global options after --db DIR" "--help --db --hooks-dir --socket --version" -- --db "$DB" --
-expect "'mfa ' subcommands" "enroll confirm import status recovery-codes reset" -- mfa ""
-expect "'--db DIR mfa ' subcommands" "enroll confirm import status recovery-codes reset" -- --db "$DB" mfa ""
+expect "'mfa ' subcommands" "enroll confirm replace import status recovery-codes reset" -- mfa ""
+expect "'--db DIR mfa ' subcommands" "enroll confirm replace import status recovery-codes reset" -- --db "$DB" mfa ""
+expect "'mfa replace alice --' options" "--help --issuer --json" -- mfa replace alice --
+expect "'mfa replace ' offers store users and login accounts" "alice bob yves zed" "$FAKE_GETENT" \
+    -- --db "$DB" mfa replace ""
+expect "'mfa replace alice ' completes nothing for CODE" "" -- --db "$DB" mfa replace alice ""
 expect "'mfa import alice --' options" "--help --google-authenticator --oath --json" -- mfa import alice --
 expect "'mfa recovery-codes ' offers store users and login accounts" "alice bob yves zed" \
     "$FAKE_GETENT" -- --db "$DB" mfa recovery-codes ""

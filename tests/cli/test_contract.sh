@@ -96,7 +96,7 @@ expect_fail 5 "" "init where the parent directory is missing fails with exit 5" 
 note "mfa status / enroll / confirm"
 expect_ok "mfa status of an unknown user" "${db[@]}" mfa status alice --json
 jcheck "mfa status --json: state none, nothing enrolled" '
-keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left", "replacement_pending")
 assert j["user"] == "alice" and j["state"] == "none"
 assert j["enrolled"] is None and j["confirmed"] is None and j["source"] is None
 assert j["recovery_codes_left"] is None'
@@ -124,7 +124,7 @@ assert urllib.parse.unquote(u.path).endswith(":alice"), u.path'
 SECRET1=$(json_get secret)
 expect_ok "mfa status of a pending user" "${db[@]}" mfa status alice --json
 jcheck "status JSON: pending, enrolled now, not confirmed" '
-keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left", "replacement_pending")
 assert j["state"] == "pending" and j["source"] == "apppass", j
 near_now(j["enrolled"])
 assert j["confirmed"] is None and j["recovery_codes_left"] is None'
@@ -170,7 +170,7 @@ expect_fail 4 "already used" "the same code a second time is refused (exit 4)" \
     "${db[@]}" mfa confirm alice "$CODE"
 expect_ok "mfa status of a confirmed user" "${db[@]}" mfa status alice --json
 jcheck "status JSON: confirmed, with both times" '
-keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left", "replacement_pending")
 assert j["state"] == "confirmed", j
 assert near_now(j["enrolled"]) <= near_now(j["confirmed"])
 assert j["recovery_codes_left"] == 10, j'
@@ -408,7 +408,7 @@ jcheck "reset revoked all of alice's passwords" 'assert j == []'
 jcheck "they are kept as revoked" 'assert j and all(e["revoked"] is not None for e in j)'
 "$APPPASS" "${db[@]}" mfa status alice --json >"$TMP/out"
 jcheck "state is none after reset" '
-keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left", "replacement_pending")
 assert j["state"] == "none" and j["enrolled"] is None and j["confirmed"] is None
 assert j["recovery_codes_left"] is None'
 expect_fail 4 "MFA" "create after reset is refused (exit 4)" "${db[@]}" create alice --name again --scope imap

@@ -140,7 +140,7 @@ check "and prints the 10 recovery codes the import made" \
     test "$(grep -cE '^  [a-z2-9]{4}-[a-z2-9]{4}-[a-z2-9]{4}$' "$TMP/out")" = 10
 expect_ok "mfa status --json" "${db[@]}" mfa status alice --json
 jcheck "status: confirmed now, source google-authenticator" '
-keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left")
+keys(j, "user", "state", "enrolled", "confirmed", "source", "recovery_codes_left", "replacement_pending")
 assert j["state"] == "confirmed" and j["source"] == "google-authenticator", j
 assert j["recovery_codes_left"] == 10, j
 assert near_now(j["enrolled"], 120) == near_now(j["confirmed"], 120)'

@@ -38,6 +38,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$LIB_DIR/../lib/users.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/stage.sh
 source "$LIB_DIR/../lib/stage.sh"
+# shellcheck source-path=SCRIPTDIR source=daemon_lib.sh
+source "$LIB_DIR/daemon_lib.sh"
 require_root_users
 require_tools oathtool pamtester setpriv
 ROOT_APPPASS=$(realpath -e "$1")
@@ -47,14 +49,6 @@ WRAPPER=$(realpath -e "$4")
 
 TMP=$(mktemp -d)
 chmod 0711 "$TMP"  # the users reach the staged tool and the socket through it
-DAEMON_PID=""
-stop_daemon() {
-    if [[ -n $DAEMON_PID ]]; then
-        kill "$DAEMON_PID" 2>/dev/null || true
-        wait "$DAEMON_PID" 2>/dev/null || true
-        DAEMON_PID=""
-    fi
-}
 cleanup() {
     stop_daemon
     users_cleanup
@@ -70,25 +64,8 @@ SOCK=$TMP/run/apppassd.sock
 
 # root ARGS...: the admin tool as root on the store (in-process).
 root() { env -u LD_PRELOAD "$ROOT_APPPASS" --db "$DB" "$@"; }
-# code_check USER CODE: the daemon's answer to a CODE request (protocol 1.1) for USER,
-# asked as root (a verifier): the OK line, e.g. "OK<TAB>1<TAB>outcome=recovery-code<TAB>codes_left=9".
-code_check() {
-    "$PY" - "$SOCK" "$1" "$2" <<'PYEOF'
-import socket, sys
-s = socket.socket(socket.AF_UNIX)
-s.settimeout(10)
-s.connect(sys.argv[1])
-s.sendall(b"VERSION\t1\t1\nCODE\t1\tuser=%s\tcode=%s\tservice=sshd\n"
-          % (sys.argv[2].encode(), sys.argv[3].encode()))
-buf = b""
-while b"\nOK\t" not in buf and b"\nFAIL\t" not in buf:
-    chunk = s.recv(4096)
-    if not chunk:
-        break
-    buf += chunk
-print(buf.decode().split("\n")[1])
-PYEOF
-}
+# code_check USER CODE: daemon_lib.sh's on this test's socket.
+code_check() { daemon_code_check "$SOCK" "$@"; }
 # The form of a recovery code (recovery_codes.h) and of the text that shows them, with
 # each code replaced by CODE and root's hint by the user's (for comparing formats).
 RC_RE='[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}-[a-hjkmnp-z2-9]{4}'
@@ -96,16 +73,7 @@ codes_of() { grep -Eo "$RC_RE" "$1"; }
 shape_of() { sed -E "s/$RC_RE/CODE/g; s/(apppass mfa recovery-codes) [^' ]+/\1/g" "$1"; }
 root init >/dev/null 2>&1
 
-"$APPPASSD" --db "$DB" --socket "$SOCK" >"$TMP/daemon.log" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
-if [[ -S $SOCK ]]; then
-    ok "apppassd listens on $SOCK"
-else
-    not_ok "apppassd listens on $SOCK" "$(tail -n 5 "$TMP/daemon.log")"
-    finish
-    exit 1
-fi
+start_daemon "$APPPASSD" "$DB" "$SOCK"
 
 # The users run a staged copy of the tool (the build tree may be out of their reach), in
 # a clean environment, on the daemon's socket: run/expect_ok/expect_fail (lib.sh) use
@@ -144,16 +112,8 @@ code_for() { oathtool --totp -b "$SECRET" --now "@$(($1 * 30 + 15))"; }
 # valid for at least 10 s; waits for the clock when the next one is still two steps
 # ahead. LAST_STEP becomes that step, unless "peek" (for a change that is refused).
 next_code() {
-    local now t s
-    while :; do
-        now=$(date +%s)
-        t=$((now / 30))
-        s=$((LAST_STEP + 1))
-        ((s >= t - 1)) || s=$((t - 1))
-        ((s != t - 1 || now % 30 <= 20)) || s=$t
-        ((s > t + 1)) || break
-        sleep $((30 - now % 30))
-    done
+    local s
+    s=$(usable_step "$LAST_STEP")
     [[ ${1:-} == peek ]] || LAST_STEP=$s
     CODE=$(code_for "$s")
 }

@@ -3,7 +3,8 @@
 controlling terminal, stdin, stdout and stderr) and plays a user at a verification-code
 prompt, to test `apppass` reading a code from the terminal (tools/apppass/code_prompt.cc).
 
-  MODE type       wait for "Verification code: ", type INPUT and Enter, read to the end
+  MODE type       wait for "Verification code: " (or the prompt in $TTY_PROMPT), type
+                  INPUT and Enter, read to the end
   MODE interrupt  wait for the prompt, then press Ctrl-C (the terminal sends SIGINT)
 
 Prints one JSON object: {"prompted": bool, "echo_at_prompt": bool (ECHO was set while the
@@ -18,7 +19,7 @@ import sys
 import termios
 import time
 
-PROMPT = b"Verification code: "
+PROMPT = os.environ.get("TTY_PROMPT", "Verification code: ").encode()
 TIMEOUT = 20.0
 
 

@@ -99,8 +99,10 @@ struct MfaStatusView {
   std::string state;  // MfaStateName: none, pending, confirmed
   std::optional<std::string> enrolled, confirmed, source;
   std::optional<int> recovery_codes_left;  // confirmed only: unused recovery codes
+  // confirmed only: since when a new authenticator app waits for confirmation (mfa replace)
+  std::optional<std::string> replacement_pending;
 };
-// `confirm_hint` is the command that confirms a pending enrollment.
+// `confirm_hint` is the command that confirms a pending enrollment or replacement.
 int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm_hint);
 
 // New recovery codes (recovery_codes.h), shown once: text with a line telling the user to
@@ -117,10 +119,11 @@ int PrintConfirmed(const std::string& user, const std::string& message,
                    const std::vector<std::string_view>& codes, bool json,
                    const std::string& again_hint);
 
-// A started enrollment: secret and URI (both secret, owned by the caller), a QR code when
-// stdout is a terminal, and `confirm_hint`.
+// A started enrollment (or, `replacing`, a new authenticator app beside the confirmed
+// one): secret and URI (both secret, owned by the caller), a QR code when stdout is a
+// terminal, and `confirm_hint`. JSON {"user","secret","uri"} either way.
 int PrintEnrolled(const std::string& user, std::string_view secret, std::string_view uri, bool json,
-                  const std::string& confirm_hint);
+                  const std::string& confirm_hint, bool replacing = false);
 
 // --- Self-service (self_service_cli.cc) ---
 
@@ -146,11 +149,12 @@ std::vector<std::string> SplitSpaces(std::string_view text);
 // Prints the refusal of an admin-only command run by a user and returns kExitRefused.
 int NeedsRoot(const std::string& command);
 
-// Reads a TOTP verification code for a change (code_prompt.cc): with a "Verification
-// code: " prompt and echo off when stdin is a terminal (echo restored on every path,
-// SIGINT included), else one line of stdin. Never from argv. Spaces are dropped.
-// InvalidArgument when nothing (or more than 64 bytes) was given.
-Status ReadVerificationCode(SecretBuffer* code);
+// Reads a TOTP verification code for a change (code_prompt.cc): with `prompt` and echo off
+// when stdin is a terminal (echo restored on every path, SIGINT included), else one line
+// of stdin (no prompt). Never from argv. Spaces are dropped. InvalidArgument when nothing
+// (or more than 64 bytes) was given.
+inline constexpr std::string_view kVerificationPrompt = "Verification code: ";
+Status ReadVerificationCode(SecretBuffer* code, std::string_view prompt = kVerificationPrompt);
 
 void AddInitCommand(CLI::App& app, Context& ctx);
 void AddMfaCommand(CLI::App& app, Context& ctx);

@@ -1,10 +1,13 @@
-// apppass mfa enroll|confirm|import|status|recovery-codes|reset: the TOTP enrollment that
-// gates app passwords and is the second factor of interactive logins (second_factor.h).
-// 'import' accepts a user's existing pam_google_authenticator or pam_oath enrollment
-// instead of a new one (mfa_import.h). Confirming (or importing) makes the user's recovery
-// codes and shows them once; 'recovery-codes' makes new ones (recovery_codes.h). As a
-// user, status, enroll (when the policy allows) and confirm act on the caller's own
-// enrollment through apppassd.
+// apppass mfa enroll|confirm|replace|import|status|recovery-codes|reset: the TOTP enrollment
+// that gates app passwords and is the second factor of interactive logins
+// (second_factor.h). 'import' accepts a user's existing pam_google_authenticator or
+// pam_oath enrollment instead of a new one (mfa_import.h). Confirming (or importing) makes
+// the user's recovery codes and shows them once; 'recovery-codes' makes new ones
+// (recovery_codes.h). 'replace' changes the authenticator app of a confirmed enrollment
+// (mfa_replace.h): a current code of the old app makes a new secret pending beside it, and
+// 'confirm' with a code of the new app swaps them (app passwords and recovery codes kept).
+// As a user, status, enroll (when the policy allows), confirm, replace and recovery-codes
+// act on the caller's own enrollment through apppassd.
 #include <unistd.h>
 
 #include <cstdio>
@@ -16,6 +19,7 @@
 #include "admin.h"
 #include "cli.h"
 #include "mfa_import.h"
+#include "mfa_replace.h"
 #include "qr.h"
 #include "recovery_codes.h"
 #include "secret.h"
@@ -72,9 +76,14 @@ std::string DefaultIssuer() {
   return std::string("apppass@") + host;
 }
 
+constexpr const char* kCodePrompt = "Code from the authenticator app: ";
+// The prompts of a replacement: which app the code is from.
+constexpr const char* kCurrentAppPrompt = "Verification code (current authenticator app): ";
+constexpr const char* kNewAppPrompt = "Verification code (new authenticator app): ";
+
 // Reads a code from stdin: one line, at most a few bytes; prompts when on a terminal.
-bool ReadCode(std::string* code) {
-  if (isatty(STDIN_FILENO)) std::fprintf(stderr, "Code from the authenticator app: ");
+bool ReadCode(std::string* code, const char* prompt = kCodePrompt) {
+  if (isatty(STDIN_FILENO)) std::fprintf(stderr, "%s", prompt);
   std::string line;
   if (!std::getline(std::cin, line) && line.empty()) return false;
   while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
@@ -117,13 +126,40 @@ int SelfEnroll(const Context& ctx, const MfaArgs& a) {
   return PrintEnrolled(self, secret->view(), uri->view(), a.json, "apppass mfa confirm");
 }
 
+// What `confirm` says when it swapped in a new authenticator app.
+std::string ReplacedMessage(const std::string& user) {
+  return "New authenticator app of " + TerminalSafe(user) +
+         " confirmed; the old one's codes are no longer accepted (app passwords and recovery "
+         "codes kept).";
+}
+
+// Root's confirm of a pending replacement (SelfMfaReplaceConfirm) with a code of the new app.
+int ConfirmReplacement(const Store& store, const MfaArgs& a) {
+  SecretBuffer code(a.code.size());
+  if (!code.valid() || !code.assign(a.code)) return Fail(Status::Internal("out of secure memory"));
+  if (Status s = SelfMfaReplaceConfirm(store, a.user, code, Now()); !s.ok()) return Fail(s);
+  return PrintConfirmed(a.user, ReplacedMessage(a.user), {}, a.json, RecoveryCodesHint(a.user));
+}
+
+// A confirmed enrollment with a new secret waiting beside it (mfa_replace.h).
+bool ReplacementPending(const UserRecord& u) {
+  return u.mfa == MfaState::kConfirmed && !u.pending_secret.empty();
+}
+
 int Confirm(const Context& ctx, MfaArgs a) {
   Status s = NeedUser(a, "confirm");
   if (!s.ok()) return Fail(s);
-  if (a.code.empty() && !ReadCode(&a.code))
-    return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
   Store store;
   if (!(s = OpenAdmin(ctx, &store)).ok()) return Fail(s);
+  // A confirmed user with a replacement pending confirms the new app (the code is one of
+  // its codes); else the pending enrollment, or a re-check of the confirmed one.
+  UserRecord u;
+  s = MfaGet(store, a.user, &u);
+  if (!s.ok() && !s.IsNotFound()) return Fail(s);
+  const bool replacing = s.ok() && ReplacementPending(u);
+  if (a.code.empty() && !ReadCode(&a.code, replacing ? kNewAppPrompt : kCodePrompt))
+    return Fail(Status::InvalidArgument("no code given (argument or stdin)"));
+  if (replacing) return ConfirmReplacement(store, a);
   std::vector<SecretBuffer> codes;
   if (!(s = MfaConfirm(store, a.user, a.code, Now(), &codes)).ok()) return Fail(s);
   return PrintConfirmed(a.user, "MFA enrollment of " + TerminalSafe(a.user) + " confirmed.",
@@ -135,28 +171,94 @@ bool LooksLikeCode(const std::string& s) {
   return s.size() >= 6 && s.size() <= 8 && s.find_first_not_of("0123456789") == std::string::npos;
 }
 
-// As a user: MFA_CONFIRM with a code from the terminal or stdin, never from argv.
+// A user's command that takes a code: refused when one came on the command line (as CODE,
+// or as a USER that looks like one), else the caller's name in *self (CheckSelfUser).
+Status CheckSelfCodeCommand(const MfaArgs& a, const char* command, std::string* self) {
+  Status s = SelfName(self);
+  if (!s.ok()) return s;
+  if (!a.code.empty() || (a.user != *self && LooksLikeCode(a.user)))
+    return Status::InvalidArgument(
+        fmt::format("as a user, the code is not taken from the command line (others could read "
+                    "it there): run 'apppass mfa {}' and type it at the prompt, or give it on "
+                    "stdin",
+                    command));
+  return CheckSelfUser(a.user, self);
+}
+
+// Sends a request of `kind` with a code read at `prompt` (terminal or stdin).
+Status CallWithCode(const Context& ctx, broker::RequestKind kind, std::string_view prompt,
+                    broker::CallResult* res) {
+  SecretBuffer code;
+  Status s = ReadVerificationCode(&code, prompt);
+  if (!s.ok()) return s;
+  broker::Request req{.kind = kind, .id = 1, .fields = {}};
+  if (!(s = req.fields.Add("code", code.view())).ok()) return s;
+  code.clear();
+  return CallBroker(ctx, req, res);
+}
+
+// As a user: MFA_CONFIRM with a code from the terminal or stdin, never from argv; or, when
+// MFA_STATUS says a new authenticator app is pending, MFA_REPLACE_CONFIRM with its code.
 int SelfConfirm(const Context& ctx, const MfaArgs& a) {
   std::string self;
-  Status s = SelfName(&self);
+  Status s = CheckSelfCodeCommand(a, "confirm", &self);
   if (!s.ok()) return Fail(s);
-  if (!a.code.empty() || (a.user != self && LooksLikeCode(a.user)))
-    return Fail(Status::InvalidArgument(
-        "as a user, the code is not taken from the command line (others could read it "
-        "there): run 'apppass mfa confirm' and type it at the prompt, or give it on stdin"));
-  if (!(s = CheckSelfUser(a.user, &self)).ok()) return Fail(s);
-  SecretBuffer code;
-  if (!(s = ReadVerificationCode(&code)).ok()) return Fail(s);
-  broker::Request req{.kind = broker::RequestKind::kMfaConfirm, .id = 1, .fields = {}};
-  if (!(s = req.fields.Add("code", code.view())).ok()) return Fail(s);
-  code.clear();
+  broker::Request status{.kind = broker::RequestKind::kMfaStatus, .id = 1, .fields = {}};
+  broker::CallResult state;
+  if (!(s = CallBroker(ctx, status, &state)).ok()) return Fail(s);
   broker::CallResult res;
-  if (!(s = CallBroker(ctx, req, &res)).ok()) return Fail(s);
+  if (OptionalField(state.final, "replacement_pending")) {
+    if (!(s = CallWithCode(ctx, broker::RequestKind::kMfaReplaceConfirm, kNewAppPrompt, &res)).ok())
+      return Fail(s);
+    return PrintConfirmed(self, ReplacedMessage(self), {}, a.json, kSelfRecoveryCodesHint);
+  }
+  if (!(s = CallWithCode(ctx, broker::RequestKind::kMfaConfirm, kVerificationPrompt, &res)).ok())
+    return Fail(s);
   // Confirming a pending enrollment made the recovery codes: shown now, once.
   std::vector<std::string_view> codes;
   if (!(s = RecoveryCodesOf(res, &codes)).ok()) return Fail(s);
   return PrintConfirmed(self, "MFA enrollment of " + TerminalSafe(self) + " confirmed.", codes,
                         a.json, kSelfRecoveryCodesHint);
+}
+
+// Root: a new authenticator app for USER's confirmed enrollment, with a current code of
+// the old one (SelfMfaReplace); the new secret is shown once, as enroll shows one.
+int Replace(const Context& ctx, const MfaArgs& a) {
+  Status s = NeedUser(a, "replace");
+  if (!s.ok()) return Fail(s);
+  SecretBuffer code;
+  if (a.code.empty()) {
+    if (!(s = ReadVerificationCode(&code, kCurrentAppPrompt)).ok()) return Fail(s);
+  } else if (code = SecretBuffer(a.code.size()); !code.valid() || !code.assign(a.code)) {
+    return Fail(Status::Internal("out of secure memory"));
+  }
+  Store store;
+  if (!(s = OpenAdmin(ctx, &store)).ok()) return Fail(s);
+  EnrollResult r;
+  s = SelfMfaReplace(store, a.user, code, a.issuer.empty() ? DefaultIssuer() : a.issuer, Now(), &r);
+  if (!s.ok()) return Fail(s);
+  const int rc = PrintEnrolled(a.user, r.base32.view(), r.uri, a.json,
+                               "apppass mfa confirm " + TerminalSafe(a.user), true);
+  WipeString(r.uri);
+  return rc;
+}
+
+// As a user: MFA_REPLACE with a current code (terminal or stdin, never argv); the daemon
+// chooses the issuer.
+int SelfReplace(const Context& ctx, const MfaArgs& a) {
+  std::string self;
+  Status s = CheckSelfCodeCommand(a, "replace", &self);
+  if (!s.ok()) return Fail(s);
+  if (!a.issuer.empty())
+    return Fail(Status::InvalidArgument("--issuer is for root; the apppass service sets it"));
+  broker::CallResult res;
+  if (!(s = CallWithCode(ctx, broker::RequestKind::kMfaReplace, kCurrentAppPrompt, &res)).ok())
+    return Fail(s);
+  const SecretBuffer* secret = res.final.fields.GetSecret("secret");
+  const SecretBuffer* uri = res.final.fields.GetSecret("uri");
+  if (secret == nullptr || uri == nullptr)
+    return Fail(Status::Internal("the apppass service's answer has no secret or URI"));
+  return PrintEnrolled(self, secret->view(), uri->view(), a.json, "apppass mfa confirm", true);
 }
 
 int Import(const Context& ctx, MfaArgs a) {
@@ -226,7 +328,8 @@ int StatusCmd(const Context& ctx, const MfaArgs& a) {
       .source = enrolled ? std::optional<std::string>(u.source) : std::nullopt,
       .recovery_codes_left = state == MfaState::kConfirmed
                                  ? std::optional<int>(static_cast<int>(u.recovery.size()))
-                                 : std::nullopt};
+                                 : std::nullopt,
+      .replacement_pending = OptIso(s.ok() && ReplacementPending(u), u.pending_since)};
   return PrintMfaStatus(v, a.json, "apppass mfa confirm " + TerminalSafe(a.user));
 }
 
@@ -244,7 +347,8 @@ int SelfStatus(const Context& ctx, const MfaArgs& a) {
                         .enrolled = OptionalField(r, "enrolled"),
                         .confirmed = OptionalField(r, "confirmed"),
                         .source = OptionalField(r, "source"),
-                        .recovery_codes_left = CountField(r, "recovery_codes_left")};
+                        .recovery_codes_left = CountField(r, "recovery_codes_left"),
+                        .replacement_pending = OptionalField(r, "replacement_pending")};
   return PrintMfaStatus(v, a.json, "apppass mfa confirm");
 }
 
@@ -269,21 +373,11 @@ int RecoveryCodes(const Context& ctx, const MfaArgs& a) {
 // codes printed as root's are.
 int SelfRecoveryCodes(const Context& ctx, const MfaArgs& a) {
   std::string self;
-  Status s = SelfName(&self);
+  Status s = CheckSelfCodeCommand(a, "recovery-codes", &self);
   if (!s.ok()) return Fail(s);
-  if (a.user != self && LooksLikeCode(a.user))
-    return Fail(Status::InvalidArgument(
-        "as a user, the code is not taken from the command line (others could read it "
-        "there): run 'apppass mfa recovery-codes' and type it at the prompt, or give it on "
-        "stdin"));
-  if (!(s = CheckSelfUser(a.user, &self)).ok()) return Fail(s);
-  SecretBuffer code;
-  if (!(s = ReadVerificationCode(&code)).ok()) return Fail(s);
-  broker::Request req{.kind = broker::RequestKind::kMfaRecovery, .id = 1, .fields = {}};
-  if (!(s = req.fields.Add("code", code.view())).ok()) return Fail(s);
-  code.clear();
   broker::CallResult res;
-  if (!(s = CallBroker(ctx, req, &res)).ok()) return Fail(s);
+  if (!(s = CallWithCode(ctx, broker::RequestKind::kMfaRecovery, kVerificationPrompt, &res)).ok())
+    return Fail(s);
   std::vector<std::string_view> codes;
   if (!(s = RecoveryCodesOf(res, &codes)).ok()) return Fail(s);
   if (codes.empty())
@@ -310,7 +404,7 @@ int Reset(const Context& ctx, const MfaArgs& a) {
 }  // namespace
 
 int PrintEnrolled(const std::string& user, std::string_view secret, std::string_view uri, bool json,
-                  const std::string& confirm_hint) {
+                  const std::string& confirm_hint, bool replacing) {
   if (json) {
     nlohmann::json j = {{"user", user}, {"secret", std::string(secret)}, {"uri", std::string(uri)}};
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
@@ -319,11 +413,18 @@ int PrintEnrolled(const std::string& user, std::string_view secret, std::string_
   // The secret and URI come from the store or from apppassd: made safe for the terminal
   // like every other text (a valid one is base32 and a URI, unchanged by TerminalSafe).
   const std::string safe_uri = TerminalSafe(uri);
-  std::printf("MFA enrollment started for %s.\n\n", TerminalSafe(user).c_str());
+  if (replacing)
+    std::printf(
+        "New authenticator app for %s: the current one keeps working until this one is "
+        "confirmed.\n\n",
+        TerminalSafe(user).c_str());
+  else std::printf("MFA enrollment started for %s.\n\n", TerminalSafe(user).c_str());
   if (isatty(STDOUT_FILENO)) std::printf("%s\n", RenderQr(uri).c_str());
   std::printf("Secret (for manual entry): %s\nURI: %s\n\n", TerminalSafe(secret).c_str(),
               safe_uri.c_str());
-  std::printf("Add it to an authenticator app, then confirm with:\n  %s\n", confirm_hint.c_str());
+  std::printf("Add it to %s, then confirm with:\n  %s\n",
+              replacing ? "the new authenticator app" : "an authenticator app",
+              confirm_hint.c_str());
   return kExitOk;
 }
 
@@ -371,7 +472,9 @@ int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm
                         {"confirmed", v.confirmed ? nlohmann::json(*v.confirmed) : nullptr},
                         {"source", v.source ? nlohmann::json(*v.source) : nullptr},
                         {"recovery_codes_left",
-                         v.recovery_codes_left ? nlohmann::json(*v.recovery_codes_left) : nullptr}};
+                         v.recovery_codes_left ? nlohmann::json(*v.recovery_codes_left) : nullptr},
+                        {"replacement_pending",
+                         v.replacement_pending ? nlohmann::json(*v.replacement_pending) : nullptr}};
     std::printf("%s\n", j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     return kExitOk;
   }
@@ -394,6 +497,11 @@ int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm
             user.c_str());
       else std::printf("%s: %d recovery code%s left\n", user.c_str(), left, left == 1 ? "" : "s");
     }
+    if (v.replacement_pending)
+      std::printf(
+          "%s: new authenticator app pending since %s; the current one works until it is "
+          "confirmed ('%s')\n",
+          user.c_str(), TerminalSafe(*v.replacement_pending).c_str(), confirm_hint.c_str());
   } else {
     std::printf("%s: not enrolled\n", user.c_str());
   }
@@ -403,8 +511,8 @@ int PrintMfaStatus(const MfaStatusView& v, bool json, const std::string& confirm
 void AddMfaCommand(CLI::App& app, Context& ctx) {
   auto* mfa = app.add_subcommand(
       "mfa",
-      "Enroll a user in TOTP MFA (or import an existing one), confirm, show or reset it; make "
-      "recovery codes");
+      "Enroll a user in TOTP MFA (or import an existing one), confirm, replace the authenticator "
+      "app, show or reset it; make recovery codes");
   mfa->require_subcommand(1);
   auto a = std::make_shared<MfaArgs>();
 
@@ -422,7 +530,8 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
   auto* confirm = mfa->add_subcommand(
       "confirm",
       "Confirm USER's enrollment with a current 6-digit code (read from stdin if not given); "
-      "prints USER's 10 recovery codes, once");
+      "prints USER's 10 recovery codes, once. After 'mfa replace': a code of the new app "
+      "confirms it");
   confirm->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
   confirm->add_option("CODE", a->code,
                       "Current code from the authenticator app (root only: a user types it at "
@@ -432,6 +541,23 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
                     "pending enrollment is confirmed; [] on a re-check)");
   confirm->callback([&ctx, a] {
     ctx.run = [&ctx, a] { return ctx.self_service ? SelfConfirm(ctx, *a) : Confirm(ctx, *a); };
+  });
+
+  auto* replace = mfa->add_subcommand(
+      "replace",
+      "Change USER's authenticator app (a new phone): with a current code of the confirmed one "
+      "(read from stdin if not given), make a new secret and print its otpauth:// URI (and a QR "
+      "code on a terminal); the old app works until 'apppass mfa confirm' takes a code of the "
+      "new one. App passwords and recovery codes are kept");
+  replace->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
+  replace->add_option("CODE", a->code,
+                      "Current code from the authenticator app in use (root only: a user types "
+                      "it at the prompt or gives it on stdin)");
+  replace->add_option("--issuer", a->issuer,
+                      "Issuer shown by the new authenticator app (default apppass@HOSTNAME)");
+  replace->add_flag("--json", a->json, "Print {\"user\",\"secret\",\"uri\"} as JSON");
+  replace->callback([&ctx, a] {
+    ctx.run = [&ctx, a] { return ctx.self_service ? SelfReplace(ctx, *a) : Replace(ctx, *a); };
   });
 
   auto* import = mfa->add_subcommand(
@@ -462,11 +588,13 @@ void AddMfaCommand(CLI::App& app, Context& ctx) {
 });
 
 auto* status = mfa->add_subcommand(
-    "status", "Show USER's enrollment: none, pending or confirmed (and recovery codes left)");
+    "status",
+    "Show USER's enrollment: none, pending or confirmed (and recovery codes left, and a new "
+    "authenticator app waiting for confirmation)");
 status->add_option("USER", a->user, "User name (as a user: yours, or leave it out)");
 status->add_flag("--json", a->json,
                  "Print {\"user\",\"state\",\"enrolled\",\"confirmed\",\"source\","
-                 "\"recovery_codes_left\"} as JSON");
+                 "\"recovery_codes_left\",\"replacement_pending\"} as JSON");
 status->callback([&ctx, a] {
   ctx.run = [&ctx, a] { return ctx.self_service ? SelfStatus(ctx, *a) : StatusCmd(ctx, *a); };
 });

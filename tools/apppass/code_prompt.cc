@@ -15,7 +15,6 @@ namespace apppass::cli {
 namespace {
 
 constexpr std::size_t kMaxCodeInput = 64;  // bytes of a line; a TOTP code is 6-8 digits
-constexpr const char* kPrompt = "Verification code: ";
 
 // The terminal whose echo is off, for the signal handler to restore. Only one prompt is
 // ever open at a time (the tool is single-threaded).
@@ -90,7 +89,7 @@ Status ReadLine(int fd, SecretBuffer* out, bool* too_long) {
 
 }  // namespace
 
-Status ReadVerificationCode(SecretBuffer* code) {
+Status ReadVerificationCode(SecretBuffer* code, std::string_view prompt) {
   SecretBuffer buf(kMaxCodeInput);
   if (!buf.valid()) return Status::Internal("out of memory for the verification code");
   bool too_long = false;
@@ -99,13 +98,13 @@ Status ReadVerificationCode(SecretBuffer* code) {
     // The controlling terminal when there is one (what getpass does), else stdin itself.
     int tty = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC);
     const int in = tty >= 0 ? tty : STDIN_FILENO;
-    const int prompt = tty >= 0 ? tty : STDERR_FILENO;
+    const int prompt_fd = tty >= 0 ? tty : STDERR_FILENO;
     {
       EchoOff echo_off(in);
-      WriteAll(prompt, kPrompt);
+      WriteAll(prompt_fd, prompt);
       s = ReadLine(in, &buf, &too_long);
     }
-    WriteAll(prompt, "\n");  // the Enter that was not echoed
+    WriteAll(prompt_fd, "\n");  // the Enter that was not echoed
     if (tty >= 0) close(tty);
   } else {
     s = ReadLine(STDIN_FILENO, &buf, &too_long);

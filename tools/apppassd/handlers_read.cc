@@ -113,6 +113,9 @@ Status HandleMfaStatus(Call& c) {
   // Minor 1: how many unused recovery codes a confirmed user has (recovery_codes.h).
   if (s.ok() && state == MfaState::kConfirmed)
     s = Put(c.ok, "recovery_codes_left", std::to_string(u.recovery.size()));
+  // Minor 2: a new authenticator app waits for MFA_REPLACE_CONFIRM (mfa_replace.h).
+  if (s.ok() && state == MfaState::kConfirmed && !u.pending_secret.empty())
+    s = Put(c.ok, "replacement_pending", FormatIsoUtc(u.pending_since));
   return s;
 }
 
