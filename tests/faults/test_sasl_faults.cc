@@ -345,22 +345,6 @@ void BrokerCases() {
   broker.Stop();
 }
 
-void Chown(const std::string& path, gid_t gid, mode_t mode) {
-  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0)
-    Die("cannot chown " + path);
-}
-
-// The work store as an apppass before issue 11 gave it to the mail services' group (here
-// 65534, nogroup): readable by uid 65534, and still refused: the store is root's alone.
-void WorkForNobody() {
-  faults::CopyStore(S.store, S.work);
-  Chown(S.work, 65534, 0750);
-  Chown(S.work + "/key", 65534, 0640);
-  Chown(S.work + "/data.mdb", 65534, 0640);
-  Chown(S.work + "/lock.mdb", 65534, 0660);
-  Chown(S.work + "/usage", 65534, 0750);
-}
-
 void FaultMatrix() {
   const Setting plain;
   // The stock plugins would accept the app password from the sasldb, as root and as
@@ -389,7 +373,8 @@ void FaultMatrix() {
   Setting nobody;
   nobody.nobody = true;
   AtInit("not root, with the old group-readable store (no apppassd on the default socket)", S.work,
-         nobody, SASL_UNAVAIL, "reason=unavailable", WorkForNobody);
+         nobody, SASL_UNAVAIL, "reason=unavailable",
+         [] { faults::CopyStoreForNobody(S.store, S.work); });
   BrokerCases();
 
   for (const faults::Damage& d : faults::DeterministicDamage(S.cred.id))
