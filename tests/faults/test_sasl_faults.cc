@@ -47,6 +47,7 @@ using faults::RunChild;
 using sasltest::CodeName;
 using sasltest::g_harness;
 using sasltest::g_log;
+using sasltest::IsDecisionLine;
 using testlib::Die;
 using testlib::Report;
 
@@ -61,11 +62,6 @@ Setup S;
 const std::string kWrong = "abcd-efgh-jkmn-pqrs-tuvw";
 // Set to the test's directory when the program runs again with the staged library.
 constexpr char kStagedEnv[] = "APPPASS_SASL_FAULTS_DIR";
-
-bool IsDecisionLine(const std::string& l) {
-  return l.starts_with("apppass: accepted ") || l.starts_with("apppass: refused ") ||
-         l.starts_with("apppass: error ");
-}
 
 // The application: our plugin and the stock ones, the store in `db` (and apppassd's
 // socket `broker`, when set), the stock sasldb.

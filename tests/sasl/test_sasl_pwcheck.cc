@@ -25,6 +25,7 @@
 #include <functional>
 #include <thread>
 
+#include "../lib/child.h"
 #include "../lib/sasl_client.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/store_fixture.h"
@@ -52,11 +53,6 @@ struct Setup {
 };
 Setup S;
 
-bool IsDecisionLine(const std::string& l) {
-  return l.starts_with("apppass: accepted ") || l.starts_with("apppass: refused ") ||
-         l.starts_with("apppass: error ");
-}
-
 bool LogHas(const Result& r, std::string_view needle) {
   return std::any_of(r.log.begin(), r.log.end(),
                      [&](const std::string& l) { return Contains(l, needle); });
@@ -73,14 +69,7 @@ void Expect(const std::string& name, const Result& r, int want, const std::strin
   else if (!LogHas(r, needle)) why = "no log line contains '" + needle + "'";
   else if (LogHas(r, "path=pwcheck") != pwcheck)
     why = pwcheck ? "the line does not say path=pwcheck" : "the password check decided";
-  for (const auto& s : S.secrets) {
-    if (Contains(r.errdetail, s)) why = "a password appears in sasl_errdetail";
-    for (const auto& l : r.log)
-      if (Contains(l, s)) why = "a password appears in the log: " + l;
-  }
-  if (!why.empty())
-    for (const auto& l : r.log) std::printf("#   log: %s\n", l.c_str());
-  Report(why.empty(), name, why);
+  ReportExchange(name, r, S.secrets, why);
 }
 
 const char* kMechList = "mech_list: PLAIN LOGIN\n";
@@ -311,26 +300,6 @@ void AppNoAccount() {
   DoneSasl(true);
 }
 
-// Runs `app` in a child process; its checks count towards ours through its exit status.
-void InChild(const std::string& what, const std::function<void()>& app) {
-  std::fflush(stdout);
-  const pid_t pid = fork();
-  if (pid < 0) Die("fork failed");
-  if (pid == 0) {
-    g_failures = 0;
-    app();
-    std::fflush(stdout);
-    std::exit(std::min(g_failures, 100));
-  }
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  const bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  Report(ok, what + " (its process exited cleanly)",
-         WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
-                       : "killed by signal " + std::to_string(WTERMSIG(st)));
-}
-
 void RemoveSystemUsers() {
   if (getpid() != S.main_pid) return;  // a child's exit is not the end of the test
   for (const auto& u : S.sys_users) Run({"/usr/sbin/userdel", u});
@@ -386,10 +355,10 @@ int main(int argc, char** argv) {
                "Not-Carols-Password", "Franks-Real-Pass", S.alice_smtp.password,
                S.alice_imap.password};
 
-  InChild("apppass_unenrolled: pwcheck over sasldb", AppPwcheck);
-  InChild("apppass_unenrolled: deny (the control)", AppDeny);
-  InChild("apppass_unenrolled: pwcheck, saslauthd not running", AppNoSaslauthd);
-  InChild("apppass_unenrolled: pwcheck, saslauthd hung", AppHungSaslauthd);
+  ChecksInChild("apppass_unenrolled: pwcheck over sasldb", AppPwcheck);
+  ChecksInChild("apppass_unenrolled: deny (the control)", AppDeny);
+  ChecksInChild("apppass_unenrolled: pwcheck, saslauthd not running", AppNoSaslauthd);
+  ChecksInChild("apppass_unenrolled: pwcheck, saslauthd hung", AppHungSaslauthd);
 
   if (geteuid() == 0 && access("/usr/sbin/useradd", X_OK) == 0) {
     std::atexit(RemoveSystemUsers);
@@ -409,8 +378,8 @@ int main(int argc, char** argv) {
       Die("usermod -e");
     if (Run({"/usr/sbin/userdel", S.acct_gone}).status != 0) Die("userdel");
     std::erase(S.sys_users, S.acct_gone);
-    InChild("apppass_account: nss (root, in process)", AppAccount);
-    InChild("apppass_account: none (the control)", AppNoAccount);
+    ChecksInChild("apppass_account: nss (root, in process)", AppAccount);
+    ChecksInChild("apppass_account: none (the control)", AppNoAccount);
     RemoveSystemUsers();
   } else {
     std::printf("ok - # SKIP apppass_account: nss needs root and useradd\n");
