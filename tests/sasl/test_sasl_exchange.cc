@@ -21,6 +21,7 @@
 #include <thread>
 
 #include "../lib/child.h"
+#include "../lib/sasl_app.h"
 #include "../lib/sasl_client.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/store_fixture.h"
@@ -33,9 +34,7 @@ namespace {
 using namespace sasltest;
 using namespace testlib;
 
-struct Setup {
-  std::string dir, store, ours, stock, conf, sasldb;
-  Tool tool;
+struct Setup : AppDirs {
   Cred any, smtp, imap, revoked, expired, nousage;
   std::string stock_secret = "Stock-Secret-4711";
   std::vector<std::string> secrets;  // every password, in the forms a log could show
@@ -295,19 +294,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PLUGIN APPPASS_TOOL STOCK_PLUGIN_DIR SASLPASSWD2\n", argv[0]);
     return 2;
   }
-  char plugin[PATH_MAX];
-  if (realpath(argv[1], plugin) == nullptr) Die(std::string("no plugin at ") + argv[1]);
-  S.dir = MakeTempDir("apppass-sasl");
-  S.store = S.dir + "/store";
-  S.ours = S.dir + "/plugins";
-  S.stock = argv[3];
-  S.conf = S.dir + "/conf";
-  S.sasldb = S.dir + "/sasldb2";
-  S.tool = Tool{argv[2], S.store};
-  mkdir(S.ours.c_str(), 0755);
-  mkdir(S.conf.c_str(), 0755);
-  // libsasl loads lib<name>.so from each directory of its path.
-  if (symlink(plugin, (S.ours + "/libapppass.so").c_str()) != 0) Die("symlink failed");
+  S.Make("apppass-sasl", argv[1], argv[2], argv[3]);
 
   S.tool.Ok({"init"});
   Enroll(S.tool, "alice");

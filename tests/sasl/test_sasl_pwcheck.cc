@@ -26,6 +26,7 @@
 #include <thread>
 
 #include "../lib/child.h"
+#include "../lib/sasl_app.h"
 #include "../lib/sasl_client.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/store_fixture.h"
@@ -35,9 +36,8 @@ namespace {
 using namespace sasltest;
 using namespace testlib;
 
-struct Setup {
-  std::string dir, store, ours, stock, conf, sasldb, hooks;
-  Tool tool;
+struct Setup : AppDirs {
+  std::string hooks;
   Cred alice_smtp, alice_imap;
   // Real (non-app) passwords in the sasldb.
   std::string alice_real = "Alice-Real-Pass-4711";
@@ -326,20 +326,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PLUGIN APPPASS_TOOL STOCK_PLUGIN_DIR SASLPASSWD2\n", argv[0]);
     return 2;
   }
-  char plugin[PATH_MAX];
-  if (realpath(argv[1], plugin) == nullptr) Die(std::string("no plugin at ") + argv[1]);
   S.main_pid = getpid();
-  S.dir = MakeTempDir("apppass-sasl-pwcheck");
-  S.store = S.dir + "/store";
-  S.ours = S.dir + "/plugins";
-  S.stock = argv[3];
-  S.conf = S.dir + "/conf";
-  S.sasldb = S.dir + "/sasldb2";
+  S.Make("apppass-sasl-pwcheck", argv[1], argv[2], argv[3]);
   S.hooks = S.dir + "/no-hooks";
-  S.tool = Tool{argv[2], S.store};
-  mkdir(S.ours.c_str(), 0755);
-  mkdir(S.conf.c_str(), 0755);
-  if (symlink(plugin, (S.ours + "/libapppass.so").c_str()) != 0) Die("symlink failed");
 
   S.tool.Ok({"init"});
   Enroll(S.tool, "alice");
