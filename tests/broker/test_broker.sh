@@ -32,29 +32,14 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/setup.sh"
 # shellcheck source=../lib/users.sh
 source "$HERE/../lib/users.sh"
+# shellcheck source=../lib/broker.sh
+source "$HERE/../lib/broker.sh"
 # shellcheck source=../lib/stage.sh
 source "$HERE/../lib/stage.sh"
 require_root_users
 require_tools setpriv useradd oathtool "$PY"
 
-TMP=$(mktemp -d)
-DAEMON_PID=
-cleanup() {
-    if [[ -n $DAEMON_PID ]]; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID" 2>/dev/null
-    fi
-    users_cleanup
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-chmod 0711 "$TMP"
-mkdir -m 0755 "$TMP/stage"
-cp "$HERE/broker_client.py" "$TMP/stage/" && chmod 0755 "$TMP/stage/broker_client.py"
-CLIENT=$TMP/stage/broker_client.py
-SOCK=$TMP/run/apppassd.sock
-DB=$TMP/db
-LOG=$TMP/daemon.log
+broker_setup
 
 make_test_group GROUP brkgrp
 make_test_user MEMBER brkmember "$GROUP"
@@ -65,13 +50,7 @@ make_test_user OTHER brkother
 start_daemon() {
     "$APPPASSD" --db "$DB" --socket "$SOCK" --group "$GROUP" "$@" 2>>"$LOG" &
     DAEMON_PID=$!
-    local _
-    for _ in $(seq 100); do
-        [[ -S $SOCK ]] && printf 'POLICY_SHOW\t1\n' | "$PY" "$CLIENT" talk "$SOCK" >/dev/null 2>&1 &&
-            return 0
-        sleep 0.05
-    done
-    echo "apppassd did not start"; cat "$LOG"; return 1
+    broker_wait
 }
 
 # talk [USER] [talk options...] < lines: the replies (as USER, else root).

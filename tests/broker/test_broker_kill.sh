@@ -17,26 +17,12 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/setup.sh"
 # shellcheck source=../lib/users.sh
 source "$HERE/../lib/users.sh"
+# shellcheck source=../lib/broker.sh
+source "$HERE/../lib/broker.sh"
 require_root_users
 require_tools setpriv useradd oathtool "$PY"
 
-TMP=$(mktemp -d)
-DAEMON_PID=
-cleanup() {
-    if [[ -n $DAEMON_PID ]]; then
-        kill -KILL "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID" 2>/dev/null
-    fi
-    users_cleanup
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-chmod 0711 "$TMP"
-mkdir -m 0755 "$TMP/stage"
-cp "$HERE/broker_client.py" "$TMP/stage/" && chmod 0755 "$TMP/stage/broker_client.py"
-CLIENT=$TMP/stage/broker_client.py
-SOCK=$TMP/run/apppassd.sock
-DB=$TMP/db
+broker_setup KILL
 NAMES=()
 LETTERS=(a b c d e f g h)
 for i in $(seq "$USERS"); do
@@ -52,14 +38,14 @@ tool --db "$DB" init >/dev/null 2>&1
 STARTS=0
 start_daemon() {
     STARTS=$((STARTS + 1))
-    "$APPPASSD" --db "$DB" --socket "$SOCK" 2>>"$TMP/daemon.log" &
+    "$APPPASSD" --db "$DB" --socket "$SOCK" 2>>"$LOG" &
     DAEMON_PID=$!
     local _
     for _ in $(seq 200); do
-        [[ $(grep -c 'listening on' "$TMP/daemon.log") -ge $STARTS ]] && return 0
+        [[ $(grep -c 'listening on' "$LOG") -ge $STARTS ]] && return 0
         sleep 0.025
     done
-    echo "apppassd did not start"; cat "$TMP/daemon.log"; return 1
+    echo "apppassd did not start"; cat "$LOG"; return 1
 }
 
 # fresh_enrollment I: user I's MFA reset (its app passwords revoked) and enrolled again,

@@ -30,6 +30,8 @@ HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 source "$HERE/../lib/setup.sh"
 # shellcheck source=../lib/users.sh
 source "$HERE/../lib/users.sh"
+# shellcheck source=../lib/broker.sh
+source "$HERE/../lib/broker.sh"
 require_root_users
 require_tools setpriv useradd chpasswd chage oathtool "$PY"
 PAM_UNIX=
@@ -38,24 +40,7 @@ for d in /lib/x86_64-linux-gnu/security /usr/lib/x86_64-linux-gnu/security /lib/
 done
 [[ -n $PAM_UNIX ]] || { echo "not ok - pam_unix.so not found"; exit 1; }
 
-TMP=$(mktemp -d)
-DAEMON_PID=
-cleanup() {
-    if [[ -n $DAEMON_PID ]]; then
-        kill -TERM "$DAEMON_PID" 2>/dev/null
-        wait "$DAEMON_PID" 2>/dev/null
-    fi
-    users_cleanup
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
-chmod 0711 "$TMP"
-mkdir -m 0755 "$TMP/stage"
-cp "$HERE/broker_client.py" "$TMP/stage/" && chmod 0755 "$TMP/stage/broker_client.py"
-CLIENT=$TMP/stage/broker_client.py
-SOCK=$TMP/run/apppassd.sock
-DB=$TMP/db
-LOG=$TMP/daemon.log
+broker_setup
 PASS=Corr3ct-horse-42
 
 make_test_user PORTAL brkweb
@@ -87,10 +72,7 @@ ZED_ID=$(tool --db "$DB" create zed --name laptop --scope imap --json | json_get
 env LD_PRELOAD="$PRELOAD" PAM_WRAPPER=1 PAM_WRAPPER_SERVICE_DIR="$TMP/pam.d" \
     "$APPPASSD" --db "$DB" --socket "$SOCK" --group root --portal-user "$PORTAL" 2>>"$LOG" &
 DAEMON_PID=$!
-for _ in $(seq 100); do
-    [[ -S $SOCK ]] && printf 'POLICY_SHOW\t1\n' | "$PY" "$CLIENT" talk "$SOCK" >/dev/null 2>&1 && break
-    sleep 0.05
-done
+broker_wait
 
 # req USER LINE...: the request lines (printf-style tabs as \t) sent as USER; the replies.
 req() {

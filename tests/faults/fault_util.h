@@ -157,6 +157,24 @@ inline void CopyStore(const std::string& src, const std::string& dst) {
   Sh({"/bin/cp", "-a", src, dst});
 }
 
+// A fresh copy of `src` at `dst` as an apppass before issue 11 gave the store to the mail
+// services' group (here 65534, nogroup): directory and usage 0750, key and data.mdb 0640,
+// lock.mdb 0660, owner root. Readable by uid 65534 (and still refused: the store is root's
+// alone now).
+inline void CopyStoreForNobody(const std::string& src, const std::string& dst) {
+  CopyStore(src, dst);
+  const struct {
+    const char* name;
+    mode_t mode;
+  } files[] = {
+      {"", 0750}, {"/key", 0640}, {"/data.mdb", 0640}, {"/lock.mdb", 0660}, {"/usage", 0750}};
+  for (const auto& [name, mode] : files) {
+    const std::string path = dst + name;
+    if (chown(path.c_str(), 0, 65534) != 0 || chmod(path.c_str(), mode) != 0)
+      Die("cannot chown " + path);
+  }
+}
+
 inline std::string ReadAll(const std::string& path) {
   std::ifstream f(path, std::ios::binary);
   std::stringstream ss;

@@ -380,24 +380,6 @@ struct Store {
   testlib::Cred revoked;  // one of alice's, revoked
 };
 
-void Chown(const std::string& path, gid_t gid, mode_t mode) {
-  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0)
-    Die("cannot chown " + path);
-}
-
-// The work store as an apppass before issue 11 gave it to the mail services' group (here
-// 65534, nogroup): directory 0750, key and data.mdb 0640, lock.mdb 0660. Readable by
-// uid 65534, and still refused: the store is root's alone now.
-void WorkForNobody(const Store& s) {
-  faults::CopyStore(P.store, P.work);
-  Chown(P.work, 65534, 0750);
-  Chown(P.work + "/key", 65534, 0640);
-  Chown(P.work + "/data.mdb", 65534, 0640);
-  Chown(P.work + "/lock.mdb", 65534, 0660);
-  Chown(P.work + "/usage", 65534, 0750);
-  (void)s;
-}
-
 const std::string kWrong = "abcd-efgh-jkmn-pqrs-tuvw";
 
 Case Answer(const std::string& pw) {
@@ -680,7 +662,8 @@ void FaultMatrix(const Store& s) {
   Case nobody = Answer(pw);
   nobody.nobody = true;
   Matrix("not root, with the old group-readable store (no apppassd on the default socket)", "work",
-         nobody, PAM_AUTHINFO_UNAVAIL, "reason=unavailable", [&] { WorkForNobody(s); });
+         nobody, PAM_AUTHINFO_UNAVAIL, "reason=unavailable",
+         [&] { faults::CopyStoreForNobody(P.store, P.work); });
   BrokerCases(s);
 
   // --- Corrupt pages.
@@ -1017,13 +1000,5 @@ int main(int argc, char** argv) {
   P.store = P.dir + "/store";
   P.work = P.dir + "/work";
   P.services = P.dir + "/services";
-  if (oath_init() != OATH_OK) Die("oath_init failed");
-  int rc = 2;
-  try {
-    rc = RunChecks();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "test_pam_faults: %s\n", e.what());
-  }
-  oath_done();
-  return rc;
+  return pamtest::RunStep2("test_pam_faults", RunChecks);
 }

@@ -47,6 +47,7 @@ using faults::RunChild;
 using sasltest::CodeName;
 using sasltest::g_harness;
 using sasltest::g_log;
+using sasltest::IsDecisionLine;
 using testlib::Die;
 using testlib::Report;
 
@@ -61,11 +62,6 @@ Setup S;
 const std::string kWrong = "abcd-efgh-jkmn-pqrs-tuvw";
 // Set to the test's directory when the program runs again with the staged library.
 constexpr char kStagedEnv[] = "APPPASS_SASL_FAULTS_DIR";
-
-bool IsDecisionLine(const std::string& l) {
-  return l.starts_with("apppass: accepted ") || l.starts_with("apppass: refused ") ||
-         l.starts_with("apppass: error ");
-}
 
 // The application: our plugin and the stock ones, the store in `db` (and apppassd's
 // socket `broker`, when set), the stock sasldb.
@@ -345,22 +341,6 @@ void BrokerCases() {
   broker.Stop();
 }
 
-void Chown(const std::string& path, gid_t gid, mode_t mode) {
-  if (chown(path.c_str(), 0, gid) != 0 || chmod(path.c_str(), mode) != 0)
-    Die("cannot chown " + path);
-}
-
-// The work store as an apppass before issue 11 gave it to the mail services' group (here
-// 65534, nogroup): readable by uid 65534, and still refused: the store is root's alone.
-void WorkForNobody() {
-  faults::CopyStore(S.store, S.work);
-  Chown(S.work, 65534, 0750);
-  Chown(S.work + "/key", 65534, 0640);
-  Chown(S.work + "/data.mdb", 65534, 0640);
-  Chown(S.work + "/lock.mdb", 65534, 0660);
-  Chown(S.work + "/usage", 65534, 0750);
-}
-
 void FaultMatrix() {
   const Setting plain;
   // The stock plugins would accept the app password from the sasldb, as root and as
@@ -389,7 +369,8 @@ void FaultMatrix() {
   Setting nobody;
   nobody.nobody = true;
   AtInit("not root, with the old group-readable store (no apppassd on the default socket)", S.work,
-         nobody, SASL_UNAVAIL, "reason=unavailable", WorkForNobody);
+         nobody, SASL_UNAVAIL, "reason=unavailable",
+         [] { faults::CopyStoreForNobody(S.store, S.work); });
   BrokerCases();
 
   for (const faults::Damage& d : faults::DeterministicDamage(S.cred.id))

@@ -25,6 +25,7 @@
 #include <string>
 #include <vector>
 
+#include "../lib/child.h"
 #include "../lib/pam_conv.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/store_fixture.h"
@@ -93,23 +94,12 @@ int Sasl(const std::string& password) {
 // In a child process, before this one used PAM or SASL: how many descriptors one accepted
 // PAM transaction leaves open (the module keeps its store and usage database).
 int PamKeptFds(const std::string& password) {
-  int fds[2];
-  if (pipe(fds) != 0) Die("pipe failed");
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) Die("fork failed");
-  if (pid == 0) {
-    close(fds[0]);
-    const int base = CountFds();
-    const int kept = Pam("imap", password) == PAM_SUCCESS ? CountFds() - base : -1;
-    _exit(write(fds[1], &kept, sizeof kept) == sizeof kept ? 0 : 1);
-  }
-  close(fds[1]);
-  int kept = -1;
-  if (read(fds[0], &kept, sizeof kept) != sizeof kept) kept = -1;
-  close(fds[0]);
-  waitpid(pid, nullptr, 0);
-  return kept;
+  return ValueFromChild<int>(
+      [&] {
+        const int base = CountFds();
+        return Pam("imap", password) == PAM_SUCCESS ? CountFds() - base : -1;
+      },
+      -1);
 }
 
 void StartSasl(const std::string& dir, const std::string& app, const std::string& store) {

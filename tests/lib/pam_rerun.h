@@ -2,8 +2,10 @@
 // tests/faults, tests/process). Step 1 writes the service files into a temporary
 // directory; this runs the same program again in a child, under pam_wrapper with those
 // services, so that the parent can remove the directory whatever becomes of the child.
+// RunStep2 runs step 2's checks.
 #pragma once
 
+#include <liboath/oath.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -11,8 +13,12 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <filesystem>
+#include <functional>
 #include <string>
+
+#include "report.h"
 
 namespace pamtest {
 
@@ -53,6 +59,21 @@ inline int RerunUnderPamWrapper(char** argv, const char* step_env, const std::st
   if (WIFEXITED(st)) return WEXITSTATUS(st);
   std::fprintf(stderr, "%s: killed by signal %d\n", prog, WIFSIGNALED(st) ? WTERMSIG(st) : 0);
   return 1;
+}
+
+// Step 2 of a program that checks with TOTP codes: oath_init (dies if it fails), `checks`
+// (its status), oath_done. An exception out of `checks` is reported on stderr as
+// "PROG: what" and is status 2.
+inline int RunStep2(const char* prog, const std::function<int()>& checks) {
+  if (oath_init() != OATH_OK) testlib::Die("oath_init failed");
+  int rc = 2;
+  try {
+    rc = checks();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "%s: %s\n", prog, e.what());
+  }
+  oath_done();
+  return rc;
 }
 
 }  // namespace pamtest

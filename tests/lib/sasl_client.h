@@ -6,6 +6,7 @@
 
 #include <sasl/sasl.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <iterator>
@@ -97,6 +98,21 @@ inline Result Authenticate(const std::string& mech, const std::string& user,
   std::free(creds.secret);
   r.log.assign(g_log.begin() + static_cast<std::ptrdiff_t>(log_mark), g_log.end());
   return r;
+}
+
+// Reports the check `name` of one exchange: `why` (empty when the exchange was as expected)
+// is replaced by a password leak when one of `secrets` shows in the error detail or a
+// log line; on failure the exchange's log lines are printed first.
+inline void ReportExchange(const std::string& name, const Result& r,
+                           const std::vector<std::string>& secrets, std::string why) {
+  for (const auto& s : secrets) {
+    if (r.errdetail.find(s) != std::string::npos) why = "a password appears in sasl_errdetail";
+    for (const auto& l : r.log)
+      if (l.find(s) != std::string::npos) why = "a password appears in the log: " + l;
+  }
+  if (!why.empty())
+    for (const auto& l : r.log) std::printf("#   log: %s\n", l.c_str());
+  testlib::Report(why.empty(), name, why);
 }
 
 }  // namespace sasltest

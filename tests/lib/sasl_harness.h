@@ -99,6 +99,13 @@ inline void DoneSasl(bool with_client) {
   if (with_client) sasl_client_done();
 }
 
+// One of the plugin's decision lines as logged: "apppass: " and the format of
+// common/decision_log.h.
+inline bool IsDecisionLine(const std::string& l) {
+  return l.starts_with("apppass: accepted ") || l.starts_with("apppass: refused ") ||
+         l.starts_with("apppass: error ");
+}
+
 inline std::string CodeName(int rc) {
   switch (rc) {
     case SASL_OK: return "SASL_OK";

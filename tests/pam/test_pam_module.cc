@@ -641,13 +641,5 @@ int main(int argc, char** argv) {
   g.store = g.dir + "/store";
   g.services = g.dir + "/services";
   g.capture = g.dir + "/stderr.txt";
-  if (oath_init() != OATH_OK) Die("oath_init failed");
-  int rc = 2;
-  try {
-    rc = RunChecks();
-  } catch (const std::exception& e) {
-    std::fprintf(stderr, "test_pam_module: %s\n", e.what());
-  }
-  oath_done();
-  return rc;
+  return pamtest::RunStep2("test_pam_module", RunChecks);
 }

@@ -57,6 +57,7 @@
 #include <sstream>
 #include <thread>
 
+#include "../lib/child.h"
 #include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
 #include "../lib/sasl_harness.h"
@@ -177,30 +178,19 @@ int DescriptorsOf(const std::string& path) {
 // From another process (that has not opened the store): fcntl(F_GETLK) for a write lock
 // on byte 0 of lock.mdb. Returns the pid of a conflicting lock's owner, 0 if none.
 pid_t GetLkOwner(const std::string& path) {
-  int fds[2];
-  if (pipe(fds) != 0) Die("pipe failed");
-  std::fflush(nullptr);
-  const pid_t pid = fork();
-  if (pid < 0) Die("fork failed");
-  if (pid == 0) {
-    close(fds[0]);
-    pid_t owner = -1;
-    const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
-    struct flock fl {};
-    fl.l_type = F_WRLCK;
-    fl.l_whence = SEEK_SET;
-    fl.l_start = 0;
-    fl.l_len = 1;
-    if (fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0) owner = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
-    if (write(fds[1], &owner, sizeof owner) != sizeof owner) _exit(1);
-    _exit(0);
-  }
-  close(fds[1]);
-  pid_t owner = -1;
-  if (read(fds[0], &owner, sizeof owner) != sizeof owner) owner = -1;
-  close(fds[0]);
-  waitpid(pid, nullptr, 0);
-  return owner;
+  return testlib::ValueFromChild<pid_t>(
+      [&] {
+        pid_t owner = -1;
+        const int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+        struct flock fl {};
+        fl.l_type = F_WRLCK;
+        fl.l_whence = SEEK_SET;
+        fl.l_start = 0;
+        fl.l_len = 1;
+        if (fd >= 0 && fcntl(fd, F_GETLK, &fl) == 0) owner = fl.l_type == F_UNLCK ? 0 : fl.l_pid;
+        return owner;
+      },
+      -1);
 }
 
 // The registry's environments on `dir`.

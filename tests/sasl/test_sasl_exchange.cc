@@ -20,6 +20,8 @@
 #include <map>
 #include <thread>
 
+#include "../lib/child.h"
+#include "../lib/sasl_app.h"
 #include "../lib/sasl_client.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/store_fixture.h"
@@ -32,20 +34,12 @@ namespace {
 using namespace sasltest;
 using namespace testlib;
 
-struct Setup {
-  std::string dir, store, ours, stock, conf, sasldb;
-  Tool tool;
+struct Setup : AppDirs {
   Cred any, smtp, imap, revoked, expired, nousage;
   std::string stock_secret = "Stock-Secret-4711";
   std::vector<std::string> secrets;  // every password, in the forms a log could show
 };
 Setup S;
-
-// The plugin's decision lines: "apppass: " and the format of common/decision_log.h.
-bool IsDecisionLine(const std::string& l) {
-  return l.starts_with("apppass: accepted ") || l.starts_with("apppass: refused ") ||
-         l.starts_with("apppass: error ");
-}
 
 // Checks one exchange: the result code, a log line containing `needle` (when given),
 // exactly `decisions` decision lines, and no password in any log line or error text.
@@ -60,14 +54,7 @@ void Expect(const std::string& name, const Result& r, int want, const std::strin
       std::none_of(r.log.begin(), r.log.end(),
                    [&](const std::string& l) { return Contains(l, needle); }))
     why = "no log line contains '" + needle + "'";
-  for (const auto& s : S.secrets) {
-    if (Contains(r.errdetail, s)) why = "a password appears in sasl_errdetail";
-    for (const auto& l : r.log)
-      if (Contains(l, s)) why = "a password appears in the log: " + l;
-  }
-  if (!why.empty())
-    for (const auto& l : r.log) std::printf("#   log: %s\n", l.c_str());
-  Report(why.empty(), name, why);
+  ReportExchange(name, r, S.secrets, why);
 }
 
 std::string Upper(std::string s) {
@@ -294,26 +281,6 @@ void AppNoUsage() {
   DoneSasl(true);
 }
 
-// Runs `app` in a child process; its checks count towards ours through its exit status.
-void InChild(const std::string& what, const std::function<void()>& app) {
-  std::fflush(stdout);
-  const pid_t pid = fork();
-  if (pid < 0) Die("fork failed");
-  if (pid == 0) {
-    g_failures = 0;
-    app();
-    std::fflush(stdout);
-    std::exit(std::min(g_failures, 100));
-  }
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  const bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  Report(ok, what + " (its process exited cleanly)",
-         WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
-                       : "killed by signal " + std::to_string(WTERMSIG(st)));
-}
-
 nlohmann::json Listed(const std::string& id) {
   for (const auto& e : S.tool.Json({"list", "alice", "--json"}))
     if (e.at("id").get<std::string>() == id) return e;
@@ -327,19 +294,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PLUGIN APPPASS_TOOL STOCK_PLUGIN_DIR SASLPASSWD2\n", argv[0]);
     return 2;
   }
-  char plugin[PATH_MAX];
-  if (realpath(argv[1], plugin) == nullptr) Die(std::string("no plugin at ") + argv[1]);
-  S.dir = MakeTempDir("apppass-sasl");
-  S.store = S.dir + "/store";
-  S.ours = S.dir + "/plugins";
-  S.stock = argv[3];
-  S.conf = S.dir + "/conf";
-  S.sasldb = S.dir + "/sasldb2";
-  S.tool = Tool{argv[2], S.store};
-  mkdir(S.ours.c_str(), 0755);
-  mkdir(S.conf.c_str(), 0755);
-  // libsasl loads lib<name>.so from each directory of its path.
-  if (symlink(plugin, (S.ours + "/libapppass.so").c_str()) != 0) Die("symlink failed");
+  S.Make("apppass-sasl", argv[1], argv[2], argv[3]);
 
   S.tool.Ok({"init"});
   Enroll(S.tool, "alice");
@@ -370,25 +325,25 @@ int main(int argc, char** argv) {
 
   while (std::time(nullptr) < t0 + 2) std::this_thread::sleep_for(std::chrono::milliseconds(100));
 
-  InChild("application with apppass_db, our plugin only", AppApppass);
-  InChild("ranking, plugin path ours:stock",
-          [] { AppRanking("rank-ours-first", S.ours + ":" + S.stock, true); });
-  InChild("ranking, plugin path stock:ours",
-          [] { AppRanking("rank-stock-first", S.stock + ":" + S.ours, true); });
-  InChild("ranking without mech_list, stock:ours",
-          [] { AppRanking("rank-no-mech-list", S.stock + ":" + S.ours, false); });
-  InChild("application without apppass_db", AppStock);
-  InChild("apppass_scope", AppScope);
-  InChild("apppass_allow_authzid", AppAuthzid);
-  InChild("store missing", AppNoStore);
-  InChild("bad apppass_usage_interval", [] {
+  ChecksInChild("application with apppass_db, our plugin only", AppApppass);
+  ChecksInChild("ranking, plugin path ours:stock",
+                [] { AppRanking("rank-ours-first", S.ours + ":" + S.stock, true); });
+  ChecksInChild("ranking, plugin path stock:ours",
+                [] { AppRanking("rank-stock-first", S.stock + ":" + S.ours, true); });
+  ChecksInChild("ranking without mech_list, stock:ours",
+                [] { AppRanking("rank-no-mech-list", S.stock + ":" + S.ours, false); });
+  ChecksInChild("application without apppass_db", AppStock);
+  ChecksInChild("apppass_scope", AppScope);
+  ChecksInChild("apppass_allow_authzid", AppAuthzid);
+  ChecksInChild("store missing", AppNoStore);
+  ChecksInChild("bad apppass_usage_interval", [] {
     AppBadOption("badinterval", StoreLine() + "apppass_usage_interval: soon\n",
                  "apppass_usage_interval");
   });
-  InChild("apppass_* without apppass_db", [] {
+  ChecksInChild("apppass_* without apppass_db", [] {
     AppBadOption("nodb", "apppass_scope: smtp\n", "apppass_db is not set, but apppass_scope is");
   });
-  InChild("apppass_usage no", AppNoUsage);
+  ChecksInChild("apppass_usage no", AppNoUsage);
 
   // Last use, as the admin tool shows it.
   nlohmann::json any = Listed(S.any.id), imap = Listed(S.imap.id), nousage = Listed(S.nousage.id);

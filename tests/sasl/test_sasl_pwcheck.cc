@@ -25,6 +25,8 @@
 #include <functional>
 #include <thread>
 
+#include "../lib/child.h"
+#include "../lib/sasl_app.h"
 #include "../lib/sasl_client.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/store_fixture.h"
@@ -34,9 +36,8 @@ namespace {
 using namespace sasltest;
 using namespace testlib;
 
-struct Setup {
-  std::string dir, store, ours, stock, conf, sasldb, hooks;
-  Tool tool;
+struct Setup : AppDirs {
+  std::string hooks;
   Cred alice_smtp, alice_imap;
   // Real (non-app) passwords in the sasldb.
   std::string alice_real = "Alice-Real-Pass-4711";
@@ -51,11 +52,6 @@ struct Setup {
   Cred ok_pw, locked_pw, expired_pw, gone_pw;
 };
 Setup S;
-
-bool IsDecisionLine(const std::string& l) {
-  return l.starts_with("apppass: accepted ") || l.starts_with("apppass: refused ") ||
-         l.starts_with("apppass: error ");
-}
 
 bool LogHas(const Result& r, std::string_view needle) {
   return std::any_of(r.log.begin(), r.log.end(),
@@ -73,14 +69,7 @@ void Expect(const std::string& name, const Result& r, int want, const std::strin
   else if (!LogHas(r, needle)) why = "no log line contains '" + needle + "'";
   else if (LogHas(r, "path=pwcheck") != pwcheck)
     why = pwcheck ? "the line does not say path=pwcheck" : "the password check decided";
-  for (const auto& s : S.secrets) {
-    if (Contains(r.errdetail, s)) why = "a password appears in sasl_errdetail";
-    for (const auto& l : r.log)
-      if (Contains(l, s)) why = "a password appears in the log: " + l;
-  }
-  if (!why.empty())
-    for (const auto& l : r.log) std::printf("#   log: %s\n", l.c_str());
-  Report(why.empty(), name, why);
+  ReportExchange(name, r, S.secrets, why);
 }
 
 const char* kMechList = "mech_list: PLAIN LOGIN\n";
@@ -311,26 +300,6 @@ void AppNoAccount() {
   DoneSasl(true);
 }
 
-// Runs `app` in a child process; its checks count towards ours through its exit status.
-void InChild(const std::string& what, const std::function<void()>& app) {
-  std::fflush(stdout);
-  const pid_t pid = fork();
-  if (pid < 0) Die("fork failed");
-  if (pid == 0) {
-    g_failures = 0;
-    app();
-    std::fflush(stdout);
-    std::exit(std::min(g_failures, 100));
-  }
-  int st = 0;
-  while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-  }
-  const bool ok = WIFEXITED(st) && WEXITSTATUS(st) == 0;
-  Report(ok, what + " (its process exited cleanly)",
-         WIFEXITED(st) ? "exit status " + std::to_string(WEXITSTATUS(st))
-                       : "killed by signal " + std::to_string(WTERMSIG(st)));
-}
-
 void RemoveSystemUsers() {
   if (getpid() != S.main_pid) return;  // a child's exit is not the end of the test
   for (const auto& u : S.sys_users) Run({"/usr/sbin/userdel", u});
@@ -357,20 +326,9 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "usage: %s PLUGIN APPPASS_TOOL STOCK_PLUGIN_DIR SASLPASSWD2\n", argv[0]);
     return 2;
   }
-  char plugin[PATH_MAX];
-  if (realpath(argv[1], plugin) == nullptr) Die(std::string("no plugin at ") + argv[1]);
   S.main_pid = getpid();
-  S.dir = MakeTempDir("apppass-sasl-pwcheck");
-  S.store = S.dir + "/store";
-  S.ours = S.dir + "/plugins";
-  S.stock = argv[3];
-  S.conf = S.dir + "/conf";
-  S.sasldb = S.dir + "/sasldb2";
+  S.Make("apppass-sasl-pwcheck", argv[1], argv[2], argv[3]);
   S.hooks = S.dir + "/no-hooks";
-  S.tool = Tool{argv[2], S.store};
-  mkdir(S.ours.c_str(), 0755);
-  mkdir(S.conf.c_str(), 0755);
-  if (symlink(plugin, (S.ours + "/libapppass.so").c_str()) != 0) Die("symlink failed");
 
   S.tool.Ok({"init"});
   Enroll(S.tool, "alice");
@@ -386,10 +344,10 @@ int main(int argc, char** argv) {
                "Not-Carols-Password", "Franks-Real-Pass", S.alice_smtp.password,
                S.alice_imap.password};
 
-  InChild("apppass_unenrolled: pwcheck over sasldb", AppPwcheck);
-  InChild("apppass_unenrolled: deny (the control)", AppDeny);
-  InChild("apppass_unenrolled: pwcheck, saslauthd not running", AppNoSaslauthd);
-  InChild("apppass_unenrolled: pwcheck, saslauthd hung", AppHungSaslauthd);
+  ChecksInChild("apppass_unenrolled: pwcheck over sasldb", AppPwcheck);
+  ChecksInChild("apppass_unenrolled: deny (the control)", AppDeny);
+  ChecksInChild("apppass_unenrolled: pwcheck, saslauthd not running", AppNoSaslauthd);
+  ChecksInChild("apppass_unenrolled: pwcheck, saslauthd hung", AppHungSaslauthd);
 
   if (geteuid() == 0 && access("/usr/sbin/useradd", X_OK) == 0) {
     std::atexit(RemoveSystemUsers);
@@ -409,8 +367,8 @@ int main(int argc, char** argv) {
       Die("usermod -e");
     if (Run({"/usr/sbin/userdel", S.acct_gone}).status != 0) Die("userdel");
     std::erase(S.sys_users, S.acct_gone);
-    InChild("apppass_account: nss (root, in process)", AppAccount);
-    InChild("apppass_account: none (the control)", AppNoAccount);
+    ChecksInChild("apppass_account: nss (root, in process)", AppAccount);
+    ChecksInChild("apppass_account: none (the control)", AppNoAccount);
     RemoveSystemUsers();
   } else {
     std::printf("ok - # SKIP apppass_account: nss needs root and useradd\n");

@@ -16,6 +16,7 @@
 #include <array>
 #include <cmath>
 #include <cstdint>
+#include <cstdio>
 #include <vector>
 
 namespace timing {
@@ -139,6 +140,27 @@ inline PairResult ComparePair(const std::vector<std::vector<Moments>>& m, int a,
     r.detectable_ns = std::min(r.detectable_ns, kThreshold * se / ticks_per_ns);
   }
   return r;
+}
+
+// Prints (as "# " lines) each class's count and p10, median, p90, p99 and mean in ns of
+// the samples `ticks` (class of sample i: klass[i]; class c is named names[c]).
+inline void PrintDistributions(const std::vector<std::uint32_t>& ticks,
+                               const std::vector<std::uint8_t>& klass, const char* const* names,
+                               int classes, double ticks_per_ns) {
+  std::vector<std::vector<std::uint32_t>> by_class(classes);
+  for (std::size_t i = 0; i < ticks.size(); ++i) by_class[klass[i]].push_back(ticks[i]);
+  std::printf("# %-14s %8s %8s %8s %8s %8s %8s   (ns)\n", "class", "count", "p10", "median", "p90",
+              "p99", "mean");
+  for (int c = 0; c < classes; ++c) {
+    auto v = by_class[c];
+    std::sort(v.begin(), v.end());
+    double sum = 0;
+    for (auto x : v) sum += x;
+    auto ns = [&](double x) { return x / ticks_per_ns; };
+    std::printf("# %-14s %8zu %8.0f %8.0f %8.0f %8.0f %8.0f\n", names[c], v.size(),
+                ns(Percentile(v, 0.10)), ns(Percentile(v, 0.50)), ns(Percentile(v, 0.90)),
+                ns(Percentile(v, 0.99)), ns(v.empty() ? 0 : sum / static_cast<double>(v.size())));
+  }
 }
 
 }  // namespace timing

@@ -252,21 +252,7 @@ int main(int argc, char** argv) {
       samples, cut ? " (time limit reached)" : "", warmup, users, build_s, run_s, where.c_str(),
       ticks_per_ns, sync ? "fsync on commit" : "MDB_NOSYNC", control.c_str());
 
-  std::array<std::vector<std::uint32_t>, kClasses> by_class;
-  for (std::size_t i = 0; i < ticks.size(); ++i) by_class[klass[i]].push_back(ticks[i]);
-  std::printf("# %-14s %8s %8s %8s %8s %8s %8s   (ns)\n", "class", "count", "p10", "median", "p90",
-              "p99", "mean");
-  for (int c = 0; c < kClasses; ++c) {
-    auto v = by_class[c];
-    std::sort(v.begin(), v.end());
-    double sum = 0;
-    for (auto x : v) sum += x;
-    auto ns = [&](double x) { return x / ticks_per_ns; };
-    std::printf("# %-14s %8zu %8.0f %8.0f %8.0f %8.0f %8.0f\n", kClassNames[c], v.size(),
-                ns(timing::Percentile(v, 0.10)), ns(timing::Percentile(v, 0.50)),
-                ns(timing::Percentile(v, 0.90)), ns(timing::Percentile(v, 0.99)),
-                ns(v.empty() ? 0 : sum / static_cast<double>(v.size())));
-  }
+  timing::PrintDistributions(ticks, klass, kClassNames.data(), kClasses, ticks_per_ns);
   const auto m = timing::CroppedMoments(ticks, klass, kClasses);
   const timing::PairResult r = timing::ComparePair(m, kReusedC, kWrongC, ticks_per_ns);
   std::printf("# %-30s %8s %6s %12s\n", "pair", "max|t|", "crop", "detectable");

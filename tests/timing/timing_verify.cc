@@ -76,14 +76,15 @@ constexpr std::int64_t kVerifyNow = kNow + 7200;
 using testlib::g_failures;
 using testlib::Report;
 using timing::CalibrateTicksPerNs;
-using timing::kCrops;
+using timing::ComparePair;
+using timing::CroppedMoments;
 using timing::kThreshold;
-using timing::Moments;
 using timing::MonotonicNs;
+using timing::PairResult;
 using timing::Percentile;
+using timing::PrintDistributions;
 using timing::Spin;
 using timing::Ticks;
-using timing::Welch;
 
 [[noreturn]] void Die(const std::string& what, const Status& s = Status::Ok()) {
   std::fprintf(stderr, "timing_verify: %s%s%s\n", what.c_str(), s.ok() ? "" : ": ",
@@ -327,20 +328,7 @@ int main(int argc, char** argv) {
       where.c_str(), ticks_per_ns, floor.c_str(), control.c_str());
 
   // Distributions.
-  std::array<std::vector<std::uint32_t>, kClasses> by_class;
-  for (std::size_t i = 0; i < ticks.size(); ++i) by_class[klass[i]].push_back(ticks[i]);
-  std::printf("# %-14s %8s %8s %8s %8s %8s %8s   (ns)\n", "class", "count", "p10", "median", "p90",
-              "p99", "mean");
-  for (int c = 0; c < kClasses; ++c) {
-    auto v = by_class[c];
-    std::sort(v.begin(), v.end());
-    double sum = 0;
-    for (auto x : v) sum += x;
-    auto ns = [&](double t) { return t / ticks_per_ns; };
-    std::printf("# %-14s %8zu %8.0f %8.0f %8.0f %8.0f %8.0f\n", kClassNames[c], v.size(),
-                ns(Percentile(v, 0.10)), ns(Percentile(v, 0.50)), ns(Percentile(v, 0.90)),
-                ns(Percentile(v, 0.99)), ns(v.empty() ? 0 : sum / static_cast<double>(v.size())));
-  }
+  PrintDistributions(ticks, klass, kClassNames.data(), kClasses, ticks_per_ns);
 
   // Every sample, sorted: the pooled percentiles.
   std::vector<std::uint32_t> pooled = ticks;
@@ -362,35 +350,18 @@ int main(int argc, char** argv) {
       Percentile(pooled, 0.99) / ticks_per_ns / 1000);
 
   // Welch's t per pair and crop.
-  std::array<double, kCrops.size()> limit{};
-  for (std::size_t k = 0; k < kCrops.size(); ++k)
-    limit[k] = kCrops[k] >= 1.0 ? INFINITY : Percentile(pooled, kCrops[k]);
-  std::vector<std::array<Moments, kClasses>> m(kCrops.size());
-  for (std::size_t i = 0; i < ticks.size(); ++i)
-    for (std::size_t k = 0; k < kCrops.size(); ++k)
-      if (ticks[i] < limit[k]) m[k][klass[i]].Add(ticks[i]);
-
+  const auto m = CroppedMoments(ticks, klass, kClasses);
   std::printf("# %-30s %8s %6s %12s\n", "pair", "max|t|", "crop", "detectable");
   double worst_clean = 0, worst_leak_pair = INFINITY;
   for (int a = 0; a < kClasses; ++a) {
     for (int b = a + 1; b < kClasses; ++b) {
-      double max_t = 0, se_ns = INFINITY;
-      std::size_t at = 0;
-      for (std::size_t k = 0; k < kCrops.size(); ++k) {
-        const double t = std::fabs(Welch(m[k][a], m[k][b]));
-        if (t >= max_t) {
-          max_t = t;
-          at = k;
-        }
-        const double se = std::sqrt(m[k][a].Var() / std::max(1.0, m[k][a].n) +
-                                    m[k][b].Var() / std::max(1.0, m[k][b].n));
-        se_ns = std::min(se_ns, se / ticks_per_ns);
-      }
+      const PairResult r = ComparePair(m, a, b, ticks_per_ns);
+      const double max_t = r.max_t;
       const std::string pair = std::string(kClassNames[a]) + " vs " + kClassNames[b];
       // "detectable": the smallest difference in means this run would have flagged
       // (|t| = 10) in its most sensitive crop.
-      std::printf("# %-30s %8.2f %5.1f%% %9.1f ns%s\n", pair.c_str(), max_t, kCrops[at] * 100,
-                  kThreshold * se_ns, (a >= kAsserted || b >= kAsserted) ? "  (info)" : "");
+      std::printf("# %-30s %8.2f %5.1f%% %9.1f ns%s\n", pair.c_str(), max_t, r.crop * 100,
+                  r.detectable_ns, (a >= kAsserted || b >= kAsserted) ? "  (info)" : "");
       if (a >= kAsserted || b >= kAsserted) continue;
       const bool involves_leak = a == kRevokedC || b == kRevokedC;
       if (leak_ticks != 0 && involves_leak) worst_leak_pair = std::min(worst_leak_pair, max_t);

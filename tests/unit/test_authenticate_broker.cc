@@ -9,8 +9,6 @@
 
 #include "authenticate_broker.h"
 
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -19,6 +17,8 @@
 
 // Last: cmocka.h macros break standard headers included after it.
 #include "test_util.h"
+// After test_util.h: it uses cmocka.
+#include "fake_broker_fixture.h"
 
 namespace apppass {
 namespace {
@@ -26,27 +26,12 @@ namespace {
 const DecisionContext kCtx{"imap", "alice", "192.0.2.7"};
 constexpr char kPassword[] = "abcd-efgh-jkmn-pqrs-tuvw";
 
-struct Fixture {
-  test::TempDir tmp;
-  std::string socket;
-  testlib::FakeBroker broker;
-};
-
-int Setup(void** state) {
-  auto* f = new Fixture;
-  f->socket = f->tmp.path() + "/apppassd.sock";
-  *state = f;
-  return 0;
-}
-
-int Teardown(void** state) {
-  delete static_cast<Fixture*>(*state);
-  return 0;
-}
+using Fixture = testlib::BrokerFixture;
+constexpr auto Setup = &Fixture::Setup;
+constexpr auto Teardown = &Fixture::Teardown;
 
 AuthResult Ask(Fixture* f, const std::vector<std::string>& lines, const char* mode = "reply") {
-  const std::string why = f->broker.Start(f->socket, mode, lines);
-  if (!why.empty()) fail_msg("%s", why.c_str());
+  f->Start(lines, mode);
   return AuthenticateViaBroker(f->socket, kCtx, kPassword);
 }
 
@@ -76,11 +61,9 @@ void test_accepted(void** state) {
   ExpectOneLine(r, LogSeverity::kInfo,
                 "accepted service=imap user=alice rhost=192.0.2.7 id=4f2a9c1e name=iPhone");
   // What the daemon was asked (its log hides the password).
-  std::ifstream log(f->socket + ".log");
-  std::stringstream text;
-  text << log.rdbuf();
-  ASSERT_CONTAINS(text.str(), "\tuser=alice\tpassword=*\tservice=imap\trhost=192.0.2.7\n");
-  assert_true(text.str().starts_with("VERIFY\t"));
+  const std::string asked = f->Asked();
+  ASSERT_CONTAINS(asked, "\tuser=alice\tpassword=*\tservice=imap\trhost=192.0.2.7\n");
+  assert_true(asked.starts_with("VERIFY\t"));
 }
 
 void test_refusals_are_in_process_refusals(void** state) {
@@ -184,16 +167,12 @@ void test_not_running(void** state) {
 
 void test_no_rhost_not_sent(void** state) {
   auto* f = static_cast<Fixture*>(*state);
-  const std::string why = f->broker.Start(f->socket, "reply", {"OK\t{id}\toutcome=unknown-user"});
-  if (!why.empty()) fail_msg("%s", why.c_str());
+  f->Start({"OK\t{id}\toutcome=unknown-user"});
   const AuthResult r = AuthenticateViaBroker(f->socket, {"smtp", "bob", ""}, kPassword);
   ASSERT_OUTCOME(r.decision, Outcome::kUnknownUser);
   ExpectOneLine(r, LogSeverity::kNotice,
                 "refused service=smtp user=bob rhost=- reason=unknown-user");
-  std::ifstream log(f->socket + ".log");
-  std::stringstream text;
-  text << log.rdbuf();
-  ASSERT_CONTAINS(text.str(), "\tuser=bob\tpassword=*\tservice=smtp\n");
+  ASSERT_CONTAINS(f->Asked(), "\tuser=bob\tpassword=*\tservice=smtp\n");
 }
 
 void test_oversized_input_refused_locally(void** state) {

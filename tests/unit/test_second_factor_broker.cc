@@ -13,8 +13,6 @@
 #include "second_factor_broker.h"
 
 #include <chrono>
-#include <fstream>
-#include <sstream>
 #include <string>
 #include <vector>
 
@@ -23,6 +21,8 @@
 
 // Last: cmocka.h macros break standard headers included after it.
 #include "test_util.h"
+// After test_util.h: it uses cmocka.
+#include "fake_broker_fixture.h"
 
 namespace apppass {
 namespace {
@@ -32,39 +32,12 @@ using Clock = std::chrono::steady_clock;
 
 constexpr char kCode[] = "492017";
 
-struct Fixture {
-  test::TempDir tmp;
-  std::string socket;
-  testlib::FakeBroker broker;
-};
-
-int Setup(void** state) {
-  auto* f = new Fixture;
-  f->socket = f->tmp.path() + "/apppassd.sock";
-  *state = f;
-  return 0;
-}
-
-int Teardown(void** state) {
-  delete static_cast<Fixture*>(*state);
-  return 0;
-}
-
-void Start(Fixture* f, const std::vector<std::string>& lines, const char* mode = "reply") {
-  const std::string why = f->broker.Start(f->socket, mode, lines);
-  if (!why.empty()) fail_msg("%s", why.c_str());
-}
-
-// What the fake daemon was asked (secret values replaced by "*").
-std::string Asked(Fixture* f) {
-  std::ifstream log(f->socket + ".log");
-  std::stringstream text;
-  text << log.rdbuf();
-  return text.str();
-}
+using Fixture = testlib::BrokerFixture;
+constexpr auto Setup = &Fixture::Setup;
+constexpr auto Teardown = &Fixture::Teardown;
 
 CodeDecision Code(Fixture* f, const std::vector<std::string>& lines) {
-  Start(f, lines);
+  f->Start(lines);
   return CheckLoginCodeViaBroker(f->socket, "alice", kCode, "sshd", "192.0.2.7");
 }
 
@@ -84,7 +57,7 @@ void test_code_outcomes(void** state) {
   assert_int_equal(d.recovery_codes_left, -1);
   assert_true(d.detail.empty());
   // The request: CODE with the fields in order; the code only as "*" in the fake's log.
-  const std::string asked = Asked(f);
+  const std::string asked = f->Asked();
   assert_true(asked.starts_with("CODE\t"));
   ASSERT_CONTAINS(asked, "\tuser=alice\tcode=*\tservice=sshd\trhost=192.0.2.7\n");
   assert_true(asked.find(kCode) == std::string::npos);
@@ -121,10 +94,10 @@ void test_code_outcomes(void** state) {
 
 void test_code_without_rhost(void** state) {
   auto* f = static_cast<Fixture*>(*state);
-  Start(f, {"OK\t{id}\toutcome=wrong-code"});
+  f->Start({"OK\t{id}\toutcome=wrong-code"});
   const CodeDecision d = CheckLoginCodeViaBroker(f->socket, "bob", "abcd-efgh-jkmn", "sudo", "");
   ASSERT_CODE_OUTCOME(d, CodeOutcome::kWrongCode);
-  const std::string asked = Asked(f);
+  const std::string asked = f->Asked();
   ASSERT_CONTAINS(asked, "\tuser=bob\tcode=*\tservice=sudo\n");
   assert_true(asked.find("abcd") == std::string::npos);
 }
@@ -181,12 +154,12 @@ void test_code_anything_else_is_unavailable(void** state) {
 void test_enrolled(void** state) {
   auto* f = static_cast<Fixture*>(*state);
   bool enrolled = false;
-  Start(f, {"OK\t{id}\tenrolled=yes"});
+  f->Start({"OK\t{id}\tenrolled=yes"});
   ASSERT_OK(EnrolledViaBroker(f->socket, "alice", &enrolled));
   assert_true(enrolled);
-  ASSERT_CONTAINS(Asked(f), "ENROLLED\t");
-  ASSERT_CONTAINS(Asked(f), "\tuser=alice\n");
-  Start(f, {"OK\t{id}\tenrolled=no"});
+  ASSERT_CONTAINS(f->Asked(), "ENROLLED\t");
+  ASSERT_CONTAINS(f->Asked(), "\tuser=alice\n");
+  f->Start({"OK\t{id}\tenrolled=no"});
   ASSERT_OK(EnrolledViaBroker(f->socket, "alice", &enrolled));
   assert_false(enrolled);
   // Anything else: Unavailable, and *enrolled true (a caller that ignored the status
@@ -202,11 +175,11 @@ void test_enrolled(void** state) {
            {"ITEM\t{id}\tenrolled=no", "OK\t{id}\tenrolled=no"},
        }) {
     enrolled = false;
-    Start(f, lines);
+    f->Start(lines);
     ASSERT_CODE(EnrolledViaBroker(f->socket, "alice", &enrolled), kUnavailable);
     assert_true(enrolled);
   }
-  Start(f, {"FAIL\t{id}\tdenied\tnot allowed to verify"});
+  f->Start({"FAIL\t{id}\tdenied\tnot allowed to verify"});
   const Status s = EnrolledViaBroker(f->socket, "alice", &enrolled);
   assert_string_equal(s.message().c_str(),
                       "the apppass service refused to say whether the user is enrolled: not "
@@ -225,14 +198,14 @@ void test_account(void** state) {
   auto* f = static_cast<Fixture*>(*state);
   for (AccountState st :
        {AccountState::kOk, AccountState::kUnknown, AccountState::kLocked, AccountState::kExpired}) {
-    Start(f, {"OK\t{id}\tstate=" + std::string(AccountStateName(st))});
+    f->Start({"OK\t{id}\tstate=" + std::string(AccountStateName(st))});
     const AccountCheck a = CheckAccountViaBroker(f->socket, "alice");
     assert_true(a.state == st);
     assert_true(a.detail.empty());
   }
-  ASSERT_CONTAINS(Asked(f), "ACCOUNT\t");
-  ASSERT_CONTAINS(Asked(f), "\tuser=alice\n");
-  Start(f, {"OK\t{id}\tstate=unavailable\tdetail=getspnam_r: Permission denied"});
+  ASSERT_CONTAINS(f->Asked(), "ACCOUNT\t");
+  ASSERT_CONTAINS(f->Asked(), "\tuser=alice\n");
+  f->Start({"OK\t{id}\tstate=unavailable\tdetail=getspnam_r: Permission denied"});
   AccountCheck a = CheckAccountViaBroker(f->socket, "alice");
   assert_true(a.state == AccountState::kUnavailable);
   assert_string_equal(a.detail.c_str(), "getspnam_r: Permission denied");
@@ -248,7 +221,7 @@ void test_account(void** state) {
       {{"ITEM\t{id}\tstate=ok", "OK\t{id}\tstate=ok"}, "(ITEM to ACCOUNT)"},
   };
   for (const auto& row : rows) {
-    Start(f, row.lines);
+    f->Start(row.lines);
     a = CheckAccountViaBroker(f->socket, "alice");
     assert_true(a.state == AccountState::kUnavailable);
     ASSERT_CONTAINS(a.detail, row.detail);
@@ -274,7 +247,7 @@ void test_broken_daemons_within_the_deadline(void** state) {
     if (row.mode == nullptr) {
       f->broker.Stop();
     } else {
-      Start(f, {"OK\t{id}\toutcome=accepted"}, row.mode);
+      f->Start({"OK\t{id}\toutcome=accepted"}, row.mode);
     }
     const auto limit = row.waits ? 1000ms : 500ms;
     auto t0 = Clock::now();
@@ -302,7 +275,7 @@ void test_broken_daemons_within_the_deadline(void** state) {
     if (took > limit) fail_msg("ACCOUNT (%s) took too long", row.mode ? row.mode : "no daemon");
   }
   // With the default deadline (kVerifyTimeout, 1.5 s): under the 2 s a verifier may take.
-  Start(f, {}, "hang");
+  f->Start({}, "hang");
   const auto t0 = Clock::now();
   const CodeDecision d = CheckLoginCodeViaBroker(f->socket, "alice", kCode, "sshd", "");
   const auto took = Clock::now() - t0;

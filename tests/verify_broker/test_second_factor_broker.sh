@@ -29,15 +29,9 @@ APPPASS=$(realpath -e "$1")
 APPPASSD=$(realpath -e "$2")
 CHECKER=$(realpath -e "$3")
 
-TMP=$(mktemp -d)
-chmod 0711 "$TMP"  # the test users reach the staged program and the socket
-DAEMON_PID=
-cleanup() {
-    [[ -z $DAEMON_PID ]] || { kill "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; }
-    users_cleanup
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=../lib/broker.sh
+source "$LIB/broker.sh"
+broker_tmp  # the test users reach the staged program and the socket
 # shellcheck source-path=SCRIPTDIR source=../lib/report.sh
 source "$LIB/report.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/store.sh
@@ -96,10 +90,7 @@ RECOVERY=$(tool --db "$STORE" mfa recovery-codes alice --json |
 SECRET_T=$(tool --db "$STORE" mfa enroll tina --json | json_get secret)
 tool --db "$STORE" mfa confirm tina "$(code_at "$SECRET_T" $((STEP - 1)))" >/dev/null
 
-env -u LD_PRELOAD "$APPPASSD" --db "$STORE" --socket "$SOCK" --group "$GRP" \
-    >"$TMP/apppassd.out" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+broker_start_quiet "$STORE" "$SOCK" "$GRP"
 check "apppassd listens on $SOCK" test -S "$SOCK"
 
 # --- A user outside the group first: nothing may be spent or counted by their asking.

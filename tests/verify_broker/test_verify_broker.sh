@@ -42,17 +42,9 @@ PAMTESTER=$(realpath -e "$6")
 APPPASSD=$7
 [[ $APPPASSD == - ]] || APPPASSD=$(realpath -e "$APPPASSD")
 
-TMP=$(mktemp -d)
-chmod 0711 "$TMP"  # the test users reach the staged programs, the services and the socket
-DAEMON_PID=
-FAKE_PID=
-cleanup() {
-    [[ -z $DAEMON_PID ]] || { kill "$DAEMON_PID" 2>/dev/null || true; wait "$DAEMON_PID" 2>/dev/null || true; }
-    [[ -z $FAKE_PID ]] || { kill "$FAKE_PID" 2>/dev/null || true; wait "$FAKE_PID" 2>/dev/null || true; }
-    users_cleanup
-    rm -rf "$TMP"
-}
-trap cleanup EXIT
+# shellcheck source-path=SCRIPTDIR source=../lib/broker.sh
+source "$LIB/broker.sh"
+broker_tmp  # the test users reach the staged programs, the services and the socket
 # shellcheck source-path=SCRIPTDIR source=../lib/report.sh
 source "$LIB/report.sh"
 # shellcheck source-path=SCRIPTDIR source=../lib/store.sh
@@ -195,10 +187,7 @@ new_user_pw() {  # the outsider has an app password too: refused all the same
 }
 new_user_pw
 
-env -u LD_PRELOAD "$APPPASSD" --db "$STORE" --socket "$SOCK" --group "$GRP" \
-    >"$TMP/apppassd.out" 2>&1 &
-DAEMON_PID=$!
-for _ in $(seq 100); do [[ -S $SOCK ]] && break; sleep 0.1; done
+broker_start_quiet "$STORE" "$SOCK" "$GRP"
 check "apppassd listens on $SOCK" test -S "$SOCK"
 
 pam_as "$MEMBER" "$PW"

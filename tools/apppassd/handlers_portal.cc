@@ -120,6 +120,14 @@ Status BeginCodeStep(Call& c, SigninNext next, CodeStep* out) {
   return StoreOf(c, &out->store);
 }
 
+// A wrong code in a sign-in step: a failure for the throttle and for the pending sign-in
+// (dropped after the third), and the reply that says so.
+Status WrongCode(Call& c, const CodeStep& step) {
+  c.throttle.Failure(step.pending.user, *step.client, c.now);
+  c.sessions.SigninWrongCode(step.token->view());
+  return Denied(c, "wrong", kWrongCodeMessage);
+}
+
 }  // namespace
 
 Status Denied(Call& c, std::string_view reason, std::string_view message) {
@@ -215,16 +223,12 @@ Status HandleSigninCode(Call& c) {
   CodeStep step;
   Status s = BeginCodeStep(c, SigninNext::kCode, &step);
   if (!s.ok()) return s;
-  const std::string* client = step.client;
-  const SecretBuffer* code = step.code;
-  const SecretBuffer* token = step.token;
   const PendingSignin& p = step.pending;
-  const OpenedStore* st = step.store;
-  const DecisionContext ctx = Ctx(p.user, *client);
+  const DecisionContext ctx = Ctx(p.user, *step.client);
   CodeDecision d;
   {
     std::lock_guard<std::mutex> guard(c.holder.change_mutex());
-    d = CheckLoginCode(st->store, p.user, code->view(), c.now);
+    d = CheckLoginCode(step.store->store, p.user, step.code->view(), c.now);
   }
   Log(CodePassed(d.outcome)                    ? LOG_INFO
       : d.outcome == CodeOutcome::kUnavailable ? LOG_ERR
@@ -233,7 +237,7 @@ Status HandleSigninCode(Call& c) {
   switch (d.outcome) {
     case CodeOutcome::kAccepted:
     case CodeOutcome::kRecoveryCode: {
-      c.sessions.EndSignin(token->view());
+      c.sessions.EndSignin(step.token->view());
       int left = 0;
       if (!(s = OpenSession(c, p.user, &left)).ok()) return s;
       s = Put(c.ok, "recovery_codes_left", std::to_string(left));
@@ -244,7 +248,7 @@ Status HandleSigninCode(Call& c) {
     case CodeOutcome::kThrottled:
       return Denied(c, "throttled", d.detail.empty() ? std::string(kThrottled) : d.detail);
     case CodeOutcome::kNotEnrolled:  // reset meanwhile
-      c.sessions.EndSignin(token->view());
+      c.sessions.EndSignin(step.token->view());
       return Denied(c, "expired", kSignInAgain);
     case CodeOutcome::kUnavailable:
       return Status::Unavailable(d.detail.empty() ? "the store cannot be used" : d.detail);
@@ -252,9 +256,7 @@ Status HandleSigninCode(Call& c) {
     case CodeOutcome::kWrongCode:
     case CodeOutcome::kBadInput: break;
   }
-  c.throttle.Failure(p.user, *client, c.now);
-  c.sessions.SigninWrongCode(token->view());  // dropped after the third
-  return Denied(c, "wrong", kWrongCodeMessage);
+  return WrongCode(c, step);
 }
 
 Status HandleSigninEnroll(Call& c) {
@@ -283,16 +285,12 @@ Status HandleSigninConfirm(Call& c) {
   CodeStep step;
   Status s = BeginCodeStep(c, SigninNext::kEnroll, &step);
   if (!s.ok()) return s;
-  const std::string* client = step.client;
-  const SecretBuffer* code = step.code;
-  const SecretBuffer* token = step.token;
   const PendingSignin& p = step.pending;
-  const OpenedStore* st = step.store;
-  const DecisionContext ctx = Ctx(p.user, *client);
+  const DecisionContext ctx = Ctx(p.user, *step.client);
   std::vector<SecretBuffer> codes;
   {
     std::lock_guard<std::mutex> guard(c.holder.change_mutex());
-    s = SelfMfaConfirm(st->store, p.user, *code, c.now, &codes);
+    s = SelfMfaConfirm(step.store->store, p.user, *step.code, c.now, &codes);
   }
   CodeDecision d;
   d.outcome = s.ok()                                        ? CodeOutcome::kAccepted
@@ -303,13 +301,10 @@ Status HandleSigninConfirm(Call& c) {
   if (s.ok() || IsCodeThrottled(s) || s.message() == kWrongCodeMessage)
     Log(s.ok() ? LOG_INFO : LOG_NOTICE, FormatCodeDecision(ctx, d));
   if (IsCodeThrottled(s)) return Denied(c, "throttled", s.message());
-  if (s.code() == Status::Code::kPermissionDenied && s.message() == kWrongCodeMessage) {
-    c.throttle.Failure(p.user, *client, c.now);
-    c.sessions.SigninWrongCode(token->view());
-    return Denied(c, "wrong", kWrongCodeMessage);
-  }
+  if (s.code() == Status::Code::kPermissionDenied && s.message() == kWrongCodeMessage)
+    return WrongCode(c, step);
   if (!s.ok()) return s;
-  c.sessions.EndSignin(token->view());
+  c.sessions.EndSignin(step.token->view());
   for (const SecretBuffer& rc : codes) {
     broker::Reply item;
     item.type = broker::ReplyType::kItem;
