@@ -25,7 +25,7 @@
 #include <string>
 #include <vector>
 
-#include "../lib/child.h"
+#include "../lib/in_child.h"
 #include "../lib/pam_conv.h"
 #include "../lib/sasl_harness.h"
 #include "../lib/store_fixture.h"

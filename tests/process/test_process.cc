@@ -57,7 +57,7 @@
 #include <sstream>
 #include <thread>
 
-#include "../lib/child.h"
+#include "../lib/in_child.h"
 #include "../lib/pam_conv.h"
 #include "../lib/pam_rerun.h"
 #include "../lib/sasl_harness.h"

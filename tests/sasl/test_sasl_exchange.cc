@@ -20,7 +20,7 @@
 #include <map>
 #include <thread>
 
-#include "../lib/child.h"
+#include "../lib/in_child.h"
 #include "../lib/sasl_app.h"
 #include "../lib/sasl_client.h"
 #include "../lib/sasl_harness.h"

@@ -25,7 +25,7 @@
 #include <functional>
 #include <thread>
 
-#include "../lib/child.h"
+#include "../lib/in_child.h"
 #include "../lib/sasl_app.h"
 #include "../lib/sasl_client.h"
 #include "../lib/sasl_harness.h"
