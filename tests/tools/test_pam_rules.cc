@@ -230,6 +230,15 @@ void test_totp_skippable(void**) {
   ExpectOne(Analyze("auth [success=2 default=ignore] pam_unix.so\nauth requisite pam_deny.so\n"
                     "auth required pam_apppass.so totp\nauth required pam_permit.so\n"),
             Level::kProblem, "skips 'auth required pam_apppass.so totp'");
+  // A jump over the step with nothing after it: a jump counts no success in libpam, so the
+  // right password is refused, and the wrong one, ignored, reaches the step: the code alone
+  // logs in (not "skips": that would send the admin after the wrong login).
+  ExpectOne(Analyze("auth [success=1 default=ignore] pam_unix.so\n"
+                    "auth required pam_apppass.so totp\n"),
+            Level::kProblem,
+            "a wrong password is ignored: 'auth [success=1 default=ignore] pam_unix.so' (imap "
+            "line 1) refuses it, but that does not fail the login, and nothing after the "
+            "verification code fails it either: the verification code alone logs in");
 }
 
 void test_totp_placement(void**) {

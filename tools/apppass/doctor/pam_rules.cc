@@ -196,6 +196,12 @@ std::vector<Finding> AnalyzeTotpEntry(const std::vector<PamEntry>& stack, std::s
     if (before == nullptr) before = &p;
     const std::string s = ControlAction(p.control, "success");
     std::size_t jump = 0;
+    // A jump over the step counts no success (libpam, unlike "ok"): unless something else
+    // does, the right password is then refused, and what matters is the wrong one that
+    // reaches the step (below: the code alone logs in).
+    if (s != "done" && IsJump(s, &jump) && i + 1 + jump > index &&
+        WrongPasswordAtTotp(stack, index).code_alone != nullptr)
+      break;
     if (s == "done" || (IsJump(s, &jump) && i + 1 + jump > index)) {
       out.push_back(Make(
           "pam", Level::kProblem,
