@@ -218,19 +218,20 @@ def slowloris_and_limits(port):
     s.close()
     check(status(first) == 200 and status(second) == 200, "keep-alive: two requests on one connection")
     # The next request's time starts at the previous response, also after the server's own
-    # 400 for a malformed form (it keeps the connection): a first request taking 1.5 s,
-    # then a second taking 1.2 s, answered at 2.7 s, within 2 s of the first answer.
+    # 400 for a malformed form (it keeps the connection): a first request taking 1.25 s,
+    # then a second taking 1 s, complete at 2.25 s or later: past the first request's
+    # deadline (2 s, where the old server cut it), within 2 s of the first answer.
     s = socket.create_connection(("127.0.0.1", port), timeout=5)
     s.sendall(b"POST /x HTTP/1.1\r\nHost: x\r\n" + form.encode() +
               b"\r\nContent-Length: 5\r\n\r\n")
     for byte in b"a=%zz":
-        time.sleep(0.3)
+        time.sleep(0.25)
         s.sendall(bytes([byte]))
     first = s.recv(65536)
     second = b""
     try:
         s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
-        time.sleep(1.2)
+        time.sleep(1.0)
         s.sendall(b"Connection: close\r\n\r\n")
         while True:
             d = s.recv(65536)
